@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Types shared by the BPF programs and the tracer. Plain fixed-size types
+ * only: this header is compiled both against vmlinux.h (BPF side) and against
+ * libc headers (userspace), so it must not depend on either.
+ */
+#ifndef KVMSCOPE_H
+#define KVMSCOPE_H
+
+/* Page-table levels as KVM numbers them: 1 = 4K, 2 = 2M, 3 = 1G. Index 0 is
+ * unused so a level indexes the arrays directly. */
+#define KS_MAX_LEVEL 4
+
+/* log2 buckets of a latency in ns: bucket i holds [2^i, 2^(i+1)). */
+#define KS_LAT_BUCKETS 32
+
+/* Size of the VM table in the kernel; a VM that does not fit is counted in
+ * KS_DROP_VM_TABLE_FULL and reported, never silently merged into another. */
+#define KS_MAX_VMS 1024
+
+/* Identity of a VM as seen from the kernel: the VMM process and the struct
+ * kvm address (one process may own several VMs). */
+struct ks_vm_key {
+	unsigned int tgid;
+	unsigned int pad;
+	unsigned long long kvm;
+};
+
+/* Hot-path counters, aggregated per VM and per CPU in the kernel. */
+struct ks_vm_counters {
+	unsigned long long wp_gfn_calls[KS_MAX_LEVEL];     /* by min_level */
+	unsigned long long wp_gfn_protected[KS_MAX_LEVEL]; /* changed an SPTE */
+	unsigned long long faults;                         /* all TDP/shadow faults */
+	unsigned long long write_faults;
+	unsigned long long fault_ns;                       /* time in fault handler */
+	unsigned long long fault_lat[KS_LAT_BUCKETS];      /* log2 ns */
+	unsigned long long splits[KS_MAX_LEVEL];           /* by level split from */
+	unsigned long long tlb_flushes;
+	unsigned long long stats_reads;
+	unsigned long long stats_read_bytes;
+	unsigned long long hypercalls_map_gpa;
+	unsigned long long msr_migration_control;
+};
+
+/* Rare events, one ring-buffer record each. */
+enum ks_event_type {
+	KS_EV_MEMSLOT_COMMIT = 1, /* memslot created/changed/deleted */
+	KS_EV_GET_DIRTY_LOG,      /* KVM_GET_DIRTY_LOG */
+	KS_EV_CLEAR_DIRTY_LOG,    /* KVM_CLEAR_DIRTY_LOG */
+	KS_EV_SLOT_WRITE_PROTECT, /* whole-slot write protect at log start */
+	KS_EV_RMAP_ALLOC,         /* memslot rmap arrays allocated */
+};
+
+struct ks_event {
+	unsigned int type;
+	unsigned int tgid;
+	unsigned long long kvm;
+	unsigned long long ts_ns;    /* CLOCK_MONOTONIC at entry */
+	unsigned long long dur_ns;
+	long long result;            /* return value / errno where there is one */
+	int slot;                    /* memslot id, -1 if none */
+	unsigned int as_id;
+	unsigned long long npages;
+	unsigned long long base_gfn;
+	unsigned int old_flags;
+	unsigned int new_flags;
+	unsigned int change;         /* enum kvm_mr_change for memslot commits */
+	unsigned int level;          /* start level for slot write protect */
+	unsigned long long first_page; /* CLEAR_DIRTY_LOG range */
+	unsigned long long num_pages;
+};
+
+/* Indexes of the drop counters; userspace reports each non-zero one. */
+enum ks_drop {
+	KS_DROP_RINGBUF_FULL = 0, /* ring buffer had no room for an event */
+	KS_DROP_VM_TABLE_FULL,    /* a new VM did not fit in the VM table */
+	KS_DROP_START_TABLE_FULL, /* an entry timestamp could not be stored */
+	KS_DROP_MAX,
+};
+
+#endif /* KVMSCOPE_H */

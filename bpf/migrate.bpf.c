@@ -1,0 +1,470 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Dirty-logging cost of KVM guests, on stock kernels: fentry/fexit on KVM's
+ * global functions and the existing kvm/kvmmmu tracepoints.
+ *
+ * Hot events (write-protect calls, faults, splits, TLB flushes) are counted
+ * in a per-CPU hash per VM; userspace sums the CPUs when it samples, so its
+ * cost does not grow with the event rate. Rare events (memslot commits,
+ * dirty-log syncs, whole-slot write protection, rmap allocation) go through
+ * a ring buffer with their duration. Anything that cannot be recorded is
+ * counted in the drops array.
+ *
+ * Program names are the contract with tracer/hooks.c: the loader enables
+ * only the programs of the way in it chose for each metric.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include "kvmscope.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* Configuration, set by the loader before load. 0 = every VMM. */
+const volatile unsigned int filter_tgid = 0;
+
+/* x86 page-fault error code bit for a write access. */
+#define PFERR_WRITE_MASK 2ULL
+/* KVM_HC_MAP_GPA_RANGE and MSR_KVM_MIGRATION_CONTROL (SEV live migration). */
+#define KVM_HC_MAP_GPA_RANGE 12
+#define MSR_KVM_MIGRATION_CONTROL 0x4b564d08
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, KS_MAX_VMS);
+	__type(key, struct ks_vm_key);
+	__type(value, struct ks_vm_counters);
+} vm_counters SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 256 * 1024);
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, KS_DROP_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} drops SEC(".maps");
+
+/* Entry timestamps of the timed functions. Keyed by thread and hook because
+ * the hooks nest (memslot commit calls the whole-slot write protect). */
+enum hook_id { H_COMMIT, H_GET_LOG, H_CLEAR_LOG, H_SLOT_WP, H_RMAP, H_FAULT };
+struct start_key {
+	__u64 pid_tgid;
+	__u32 hook;
+	__u32 pad;
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 8192);
+	__type(key, struct start_key);
+	__type(value, __u64);
+} starts SEC(".maps");
+
+/* A zeroed value to create VM entries from; too big for the BPF stack. */
+static const struct ks_vm_counters zero_counters;
+
+static __always_inline void drop(__u32 why)
+{
+	__u64 *n = bpf_map_lookup_elem(&drops, &why);
+
+	if (n)
+		(*n)++;
+}
+
+static __always_inline bool traced(void)
+{
+	return !filter_tgid || (bpf_get_current_pid_tgid() >> 32) == filter_tgid;
+}
+
+static __always_inline struct ks_vm_counters *vm_of(struct kvm *kvm)
+{
+	struct ks_vm_key key = {
+		.tgid = bpf_get_current_pid_tgid() >> 32,
+		.kvm = (__u64)kvm,
+	};
+	struct ks_vm_counters *c = bpf_map_lookup_elem(&vm_counters, &key);
+
+	if (c)
+		return c;
+	if (bpf_map_update_elem(&vm_counters, &key, &zero_counters, BPF_NOEXIST) &&
+	    !bpf_map_lookup_elem(&vm_counters, &key)) {
+		drop(KS_DROP_VM_TABLE_FULL);
+		return NULL;
+	}
+	return bpf_map_lookup_elem(&vm_counters, &key);
+}
+
+static __always_inline void start(enum hook_id hook)
+{
+	struct start_key key = { .pid_tgid = bpf_get_current_pid_tgid(), .hook = hook };
+	__u64 now = bpf_ktime_get_ns();
+
+	if (bpf_map_update_elem(&starts, &key, &now, BPF_ANY))
+		drop(KS_DROP_START_TABLE_FULL);
+}
+
+/* Returns the entry timestamp and forgets it; 0 if the entry was not seen
+ * (the program was attached while the function was running). */
+static __always_inline __u64 finish(enum hook_id hook)
+{
+	struct start_key key = { .pid_tgid = bpf_get_current_pid_tgid(), .hook = hook };
+	__u64 *ts = bpf_map_lookup_elem(&starts, &key);
+	__u64 t = ts ? *ts : 0;
+
+	if (ts)
+		bpf_map_delete_elem(&starts, &key);
+	return t;
+}
+
+static __always_inline struct ks_event *event_new(enum ks_event_type type,
+						  struct kvm *kvm, __u64 t0)
+{
+	struct ks_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+
+	if (!e) {
+		drop(KS_DROP_RINGBUF_FULL);
+		return NULL;
+	}
+	__builtin_memset(e, 0, sizeof(*e));
+	e->type = type;
+	e->tgid = bpf_get_current_pid_tgid() >> 32;
+	e->kvm = (__u64)kvm;
+	e->ts_ns = t0;
+	e->dur_ns = bpf_ktime_get_ns() - t0;
+	e->slot = -1;
+	return e;
+}
+
+static __always_inline void event_slot(struct ks_event *e,
+				       const struct kvm_memory_slot *s)
+{
+	if (!s)
+		return;
+	e->slot = BPF_CORE_READ(s, id);
+	e->as_id = BPF_CORE_READ(s, as_id);
+	e->npages = BPF_CORE_READ(s, npages);
+	e->base_gfn = BPF_CORE_READ(s, base_gfn);
+}
+
+/* An array index the verifier can bound: the compiler drops a plain mask
+ * after a range check, so hide the value from it first. */
+static __always_inline __u32 level_index(__u32 lvl)
+{
+	asm volatile("" : "+r"(lvl));
+	return lvl & (KS_MAX_LEVEL - 1);
+}
+
+static __always_inline __u32 log2_bucket(__u64 v)
+{
+	__u32 b = 0;
+
+	/* Bounded loop: the verifier wants a constant trip count. */
+	for (int i = 0; i < KS_LAT_BUCKETS - 1; i++) {
+		if (v < 2)
+			break;
+		v >>= 1;
+		b++;
+	}
+	return b;
+}
+
+/* --- write protection by min_level --------------------------------------- */
+
+SEC("fexit/kvm_mmu_slot_gfn_write_protect")
+int BPF_PROG(fexit_gfn_write_protect, struct kvm *kvm,
+	     struct kvm_memory_slot *slot, u64 gfn, int min_level, bool ret)
+{
+	struct ks_vm_counters *c;
+	__u32 lvl = min_level;
+
+	if (!traced() || lvl >= KS_MAX_LEVEL)
+		return 0;
+	c = vm_of(kvm);
+	if (!c)
+		return 0;
+	c->wp_gfn_calls[level_index(lvl)]++;
+	if (ret)
+		c->wp_gfn_protected[level_index(lvl)]++;
+	return 0;
+}
+
+SEC("fentry/kvm_mmu_slot_remove_write_access")
+int BPF_PROG(fentry_slot_write_protect)
+{
+	if (traced())
+		start(H_SLOT_WP);
+	return 0;
+}
+
+SEC("fexit/kvm_mmu_slot_remove_write_access")
+int BPF_PROG(fexit_slot_write_protect, struct kvm *kvm,
+	     const struct kvm_memory_slot *memslot, int start_level)
+{
+	struct ks_event *e;
+	__u64 t0;
+
+	if (!traced() || !(t0 = finish(H_SLOT_WP)))
+		return 0;
+	e = event_new(KS_EV_SLOT_WRITE_PROTECT, kvm, t0);
+	if (!e)
+		return 0;
+	event_slot(e, memslot);
+	e->level = start_level;
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+/* --- memslot changes: dirty logging on/off ------------------------------- */
+
+SEC("fentry/kvm_arch_commit_memory_region")
+int BPF_PROG(fentry_commit_memory_region)
+{
+	if (traced())
+		start(H_COMMIT);
+	return 0;
+}
+
+SEC("fexit/kvm_arch_commit_memory_region")
+int BPF_PROG(fexit_commit_memory_region, struct kvm *kvm,
+	     struct kvm_memory_slot *old, const struct kvm_memory_slot *new,
+	     enum kvm_mr_change change)
+{
+	struct ks_event *e;
+	__u64 t0;
+
+	if (!traced() || !(t0 = finish(H_COMMIT)))
+		return 0;
+	e = event_new(KS_EV_MEMSLOT_COMMIT, kvm, t0);
+	if (!e)
+		return 0;
+	/* A deleted slot has no new; describe it by the old one. */
+	event_slot(e, new ? new : old);
+	e->old_flags = old ? BPF_CORE_READ(old, flags) : 0;
+	e->new_flags = new ? BPF_CORE_READ(new, flags) : 0;
+	e->change = change;
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+/* --- dirty-log syncs ------------------------------------------------------ */
+
+SEC("fentry/kvm_get_dirty_log_protect")
+int BPF_PROG(fentry_get_dirty_log)
+{
+	if (traced())
+		start(H_GET_LOG);
+	return 0;
+}
+
+SEC("fexit/kvm_get_dirty_log_protect")
+int BPF_PROG(fexit_get_dirty_log, struct kvm *kvm, struct kvm_dirty_log *log,
+	     int ret)
+{
+	struct ks_event *e;
+	__u64 t0;
+
+	if (!traced() || !(t0 = finish(H_GET_LOG)))
+		return 0;
+	e = event_new(KS_EV_GET_DIRTY_LOG, kvm, t0);
+	if (!e)
+		return 0;
+	/* The slot field of the ioctl carries the address space in its top 16 bits. */
+	e->slot = BPF_CORE_READ(log, slot) & 0xffff;
+	e->as_id = BPF_CORE_READ(log, slot) >> 16;
+	e->result = ret;
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+SEC("fentry/kvm_clear_dirty_log_protect")
+int BPF_PROG(fentry_clear_dirty_log)
+{
+	if (traced())
+		start(H_CLEAR_LOG);
+	return 0;
+}
+
+SEC("fexit/kvm_clear_dirty_log_protect")
+int BPF_PROG(fexit_clear_dirty_log, struct kvm *kvm,
+	     struct kvm_clear_dirty_log *log, int ret)
+{
+	struct ks_event *e;
+	__u64 t0;
+
+	if (!traced() || !(t0 = finish(H_CLEAR_LOG)))
+		return 0;
+	e = event_new(KS_EV_CLEAR_DIRTY_LOG, kvm, t0);
+	if (!e)
+		return 0;
+	e->slot = BPF_CORE_READ(log, slot) & 0xffff;
+	e->as_id = BPF_CORE_READ(log, slot) >> 16;
+	e->first_page = BPF_CORE_READ(log, first_page);
+	e->num_pages = BPF_CORE_READ(log, num_pages);
+	e->result = ret;
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+/* --- lazy rmap allocation ------------------------------------------------- */
+
+SEC("fentry/memslot_rmap_alloc")
+int BPF_PROG(fentry_rmap_alloc)
+{
+	if (traced())
+		start(H_RMAP);
+	return 0;
+}
+
+SEC("fexit/memslot_rmap_alloc")
+int BPF_PROG(fexit_rmap_alloc, struct kvm_memory_slot *slot,
+	     unsigned long npages, int ret)
+{
+	struct ks_event *e;
+	__u64 t0;
+
+	if (!traced() || !(t0 = finish(H_RMAP)))
+		return 0;
+	/* No struct kvm here: the VM is identified by the VMM process. */
+	e = event_new(KS_EV_RMAP_ALLOC, NULL, t0);
+	if (!e)
+		return 0;
+	event_slot(e, slot);
+	e->npages = npages;
+	e->result = ret;
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+/* --- guest faults ----------------------------------------------------------- */
+
+SEC("fentry/kvm_mmu_page_fault")
+int BPF_PROG(fentry_page_fault)
+{
+	if (traced())
+		start(H_FAULT);
+	return 0;
+}
+
+SEC("fexit/kvm_mmu_page_fault")
+int BPF_PROG(fexit_page_fault, struct kvm_vcpu *vcpu, gpa_t cr2_or_gpa,
+	     u64 error_code)
+{
+	struct ks_vm_counters *c;
+	__u64 t0, d;
+
+	if (!traced() || !(t0 = finish(H_FAULT)))
+		return 0;
+	c = vm_of(BPF_CORE_READ(vcpu, kvm));
+	if (!c)
+		return 0;
+	d = bpf_ktime_get_ns() - t0;
+	c->faults++;
+	if (error_code & PFERR_WRITE_MASK)
+		c->write_faults++;
+	c->fault_ns += d;
+	c->fault_lat[log2_bucket(d) & (KS_LAT_BUCKETS - 1)]++;
+	return 0;
+}
+
+/* Fallback when kvm_mmu_page_fault cannot be traced: counts, no latency. */
+SEC("tp_btf/kvm_page_fault")
+int BPF_PROG(tp_page_fault, struct kvm_vcpu *vcpu, u64 fault_address,
+	     u64 error_code)
+{
+	struct ks_vm_counters *c;
+
+	if (!traced())
+		return 0;
+	c = vm_of(BPF_CORE_READ(vcpu, kvm));
+	if (!c)
+		return 0;
+	c->faults++;
+	if (error_code & PFERR_WRITE_MASK)
+		c->write_faults++;
+	return 0;
+}
+
+/* --- huge page splits, TLB flushes --------------------------------------- */
+
+/* The tracepoint has no struct kvm: attribute it to the VMM process, whose
+ * thread (vCPU or ioctl caller) does the split. */
+SEC("tp_btf/kvm_mmu_split_huge_page")
+int BPF_PROG(tp_split_huge_page, u64 gfn, u64 spte, int level, int errno)
+{
+	struct ks_vm_counters *c;
+	__u32 lvl = level;
+
+	if (!traced() || errno || lvl >= KS_MAX_LEVEL)
+		return 0;
+	c = vm_of(NULL);
+	if (c)
+		c->splits[level_index(lvl)]++;
+	return 0;
+}
+
+SEC("fentry/kvm_flush_remote_tlbs")
+int BPF_PROG(fentry_flush_remote_tlbs, struct kvm *kvm)
+{
+	struct ks_vm_counters *c;
+
+	if (!traced())
+		return 0;
+	c = vm_of(kvm);
+	if (c)
+		c->tlb_flushes++;
+	return 0;
+}
+
+/* --- binary stats reads ---------------------------------------------------- */
+
+SEC("fexit/kvm_stats_read")
+int BPF_PROG(fexit_stats_read, char *id, const void *header, const void *desc,
+	     void *stats, size_t size_stats, char *user_buffer, size_t size,
+	     loff_t *offset, ssize_t ret)
+{
+	struct ks_vm_counters *c;
+
+	if (!traced())
+		return 0;
+	/* Reads come from any process; attribute them to the reader. */
+	c = vm_of(NULL);
+	if (!c)
+		return 0;
+	c->stats_reads++;
+	if (ret > 0)
+		c->stats_read_bytes += ret;
+	return 0;
+}
+
+/* --- SEV live-migration guest interface ---------------------------------- */
+
+SEC("tp_btf/kvm_hypercall")
+int BPF_PROG(tp_hypercall, unsigned long nr, unsigned long a0,
+	     unsigned long a1, unsigned long a2, unsigned long a3)
+{
+	struct ks_vm_counters *c;
+
+	if (!traced() || nr != KVM_HC_MAP_GPA_RANGE)
+		return 0;
+	c = vm_of(NULL);
+	if (c)
+		c->hypercalls_map_gpa++;
+	return 0;
+}
+
+SEC("tp_btf/kvm_msr")
+int BPF_PROG(tp_msr, unsigned int write, u32 ecx, u64 data, bool exception)
+{
+	struct ks_vm_counters *c;
+
+	if (!traced() || !write || ecx != MSR_KVM_MIGRATION_CONTROL || exception)
+		return 0;
+	c = vm_of(NULL);
+	if (c)
+		c->msr_migration_control++;
+	return 0;
+}

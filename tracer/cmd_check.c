@@ -1,0 +1,170 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kvmscope check: can this host be traced, and which way does each metric
+ * come in? Probes the kernel, then proves it by loading and attaching the
+ * programs it chose. Exit 0 only when tracing can work.
+ */
+#include <argp.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <linux/capability.h>
+#include "commands.h"
+#include "hooks.h"
+#include "loader.h"
+#include "common/log.h"
+#include "common/probe.h"
+
+#ifndef CAP_PERFMON
+#define CAP_PERFMON 38
+#endif
+#ifndef CAP_BPF
+#define CAP_BPF 39
+#endif
+
+struct check_args {
+	bool no_load;
+};
+
+static const struct argp_option check_options[] = {
+	{ "verbose", 'v', NULL, 0, "Verbose output, including libbpf's log", 0 },
+	{ "no-load", 'n', NULL, 0, "Only probe; do not load and attach the programs", 0 },
+	{ 0 },
+};
+
+static error_t parse_check(int key, char *arg, struct argp_state *state)
+{
+	struct check_args *a = state->input;
+
+	(void)arg;
+	switch (key) {
+	case 'v':
+		ks_verbose = true;
+		return 0;
+	case 'n':
+		a->no_load = true;
+		return 0;
+	case ARGP_KEY_ARG:
+		argp_error(state, "unexpected argument '%s'", arg);
+		return EINVAL;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+}
+
+/* Prints one "name   value" line and counts it as a problem when !ok. */
+static void item(int *problems, bool ok, const char *name, const char *fmt, const char *val)
+{
+	printf("  %-12s ", name);
+	printf(fmt, val);
+	printf("%s\n", ok ? "" : "   <- missing");
+	if (!ok)
+		(*problems)++;
+}
+
+static int check_privileges(void)
+{
+	bool root = geteuid() == 0;
+	bool bpf = ks_has_cap(CAP_BPF) || ks_has_cap(CAP_SYS_ADMIN);
+	bool perfmon = ks_has_cap(CAP_PERFMON) || ks_has_cap(CAP_SYS_ADMIN);
+	bool ptrace = ks_has_cap(CAP_SYS_PTRACE);
+	bool ok = bpf && perfmon;
+
+	printf("  %-12s %s; CAP_BPF %s, CAP_PERFMON %s, CAP_SYS_PTRACE %s%s\n",
+	       "privileges", root ? "root" : "not root",
+	       bpf ? "yes" : "no", perfmon ? "yes" : "no", ptrace ? "yes" : "no",
+	       ok ? "" : "   <- missing (CAP_BPF and CAP_PERFMON are needed to trace)");
+	if (ok && !ptrace)
+		printf("  %-12s without CAP_SYS_PTRACE only VMMs of this user can be sampled\n", "");
+	return ok ? 0 : 1;
+}
+
+static void print_hooks(const struct ks_loader *l)
+{
+	printf("\nhooks (metric: way in, best first; '*' = used):\n");
+	for (unsigned int i = 0; i < ks_nr_hooks; i++) {
+		const struct ks_hook *h = &ks_hooks[i];
+		const struct ks_choice *c = &l->choices[i];
+
+		printf("  %-20s %s%s\n", h->metric, h->what,
+		       c->way < 0 ? (h->required ? "   <- UNAVAILABLE (required)" :
+				      "   <- unavailable") : "");
+		for (int w = 0; w < KS_MAX_WAYS && h->ways[w].target; w++) {
+			const struct ks_way *way = &h->ways[w];
+
+			printf("    %c %-18s %-34s %s%s%s\n", w == c->way ? '*' : ' ',
+			       ks_way_kind_name(way->kind), way->target,
+			       c->why_not[w] ? c->why_not[w] : "ok",
+			       !c->why_not[w] && c->where[w] ? " in " : "",
+			       !c->why_not[w] && c->where[w] ? c->where[w] : "");
+			if (w == c->way && way->limits)
+				printf("      %-18s %s\n", "", way->limits);
+		}
+	}
+}
+
+int cmd_check(int argc, char **argv)
+{
+	static const struct argp argp = { check_options, parse_check, NULL,
+		"Report whether this host can be traced: kernel, BTF, KVM, privileges "
+		"and, for every metric, which way into the kernel is used.", NULL, NULL, NULL };
+	struct check_args a = { 0 };
+	struct ks_loader l;
+	struct ks_probe p;
+	int problems = 0, missing_hooks;
+	char buf[256];
+
+	if (argp_parse(&argp, argc, argv, 0, NULL, &a))
+		return KS_EXIT_USAGE;
+	ks_libbpf_logging();
+	ks_probe_init(&p);
+
+	printf("kvmscope check\n");
+	item(&problems, p.release[0], "kernel", "%s", p.release[0] ? p.release : "unknown");
+	item(&problems, p.vmlinux_btf, "BTF", "%s",
+	     p.vmlinux_btf ? "vmlinux: yes" : "no /sys/kernel/btf/vmlinux (CONFIG_DEBUG_INFO_BTF)");
+	if (!p.kvm_loaded)
+		snprintf(buf, sizeof(buf), "not loaded (modprobe kvm and kvm_amd or kvm_intel)");
+	else if (p.kvm_builtin)
+		snprintf(buf, sizeof(buf), "built into the kernel%s%s",
+			 p.kvm_vendor[0] ? ", " : "", p.kvm_vendor);
+	else
+		snprintf(buf, sizeof(buf), "module kvm%s%s; module BTF: %s",
+			 p.kvm_vendor[0] ? " + " : "", p.kvm_vendor,
+			 p.kvm_btf ? "yes" : "NO (CONFIG_DEBUG_INFO_BTF_MODULES)");
+	item(&problems, p.kvm_loaded && (p.kvm_builtin || p.kvm_btf), "KVM", "%s", buf);
+	item(&problems, p.dev_kvm, "/dev/kvm", "%s",
+	     p.dev_kvm ? "present" : "absent: no VM can run on this host");
+	item(&problems, p.tracefs[0], "tracefs", "%s",
+	     p.tracefs[0] ? p.tracefs : "not mounted (mount -t tracefs none /sys/kernel/tracing)");
+	problems += check_privileges();
+
+	memset(&l, 0, sizeof(l));
+	missing_hooks = ks_hooks_choose(&p, l.choices);
+	print_hooks(&l);
+	problems += missing_hooks;
+
+	if (!a.no_load && !problems) {
+		struct ks_loader_opts o = { 0 };
+
+		printf("\nload test: ");
+		fflush(stdout);
+		if (ks_loader_start(&l, &p, &o)) {
+			printf("FAILED\n");
+			problems++;
+		} else {
+			printf("%u programs loaded and attached\n", l.nr_progs);
+			ks_loader_destroy(&l);
+		}
+	}
+	ks_probe_free(&p);
+
+	if (problems) {
+		printf("\nresult: tracing cannot work here (%d problem%s above)\n",
+		       problems, problems == 1 ? "" : "s");
+		return KS_EXIT_FAIL;
+	}
+	printf("\nresult: tracing can work\n");
+	return KS_EXIT_OK;
+}

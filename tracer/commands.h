@@ -1,0 +1,16 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Subcommands: each takes its own argv (argv[0] = subcommand name) and
+ * returns the process exit status. */
+#ifndef KS_COMMANDS_H
+#define KS_COMMANDS_H
+
+/* Exit statuses shared by every subcommand (docs/usage.md). */
+enum {
+	KS_EXIT_OK = 0,
+	KS_EXIT_FAIL = 1,        /* the run failed, or check found something missing */
+	KS_EXIT_USAGE = 2,       /* bad command line */
+};
+
+int cmd_check(int argc, char **argv);
+
+#endif

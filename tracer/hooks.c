@@ -1,0 +1,117 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <stddef.h>
+#include "hooks.h"
+
+/* Names of the series' tracepoints are fixed here and in kernel/patches;
+ * programs for them land with the patched-kernel path of `migrate`. */
+const struct ks_hook ks_hooks[] = {
+	{ "log_flags", "dirty logging turned on/off per memslot (KVM's lazy/eager decision)", true, {
+		{ KS_WAY_NEW_TP, "kvm_mmu_slot_apply_flags", { NULL }, NULL },
+		{ KS_WAY_FENTRY, "kvm_arch_commit_memory_region",
+		  { "fentry_commit_memory_region", "fexit_commit_memory_region" },
+		  "flags and duration only; the lazy/eager decision is inferred" },
+	} },
+	{ "slot_write_protect", "whole-slot write protection when logging starts", false, {
+		{ KS_WAY_NEW_TP, "kvm_mmu_slot_write_protect", { NULL }, NULL },
+		{ KS_WAY_FENTRY, "kvm_mmu_slot_remove_write_access",
+		  { "fentry_slot_write_protect", "fexit_slot_write_protect" },
+		  "no count of pages changed" },
+	} },
+	{ "gfn_write_protect", "write protection by min_level at each clear", true, {
+		{ KS_WAY_NEW_TP, "kvm_mmu_gfn_write_protect", { NULL }, NULL },
+		{ KS_WAY_FENTRY, "kvm_mmu_slot_gfn_write_protect",
+		  { "fexit_gfn_write_protect" }, NULL },
+	} },
+	{ "get_dirty_log", "KVM_GET_DIRTY_LOG: duration and slot", true, {
+		{ KS_WAY_FENTRY, "kvm_get_dirty_log_protect",
+		  { "fentry_get_dirty_log", "fexit_get_dirty_log" }, NULL },
+	} },
+	{ "clear_dirty_log", "KVM_CLEAR_DIRTY_LOG: duration, slot and range", true, {
+		{ KS_WAY_FENTRY, "kvm_clear_dirty_log_protect",
+		  { "fentry_clear_dirty_log", "fexit_clear_dirty_log" }, NULL },
+	} },
+	{ "faults", "guest page faults handled by KVM's MMU (write faults, latency)", true, {
+		{ KS_WAY_FENTRY, "kvm_mmu_page_fault",
+		  { "fentry_page_fault", "fexit_page_fault" }, NULL },
+		{ KS_WAY_TP, "kvm_page_fault", { "tp_page_fault" }, "counts only, no latency" },
+	} },
+	{ "splits", "huge pages split", false, {
+		{ KS_WAY_TP, "kvm_mmu_split_huge_page", { "tp_split_huge_page" },
+		  "attributed to the VMM process, not to one VM of it" },
+	} },
+	{ "tlb_flushes", "remote TLB flushes", false, {
+		{ KS_WAY_FENTRY, "kvm_flush_remote_tlbs", { "fentry_flush_remote_tlbs" }, NULL },
+	} },
+	{ "rmap_alloc", "memslot rmap arrays allocated (lazy rmap allocation)", false, {
+		{ KS_WAY_NEW_TP, "kvm_mmu_rmap_alloc", { NULL }, NULL },
+		{ KS_WAY_FENTRY, "memslot_rmap_alloc", { "fentry_rmap_alloc", "fexit_rmap_alloc" },
+		  "allocations only: bytes avoided are derived from the memslots" },
+	} },
+	{ "stats_reads", "reads of the binary stats fd", false, {
+		{ KS_WAY_NEW_TP, "kvm_stats_read", { NULL }, NULL },
+		{ KS_WAY_FENTRY, "kvm_stats_read", { "fexit_stats_read" },
+		  "attributed to the reading process" },
+	} },
+	{ "map_gpa_range", "KVM_HC_MAP_GPA_RANGE hypercalls (SEV page status)", false, {
+		{ KS_WAY_TP, "kvm_hypercall", { "tp_hypercall" }, NULL },
+	} },
+	{ "migration_control", "MSR_KVM_MIGRATION_CONTROL writes", false, {
+		{ KS_WAY_TP, "kvm_msr", { "tp_msr" }, NULL },
+	} },
+};
+const unsigned int ks_nr_hooks = sizeof(ks_hooks) / sizeof(ks_hooks[0]);
+
+const char *ks_way_kind_name(enum ks_way_kind kind)
+{
+	switch (kind) {
+	case KS_WAY_NEW_TP: return "series tracepoint";
+	case KS_WAY_FENTRY: return "fentry/fexit";
+	case KS_WAY_TP: return "tracepoint";
+	}
+	return "?";
+}
+
+static const char *way_unusable(const struct ks_probe *p, const struct ks_way *w,
+				const char **where)
+{
+	if (w->kind == KS_WAY_FENTRY) {
+		switch (ks_probe_func(p, w->target, where)) {
+		case KS_FUNC_ABSENT:
+			return "function not in kernel BTF (inlined or absent)";
+		case KS_FUNC_NOT_TRACEABLE:
+			return "function not traceable (not in available_filter_functions)";
+		case KS_FUNC_FORBIDDEN:
+			return ks_probe_fentry_why(p);
+		case KS_FUNC_OK:
+			break;
+		}
+	} else if (!ks_probe_tracepoint(p, w->target, where)) {
+		return w->kind == KS_WAY_NEW_TP ?
+			"tracepoint absent (kernel without kvmscope's KVM series)" :
+			"tracepoint absent from kernel BTF";
+	}
+	if (!w->progs[0])
+		return "present, but no program of this build uses it yet";
+	return NULL;
+}
+
+int ks_hooks_choose(const struct ks_probe *p, struct ks_choice *choices)
+{
+	int missing = 0;
+
+	for (unsigned int i = 0; i < ks_nr_hooks; i++) {
+		const struct ks_hook *h = &ks_hooks[i];
+		struct ks_choice *c = &choices[i];
+
+		c->way = -1;
+		for (int w = 0; w < KS_MAX_WAYS && h->ways[w].target; w++) {
+			c->where[w] = NULL;
+			c->why_not[w] = way_unusable(p, &h->ways[w], &c->where[w]);
+			if (!c->why_not[w] && c->way < 0)
+				c->way = w;
+		}
+		if (c->way < 0 && h->required)
+			missing++;
+	}
+	return missing;
+}

@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Every metric kvmscope reports, and the ways into the kernel that can
+ * produce it, best first: the tracepoints of kvmscope's KVM series, then
+ * fentry/fexit on KVM functions, then KVM's existing tracepoints. The choice
+ * is made at load time from what the running kernel has (tracer/common/probe).
+ */
+#ifndef KS_HOOKS_H
+#define KS_HOOKS_H
+
+#include <stdbool.h>
+#include "common/probe.h"
+
+enum ks_way_kind {
+	KS_WAY_NEW_TP,  /* tracepoint added by kernel/patches */
+	KS_WAY_FENTRY,  /* fentry/fexit on a KVM function */
+	KS_WAY_TP,      /* an existing kvm/kvmmmu tracepoint (tp_btf) */
+};
+
+#define KS_MAX_WAYS 3
+#define KS_MAX_PROGS 3
+
+struct ks_way {
+	enum ks_way_kind kind;
+	const char *target;                 /* function or tracepoint name */
+	const char *progs[KS_MAX_PROGS];    /* programs in migrate.bpf.c; none yet = not implemented */
+	const char *limits;                 /* what this way cannot report, or NULL */
+};
+
+struct ks_hook {
+	const char *metric;
+	const char *what;
+	bool required;                      /* tracing is pointless without it */
+	struct ks_way ways[KS_MAX_WAYS];
+};
+
+extern const struct ks_hook ks_hooks[];
+extern const unsigned int ks_nr_hooks;
+
+/* Outcome of the choice for one hook. */
+struct ks_choice {
+	int way;                 /* index into ways[], -1 if none usable */
+	const char *why_not[KS_MAX_WAYS]; /* per way: NULL if usable, else why not */
+	const char *where[KS_MAX_WAYS];   /* BTF the target was found in */
+};
+
+const char *ks_way_kind_name(enum ks_way_kind kind);
+/* Chooses a way for every hook. Returns the number of required hooks with
+ * no usable way (0 = tracing can work). */
+int ks_hooks_choose(const struct ks_probe *p, struct ks_choice *choices);
+
+#endif

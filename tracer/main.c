@@ -1,0 +1,82 @@
+// SPDX-License-Identifier: GPL-2.0
+/* kvmscope: where live migration of KVM guests spends its time. */
+#include <argp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "commands.h"
+#include "common/log.h"
+
+#define KVMSCOPE_VERSION "0.1"
+
+static const struct subcommand {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *summary;
+} subcommands[] = {
+	{ "check", cmd_check, "report whether this host can be traced, and how" },
+};
+
+const char *argp_program_version = "kvmscope " KVMSCOPE_VERSION;
+
+static char doc[] =
+	"Measures what dirty logging (live migration) costs KVM guests and the host.\v"
+	"Commands:\n"
+	"  check      report whether this host can be traced, and how\n"
+	"\nRun 'kvmscope COMMAND --help' for a command's options.\n"
+	"Exit status: 0 success, 1 failure, 2 bad command line.";
+
+static const struct argp_option options[] = {
+	{ "verbose", 'v', NULL, 0, "Verbose output, including libbpf's log", 0 },
+	{ 0 },
+};
+
+struct global_args {
+	int cmd_index;   /* argv index of the subcommand, 0 if none */
+};
+
+static error_t parse_global(int key, char *arg, struct argp_state *state)
+{
+	struct global_args *g = state->input;
+
+	(void)arg;
+	switch (key) {
+	case 'v':
+		ks_verbose = true;
+		return 0;
+	case ARGP_KEY_ARG:
+		/* First non-option: the subcommand; the rest is its to parse. */
+		g->cmd_index = state->next - 1;
+		state->next = state->argc;
+		return 0;
+	case ARGP_KEY_NO_ARGS:
+		argp_error(state, "missing COMMAND");
+		return EINVAL;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+}
+
+int main(int argc, char **argv)
+{
+	static const struct argp argp = { options, parse_global, "COMMAND [ARGS...]", doc, NULL, NULL, NULL };
+	struct global_args g = { 0 };
+
+	ks_log_init("kvmscope");
+	if (argp_parse(&argp, argc, argv, ARGP_IN_ORDER, NULL, &g))
+		return KS_EXIT_USAGE;
+	if (!g.cmd_index)
+		return KS_EXIT_USAGE;
+	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++) {
+		if (!strcmp(argv[g.cmd_index], subcommands[i].name)) {
+			/* argp names the program after argv[0] in --help and errors. */
+			char name[64];
+
+			snprintf(name, sizeof(name), "kvmscope %s", subcommands[i].name);
+			argv[g.cmd_index] = name;
+			return subcommands[i].run(argc - g.cmd_index, argv + g.cmd_index);
+		}
+	}
+	ks_err("unknown command '%s' (try 'kvmscope --help')", argv[g.cmd_index]);
+	return KS_EXIT_USAGE;
+}
