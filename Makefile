@@ -63,7 +63,7 @@ COMMON_SRCS  := $(wildcard tracer/common/*.c)
 TRACER_SRCS  := $(wildcard tracer/*.c) $(COMMON_SRCS)
 TRACER_HDRS  := $(wildcard tracer/*.h tracer/common/*.h bpf/*.h)
 USER_CFLAGS  := $(STD) $(CFLAGS) $(WARN) -I$(ROOT)/tracer -I$(ROOT)/bpf -I$(OBJ)/bpf
-BPF_LIBS     := -lbpf -lelf -lz
+BPF_LIBS     := -lbpf -lelf -lz -lm
 
 $(BIN)/kvmscope: $(TRACER_SRCS) $(TRACER_HDRS) $(BPF_SKELS) | $(BIN)
 	$(call msg,CCLD,$@)

@@ -68,6 +68,17 @@ struct ks_event {
 	unsigned int level;          /* start level for slot write protect */
 	unsigned long long first_page; /* CLEAR_DIRTY_LOG range */
 	unsigned long long num_pages;
+	/* GET: pages reported dirty; CLEAR: pages asked to be re-protected.
+	 * Counted from the bitmap the ioctl returned/took; -1 if unknown (the
+	 * slot's size was not seen, or the bitmap could not be read). */
+	long long pages;
+};
+
+/* What the BPF side remembers of a memslot to count its bitmaps. */
+struct ks_slot_key {
+	unsigned long long kvm;
+	unsigned int slot;     /* as_id << 16 | id, as in the dirty-log ioctls */
+	unsigned int pad;
 };
 
 /* Indexes of the drop counters; userspace reports each non-zero one. */

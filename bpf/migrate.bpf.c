@@ -64,6 +64,14 @@ struct {
 	__type(value, __u64);
 } starts SEC(".maps");
 
+/* Size in pages of every memslot seen, to count dirty bitmaps. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct ks_slot_key);
+	__type(value, __u64);
+} slot_pages SEC(".maps");
+
 /* A zeroed value to create VM entries from; too big for the BPF stack. */
 static const struct ks_vm_counters zero_counters;
 
@@ -158,6 +166,100 @@ static __always_inline __u32 level_index(__u32 lvl)
 	return lvl & (KS_MAX_LEVEL - 1);
 }
 
+/* --- counting set bits of a user bitmap ----------------------------------- */
+
+#define BITMAP_CHUNK 256 /* bytes read per step */
+struct popcount_ctx {
+	const char *ubuf;   /* user address of the bitmap */
+	__u64 nbits;
+	__u64 count;
+	int err;
+};
+
+static __always_inline __u64 popcount64(__u64 x)
+{
+	x = x - ((x >> 1) & 0x5555555555555555ULL);
+	x = (x & 0x3333333333333333ULL) + ((x >> 2) & 0x3333333333333333ULL);
+	x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0fULL;
+	return (x * 0x0101010101010101ULL) >> 56;
+}
+
+static long popcount_step(__u32 i, void *arg)
+{
+	struct popcount_ctx *c = arg;
+	__u64 words[BITMAP_CHUNK / 8];
+	__u64 bit0 = (__u64)i * BITMAP_CHUNK * 8;
+
+	if (bit0 >= c->nbits)
+		return 1;
+	if (bpf_probe_read_user(words, sizeof(words), c->ubuf + (__u64)i * BITMAP_CHUNK)) {
+		/* The last chunk may end at a page we cannot read: retry small. */
+		__builtin_memset(words, 0, sizeof(words));
+		for (int w = 0; w < BITMAP_CHUNK / 8; w++) {
+			if (bit0 + (__u64)w * 64 >= c->nbits)
+				break;
+			if (bpf_probe_read_user(&words[w], 8, c->ubuf + (__u64)i * BITMAP_CHUNK + w * 8)) {
+				c->err = 1;
+				return 1;
+			}
+		}
+	}
+	for (int w = 0; w < BITMAP_CHUNK / 8; w++) {
+		__u64 first = bit0 + (__u64)w * 64, v = words[w];
+
+		if (first >= c->nbits)
+			break;
+		/* Bits past the slot's end are not pages. */
+		if (c->nbits - first < 64)
+			v &= (1ULL << (c->nbits - first)) - 1;
+		c->count += popcount64(v);
+	}
+	return 0;
+}
+
+/* Set bits among the first nbits of a user bitmap; -1 if unreadable. */
+static __always_inline long long count_bits(const void *ubuf, __u64 nbits)
+{
+	struct popcount_ctx c = { .ubuf = ubuf, .nbits = nbits };
+	__u32 steps = (nbits + BITMAP_CHUNK * 8 - 1) / (BITMAP_CHUNK * 8);
+
+	/* 1M steps = a 2 GiB bitmap = a 64 TiB slot of 4K pages. */
+	if (!ubuf || steps > (1U << 20))
+		return -1;
+	bpf_loop(steps, popcount_step, &c, 0);
+	return c.err ? -1 : (long long)c.count;
+}
+
+static __always_inline void slot_remember(struct kvm *kvm, const struct kvm_memory_slot *s)
+{
+	struct ks_slot_key k = { .kvm = (__u64)kvm };
+	__u64 npages;
+
+	if (!s)
+		return;
+	k.slot = (__u32)BPF_CORE_READ(s, as_id) << 16 | (__u16)BPF_CORE_READ(s, id);
+	npages = BPF_CORE_READ(s, npages);
+	bpf_map_update_elem(&slot_pages, &k, &npages, BPF_ANY);
+}
+
+static __always_inline void slot_forget(struct kvm *kvm, const struct kvm_memory_slot *s)
+{
+	struct ks_slot_key k = { .kvm = (__u64)kvm };
+
+	if (!s)
+		return;
+	k.slot = (__u32)BPF_CORE_READ(s, as_id) << 16 | (__u16)BPF_CORE_READ(s, id);
+	bpf_map_delete_elem(&slot_pages, &k);
+}
+
+static __always_inline __u64 slot_npages(struct kvm *kvm, __u32 slot)
+{
+	struct ks_slot_key k = { .kvm = (__u64)kvm, .slot = slot };
+	__u64 *n = bpf_map_lookup_elem(&slot_pages, &k);
+
+	return n ? *n : 0;
+}
+
 static __always_inline __u32 log2_bucket(__u64 v)
 {
 	__u32 b = 0;
@@ -243,6 +345,10 @@ int BPF_PROG(fexit_commit_memory_region, struct kvm *kvm,
 		return 0;
 	/* A deleted slot has no new; describe it by the old one. */
 	event_slot(e, new ? new : old);
+	if (new)
+		slot_remember(kvm, new);
+	else
+		slot_forget(kvm, old);
 	e->old_flags = old ? BPF_CORE_READ(old, flags) : 0;
 	e->new_flags = new ? BPF_CORE_READ(new, flags) : 0;
 	e->change = change;
@@ -276,6 +382,10 @@ int BPF_PROG(fexit_get_dirty_log, struct kvm *kvm, struct kvm_dirty_log *log,
 	e->slot = BPF_CORE_READ(log, slot) & 0xffff;
 	e->as_id = BPF_CORE_READ(log, slot) >> 16;
 	e->result = ret;
+	e->npages = slot_npages(kvm, BPF_CORE_READ(log, slot));
+	/* The bitmap KVM just copied out is what the VMM sees as dirty. */
+	e->pages = ret || !e->npages ? -1 :
+		   count_bits(BPF_CORE_READ(log, dirty_bitmap), e->npages);
 	bpf_ringbuf_submit(e, 0);
 	return 0;
 }
@@ -305,6 +415,8 @@ int BPF_PROG(fexit_clear_dirty_log, struct kvm *kvm,
 	e->first_page = BPF_CORE_READ(log, first_page);
 	e->num_pages = BPF_CORE_READ(log, num_pages);
 	e->result = ret;
+	e->npages = slot_npages(kvm, BPF_CORE_READ(log, slot));
+	e->pages = ret ? -1 : count_bits(BPF_CORE_READ(log, dirty_bitmap), e->num_pages);
 	bpf_ringbuf_submit(e, 0);
 	return 0;
 }

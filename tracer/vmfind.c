@@ -1,0 +1,161 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+#include "vmfind.h"
+
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+#ifndef SYS_pidfd_getfd
+#define SYS_pidfd_getfd 438
+#endif
+
+enum ks_kvm_fd_kind ks_kvm_fd_kind(const char *link, int *vcpu_id)
+{
+	static const char vcpu[] = "anon_inode:kvm-vcpu:";
+	const char *p;
+	long id = 0;
+
+	if (!strcmp(link, "anon_inode:kvm-vm"))
+		return KS_FD_VM;
+	if (!strcmp(link, "/dev/kvm"))
+		return KS_FD_KVM;
+	if (strncmp(link, vcpu, sizeof(vcpu) - 1))
+		return KS_FD_OTHER;
+	p = link + sizeof(vcpu) - 1;
+	if (!isdigit((unsigned char)*p))
+		return KS_FD_OTHER;
+	for (; isdigit((unsigned char)*p); p++) {
+		id = id * 10 + (*p - '0');
+		if (id > 1 << 20)
+			return KS_FD_OTHER;
+	}
+	if (*p)
+		return KS_FD_OTHER;
+	*vcpu_id = (int)id;
+	return KS_FD_VCPU;
+}
+
+static int is_number(const char *s)
+{
+	if (!*s)
+		return 0;
+	for (; *s; s++)
+		if (!isdigit((unsigned char)*s))
+			return 0;
+	return 1;
+}
+
+int ks_vmm_scan(pid_t pid, struct ks_vmm *out)
+{
+	char path[64], link[128];
+	struct dirent *de;
+	DIR *d;
+	FILE *f;
+
+	memset(out, 0, sizeof(*out));
+	out->pid = pid;
+	out->vm_fd = -1;
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	d = opendir(path);
+	if (!d)
+		return -1; /* errno: ENOENT (gone) or EACCES */
+	while ((de = readdir(d))) {
+		char fdpath[96];
+		ssize_t n;
+		int id = -1;
+
+		if (!is_number(de->d_name))
+			continue;
+		snprintf(fdpath, sizeof(fdpath), "%s/%s", path, de->d_name);
+		n = readlink(fdpath, link, sizeof(link) - 1);
+		if (n < 0)
+			continue; /* fd closed meanwhile */
+		link[n] = '\0';
+		switch (ks_kvm_fd_kind(link, &id)) {
+		case KS_FD_VM:
+			if (out->nvm++ == 0)
+				out->vm_fd = atoi(de->d_name);
+			break;
+		case KS_FD_VCPU:
+			if (out->nvcpu < KS_MAX_VCPUS) {
+				out->vcpu_fd[out->nvcpu] = atoi(de->d_name);
+				out->vcpu_id[out->nvcpu] = id;
+				out->nvcpu++;
+			}
+			break;
+		default:
+			break;
+		}
+	}
+	closedir(d);
+	if (!out->nvm)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+	f = fopen(path, "r");
+	if (f) {
+		if (fgets(out->comm, sizeof(out->comm), f))
+			out->comm[strcspn(out->comm, "\n")] = '\0';
+		fclose(f);
+	}
+	return 1;
+}
+
+int ks_vmm_scan_all(int (*fn)(const struct ks_vmm *v, void *ctx), void *ctx)
+{
+	struct ks_vmm *v = malloc(sizeof(*v));
+	struct dirent *de;
+	int found = 0;
+	DIR *d;
+
+	if (!v)
+		return -1;
+	d = opendir("/proc");
+	if (!d) {
+		free(v);
+		return -1;
+	}
+	while ((de = readdir(d))) {
+		if (!is_number(de->d_name))
+			continue;
+		if (ks_vmm_scan((pid_t)atoi(de->d_name), v) == 1) {
+			found++;
+			if (fn && fn(v, ctx))
+				break;
+		}
+	}
+	closedir(d);
+	free(v);
+	return found;
+}
+
+int ks_take_fd(pid_t pid, int fd, int *pidfd_out)
+{
+	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	int copy;
+
+	if (pidfd < 0)
+		return -1;
+	copy = (int)syscall(SYS_pidfd_getfd, pidfd, fd, 0);
+	if (copy < 0) {
+		int e = errno;
+
+		close(pidfd);
+		errno = e;
+		return -1;
+	}
+	/* Our copies must not leak into anything we might exec. */
+	fcntl(copy, F_SETFD, FD_CLOEXEC);
+	if (pidfd_out)
+		*pidfd_out = pidfd;
+	else
+		close(pidfd);
+	return copy;
+}

@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Finding VMs from outside their VMM: a VM is an fd whose /proc/PID/fd link
+ * reads "anon_inode:kvm-vm", a vCPU one reading "anon_inode:kvm-vcpu:N".
+ * Taking such an fd (pidfd_getfd) lets kvmscope ask KVM for the VM's binary
+ * stats fd without the VMM's cooperation.
+ */
+#ifndef KS_VMFIND_H
+#define KS_VMFIND_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+enum ks_kvm_fd_kind { KS_FD_OTHER, KS_FD_VM, KS_FD_VCPU, KS_FD_KVM };
+
+/* Classifies a readlink() target; for vCPUs sets *vcpu_id. Pure, for tests. */
+enum ks_kvm_fd_kind ks_kvm_fd_kind(const char *link, int *vcpu_id);
+
+#define KS_MAX_VCPUS 512
+
+struct ks_vmm {
+	pid_t pid;
+	char comm[64];           /* raw bytes of /proc/PID/comm: escape on output */
+	int nvm;                 /* VM fds in the process */
+	int vm_fd;               /* the first VM fd number (in the VMM) */
+	int nvcpu;
+	int vcpu_fd[KS_MAX_VCPUS];  /* fd numbers in the VMM */
+	int vcpu_id[KS_MAX_VCPUS];
+};
+
+/*
+ * Scans one process. Returns 1 if it holds a VM fd, 0 if not, -1 with errno
+ * (ESRCH: gone; EACCES: not allowed to look).
+ */
+int ks_vmm_scan(pid_t pid, struct ks_vmm *out);
+/* Scans every process; calls fn for each VMM found. Returns the count. */
+int ks_vmm_scan_all(int (*fn)(const struct ks_vmm *v, void *ctx), void *ctx);
+
+/* pidfd_open + pidfd_getfd: a copy of fd number `fd` of process pid, and
+ * the pidfd (to poll for the VMM's exit) in *pidfd if not NULL. */
+int ks_take_fd(pid_t pid, int fd, int *pidfd);
+
+#endif
