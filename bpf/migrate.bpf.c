@@ -51,7 +51,7 @@ struct {
 
 /* Entry timestamps of the timed functions. Keyed by thread and hook because
  * the hooks nest (memslot commit calls the whole-slot write protect). */
-enum hook_id { H_COMMIT, H_GET_LOG, H_CLEAR_LOG, H_SLOT_WP, H_RMAP, H_FAULT };
+enum hook_id { H_GET_LOG, H_CLEAR_LOG, H_SLOT_WP, H_RMAP, H_FAULT };
 struct start_key {
 	__u64 pid_tgid;
 	__u32 hook;
@@ -230,28 +230,6 @@ static __always_inline long long count_bits(const void *ubuf, __u64 nbits)
 	return c.err ? -1 : (long long)c.count;
 }
 
-static __always_inline void slot_remember(struct kvm *kvm, const struct kvm_memory_slot *s)
-{
-	struct ks_slot_key k = { .kvm = (__u64)kvm };
-	__u64 npages;
-
-	if (!s)
-		return;
-	k.slot = (__u32)BPF_CORE_READ(s, as_id) << 16 | (__u16)BPF_CORE_READ(s, id);
-	npages = BPF_CORE_READ(s, npages);
-	bpf_map_update_elem(&slot_pages, &k, &npages, BPF_ANY);
-}
-
-static __always_inline void slot_forget(struct kvm *kvm, const struct kvm_memory_slot *s)
-{
-	struct ks_slot_key k = { .kvm = (__u64)kvm };
-
-	if (!s)
-		return;
-	k.slot = (__u32)BPF_CORE_READ(s, as_id) << 16 | (__u16)BPF_CORE_READ(s, id);
-	bpf_map_delete_elem(&slot_pages, &k);
-}
-
 static __always_inline __u64 slot_npages(struct kvm *kvm, __u32 slot)
 {
 	struct ks_slot_key k = { .kvm = (__u64)kvm, .slot = slot };
@@ -322,37 +300,75 @@ int BPF_PROG(fexit_slot_write_protect, struct kvm *kvm,
 
 /* --- memslot changes: dirty logging on/off ------------------------------- */
 
-SEC("fentry/kvm_arch_commit_memory_region")
-int BPF_PROG(fentry_commit_memory_region)
+/* The slot as the memslot ioctl found it, kept from entry to exit: at exit
+ * the old slot may already be freed (delete, move, flags change). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u64);              /* pid_tgid */
+	__type(value, struct ks_event);
+} memslot_pending SEC(".maps");
+
+/* kvm_set_memslot() is the whole memslot update of KVM_SET_USER_MEMORY_REGION
+ * (prepare, install, arch commit, free): its duration is what the VMM pays
+ * to turn dirty logging on or off. */
+SEC("fentry/kvm_set_memslot")
+int BPF_PROG(fentry_set_memslot, struct kvm *kvm, struct kvm_memory_slot *old,
+	     struct kvm_memory_slot *new, enum kvm_mr_change change)
 {
-	if (traced())
-		start(H_COMMIT);
+	__u64 id = bpf_get_current_pid_tgid();
+	struct ks_event e = {};
+
+	if (!traced())
+		return 0;
+	e.type = KS_EV_MEMSLOT_COMMIT;
+	e.tgid = id >> 32;
+	e.kvm = (__u64)kvm;
+	e.ts_ns = bpf_ktime_get_ns();
+	e.slot = -1;
+	/* A deleted slot has no new; describe it by the old one. */
+	event_slot(&e, new ? new : old);
+	e.old_flags = old ? BPF_CORE_READ(old, flags) : 0;
+	e.new_flags = new ? BPF_CORE_READ(new, flags) : 0;
+	e.change = change;
+	if (bpf_map_update_elem(&memslot_pending, &id, &e, BPF_ANY))
+		drop(KS_DROP_START_TABLE_FULL);
 	return 0;
 }
 
-SEC("fexit/kvm_arch_commit_memory_region")
-int BPF_PROG(fexit_commit_memory_region, struct kvm *kvm,
-	     struct kvm_memory_slot *old, const struct kvm_memory_slot *new,
-	     enum kvm_mr_change change)
+SEC("fexit/kvm_set_memslot")
+int BPF_PROG(fexit_set_memslot, struct kvm *kvm, struct kvm_memory_slot *old,
+	     struct kvm_memory_slot *new, enum kvm_mr_change change, int ret)
 {
-	struct ks_event *e;
-	__u64 t0;
+	__u64 id = bpf_get_current_pid_tgid();
+	struct ks_event *pending, *e;
+	struct ks_slot_key k;
 
-	if (!traced() || !(t0 = finish(H_COMMIT)))
+	if (!traced())
 		return 0;
-	e = event_new(KS_EV_MEMSLOT_COMMIT, kvm, t0);
-	if (!e)
+	pending = bpf_map_lookup_elem(&memslot_pending, &id);
+	if (!pending)
 		return 0;
-	/* A deleted slot has no new; describe it by the old one. */
-	event_slot(e, new ? new : old);
-	if (new)
-		slot_remember(kvm, new);
-	else
-		slot_forget(kvm, old);
-	e->old_flags = old ? BPF_CORE_READ(old, flags) : 0;
-	e->new_flags = new ? BPF_CORE_READ(new, flags) : 0;
-	e->change = change;
-	bpf_ringbuf_submit(e, 0);
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (e) {
+		__builtin_memcpy(e, pending, sizeof(*e));
+		e->dur_ns = bpf_ktime_get_ns() - pending->ts_ns;
+		e->result = ret;
+		bpf_ringbuf_submit(e, 0);
+	} else {
+		drop(KS_DROP_RINGBUF_FULL);
+	}
+	/* Remember the slot's size for counting its dirty bitmaps. */
+	if (!ret && pending->slot >= 0) {
+		k.kvm = (__u64)kvm;
+		k.slot = pending->as_id << 16 | (__u16)pending->slot;
+		k.pad = 0;
+		if (change == 1 /* KVM_MR_DELETE */)
+			bpf_map_delete_elem(&slot_pages, &k);
+		else
+			bpf_map_update_elem(&slot_pages, &k, &pending->npages, BPF_ANY);
+	}
+	bpf_map_delete_elem(&memslot_pending, &id);
 	return 0;
 }
 
@@ -533,22 +549,37 @@ int BPF_PROG(fentry_flush_remote_tlbs, struct kvm *kvm)
 
 /* --- binary stats reads ---------------------------------------------------- */
 
-SEC("fexit/kvm_stats_read")
-int BPF_PROG(fexit_stats_read, char *id, const void *header, const void *desc,
-	     void *stats, size_t size_stats, char *user_buffer, size_t size,
-	     loff_t *offset, ssize_t ret)
+static __always_inline void count_stats_read(ssize_t ret)
 {
 	struct ks_vm_counters *c;
 
 	if (!traced())
-		return 0;
+		return;
 	/* Reads come from any process; attribute them to the reader. */
 	c = vm_of(NULL);
 	if (!c)
-		return 0;
+		return;
 	c->stats_reads++;
 	if (ret > 0)
 		c->stats_read_bytes += ret;
+}
+
+/* The VM and vCPU read() handlers rather than their common helper
+ * kvm_stats_read(): it has 8 arguments, more than the BPF trampoline of
+ * 6.1 kernels can pass to fexit. */
+SEC("fexit/kvm_vm_stats_read")
+int BPF_PROG(fexit_vm_stats_read, struct file *file, char *user_buffer,
+	     size_t size, loff_t *offset, ssize_t ret)
+{
+	count_stats_read(ret);
+	return 0;
+}
+
+SEC("fexit/kvm_vcpu_stats_read")
+int BPF_PROG(fexit_vcpu_stats_read, struct file *file, char *user_buffer,
+	     size_t size, loff_t *offset, ssize_t ret)
+{
+	count_stats_read(ret);
 	return 0;
 }
 

@@ -113,7 +113,8 @@ int cmd_check(int argc, char **argv)
 	struct ks_loader l;
 	struct ks_probe p;
 	int problems = 0, missing_hooks;
-	char buf[256];
+	char buf[256], load_buf[96];
+	const char *load_msg = NULL;
 
 	if (argp_parse(&argp, argc, argv, 0, NULL, &a))
 		return KS_EXIT_USAGE;
@@ -142,22 +143,25 @@ int cmd_check(int argc, char **argv)
 
 	memset(&l, 0, sizeof(l));
 	missing_hooks = ks_hooks_choose(&p, l.choices);
-	print_hooks(&l);
 	problems += missing_hooks;
-
+	/* The proof: load and attach what was chosen. The loader may move a
+	 * hook to its next way if a program will not attach; the table below
+	 * shows the final choice. */
 	if (!a.no_load && !problems) {
 		struct ks_loader_opts o = { 0 };
 
-		printf("\nload test: ");
-		fflush(stdout);
 		if (ks_loader_start(&l, &p, &o)) {
-			printf("FAILED\n");
+			load_msg = "FAILED (see the error above)";
 			problems++;
 		} else {
-			printf("%u programs loaded and attached\n", l.nr_progs);
+			snprintf(load_buf, sizeof(load_buf), "%u programs loaded and attached", l.nr_progs);
+			load_msg = load_buf;
 			ks_loader_destroy(&l);
 		}
 	}
+	print_hooks(&l);
+	if (load_msg)
+		printf("\nload test: %s\n", load_msg);
 	ks_probe_free(&p);
 
 	if (problems) {

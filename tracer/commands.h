@@ -12,5 +12,6 @@ enum {
 };
 
 int cmd_check(int argc, char **argv);
+int cmd_migrate(int argc, char **argv);
 
 #endif

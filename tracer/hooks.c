@@ -7,8 +7,8 @@
 const struct ks_hook ks_hooks[] = {
 	{ "log_flags", "dirty logging turned on/off per memslot (KVM's lazy/eager decision)", true, {
 		{ KS_WAY_NEW_TP, "kvm_mmu_slot_apply_flags", { NULL }, NULL },
-		{ KS_WAY_FENTRY, "kvm_arch_commit_memory_region",
-		  { "fentry_commit_memory_region", "fexit_commit_memory_region" },
+		{ KS_WAY_FENTRY, "kvm_set_memslot",
+		  { "fentry_set_memslot", "fexit_set_memslot" },
 		  "flags and duration only; the lazy/eager decision is inferred" },
 	} },
 	{ "slot_write_protect", "whole-slot write protection when logging starts", false, {
@@ -49,7 +49,7 @@ const struct ks_hook ks_hooks[] = {
 	} },
 	{ "stats_reads", "reads of the binary stats fd", false, {
 		{ KS_WAY_NEW_TP, "kvm_stats_read", { NULL }, NULL },
-		{ KS_WAY_FENTRY, "kvm_stats_read", { "fexit_stats_read" },
+		{ KS_WAY_FENTRY, "kvm_vm_stats_read", { "fexit_vm_stats_read", "fexit_vcpu_stats_read" },
 		  "attributed to the reading process" },
 	} },
 	{ "map_gpa_range", "KVM_HC_MAP_GPA_RANGE hypercalls (SEV page status)", false, {

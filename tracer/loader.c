@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <bpf/libbpf.h>
 #include "loader.h"
@@ -43,19 +44,44 @@ static const char *hint(int err)
 	}
 }
 
-int ks_loader_start(struct ks_loader *l, const struct ks_probe *p,
-		    const struct ks_loader_opts *o)
+/* The hook and way a program belongs to under the current choices. */
+static bool hook_of(const struct ks_loader *l, const char *prog, unsigned int *hook)
+{
+	for (unsigned int i = 0; i < ks_nr_hooks; i++) {
+		const struct ks_choice *c = &l->choices[i];
+
+		if (c->way < 0)
+			continue;
+		for (int k = 0; k < KS_MAX_PROGS; k++) {
+			const char *name = ks_hooks[i].ways[c->way].progs[k];
+
+			if (name && !strcmp(name, prog)) {
+				*hook = i;
+				return true;
+			}
+		}
+	}
+	return false;
+}
+
+static void detach_all(struct ks_loader *l)
+{
+	for (unsigned int i = 0; i < KS_LOADER_MAX_LINKS; i++) {
+		bpf_link__destroy(l->links[i]);
+		l->links[i] = NULL;
+	}
+	migrate_bpf__destroy(l->skel);
+	l->skel = NULL;
+	l->nr_progs = 0;
+}
+
+/* One open → configure → load → attach pass. Returns 0, -1 on a hard error,
+ * or 1 after moving a hook whose program would not attach to its next way. */
+static int try_start(struct ks_loader *l, const struct ks_loader_opts *o)
 {
 	struct bpf_program *prog;
+	unsigned int n = 0;
 	int err;
-
-	memset(l, 0, sizeof(*l));
-	if (ks_nr_hooks > sizeof(l->choices) / sizeof(l->choices[0]))
-		return ks_err("internal error: too many hooks");
-	if (!p->vmlinux_btf)
-		return ks_err("kernel has no BTF (/sys/kernel/btf/vmlinux): CO-RE programs cannot load");
-	if (ks_hooks_choose(p, l->choices))
-		return ks_err("kernel lacks hooks kvmscope needs; run 'kvmscope check' for the list");
 
 	l->skel = migrate_bpf__open();
 	if (!l->skel)
@@ -66,29 +92,76 @@ int ks_loader_start(struct ks_loader *l, const struct ks_probe *p,
 		bool on = chosen(l, bpf_program__name(prog));
 
 		bpf_program__set_autoload(prog, on);
-		if (on)
-			l->nr_progs++;
 		ks_debug("program %s: %s", bpf_program__name(prog), on ? "load" : "skip");
 	}
-
 	err = migrate_bpf__load(l->skel);
-	if (err) {
-		ks_err("cannot load BPF programs: %s%s", strerror(-err), hint(-err));
-		goto fail;
-	}
-	err = migrate_bpf__attach(l->skel);
-	if (err) {
-		ks_err("cannot attach BPF programs: %s%s", strerror(-err), hint(-err));
-		goto fail;
+	if (err)
+		return ks_err("cannot load BPF programs: %s%s", strerror(-err), hint(-err));
+
+	bpf_object__for_each_program(prog, l->skel->obj) {
+		const char *name = bpf_program__name(prog);
+		struct bpf_link *link;
+		unsigned int h;
+		int w;
+
+		if (!bpf_program__autoload(prog))
+			continue;
+		link = bpf_program__attach(prog);
+		if (link) {
+			if (n < KS_LOADER_MAX_LINKS)
+				l->links[n++] = link;
+			l->nr_progs++;
+			continue;
+		}
+		err = errno;
+		if (!hook_of(l, name, &h))
+			return ks_err("cannot attach %s: %s", name, strerror(err));
+		w = l->choices[h].way;
+		snprintf(l->attach_why[h][w], sizeof(l->attach_why[h][w]),
+			 "attach failed: %s", err == 524 ? "not supported by this kernel" : strerror(err));
+		l->choices[h].why_not[w] = l->attach_why[h][w];
+		ks_debug("%s: %s; trying the next way for %s", name, l->attach_why[h][w],
+			 ks_hooks[h].metric);
+		l->choices[h].way = -1;
+		for (int next = w + 1; next < KS_MAX_WAYS && ks_hooks[h].ways[next].target; next++) {
+			if (!l->choices[h].why_not[next]) {
+				l->choices[h].way = next;
+				break;
+			}
+		}
+		if (l->choices[h].way < 0 && ks_hooks[h].required)
+			return ks_err("cannot attach %s (%s), and %s has no other way in",
+				      name, l->attach_why[h][w], ks_hooks[h].metric);
+		return 1;
 	}
 	return 0;
-fail:
-	ks_loader_destroy(l);
-	return -1;
+}
+
+int ks_loader_start(struct ks_loader *l, const struct ks_probe *p,
+		    const struct ks_loader_opts *o)
+{
+	memset(l, 0, sizeof(*l));
+	if (ks_nr_hooks > sizeof(l->choices) / sizeof(l->choices[0]))
+		return ks_err("internal error: too many hooks");
+	if (!p->vmlinux_btf)
+		return ks_err("kernel has no BTF (/sys/kernel/btf/vmlinux): CO-RE programs cannot load");
+	if (ks_hooks_choose(p, l->choices))
+		return ks_err("kernel lacks hooks kvmscope needs; run 'kvmscope check' for the list");
+
+	/* Each retry drops one way for good, so this ends. */
+	for (unsigned int attempt = 0; attempt <= ks_nr_hooks * KS_MAX_WAYS; attempt++) {
+		int rc = try_start(l, o);
+
+		if (rc == 0)
+			return 0;
+		detach_all(l);
+		if (rc < 0)
+			return -1;
+	}
+	return ks_err("internal error: could not settle on programs to attach");
 }
 
 void ks_loader_destroy(struct ks_loader *l)
 {
-	migrate_bpf__destroy(l->skel);
-	l->skel = NULL;
+	detach_all(l);
 }

@@ -15,6 +15,7 @@ static const struct subcommand {
 	const char *summary;
 } subcommands[] = {
 	{ "check", cmd_check, "report whether this host can be traced, and how" },
+	{ "migrate", cmd_migrate, "per-VM dirty-logging (live migration) overhead, live" },
 };
 
 const char *argp_program_version = "kvmscope " KVMSCOPE_VERSION;
@@ -23,6 +24,7 @@ static char doc[] =
 	"Measures what dirty logging (live migration) costs KVM guests and the host.\v"
 	"Commands:\n"
 	"  check      report whether this host can be traced, and how\n"
+	"  migrate    per-VM dirty-logging (live migration) overhead, live\n"
 	"\nRun 'kvmscope COMMAND --help' for a command's options.\n"
 	"Exit status: 0 success, 1 failure, 2 bad command line.";
 

@@ -25,6 +25,12 @@ enum ks_kvm_fd_kind ks_kvm_fd_kind(const char *link, int *vcpu_id)
 
 	if (!strcmp(link, "anon_inode:kvm-vm"))
 		return KS_FD_VM;
+	if (!strcmp(link, "anon_inode:kvm-vm-stats"))
+		return KS_FD_VM_STATS;
+	/* "kvm-vcpu-stats:N" (N the vCPU id) on current kernels. */
+	if (!strncmp(link, "anon_inode:kvm-vcpu-stats", 25) &&
+	    (link[25] == '\0' || link[25] == ':'))
+		return KS_FD_VCPU_STATS;
 	if (!strcmp(link, "/dev/kvm"))
 		return KS_FD_KVM;
 	if (strncmp(link, vcpu, sizeof(vcpu) - 1))
@@ -63,12 +69,13 @@ int ks_vmm_scan(pid_t pid, struct ks_vmm *out)
 	memset(out, 0, sizeof(*out));
 	out->pid = pid;
 	out->vm_fd = -1;
+	out->vm_stats_fd = -1;
 	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
 	d = opendir(path);
 	if (!d)
 		return -1; /* errno: ENOENT (gone) or EACCES */
 	while ((de = readdir(d))) {
-		char fdpath[96];
+		char fdpath[352];
 		ssize_t n;
 		int id = -1;
 
@@ -90,6 +97,14 @@ int ks_vmm_scan(pid_t pid, struct ks_vmm *out)
 				out->vcpu_id[out->nvcpu] = id;
 				out->nvcpu++;
 			}
+			break;
+		case KS_FD_VM_STATS:
+			if (out->vm_stats_fd < 0)
+				out->vm_stats_fd = atoi(de->d_name);
+			break;
+		case KS_FD_VCPU_STATS:
+			if (out->nvcpu_stats < KS_MAX_VCPUS)
+				out->vcpu_stats_fd[out->nvcpu_stats++] = atoi(de->d_name);
 			break;
 		default:
 			break;
@@ -136,9 +151,15 @@ int ks_vmm_scan_all(int (*fn)(const struct ks_vmm *v, void *ctx), void *ctx)
 	return found;
 }
 
+int ks_pidfd_open(pid_t pid)
+{
+	/* pidfds are close-on-exec by construction. */
+	return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
 int ks_take_fd(pid_t pid, int fd, int *pidfd_out)
 {
-	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	int pidfd = ks_pidfd_open(pid);
 	int copy;
 
 	if (pidfd < 0)

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Finding VMs from outside their VMM: a VM is an fd whose /proc/PID/fd link
- * reads "anon_inode:kvm-vm", a vCPU one reading "anon_inode:kvm-vcpu:N".
- * Taking such an fd (pidfd_getfd) lets kvmscope ask KVM for the VM's binary
- * stats fd without the VMM's cooperation.
+ * reads "anon_inode:kvm-vm", a vCPU one reading "anon_inode:kvm-vcpu:N",
+ * binary stats fds "anon_inode:kvm-vm-stats" and "anon_inode:kvm-vcpu-stats:N".
+ * KVM refuses VM and vCPU ioctls (KVM_GET_STATS_FD included) from any
+ * process but the VMM (-EIO), while reading a stats fd works from anywhere:
+ * so kvmscope takes copies (pidfd_getfd) of the stats fds the VMM opened.
  */
 #ifndef KS_VMFIND_H
 #define KS_VMFIND_H
@@ -11,7 +13,8 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
-enum ks_kvm_fd_kind { KS_FD_OTHER, KS_FD_VM, KS_FD_VCPU, KS_FD_KVM };
+enum ks_kvm_fd_kind { KS_FD_OTHER, KS_FD_VM, KS_FD_VCPU, KS_FD_KVM,
+		       KS_FD_VM_STATS, KS_FD_VCPU_STATS };
 
 /* Classifies a readlink() target; for vCPUs sets *vcpu_id. Pure, for tests. */
 enum ks_kvm_fd_kind ks_kvm_fd_kind(const char *link, int *vcpu_id);
@@ -26,6 +29,11 @@ struct ks_vmm {
 	int nvcpu;
 	int vcpu_fd[KS_MAX_VCPUS];  /* fd numbers in the VMM */
 	int vcpu_id[KS_MAX_VCPUS];
+	/* Binary stats fds the VMM itself opened (KVM_GET_STATS_FD only works
+	 * from the VMM's own process, so these are the way to its stats). */
+	int vm_stats_fd;         /* -1 if none */
+	int nvcpu_stats;
+	int vcpu_stats_fd[KS_MAX_VCPUS];
 };
 
 /*
@@ -36,6 +44,8 @@ int ks_vmm_scan(pid_t pid, struct ks_vmm *out);
 /* Scans every process; calls fn for each VMM found. Returns the count. */
 int ks_vmm_scan_all(int (*fn)(const struct ks_vmm *v, void *ctx), void *ctx);
 
+/* pidfd_open(2), close-on-exec; -1 with errno (ESRCH: gone). */
+int ks_pidfd_open(pid_t pid);
 /* pidfd_open + pidfd_getfd: a copy of fd number `fd` of process pid, and
  * the pidfd (to poll for the VMM's exit) in *pidfd if not NULL. */
 int ks_take_fd(pid_t pid, int fd, int *pidfd);

@@ -1,0 +1,390 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kvmscope migrate: what dirty logging costs each VM, live.
+ *
+ * Lifecycle: parse → probe → load/attach (tracer/loader.c) → find VMMs →
+ * loop { ring buffer events, VMM exits (pidfd), interval samples } →
+ * summary → detach. One cleanup path; exit status per docs/usage.md.
+ */
+#include <argp.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/epoll.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "commands.h"
+#include "loader.h"
+#include "migrate.h"
+#include "migrate.skel.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "common/parse.h"
+#include "common/signals.h"
+
+#define NS_PER_S 1000000000ULL
+/* Rescanning /proc for new VMMs costs milliseconds: not more than this often. */
+#define RESCAN_NS NS_PER_S
+
+struct migrate_args {
+	int pid;
+	uint64_t interval_ns, duration_ns;
+	bool json;
+};
+
+static const struct argp_option migrate_options[] = {
+	{ "pid", 'p', "PID", 0, "Trace only the VMM with this process id", 0 },
+	{ "interval", 'i', "INTERVAL", 0, "Report every INTERVAL (default 1s; e.g. 500ms, 2s)", 0 },
+	{ "duration", 'd', "DURATION", 0, "Stop after DURATION (default: until SIGINT/SIGTERM)", 0 },
+	{ "json", 'j', NULL, 0, "JSON lines (docs/json.md) instead of text", 0 },
+	{ "verbose", 'v', NULL, 0, "Verbose output, including libbpf's log", 0 },
+	{ 0 },
+};
+
+static error_t parse_migrate(int key, char *arg, struct argp_state *state)
+{
+	struct migrate_args *a = state->input;
+	char err[160];
+
+	switch (key) {
+	case 'p':
+		if (ks_parse_pid(arg, &a->pid, err, sizeof(err)))
+			argp_error(state, "%s", err);
+		return 0;
+	case 'i':
+		if (ks_parse_duration(arg, 10000000ULL, 3600 * NS_PER_S, &a->interval_ns, err, sizeof(err)))
+			argp_error(state, "--interval: %s", err);
+		return 0;
+	case 'd':
+		if (ks_parse_duration(arg, 10000000ULL, 366 * 24 * 3600 * NS_PER_S, &a->duration_ns,
+				      err, sizeof(err)))
+			argp_error(state, "--duration: %s", err);
+		return 0;
+	case 'j':
+		a->json = true;
+		return 0;
+	case 'v':
+		ks_verbose = true;
+		return 0;
+	case ARGP_KEY_ARG:
+		argp_error(state, "unexpected argument '%s'", arg);
+		return EINVAL;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * NS_PER_S + ts.tv_nsec;
+}
+
+struct run {
+	struct ks_migrate m;
+	struct ks_loader l;
+	struct ring_buffer *rb;
+	int epfd;
+	uint64_t last_scan;
+};
+
+static int on_event(void *ctx, void *data, size_t len)
+{
+	struct run *r = ctx;
+
+	if (len < sizeof(struct ks_event))
+		return 0;
+	ks_migrate_event(&r->m, data);
+	return 0;
+}
+
+/* Attaches binary stats and the exit watch to a VMM found in /proc. */
+static void adopt(struct run *r, const struct ks_vmm *v, uint64_t ts)
+{
+	struct ks_vm *vm = ks_migrate_vm(&r->m, v->pid, true);
+	struct epoll_event ev = { .events = EPOLLIN };
+	int rc;
+
+	if (!vm) {
+		ks_warn("more than %d VMMs: PID %d not traced", KS_MAX_TRACKED, (int)v->pid);
+		return;
+	}
+	if (vm->st.pidfd >= 0 && vm->found_ts)
+		return; /* already adopted */
+	snprintf(vm->comm, sizeof(vm->comm), "%s", v->comm);
+	rc = ks_vmstats_open(&vm->st, v);
+	if (rc < 0) {
+		vm->active = false; /* gone before we could look */
+		return;
+	}
+	vm->have_stats = rc == 0;
+	if (vm->have_stats)
+		ks_vmstats_sample(&vm->st, ts);
+	vm->found_ts = ts;
+	ev.data.u64 = (uint64_t)(vm - r->m.vms) + 1; /* 0 is the ring buffer */
+	if (epoll_ctl(r->epfd, EPOLL_CTL_ADD, vm->st.pidfd, &ev))
+		ks_warn("cannot watch PID %d for exit: %s", (int)v->pid, strerror(errno));
+	ks_migrate_report_vm(&r->m, vm, "found", ts);
+}
+
+static int adopt_cb(const struct ks_vmm *v, void *ctx)
+{
+	struct run *r = ctx;
+
+	adopt(r, v, now_ns());
+	return 0;
+}
+
+static void scan(struct run *r, uint64_t ts)
+{
+	struct ks_vmm *v;
+
+	r->last_scan = ts;
+	if (!r->m.filter_pid) {
+		ks_vmm_scan_all(adopt_cb, r);
+		return;
+	}
+	v = malloc(sizeof(*v));
+	if (v && ks_vmm_scan(r->m.filter_pid, v) == 1)
+		adopt(r, v, ts);
+	free(v);
+}
+
+/* Sums the per-CPU VM counters into each VM's running total. */
+static void read_counters(struct run *r)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	int fd = bpf_map__fd(r->l.skel->maps.vm_counters);
+	int dfd = bpf_map__fd(r->l.skel->maps.drops);
+	struct ks_vm_key key, next, *prev = NULL;
+	struct ks_vm_counters *vals = calloc(ncpu > 0 ? ncpu : 1, sizeof(*vals));
+	uint64_t *dv = calloc(ncpu > 0 ? ncpu : 1, sizeof(uint64_t));
+
+	if (!vals || !dv || ncpu <= 0)
+		goto out;
+	for (int i = 0; i < KS_MAX_TRACKED; i++)
+		if (r->m.vms[i].used && r->m.vms[i].active)
+			memset(&r->m.vms[i].total, 0, sizeof(r->m.vms[i].total));
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		struct ks_vm *vm;
+
+		key = next;
+		prev = &key;
+		vm = ks_migrate_vm(&r->m, (pid_t)key.tgid, false);
+		if (!vm || bpf_map_lookup_elem(fd, &key, vals))
+			continue;
+		for (int c = 0; c < ncpu; c++) {
+			uint64_t *t = (uint64_t *)&vm->total;
+			const uint64_t *s = (const uint64_t *)&vals[c];
+
+			for (size_t k = 0; k < sizeof(vm->total) / sizeof(uint64_t); k++)
+				t[k] += s[k];
+		}
+	}
+	for (uint32_t i = 0; i < KS_DROP_MAX; i++) {
+		if (bpf_map_lookup_elem(dfd, &i, dv))
+			continue;
+		r->m.drops[i] = 0;
+		for (int c = 0; c < ncpu; c++)
+			r->m.drops[i] += dv[c];
+	}
+out:
+	free(vals);
+	free(dv);
+}
+
+/* Forgets a VMM's entries in the kernel maps so they do not fill up. */
+static void forget_in_kernel(struct run *r, pid_t pid)
+{
+	int fd = bpf_map__fd(r->l.skel->maps.vm_counters);
+	struct ks_vm_key key, next;
+	bool more = !bpf_map_get_next_key(fd, NULL, &next);
+
+	while (more) {
+		key = next;
+		more = !bpf_map_get_next_key(fd, &key, &next);
+		if ((pid_t)key.tgid == pid)
+			bpf_map_delete_elem(fd, &key);
+	}
+}
+
+static void vm_exited(struct run *r, struct ks_vm *vm, uint64_t ts)
+{
+	/* Collect what is still in flight before the VM leaves the report. */
+	ring_buffer__consume(r->rb);
+	read_counters(r);
+	/* The stats fds still pin the VM: its last values are readable. */
+	if (vm->have_stats)
+		ks_vmstats_sample(&vm->st, ts);
+	vm->exit_ts = ts;
+	ks_migrate_report_vm_interval(&r->m, vm, ts);
+	ks_migrate_report_vm(&r->m, vm, "exited", ts);
+	epoll_ctl(r->epfd, EPOLL_CTL_DEL, vm->st.pidfd, NULL);
+	ks_vmstats_close(&vm->st);   /* the stats fds pin the VM in the kernel */
+	vm->active = false;
+	forget_in_kernel(r, vm->pid);
+}
+
+static int loop(struct run *r, const struct migrate_args *a)
+{
+	uint64_t start = r->m.start_ns, next = start + a->interval_ns;
+	uint64_t end = a->duration_ns ? start + a->duration_ns : UINT64_MAX;
+	struct epoll_event evs[16];
+
+	while (!ks_stop_signal && !r->m.output_failed) {
+		uint64_t t = now_ns(), wake = next < end ? next : end;
+		int n, timeout_ms = wake > t ? (int)((wake - t + 999999) / 1000000) : 0;
+
+		n = epoll_wait(r->epfd, evs, 16, timeout_ms);
+		if (n < 0 && errno != EINTR)
+			return ks_err("epoll_wait: %s", strerror(errno));
+		for (int i = 0; i < n; i++) {
+			if (evs[i].data.u64 == 0) {
+				if (ring_buffer__consume(r->rb) < 0)
+					return ks_err("reading the ring buffer failed");
+			} else {
+				struct ks_vm *vm = &r->m.vms[evs[i].data.u64 - 1];
+
+				if (vm->active)
+					vm_exited(r, vm, now_ns());
+			}
+		}
+		t = now_ns();
+		if (t >= next || t >= end) {
+			ring_buffer__consume(r->rb);
+			if (t - r->last_scan >= RESCAN_NS)
+				scan(r, t);
+			read_counters(r);
+			for (int i = 0; i < KS_MAX_TRACKED; i++)
+				if (r->m.vms[i].used && r->m.vms[i].active && r->m.vms[i].have_stats)
+					ks_vmstats_sample(&r->m.vms[i].st, t);
+			ks_migrate_report_interval(&r->m, t);
+			while (next <= t)
+				next += a->interval_ns;
+		}
+		if (t >= end)
+			break;
+		/* With -p, the run is about that VMM: it ends when the VMM does. */
+		if (r->m.filter_pid && !ks_migrate_vm(&r->m, r->m.filter_pid, false))
+			break;
+	}
+	return r->m.output_failed ? ks_err("output failed: %s", strerror(errno ? errno : EPIPE)) : 0;
+}
+
+int cmd_migrate(int argc, char **argv)
+{
+	static const struct argp argp = { migrate_options, parse_migrate, NULL,
+		"Trace what dirty logging (live migration) costs each VM: dirty-log ioctls, "
+		"write protection by level, guest faults, splits, with KVM's binary stats "
+		"alongside. Reports every interval and a summary at the end.", NULL, NULL, NULL };
+	struct migrate_args a = { .interval_ns = NS_PER_S };
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = 0 };
+	struct ks_loader_opts lo = { 0 };
+	struct ks_probe p;
+	struct run *r;
+	int status = KS_EXIT_FAIL;
+
+	if (argp_parse(&argp, argc, argv, 0, NULL, &a))
+		return KS_EXIT_USAGE;
+	r = calloc(1, sizeof(*r));
+	if (!r) {
+		ks_err("out of memory");
+		return KS_EXIT_FAIL;
+	}
+	r->epfd = -1;
+	r->m.out = stdout;
+	r->m.json = a.json;
+	r->m.filter_pid = a.pid;
+	for (int i = 0; i < KS_MAX_TRACKED; i++)
+		r->m.vms[i].st.pidfd = -1;
+
+	if (a.pid) {
+		struct ks_vmm v;
+		int rc = ks_vmm_scan(a.pid, &v);
+
+		if (rc < 0) {
+			ks_err(errno == ENOENT ? "no process with PID %d" :
+			       "cannot inspect PID %d: %s", a.pid, strerror(errno));
+			goto out_free;
+		}
+		if (rc == 0) {
+			ks_err("PID %d is not a VMM: it has no KVM VM fd open", a.pid);
+			goto out_free;
+		}
+	}
+	if (ks_signals_install())
+		goto out_free;
+	ks_libbpf_logging();
+	ks_probe_init(&p);
+	lo.filter_tgid = (unsigned int)a.pid;
+	if (ks_loader_start(&r->l, &p, &lo)) {
+		ks_probe_free(&p);
+		goto out_free;
+	}
+	ks_probe_free(&p);
+	if (ks_stop_signal) {
+		status = ks_signal_exit_status();
+		goto out;
+	}
+
+	r->rb = ring_buffer__new(bpf_map__fd(r->l.skel->maps.events), on_event, r, NULL);
+	r->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (!r->rb || r->epfd < 0 ||
+	    epoll_ctl(r->epfd, EPOLL_CTL_ADD, ring_buffer__epoll_fd(r->rb), &ev)) {
+		ks_err("cannot set up the event loop: %s", strerror(errno));
+		goto out;
+	}
+	r->m.start_ns = now_ns();
+	{
+		struct ks_json j;
+
+		if (a.json) {
+			ks_json_begin(&j, stdout, "attached", r->m.start_ns);
+			ks_json_u64(&j, "programs", r->l.nr_progs);
+			ks_json_i64(&j, "filter_pid", a.pid);
+			ks_json_u64(&j, "interval_ns", a.interval_ns);
+			ks_json_obj(&j, "hooks");
+			for (unsigned int i = 0; i < ks_nr_hooks; i++) {
+				const struct ks_choice *c = &r->l.choices[i];
+
+				ks_json_str(&j, ks_hooks[i].metric, c->way < 0 ? "unavailable" :
+					    ks_hooks[i].ways[c->way].target);
+			}
+			ks_json_end(&j);
+		} else {
+			printf("kvmscope migrate: %u programs attached; tracing %s every %.3f s. Ctrl-C ends.\n",
+			       r->l.nr_progs, a.pid ? "one VMM" : "all VMMs", a.interval_ns / 1e9);
+			for (unsigned int i = 0; i < ks_nr_hooks; i++)
+				if (r->l.choices[i].way < 0)
+					printf("  unavailable on this kernel: %s (see 'kvmscope check')\n",
+					       ks_hooks[i].metric);
+			fflush(stdout);
+		}
+	}
+	scan(r, r->m.start_ns);
+	if (loop(r, &a) == 0)
+		status = ks_stop_signal ? KS_EXIT_OK : KS_EXIT_OK;
+	/* Whatever ended the run, report what was collected. */
+	ring_buffer__consume(r->rb);
+	read_counters(r);
+	ks_migrate_report_summary(&r->m, now_ns());
+	if (r->m.output_failed)
+		status = KS_EXIT_FAIL;
+out:
+	for (int i = 0; i < KS_MAX_TRACKED; i++)
+		if (r->m.vms[i].used && r->m.vms[i].st.pidfd >= 0)
+			ks_vmstats_close(&r->m.vms[i].st);
+	ring_buffer__free(r->rb);
+	if (r->epfd >= 0)
+		close(r->epfd);
+	ks_loader_destroy(&r->l);
+out_free:
+	free(r);
+	return status;
+}

@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * JSON lines output: one object per line, built with calls that cannot
+ * produce invalid JSON (commas and nesting tracked here, every string
+ * escaped, non-UTF-8 bytes and control characters included).
+ */
+#ifndef KS_JSON_H
+#define KS_JSON_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdbool.h>
+
+#define KS_JSON_SCHEMA 1
+#define KS_JSON_DEPTH 8
+
+struct ks_json {
+	FILE *f;
+	int depth;
+	bool need_comma[KS_JSON_DEPTH];
+	char closer[KS_JSON_DEPTH];   /* '}' or ']' for each open level */
+};
+
+/* Writes s as a JSON string literal (quotes included) to f. Bytes that are
+ * not valid UTF-8 become \u00XX escapes of the byte so nothing is lost. */
+void ks_json_string(FILE *f, const char *s);
+
+void ks_json_begin(struct ks_json *j, FILE *f, const char *type, uint64_t ts_ns);
+/* Ends the line and flushes; returns -1 if the stream failed (EPIPE...). */
+int ks_json_end(struct ks_json *j);
+void ks_json_str(struct ks_json *j, const char *key, const char *v);
+void ks_json_u64(struct ks_json *j, const char *key, uint64_t v);
+void ks_json_i64(struct ks_json *j, const char *key, int64_t v);
+void ks_json_double(struct ks_json *j, const char *key, double v);
+void ks_json_bool(struct ks_json *j, const char *key, bool v);
+void ks_json_obj(struct ks_json *j, const char *key);   /* key NULL inside arrays */
+void ks_json_arr(struct ks_json *j, const char *key);
+void ks_json_close(struct ks_json *j);                  /* ends obj or arr */
+void ks_json_arr_u64(struct ks_json *j, uint64_t v);    /* element of an array */
+
+#endif

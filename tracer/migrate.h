@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* State of `kvmscope migrate`: what it knows of each traced VMM. */
+#ifndef KS_MIGRATE_H
+#define KS_MIGRATE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include "kvmscope.h"
+#include "vmstats.h"
+
+#define KS_MAX_SLOTS 128
+#define KS_MAX_TRACKED 256
+
+/* One memslot as seen through its dirty-logging lifecycle. */
+struct ks_slot {
+	bool used;
+	unsigned int id, as_id;
+	uint64_t npages, base_gfn;
+	uint32_t flags;
+	bool logging;
+	uint64_t log_on_ts, log_on_ns;   /* when logging started, cost of the memslot ioctl */
+	uint64_t log_off_ts, log_off_ns;
+	bool eager_wp;                   /* whole-slot write protect seen at start */
+	uint64_t eager_wp_ns;
+	uint64_t iteration;              /* KVM_GET_DIRTY_LOG calls since logging started */
+	uint64_t n_get, get_ns, dirty_pages;
+	uint64_t n_clear, clear_ns, cleared_pages;
+	uint64_t rmap_allocs, rmap_bytes, rmap_ns;
+};
+
+struct ks_vm {
+	bool used, active;
+	pid_t pid;
+	char comm[64];
+	bool have_stats;
+	bool stats_baseline;      /* stats sampled at the last interval boundary */
+	struct ks_vmstats st;
+	uint64_t found_ts, exit_ts;
+	struct ks_slot slots[KS_MAX_SLOTS];
+	struct ks_vm_counters total, last;  /* counters now, at the last interval */
+	/* host time in dirty-log ioctls, for the overhead figure */
+	uint64_t host_ns_interval, host_ns_total;
+	uint64_t syncs_interval;
+	uint64_t last_report_ns;
+};
+
+struct ks_migrate {
+	bool json;
+	FILE *out;
+	uint64_t start_ns;
+	int nvm;
+	struct ks_vm vms[KS_MAX_TRACKED];
+	uint64_t drops[KS_DROP_MAX];
+	int filter_pid;
+	bool output_failed;
+};
+
+struct ks_vm *ks_migrate_vm(struct ks_migrate *m, pid_t pid, bool create);
+/* Handles one ring-buffer event (memslot, sync, write protect, rmap). */
+void ks_migrate_event(struct ks_migrate *m, const struct ks_event *e);
+/* Prints one interval (each active VM) and the final summary. */
+void ks_migrate_report_interval(struct ks_migrate *m, uint64_t now_ns);
+void ks_migrate_report_vm_interval(struct ks_migrate *m, struct ks_vm *vm, uint64_t now_ns);
+void ks_migrate_report_vm(struct ks_migrate *m, struct ks_vm *vm, const char *what, uint64_t now_ns);
+void ks_migrate_report_summary(struct ks_migrate *m, uint64_t now_ns);
+
+#endif

@@ -1,0 +1,267 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Rare events of `kvmscope migrate`: memslot changes (dirty logging on/off),
+ * dirty-log syncs, whole-slot write protection and rmap allocation. Each
+ * updates the VM's slot table and is printed as it arrives.
+ */
+#include <stdio.h>
+#include <string.h>
+#include "migrate.h"
+#include "common/json.h"
+
+/* KVM_MEM_LOG_DIRTY_PAGES, from the KVM uAPI. */
+#define MEM_LOG_DIRTY 1u
+
+static const char *const change_names[] = { "create", "delete", "move", "flags" };
+
+static void comm_of(pid_t pid, char *buf, size_t len)
+{
+	char path[64];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return;
+	if (fgets(buf, (int)len, f))
+		buf[strcspn(buf, "\n")] = '\0';
+	fclose(f);
+}
+
+struct ks_vm *ks_migrate_vm(struct ks_migrate *m, pid_t pid, bool create)
+{
+	struct ks_vm *free_slot = NULL;
+
+	for (int i = 0; i < KS_MAX_TRACKED; i++) {
+		struct ks_vm *vm = &m->vms[i];
+
+		if (vm->used && vm->pid == pid && vm->active)
+			return vm;
+		if (!vm->used && !free_slot)
+			free_slot = vm;
+	}
+	if (!create || !free_slot)
+		return NULL;
+	memset(free_slot, 0, sizeof(*free_slot));
+	free_slot->used = true;
+	free_slot->active = true;
+	free_slot->pid = pid;
+	free_slot->st.pidfd = -1;
+	comm_of(pid, free_slot->comm, sizeof(free_slot->comm));
+	m->nvm++;
+	return free_slot;
+}
+
+static struct ks_slot *slot_of(struct ks_vm *vm, unsigned int as_id, unsigned int id,
+			       bool create)
+{
+	struct ks_slot *free_slot = NULL;
+
+	for (int i = 0; i < KS_MAX_SLOTS; i++) {
+		struct ks_slot *s = &vm->slots[i];
+
+		if (s->used && s->id == id && s->as_id == as_id)
+			return s;
+		if (!s->used && !free_slot)
+			free_slot = s;
+	}
+	if (!create || !free_slot)
+		return NULL;
+	memset(free_slot, 0, sizeof(*free_slot));
+	free_slot->used = true;
+	free_slot->id = id;
+	free_slot->as_id = as_id;
+	return free_slot;
+}
+
+static double ms(uint64_t ns)
+{
+	return ns / 1e6;
+}
+
+static void memslot_event(struct ks_migrate *m, struct ks_vm *vm, const struct ks_event *e)
+{
+	struct ks_slot *s = slot_of(vm, e->as_id, (unsigned int)e->slot, true);
+	bool was = e->old_flags & MEM_LOG_DIRTY, is = e->new_flags & MEM_LOG_DIRTY;
+	const char *logging = "unchanged";
+	struct ks_json j;
+
+	if (!s)
+		return;
+	s->npages = e->npages;
+	s->base_gfn = e->base_gfn;
+	s->flags = e->new_flags;
+	if (e->change == 1) /* delete */
+		is = false;
+	if (!was && is) {
+		logging = "on";
+		s->logging = true;
+		s->log_on_ts = e->ts_ns;
+		s->log_on_ns = e->dur_ns;
+		s->iteration = 0;
+		vm->host_ns_interval += e->dur_ns;
+		vm->host_ns_total += e->dur_ns;
+	} else if (was && !is) {
+		logging = "off";
+		s->logging = false;
+		s->log_off_ts = e->ts_ns;
+		s->log_off_ns = e->dur_ns;
+		vm->host_ns_interval += e->dur_ns;
+		vm->host_ns_total += e->dur_ns;
+	}
+	if (m->json) {
+		ks_json_begin(&j, m->out, "memslot", e->ts_ns);
+		ks_json_i64(&j, "pid", vm->pid);
+		ks_json_u64(&j, "slot", s->id);
+		ks_json_u64(&j, "as_id", s->as_id);
+		ks_json_str(&j, "change", e->change < 4 ? change_names[e->change] : "unknown");
+		ks_json_u64(&j, "npages", e->npages);
+		ks_json_u64(&j, "base_gfn", e->base_gfn);
+		ks_json_u64(&j, "old_flags", e->old_flags);
+		ks_json_u64(&j, "new_flags", e->new_flags);
+		ks_json_str(&j, "logging", logging);
+		ks_json_u64(&j, "dur_ns", e->dur_ns);
+		if (ks_json_end(&j))
+			m->output_failed = true;
+	} else if (strcmp(logging, "unchanged")) {
+		fprintf(m->out, "%10.3fs  pid %-7d slot %u: dirty logging %s (%llu pages, memslot ioctl %.3f ms)\n",
+			(e->ts_ns - m->start_ns) / 1e9, vm->pid, s->id, logging,
+			(unsigned long long)e->npages, ms(e->dur_ns));
+	}
+}
+
+static void sync_event(struct ks_migrate *m, struct ks_vm *vm, const struct ks_event *e)
+{
+	bool get = e->type == KS_EV_GET_DIRTY_LOG;
+	struct ks_slot *s = slot_of(vm, e->as_id, (unsigned int)e->slot, true);
+	uint64_t iteration;
+	struct ks_json j;
+
+	if (!s)
+		return;
+	if (e->npages && !s->npages)
+		s->npages = e->npages;
+	/* Iterations count GETs since logging started; a CLEAR belongs to the
+	 * iteration of the GET before it. */
+	if (get)
+		iteration = s->iteration++;
+	else
+		iteration = s->iteration ? s->iteration - 1 : 0;
+	if (get) {
+		s->n_get++;
+		s->get_ns += e->dur_ns;
+		if (e->pages > 0)
+			s->dirty_pages += e->pages;
+		vm->syncs_interval++;
+	} else {
+		s->n_clear++;
+		s->clear_ns += e->dur_ns;
+		if (e->pages > 0)
+			s->cleared_pages += e->pages;
+	}
+	vm->host_ns_interval += e->dur_ns;
+	vm->host_ns_total += e->dur_ns;
+	if (!m->json)
+		return; /* human output aggregates syncs per interval */
+	ks_json_begin(&j, m->out, "dirty_log", e->ts_ns);
+	ks_json_i64(&j, "pid", vm->pid);
+	ks_json_str(&j, "op", get ? "get" : "clear");
+	ks_json_u64(&j, "slot", s->id);
+	ks_json_u64(&j, "as_id", s->as_id);
+	ks_json_u64(&j, "iteration", iteration);
+	ks_json_u64(&j, "dur_ns", e->dur_ns);
+	ks_json_i64(&j, get ? "pages_dirty" : "pages_cleared", e->pages);
+	if (!get) {
+		ks_json_u64(&j, "first_page", e->first_page);
+		ks_json_u64(&j, "num_pages", e->num_pages);
+	}
+	ks_json_i64(&j, "result", e->result);
+	if (ks_json_end(&j))
+		m->output_failed = true;
+}
+
+static void slot_wp_event(struct ks_migrate *m, struct ks_vm *vm, const struct ks_event *e)
+{
+	struct ks_slot *s = slot_of(vm, e->as_id, (unsigned int)e->slot, true);
+	struct ks_json j;
+
+	if (!s)
+		return;
+	s->eager_wp = true;
+	s->eager_wp_ns += e->dur_ns;
+	if (!m->json)
+		return;
+	ks_json_begin(&j, m->out, "slot_write_protect", e->ts_ns);
+	ks_json_i64(&j, "pid", vm->pid);
+	ks_json_u64(&j, "slot", s->id);
+	ks_json_u64(&j, "as_id", s->as_id);
+	ks_json_u64(&j, "start_level", e->level);
+	ks_json_u64(&j, "npages", e->npages);
+	ks_json_u64(&j, "dur_ns", e->dur_ns);
+	if (ks_json_end(&j))
+		m->output_failed = true;
+}
+
+static void rmap_event(struct ks_migrate *m, struct ks_vm *vm, const struct ks_event *e)
+{
+	struct ks_slot *s = slot_of(vm, e->as_id, (unsigned int)e->slot, true);
+	/* One rmap array per page size KVM maps (4K, 2M, 1G), 8 bytes an entry. */
+	uint64_t bytes = 0;
+	struct ks_json j;
+
+	if (!s)
+		return;
+	if (!e->result) {
+		for (int level = 0; level < 3; level++) {
+			uint64_t shift = 9ULL * level;
+			uint64_t first = e->base_gfn >> shift;
+			uint64_t last = (e->base_gfn + e->npages - 1) >> shift;
+
+			bytes += (last - first + 1) * 8;
+		}
+	}
+	s->rmap_allocs++;
+	s->rmap_bytes += bytes;
+	s->rmap_ns += e->dur_ns;
+	if (!m->json)
+		return;
+	ks_json_begin(&j, m->out, "rmap_alloc", e->ts_ns);
+	ks_json_i64(&j, "pid", vm->pid);
+	ks_json_u64(&j, "slot", s->id);
+	ks_json_u64(&j, "npages", e->npages);
+	ks_json_u64(&j, "bytes", bytes);
+	ks_json_u64(&j, "dur_ns", e->dur_ns);
+	ks_json_i64(&j, "result", e->result);
+	if (ks_json_end(&j))
+		m->output_failed = true;
+}
+
+void ks_migrate_event(struct ks_migrate *m, const struct ks_event *e)
+{
+	struct ks_vm *vm;
+
+	if (m->filter_pid && (int)e->tgid != m->filter_pid)
+		return;
+	/* An event from a VMM not seen yet: track it now; its stats are
+	 * attached at the next interval's scan. */
+	vm = ks_migrate_vm(m, (pid_t)e->tgid, true);
+	if (!vm)
+		return;
+	switch (e->type) {
+	case KS_EV_MEMSLOT_COMMIT:
+		memslot_event(m, vm, e);
+		break;
+	case KS_EV_GET_DIRTY_LOG:
+	case KS_EV_CLEAR_DIRTY_LOG:
+		sync_event(m, vm, e);
+		break;
+	case KS_EV_SLOT_WRITE_PROTECT:
+		slot_wp_event(m, vm, e);
+		break;
+	case KS_EV_RMAP_ALLOC:
+		rmap_event(m, vm, e);
+		break;
+	default:
+		break;
+	}
+}

@@ -1,0 +1,325 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Output of `kvmscope migrate`: per interval and VM, the event-derived
+ * counts next to the binary stats deltas they should agree with; per VM
+ * when it appears or exits; a summary per VM and memslot at the end.
+ * docs/overhead.md defines the overhead figures; docs/json.md the records.
+ */
+#include <stdio.h>
+#include <string.h>
+#include "migrate.h"
+#include "common/json.h"
+
+static const char *const level_names[KS_MAX_LEVEL] = { "-", "4k", "2m", "1g" };
+
+static uint64_t d(uint64_t now, uint64_t before)
+{
+	return now >= before ? now - before : 0;
+}
+
+/* A comparison between what the events say and what KVM's own statistics
+ * say over the same interval. exact = they must be equal. */
+struct agreement {
+	const char *events;       /* what kvmscope counted */
+	const char *stat;         /* the KVM statistic */
+	bool vcpu;
+	uint64_t seen;
+	int64_t stat_delta;
+	bool found;
+	bool exact;
+};
+
+static void fill_agreements(struct ks_vm *vm, const struct ks_vm_counters *dc,
+			    struct agreement *a, int *n)
+{
+	*n = 0;
+	/* Both sides must cover the same span: from the interval after the
+	 * stats were attached on. */
+	if (!vm->have_stats || !vm->stats_baseline)
+		return;
+	a[*n] = (struct agreement){ "tlb_flushes", "remote_tlb_flush_requests", false,
+				    dc->tlb_flushes, 0, false, true };
+	a[*n].stat_delta = ks_vmstats_delta(&vm->st, false, a[*n].stat, &a[*n].found);
+	(*n)++;
+	a[*n] = (struct agreement){ "faults", "pf_taken", true, dc->faults, 0, false, true };
+	a[*n].stat_delta = ks_vmstats_delta(&vm->st, true, a[*n].stat, &a[*n].found);
+	(*n)++;
+	/* Splits lower pages_2m, but new huge mappings raise it: not exact. */
+	a[*n] = (struct agreement){ "splits_2m", "pages_2m", false, dc->splits[2], 0, false, false };
+	a[*n].stat_delta = ks_vmstats_delta(&vm->st, false, a[*n].stat, &a[*n].found);
+	(*n)++;
+}
+
+/* Counters and stats are read a few microseconds apart while the guest
+ * runs: events in that gap may land on either side of an interval. */
+static bool agrees(const struct agreement *a)
+{
+	int64_t diff, slack;
+
+	if (!a->found)
+		return true;
+	if (a->exact) {
+		diff = (int64_t)a->seen - a->stat_delta;
+		slack = (int64_t)a->seen / 100 > 2 ? (int64_t)a->seen / 100 : 2;
+		return diff >= -slack && diff <= slack;
+	}
+	/* pages_2m must drop by at least the splits net of new 2M mappings;
+	 * only a drop bigger than the splits seen is a contradiction. */
+	return -a->stat_delta <= (int64_t)a->seen || a->stat_delta >= 0;
+}
+
+static void counters_delta(const struct ks_vm_counters *now, const struct ks_vm_counters *then,
+			   struct ks_vm_counters *out)
+{
+	const uint64_t *a = (const uint64_t *)now, *b = (const uint64_t *)then;
+	uint64_t *o = (uint64_t *)out;
+
+	for (size_t i = 0; i < sizeof(*out) / sizeof(uint64_t); i++)
+		o[i] = d(a[i], b[i]);
+}
+
+static uint64_t hist_quantile(const unsigned long long *h, double q)
+{
+	uint64_t total = 0, acc = 0;
+
+	for (int i = 0; i < KS_LAT_BUCKETS; i++)
+		total += h[i];
+	if (!total)
+		return 0;
+	for (int i = 0; i < KS_LAT_BUCKETS; i++) {
+		acc += h[i];
+		if (acc >= q * total)
+			return 2ULL << i; /* upper bound of the bucket */
+	}
+	return 0;
+}
+
+static void json_levels(struct ks_json *j, const char *key, const unsigned long long *v)
+{
+	ks_json_obj(j, key);
+	for (int l = 1; l < KS_MAX_LEVEL; l++)
+		ks_json_u64(j, level_names[l], v[l]);
+	ks_json_close(j);
+}
+
+static void interval_vm(struct ks_migrate *m, struct ks_vm *vm, uint64_t now_ns, uint64_t dt_ns)
+{
+	struct ks_vm_counters dc;
+	struct agreement a[4];
+	int na, nvcpu = vm->st.vcpus_seen;
+	double lost;
+	struct ks_json j;
+
+	counters_delta(&vm->total, &vm->last, &dc);
+	fill_agreements(vm, &dc, a, &na);
+	lost = nvcpu && dt_ns ? 100.0 * dc.fault_ns / ((double)dt_ns * nvcpu) : 0;
+
+	if (m->json) {
+		ks_json_begin(&j, m->out, "interval", now_ns);
+		ks_json_i64(&j, "pid", vm->pid);
+		ks_json_str(&j, "comm", vm->comm);
+		ks_json_u64(&j, "interval_ns", dt_ns);
+		ks_json_u64(&j, "syncs", vm->syncs_interval);
+		ks_json_u64(&j, "host_ioctl_ns", vm->host_ns_interval);
+		json_levels(&j, "wp_calls", dc.wp_gfn_calls);
+		json_levels(&j, "wp_changed", dc.wp_gfn_protected);
+		json_levels(&j, "splits", dc.splits);
+		ks_json_u64(&j, "faults", dc.faults);
+		ks_json_u64(&j, "write_faults", dc.write_faults);
+		ks_json_u64(&j, "fault_ns", dc.fault_ns);
+		ks_json_arr(&j, "fault_lat_log2_ns");
+		for (int i = 0; i < KS_LAT_BUCKETS; i++)
+			ks_json_arr_u64(&j, dc.fault_lat[i]);
+		ks_json_close(&j);
+		ks_json_u64(&j, "vcpus", nvcpu);
+		ks_json_double(&j, "vcpu_time_lost_pct", lost);
+		ks_json_u64(&j, "tlb_flushes", dc.tlb_flushes);
+		ks_json_u64(&j, "map_gpa_range_hypercalls", dc.hypercalls_map_gpa);
+		ks_json_u64(&j, "migration_control_writes", dc.msr_migration_control);
+		ks_json_arr(&j, "agreement");
+		for (int i = 0; i < na; i++) {
+			ks_json_obj(&j, NULL);
+			ks_json_str(&j, "events", a[i].events);
+			ks_json_str(&j, "stat", a[i].stat);
+			ks_json_u64(&j, "seen", a[i].seen);
+			if (a[i].found)
+				ks_json_i64(&j, "stat_delta", a[i].stat_delta);
+			ks_json_bool(&j, "exact", a[i].exact);
+			ks_json_bool(&j, "agree", agrees(&a[i]));
+			ks_json_close(&j);
+		}
+		ks_json_close(&j);
+		if (ks_json_end(&j))
+			m->output_failed = true;
+	} else {
+		fprintf(m->out, "%10.3fs  pid %-7d %-15.15s syncs %-4llu ioctl %8.3f ms  wp 4k/2m %llu/%llu  "
+			"faults %llu (w %llu, p99 %llu us)  lost %.2f%%  splits %llu  tlb %llu\n",
+			(now_ns - m->start_ns) / 1e9, vm->pid, vm->comm,
+			(unsigned long long)vm->syncs_interval, vm->host_ns_interval / 1e6,
+			(unsigned long long)dc.wp_gfn_calls[1], (unsigned long long)dc.wp_gfn_calls[2],
+			(unsigned long long)dc.faults, (unsigned long long)dc.write_faults,
+			(unsigned long long)hist_quantile(dc.fault_lat, 0.99) / 1000,
+			lost, (unsigned long long)(dc.splits[2] + dc.splits[3]),
+			(unsigned long long)dc.tlb_flushes);
+		for (int i = 0; i < na; i++)
+			if (a[i].found && !agrees(&a[i]))
+				fprintf(m->out, "%12s  pid %-7d DISAGREE: %s %llu vs stat %s %+lld\n", "",
+					vm->pid, a[i].events, (unsigned long long)a[i].seen,
+					a[i].stat, (long long)a[i].stat_delta);
+		fflush(m->out);
+		if (ferror(m->out))
+			m->output_failed = true;
+	}
+	vm->last = vm->total;
+	vm->host_ns_interval = 0;
+	vm->syncs_interval = 0;
+}
+
+void ks_migrate_report_interval(struct ks_migrate *m, uint64_t now_ns)
+{
+	for (int i = 0; i < KS_MAX_TRACKED; i++)
+		if (m->vms[i].used && m->vms[i].active)
+			ks_migrate_report_vm_interval(m, &m->vms[i], now_ns);
+}
+
+void ks_migrate_report_vm_interval(struct ks_migrate *m, struct ks_vm *vm, uint64_t now_ns)
+{
+	uint64_t since = vm->last_report_ns ? vm->last_report_ns : m->start_ns;
+
+	interval_vm(m, vm, now_ns, now_ns - since);
+	vm->last_report_ns = now_ns;
+	vm->stats_baseline = vm->have_stats;
+}
+
+void ks_migrate_report_vm(struct ks_migrate *m, struct ks_vm *vm, const char *what, uint64_t now_ns)
+{
+	struct ks_json j;
+
+	if (m->json) {
+		ks_json_begin(&j, m->out, "vm", now_ns);
+		ks_json_str(&j, "event", what);
+		ks_json_i64(&j, "pid", vm->pid);
+		ks_json_str(&j, "comm", vm->comm);
+		ks_json_bool(&j, "stats", vm->have_stats);
+		if (vm->have_stats) {
+			ks_json_u64(&j, "vcpus", vm->st.nvcpu);
+			ks_json_str(&j, "stats_id", vm->st.vm.schema.id);
+		} else {
+			ks_json_str(&j, "stats_missing", vm->st.why);
+		}
+		if (ks_json_end(&j))
+			m->output_failed = true;
+		return;
+	}
+	fprintf(m->out, "%10.3fs  pid %-7d %s: VM %s", (now_ns - m->start_ns) / 1e9, vm->pid,
+		vm->comm, what);
+	if (vm->have_stats)
+		fprintf(m->out, " (%d vCPUs, stats fd '%s')\n", vm->st.nvcpu, vm->st.vm.schema.id);
+	else
+		fprintf(m->out, " (no binary stats: %s)\n", vm->st.why[0] ? vm->st.why : "not yet attached");
+	fflush(m->out);
+}
+
+static void summary_vm(struct ks_migrate *m, struct ks_vm *vm, uint64_t now_ns)
+{
+	const struct ks_vm_counters *c = &vm->total;
+	struct ks_json j;
+
+	if (m->json) {
+		ks_json_begin(&j, m->out, "vm_summary", now_ns);
+		ks_json_i64(&j, "pid", vm->pid);
+		ks_json_str(&j, "comm", vm->comm);
+		ks_json_bool(&j, "exited", !vm->active);
+		ks_json_u64(&j, "host_ioctl_ns", vm->host_ns_total);
+		ks_json_u64(&j, "fault_ns", c->fault_ns);
+		ks_json_u64(&j, "faults", c->faults);
+		ks_json_u64(&j, "write_faults", c->write_faults);
+		json_levels(&j, "wp_calls", c->wp_gfn_calls);
+		json_levels(&j, "wp_changed", c->wp_gfn_protected);
+		json_levels(&j, "splits", c->splits);
+		ks_json_u64(&j, "tlb_flushes", c->tlb_flushes);
+		ks_json_arr(&j, "slots");
+		for (int i = 0; i < KS_MAX_SLOTS; i++) {
+			const struct ks_slot *s = &vm->slots[i];
+
+			if (!s->used)
+				continue;
+			ks_json_obj(&j, NULL);
+			ks_json_u64(&j, "slot", s->id);
+			ks_json_u64(&j, "as_id", s->as_id);
+			ks_json_u64(&j, "npages", s->npages);
+			ks_json_u64(&j, "log_on_ns", s->log_on_ns);
+			ks_json_u64(&j, "log_off_ns", s->log_off_ns);
+			ks_json_bool(&j, "eager_write_protect", s->eager_wp);
+			ks_json_u64(&j, "eager_write_protect_ns", s->eager_wp_ns);
+			ks_json_u64(&j, "iterations", s->n_get);
+			ks_json_u64(&j, "get_ns", s->get_ns);
+			ks_json_u64(&j, "pages_dirty", s->dirty_pages);
+			ks_json_u64(&j, "clears", s->n_clear);
+			ks_json_u64(&j, "clear_ns", s->clear_ns);
+			ks_json_u64(&j, "pages_cleared", s->cleared_pages);
+			ks_json_u64(&j, "rmap_allocs", s->rmap_allocs);
+			ks_json_u64(&j, "rmap_bytes", s->rmap_bytes);
+			ks_json_close(&j);
+		}
+		ks_json_close(&j);
+		if (ks_json_end(&j))
+			m->output_failed = true;
+		return;
+	}
+	fprintf(m->out, "\nVM pid %d (%s)%s\n", vm->pid, vm->comm, vm->active ? "" : ", exited");
+	fprintf(m->out, "  host: %.3f ms in dirty-log ioctls; guest: %.3f ms in %llu faults (%llu writes)\n",
+		vm->host_ns_total / 1e6, c->fault_ns / 1e6, (unsigned long long)c->faults,
+		(unsigned long long)c->write_faults);
+	fprintf(m->out, "  write-protect calls by min_level: 4k %llu, 2m %llu, 1g %llu; splits 2m %llu, 1g %llu; TLB flushes %llu\n",
+		(unsigned long long)c->wp_gfn_calls[1], (unsigned long long)c->wp_gfn_calls[2],
+		(unsigned long long)c->wp_gfn_calls[3], (unsigned long long)c->splits[2],
+		(unsigned long long)c->splits[3], (unsigned long long)c->tlb_flushes);
+	fprintf(m->out, "  %5s %10s %8s %10s %6s %10s %12s %6s %10s %12s\n", "slot", "pages", "start",
+		"start ms", "iters", "get ms", "dirty", "clears", "clear ms", "cleared");
+	for (int i = 0; i < KS_MAX_SLOTS; i++) {
+		const struct ks_slot *s = &vm->slots[i];
+
+		if (!s->used || (!s->n_get && !s->log_on_ts && !s->rmap_allocs))
+			continue;
+		fprintf(m->out, "  %5u %10llu %8s %10.3f %6llu %10.3f %12llu %6llu %10.3f %12llu\n",
+			s->id, (unsigned long long)s->npages,
+			!s->log_on_ts ? "-" : s->eager_wp ? "eager" : "lazy", s->log_on_ns / 1e6,
+			(unsigned long long)s->n_get, s->get_ns / 1e6,
+			(unsigned long long)s->dirty_pages, (unsigned long long)s->n_clear,
+			s->clear_ns / 1e6, (unsigned long long)s->cleared_pages);
+	}
+}
+
+void ks_migrate_report_summary(struct ks_migrate *m, uint64_t now_ns)
+{
+	static const char *const drop_names[KS_DROP_MAX] = {
+		"ringbuf_full", "vm_table_full", "start_table_full" };
+	uint64_t lost = 0;
+	struct ks_json j;
+
+	for (int i = 0; i < KS_MAX_TRACKED; i++)
+		if (m->vms[i].used)
+			summary_vm(m, &m->vms[i], now_ns);
+	for (int i = 0; i < KS_DROP_MAX; i++)
+		lost += m->drops[i];
+	if (m->json) {
+		ks_json_begin(&j, m->out, "summary", now_ns);
+		ks_json_u64(&j, "duration_ns", now_ns - m->start_ns);
+		ks_json_u64(&j, "vms", m->nvm);
+		ks_json_obj(&j, "lost");
+		for (int i = 0; i < KS_DROP_MAX; i++)
+			ks_json_u64(&j, drop_names[i], m->drops[i]);
+		ks_json_close(&j);
+		if (ks_json_end(&j))
+			m->output_failed = true;
+		return;
+	}
+	fprintf(m->out, "\n%d VM%s traced for %.3f s; events lost: %llu", m->nvm, m->nvm == 1 ? "" : "s",
+		(now_ns - m->start_ns) / 1e9, (unsigned long long)lost);
+	for (int i = 0; i < KS_DROP_MAX; i++)
+		if (m->drops[i])
+			fprintf(m->out, " (%s %llu)", drop_names[i], (unsigned long long)m->drops[i]);
+	fprintf(m->out, "\n");
+	fflush(m->out);
+}

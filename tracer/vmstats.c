@@ -1,0 +1,220 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+#include <linux/kvm.h>
+#include "vmstats.h"
+
+static void src_init(struct ks_stats_src *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->fd = -1;
+}
+
+static void src_close(struct ks_stats_src *s)
+{
+	if (s->fd >= 0)
+		close(s->fd);
+	ks_stats_schema_free(&s->schema);
+	free(s->scratch);
+	free(s->cur);
+	free(s->prev);
+	src_init(s);
+}
+
+/* Turns stats fd sfd (ours) into a stats source. */
+static int src_init_fd(struct ks_stats_src *s, int sfd, char *why, size_t whylen)
+{
+	char err[160];
+
+	s->fd = sfd;
+	if (ks_stats_read_schema(sfd, &s->schema, err, sizeof(err))) {
+		snprintf(why, whylen, "%s", err);
+		src_close(s);
+		return -1;
+	}
+	s->scratch = malloc(s->schema.data_size ? s->schema.data_size : 1);
+	s->cur = calloc(s->schema.nvalues, sizeof(uint64_t));
+	s->prev = calloc(s->schema.nvalues, sizeof(uint64_t));
+	if (!s->scratch || !s->cur || !s->prev) {
+		snprintf(why, whylen, "out of memory");
+		src_close(s);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * A stats source from the VMM's fd number `fd`: a stats fd the VMM opened
+ * (is_stats) is copied and read directly; a VM or vCPU fd is copied and
+ * asked for KVM_GET_STATS_FD, which KVM grants only to the VMM's own process
+ * (-EIO here) on every kernel so far, but costs nothing to try.
+ */
+static int src_open(struct ks_stats_src *s, pid_t pid, int fd, bool is_stats, int vcpu_id,
+		    char *why, size_t whylen)
+{
+	int copy, sfd;
+
+	src_init(s);
+	s->vcpu_id = vcpu_id;
+	copy = ks_take_fd(pid, fd, NULL);
+	if (copy < 0) {
+		snprintf(why, whylen, "cannot take fd %d of PID %d: %s%s", fd, (int)pid,
+			 strerror(errno), errno == EPERM ?
+			 " (needs ptrace access to the VMM: CAP_SYS_PTRACE or same user)" : "");
+		return -1;
+	}
+	if (is_stats)
+		return src_init_fd(s, copy, why, whylen);
+	sfd = ioctl(copy, KVM_GET_STATS_FD, NULL);
+	close(copy);
+	if (sfd < 0) {
+		snprintf(why, whylen, "%s", errno == EIO ?
+			 "the VMM holds no binary stats fd, and KVM answers KVM_GET_STATS_FD "
+			 "only to the VMM's own process" : strerror(errno));
+		return -1;
+	}
+	return src_init_fd(s, sfd, why, whylen);
+}
+
+/* vCPU id from a vCPU stats id string "kvm-PID/vcpu-N". */
+static int vcpu_id_of(const char *id)
+{
+	const char *p = strstr(id, "/vcpu-");
+
+	return p ? atoi(p + 6) : -1;
+}
+
+int ks_vmstats_open(struct ks_vmstats *vs, const struct ks_vmm *v)
+{
+	memset(vs, 0, sizeof(*vs));
+	vs->pid = v->pid;
+	snprintf(vs->comm, sizeof(vs->comm), "%s", v->comm);
+	src_init(&vs->vm);
+	/* The pidfd alone needs no ptrace permission: keep the VMM tracked
+	 * even if its stats are out of reach. */
+	vs->pidfd = ks_pidfd_open(v->pid);
+	if (vs->pidfd < 0)
+		return -1;
+	vs->vcpus_seen = v->nvcpu;
+	if (v->vm_stats_fd >= 0 ?
+	    src_open(&vs->vm, v->pid, v->vm_stats_fd, true, -1, vs->why, sizeof(vs->why)) :
+	    src_open(&vs->vm, v->pid, v->vm_fd, false, -1, vs->why, sizeof(vs->why)))
+		return 1;
+	vs->vcpu = calloc(v->nvcpu + v->nvcpu_stats + 1, sizeof(*vs->vcpu));
+	if (!vs->vcpu) {
+		snprintf(vs->why, sizeof(vs->why), "out of memory");
+		return 1;
+	}
+	/* vCPU stats fds the VMM holds, else (normally in vain) its vCPU fds. */
+	for (int i = 0; i < v->nvcpu_stats; i++) {
+		char why[160];
+		struct ks_stats_src *src = &vs->vcpu[vs->nvcpu];
+
+		if (src_open(src, v->pid, v->vcpu_stats_fd[i], true, -1, why, sizeof(why)) == 0) {
+			src->vcpu_id = vcpu_id_of(src->schema.id);
+			vs->nvcpu++;
+		} else if (!vs->why[0]) {
+			snprintf(vs->why, sizeof(vs->why), "vCPU stats: %.160s", why);
+		}
+	}
+	for (int i = 0; !v->nvcpu_stats && i < v->nvcpu; i++) {
+		char why[160];
+
+		if (src_open(&vs->vcpu[vs->nvcpu], v->pid, v->vcpu_fd[i], false, v->vcpu_id[i],
+			     why, sizeof(why)) == 0)
+			vs->nvcpu++;
+		else if (!vs->why[0])
+			snprintf(vs->why, sizeof(vs->why), "vCPU %d: %.160s", v->vcpu_id[i], why);
+	}
+	return 0;
+}
+
+static int src_sample(struct ks_stats_src *s, uint64_t now_ns)
+{
+	char err[160];
+	uint64_t *t;
+
+	if (s->fd < 0)
+		return -1;
+	t = s->prev;
+	s->prev = s->cur;
+	s->cur = t;
+	s->prev_ns = s->cur_ns;
+	if (ks_stats_sample(s->fd, &s->schema, s->scratch, s->cur, err, sizeof(err))) {
+		/* Keep the last good sample as the current one. */
+		t = s->prev;
+		s->prev = s->cur;
+		s->cur = t;
+		return -1;
+	}
+	s->cur_ns = now_ns;
+	if (!s->prev_ns)
+		memcpy(s->prev, s->cur, s->schema.nvalues * sizeof(uint64_t));
+	return 0;
+}
+
+int ks_vmstats_sample(struct ks_vmstats *vs, uint64_t now_ns)
+{
+	int rc = src_sample(&vs->vm, now_ns);
+
+	for (int i = 0; i < vs->nvcpu; i++)
+		src_sample(&vs->vcpu[i], now_ns);
+	return rc;
+}
+
+void ks_vmstats_close(struct ks_vmstats *vs)
+{
+	src_close(&vs->vm);
+	for (int i = 0; i < vs->nvcpu; i++)
+		src_close(&vs->vcpu[i]);
+	free(vs->vcpu);
+	if (vs->pidfd >= 0)
+		close(vs->pidfd);
+	memset(vs, 0, sizeof(*vs));
+	vs->pidfd = -1;
+}
+
+static int64_t src_get(const struct ks_stats_src *s, const char *name, bool delta, bool *found)
+{
+	int i;
+	const struct ks_stat_desc *d;
+
+	if (s->fd < 0)
+		return 0;
+	i = ks_stats_find(&s->schema, name);
+	if (i < 0)
+		return 0;
+	d = &s->schema.desc[i];
+	*found = true;
+	if (!delta)
+		return (int64_t)s->cur[d->index];
+	return (int64_t)(s->cur[d->index] - s->prev[d->index]);
+}
+
+int64_t ks_vmstats_delta(const struct ks_vmstats *vs, bool vcpus, const char *name, bool *found)
+{
+	int64_t sum = 0;
+
+	*found = false;
+	if (!vcpus)
+		return src_get(&vs->vm, name, true, found);
+	for (int i = 0; i < vs->nvcpu; i++)
+		sum += src_get(&vs->vcpu[i], name, true, found);
+	return sum;
+}
+
+uint64_t ks_vmstats_value(const struct ks_vmstats *vs, bool vcpus, const char *name, bool *found)
+{
+	uint64_t sum = 0;
+
+	*found = false;
+	if (!vcpus)
+		return (uint64_t)src_get(&vs->vm, name, false, found);
+	for (int i = 0; i < vs->nvcpu; i++)
+		sum += (uint64_t)src_get(&vs->vcpu[i], name, false, found);
+	return sum;
+}

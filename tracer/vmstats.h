@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * A VMM's binary stats, taken from outside: its VM fd and vCPU fds are
+ * copied with pidfd_getfd, each asked for KVM_GET_STATS_FD, the schemas
+ * parsed once; every sample is one pread per fd. The pidfd tells when the
+ * VMM exits, so the stats fds (which pin the VM in the kernel) are closed
+ * promptly. Shared by `migrate` and `stats`.
+ */
+#ifndef KS_VMSTATS_H
+#define KS_VMSTATS_H
+
+#include <stdint.h>
+#include "statsfd.h"
+#include "vmfind.h"
+
+struct ks_stats_src {
+	int fd;                       /* stats fd, -1 if none */
+	struct ks_stats_schema schema;
+	void *scratch;                /* one data block */
+	uint64_t *cur, *prev;         /* values of the last two samples */
+	uint64_t cur_ns, prev_ns;     /* CLOCK_MONOTONIC of those samples */
+	int vcpu_id;                  /* -1 for the VM */
+};
+
+struct ks_vmstats {
+	pid_t pid;
+	char comm[64];
+	int pidfd;                    /* readable when the VMM exits */
+	struct ks_stats_src vm;
+	int nvcpu;                    /* vCPUs with stats */
+	int vcpus_seen;               /* vCPU fds in the VMM */
+	struct ks_stats_src *vcpu;
+	char why[200];                /* why stats are missing, if they are */
+};
+
+/*
+ * Opens the stats of VMM v. Returns 0 with stats, 1 without them (VMM
+ * still tracked by its pidfd; vs->why says why: ptrace permission, ...),
+ * or -1 if the process is gone.
+ */
+int ks_vmstats_open(struct ks_vmstats *vs, const struct ks_vmm *v);
+/* Samples every fd (cur becomes prev). -1 if the VM fd could not be read. */
+int ks_vmstats_sample(struct ks_vmstats *vs, uint64_t now_ns);
+void ks_vmstats_close(struct ks_vmstats *vs);
+
+/* Delta of a cumulative stat or current value of others, by name, summed
+ * over the VM or over all vCPUs. *found = false if no such stat. */
+int64_t ks_vmstats_delta(const struct ks_vmstats *vs, bool vcpus, const char *name, bool *found);
+uint64_t ks_vmstats_value(const struct ks_vmstats *vs, bool vcpus, const char *name, bool *found);
+
+#endif
