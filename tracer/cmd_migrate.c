@@ -94,29 +94,46 @@ struct run {
 	uint64_t last_scan;
 };
 
+static void adopt_pid(struct run *r, pid_t pid, uint64_t ts);
+
 static int on_event(void *ctx, void *data, size_t len)
 {
 	struct run *r = ctx;
+	const struct ks_event *e = data;
+	struct ks_vm *vm;
 
-	if (len < sizeof(struct ks_event))
+	if (len < sizeof(*e))
 		return 0;
-	ks_migrate_event(&r->m, data);
+	ks_migrate_event(&r->m, e);
+	/* A new VMM announces itself by its first memslot: adopt it now so its
+	 * exit is watched from the start. */
+	vm = ks_migrate_vm(&r->m, (pid_t)e->tgid, false);
+	if (vm && !vm->found_ts)
+		adopt_pid(r, vm->pid, now_ns());
 	return 0;
 }
 
-/* Attaches binary stats and the exit watch to a VMM found in /proc. */
+/* Attaches binary stats and the exit watch to a VMM found in /proc. A VMM
+ * tracked without stats (it had no stats fd yet: QEMU opens them on its
+ * first query-stats) is retried at every scan. */
 static void adopt(struct run *r, const struct ks_vmm *v, uint64_t ts)
 {
 	struct ks_vm *vm = ks_migrate_vm(&r->m, v->pid, true);
 	struct epoll_event ev = { .events = EPOLLIN };
+	bool retry;
 	int rc;
 
 	if (!vm) {
 		ks_warn("more than %d VMMs: PID %d not traced", KS_MAX_TRACKED, (int)v->pid);
 		return;
 	}
-	if (vm->st.pidfd >= 0 && vm->found_ts)
-		return; /* already adopted */
+	retry = vm->found_ts != 0;
+	if (retry && (vm->have_stats || (v->vm_stats_fd < 0 && !v->nvcpu_stats)))
+		return; /* nothing new to attach */
+	if (retry) {
+		epoll_ctl(r->epfd, EPOLL_CTL_DEL, vm->st.pidfd, NULL);
+		ks_vmstats_close(&vm->st);
+	}
 	snprintf(vm->comm, sizeof(vm->comm), "%s", v->comm);
 	rc = ks_vmstats_open(&vm->st, v);
 	if (rc < 0) {
@@ -124,13 +141,25 @@ static void adopt(struct run *r, const struct ks_vmm *v, uint64_t ts)
 		return;
 	}
 	vm->have_stats = rc == 0;
+	vm->stats_baseline = false;
 	if (vm->have_stats)
 		ks_vmstats_sample(&vm->st, ts);
-	vm->found_ts = ts;
+	if (!retry)
+		vm->found_ts = ts;
 	ev.data.u64 = (uint64_t)(vm - r->m.vms) + 1; /* 0 is the ring buffer */
 	if (epoll_ctl(r->epfd, EPOLL_CTL_ADD, vm->st.pidfd, &ev))
 		ks_warn("cannot watch PID %d for exit: %s", (int)v->pid, strerror(errno));
-	ks_migrate_report_vm(&r->m, vm, "found", ts);
+	ks_migrate_report_vm(&r->m, vm, retry ? "stats" : "found", ts);
+}
+
+/* Scans one process now (a VMM whose events arrived before we knew it). */
+static void adopt_pid(struct run *r, pid_t pid, uint64_t ts)
+{
+	struct ks_vmm *v = malloc(sizeof(*v));
+
+	if (v && ks_vmm_scan(pid, v) == 1)
+		adopt(r, v, ts);
+	free(v);
 }
 
 static int adopt_cb(const struct ks_vmm *v, void *ctx)
@@ -143,17 +172,23 @@ static int adopt_cb(const struct ks_vmm *v, void *ctx)
 
 static void scan(struct run *r, uint64_t ts)
 {
-	struct ks_vmm *v;
-
 	r->last_scan = ts;
-	if (!r->m.filter_pid) {
+	if (!r->m.filter_pid)
 		ks_vmm_scan_all(adopt_cb, r);
-		return;
+	else
+		adopt_pid(r, r->m.filter_pid, ts);
+}
+
+/* Every interval: VMMs known from events but not yet found in /proc, and
+ * VMMs still without stats, are looked at again (one directory each). */
+static void scan_known(struct run *r, uint64_t ts)
+{
+	for (int i = 0; i < KS_MAX_TRACKED; i++) {
+		struct ks_vm *vm = &r->m.vms[i];
+
+		if (vm->used && vm->active && (!vm->found_ts || !vm->have_stats))
+			adopt_pid(r, vm->pid, ts);
 	}
-	v = malloc(sizeof(*v));
-	if (v && ks_vmm_scan(r->m.filter_pid, v) == 1)
-		adopt(r, v, ts);
-	free(v);
 }
 
 /* Sums the per-CPU VM counters into each VM's running total. */
@@ -260,6 +295,8 @@ static int loop(struct run *r, const struct migrate_args *a)
 			ring_buffer__consume(r->rb);
 			if (t - r->last_scan >= RESCAN_NS)
 				scan(r, t);
+			else
+				scan_known(r, t);
 			read_counters(r);
 			for (int i = 0; i < KS_MAX_TRACKED; i++)
 				if (r->m.vms[i].used && r->m.vms[i].active && r->m.vms[i].have_stats)

@@ -1,0 +1,184 @@
+#!/usr/bin/env python3
+"""Compare `kvmscope migrate --json` with kvmload's ground truth.
+
+Input: the console log of tests/lab/guest/migrate-e2e.sh, made of sections
+"=== kvmload NAME exit=N" (kvmload's JSON lines) and "=== migrate exit=N"
+(the tracer's). Every number checked here is one the workload measured
+itself or one KVM reported to it; nothing is a constant from an earlier run.
+Prints one PASS/FAIL line per check; exits 1 on any failure.
+"""
+import argparse
+import json
+import re
+import sys
+from collections import defaultdict
+
+failed = 0
+
+
+def result(ok, label, what, detail=""):
+    global failed
+    if ok:
+        print(f"PASS {label}: {what}")
+    else:
+        failed += 1
+        print(f"FAIL {label}: {what}: {detail}")
+
+
+def parse_sections(path):
+    """Returns [(header, [json objects], [other lines])]."""
+    sections, cur = [], None
+    with open(path, errors="replace") as f:
+        for line in f:
+            line = line.rstrip("\r\n")
+            if line.startswith("=== "):
+                cur = (line[4:], [], [])
+                sections.append(cur)
+                continue
+            if cur is None:
+                continue
+            if line.startswith("{"):
+                try:
+                    cur[1].append(json.loads(line))
+                    continue
+                except json.JSONDecodeError as e:
+                    cur[2].append(f"bad JSON ({e}): {line[:120]}")
+                    continue
+            if line.strip():
+                cur[2].append(line)
+    return sections
+
+
+def by_type(records, t, pid=None):
+    return [r for r in records if r.get("type") == t and (pid is None or r.get("pid") == pid)]
+
+
+def check_run(label, truth, mig, mode, backing):
+    start = by_type(truth, "start")[0]
+    pid = start["pid"]
+    summary = by_type(truth, "summary")
+    nslots = len(start["slots"])
+    slot_ids = {s["id"] for s in start["slots"]}
+
+    result(summary and summary[0]["ok"], label, "kvmload ran and its invariants held",
+           summary[0] if summary else "no summary")
+
+    # Dirty-logging lifecycle: every enable and disable, per slot.
+    memslot = by_type(mig, "memslot", pid)
+    on = sorted(r["slot"] for r in memslot if r["logging"] == "on")
+    off = sorted(r["slot"] for r in memslot if r["logging"] == "off")
+    t_on = sorted(r["slot"] for r in truth if r.get("op") == "enable_log")
+    t_off = sorted(r["slot"] for r in truth if r.get("op") == "disable_log")
+    result(on == t_on and off == t_off, label, f"logging on/off seen for slots {t_on}",
+           f"tracer on {on} off {off}, kvmload on {t_on} off {t_off}")
+
+    # Every sync: count, dirty pages per slot and iteration, timing window.
+    t_get = {(r["slot"], r["iteration"]): r for r in truth if r.get("op") == "get_dirty_log"}
+    m_get = {(r["slot"], r["iteration"]): r for r in by_type(mig, "dirty_log", pid) if r["op"] == "get"}
+    result(set(t_get) == set(m_get), label,
+           f"{len(t_get)} KVM_GET_DIRTY_LOG calls, by slot and iteration",
+           f"tracer {sorted(m_get)} vs kvmload {sorted(t_get)}")
+    bad = [(k, m_get[k]["pages_dirty"], t_get[k]["pages_dirty"]) for k in t_get
+           if k in m_get and m_get[k]["pages_dirty"] != t_get[k]["pages_dirty"]]
+    result(not bad, label, "dirty pages per slot and iteration equal KVM's report to kvmload",
+           f"(slot, iteration, tracer, kvmload): {bad[:4]}")
+    outside = [k for k in t_get if k in m_get and not (
+        t_get[k]["ts_ns"] <= m_get[k]["ts_ns"] and
+        m_get[k]["ts_ns"] + m_get[k]["dur_ns"] <= t_get[k]["ts_ns"] + t_get[k]["dur_ns"])]
+    result(not outside, label, "each traced get lies inside kvmload's timing of that ioctl",
+           f"outside: {outside[:4]}")
+
+    if mode != "get":
+        t_clear = defaultdict(int)
+        for r in truth:
+            if r.get("op") == "clear_dirty_log":
+                t_clear[(r["slot"], r["iteration"])] += r["pages_cleared"]
+        m_clear = defaultdict(int)
+        for r in by_type(mig, "dirty_log", pid):
+            if r["op"] == "clear":
+                m_clear[(r["slot"], r["iteration"])] += r["pages_cleared"]
+        result(dict(t_clear) == dict(m_clear), label,
+               "pages re-protected by KVM_CLEAR_DIRTY_LOG per slot and iteration",
+               f"tracer {dict(m_clear)} vs kvmload {dict(t_clear)}")
+
+    # KVM's decision at enable: eager whole-slot write protect, or lazy.
+    eager = by_type(mig, "slot_write_protect", pid)
+    eager_slots = sorted(r["slot"] for r in eager)
+    if mode == "manual-init-set":
+        result(not eager, label, "initially-set: no whole-slot write protect at enable",
+               f"saw it for slots {eager_slots}")
+    else:
+        result(eager_slots == sorted(slot_ids), label,
+               "eager whole-slot write protect at enable, once per slot",
+               f"slots {eager_slots}, want {sorted(slot_ids)}")
+
+    vs = by_type(mig, "vm_summary", pid)
+    result(len(vs) == 1, label, "one VM summary", f"{len(vs)}")
+    if not vs:
+        return
+    vs = vs[0]
+    wp2m = vs["wp_calls"]["2m"]
+    if mode == "manual-init-set":
+        result(wp2m > 0, label, f"initially-set: write protect at 2M on clear ({wp2m} calls)",
+               "none seen")
+    else:
+        result(wp2m == 0, label, "no write protect by 2M min_level outside initially-set",
+               f"{wp2m} calls")
+
+    # Guest side: after an eager write protect, every page written faults.
+    written = sum(r["pages_written"] for r in by_type(truth, "iteration")
+                  if mode != "manual-init-set" or r["iteration"] > 0)
+    result(vs["write_faults"] >= written, label,
+           f"write faults ({vs['write_faults']}) cover the pages written while protected ({written})",
+           "fewer faults than protected writes")
+
+    # Binary stats: attached, and exact agreements held in every interval.
+    vmrec = by_type(mig, "vm", pid)
+    result(any(r["stats"] for r in vmrec), label, "binary stats read through the VMM's stats fds",
+           [r.get("stats_missing") for r in vmrec] or "VM never found")
+    disagree = [(r["ts_ns"], a) for r in by_type(mig, "interval", pid)
+                for a in r["agreement"] if not a["agree"]]
+    checked = sum(1 for r in by_type(mig, "interval", pid) for a in r["agreement"]
+                  if a["relation"] != "info" and "stat_delta" in a)
+    result(checked > 0 and not disagree, label,
+           f"event counts agree with stats deltas ({checked} interval comparisons)",
+           f"disagreements {disagree[:2]}" if disagree else "nothing compared")
+    exited = [r for r in by_type(mig, "vm", pid) if r["event"] == "exited"]
+    result(len(exited) == 1, label, "VM exit seen and released", f"{len(exited)} exit records")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--label", default="lab")
+    ap.add_argument("log")
+    a = ap.parse_args()
+    sections = parse_sections(a.log)
+    mig = [s for s in sections if s[0].startswith("migrate exit=")]
+    if not mig:
+        result(False, a.label, "migrate output present", "no migrate section")
+        return 1
+    head, mrecs, mother = mig[0]
+    result(head.endswith("exit=0"), a.label, "migrate ended cleanly on SIGINT", head)
+    bad = [l for l in mother if l.startswith("bad JSON")]
+    result(not bad, a.label, "migrate output is valid JSON lines", bad[:2])
+    summ = by_type(mrecs, "summary")
+    result(summ and not any(summ[0]["lost"].values()), a.label, "no events lost",
+           summ[0]["lost"] if summ else "no summary")
+    runs = 0
+    for head, recs, other in sections:
+        m = re.match(r"kvmload (\S+) (\S+) (.*) exit=(\d+)", head)
+        if not m:
+            continue
+        runs += 1
+        backing, mode, shape, code = m.groups()
+        label = f"{a.label}: {backing} {mode} {shape}"
+        if code != "0" or not by_type(recs, "start"):
+            result(False, label, "kvmload ran", f"exit {code}: {other[:2]}")
+            continue
+        check_run(label, recs, mrecs, mode, backing)
+    result(runs > 0, a.label, f"{runs} kvmload runs traced", "none")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
