@@ -142,6 +142,7 @@ static void adopt(struct run *r, const struct ks_vmm *v, uint64_t ts)
 	}
 	vm->have_stats = rc == 0;
 	vm->stats_baseline = false;
+	vm->vcpus_seen = v->nvcpu;
 	if (vm->have_stats)
 		ks_vmstats_sample(&vm->st, ts);
 	if (!retry)
@@ -378,6 +379,9 @@ int cmd_migrate(int argc, char **argv)
 		goto out;
 	}
 	r->m.start_ns = now_ns();
+	for (unsigned int i = 0; i < ks_nr_hooks; i++)
+		if (!strcmp(ks_hooks[i].metric, "faults") && r->l.choices[i].way >= 0)
+			r->m.fault_latency = ks_hooks[i].ways[r->l.choices[i].way].kind == KS_WAY_FENTRY;
 	{
 		struct ks_json j;
 

@@ -65,6 +65,8 @@ int main(int argc, char **argv)
 	struct global_args g = { 0 };
 
 	ks_log_init("kvmscope");
+	/* argp exits with EX_USAGE (64) on bad usage; ours is 2 everywhere. */
+	argp_err_exit_status = KS_EXIT_USAGE;
 	if (argp_parse(&argp, argc, argv, ARGP_IN_ORDER, NULL, &g))
 		return KS_EXIT_USAGE;
 	if (!g.cmd_index)

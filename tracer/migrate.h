@@ -43,6 +43,7 @@ struct ks_vm {
 	uint64_t host_ns_interval, host_ns_total;
 	uint64_t syncs_interval;
 	uint64_t last_report_ns;
+	int vcpus_seen;           /* vCPU fds when last scanned, kept after exit */
 };
 
 struct ks_migrate {
@@ -54,6 +55,7 @@ struct ks_migrate {
 	uint64_t drops[KS_DROP_MAX];
 	int filter_pid;
 	bool output_failed;
+	bool fault_latency;       /* faults come through fentry/fexit: timed */
 };
 
 struct ks_vm *ks_migrate_vm(struct ks_migrate *m, pid_t pid, bool create);

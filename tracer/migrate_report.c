@@ -5,6 +5,7 @@
  * when it appears or exits; a summary per VM and memslot at the end.
  * docs/overhead.md defines the overhead figures; docs/json.md the records.
  */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include "migrate.h"
@@ -118,7 +119,7 @@ static void interval_vm(struct ks_migrate *m, struct ks_vm *vm, uint64_t now_ns,
 {
 	struct ks_vm_counters dc;
 	struct agreement a[4];
-	int na, nvcpu = vm->st.vcpus_seen;
+	int na, nvcpu = vm->vcpus_seen;
 	double lost;
 	struct ks_json j;
 
@@ -144,7 +145,10 @@ static void interval_vm(struct ks_migrate *m, struct ks_vm *vm, uint64_t now_ns,
 			ks_json_arr_u64(&j, dc.fault_lat[i]);
 		ks_json_close(&j);
 		ks_json_u64(&j, "vcpus", nvcpu);
-		ks_json_double(&j, "vcpu_time_lost_pct", lost);
+		if (m->fault_latency)
+			ks_json_double(&j, "vcpu_time_lost_pct", lost);
+		else
+			ks_json_double(&j, "vcpu_time_lost_pct", NAN); /* null: not measured */
 		ks_json_u64(&j, "tlb_flushes", dc.tlb_flushes);
 		ks_json_u64(&j, "map_gpa_range_hypercalls", dc.hypercalls_map_gpa);
 		ks_json_u64(&j, "migration_control_writes", dc.msr_migration_control);
@@ -228,13 +232,45 @@ void ks_migrate_report_vm(struct ks_migrate *m, struct ks_vm *vm, const char *wh
 	if (vm->have_stats)
 		fprintf(m->out, " (%d vCPUs, stats fd '%s')\n", vm->st.nvcpu, vm->st.vm.schema.id);
 	else
-		fprintf(m->out, " (no binary stats: %s)\n", vm->st.why[0] ? vm->st.why : "not yet attached");
+		fprintf(m->out, " (binary stats not available yet: %s)\n",
+			vm->st.why[0] ? vm->st.why : "not attached");
 	fflush(m->out);
+}
+
+/* The dirty-logging window of a VM: first logging start to last stop (or
+ * now, or the VM's exit, if logging is still on). 0 if never logging. */
+static uint64_t logging_window(const struct ks_vm *vm, uint64_t now_ns)
+{
+	uint64_t first = 0, last = 0;
+	bool open = false;
+
+	for (int i = 0; i < KS_MAX_SLOTS; i++) {
+		const struct ks_slot *s = &vm->slots[i];
+
+		if (!s->used || !s->log_on_ts)
+			continue;
+		if (!first || s->log_on_ts < first)
+			first = s->log_on_ts;
+		if (s->logging)
+			open = true;
+		else if (s->log_off_ts > last)
+			last = s->log_off_ts + s->log_off_ns;
+	}
+	if (open)
+		last = vm->exit_ts ? vm->exit_ts : now_ns;
+	return first && last > first ? last - first : 0;
 }
 
 static void summary_vm(struct ks_migrate *m, struct ks_vm *vm, uint64_t now_ns)
 {
 	const struct ks_vm_counters *c = &vm->total;
+	uint64_t window = logging_window(vm, now_ns);
+	int nvcpu = vm->st.vcpus_seen ? vm->st.vcpus_seen : vm->vcpus_seen;
+	/* docs/overhead.md: host share = time in dirty-log ioctls over the
+	 * logging window; guest share = vCPU time in KVM's fault handler over
+	 * the vCPU time of the window. */
+	double host_pct = window ? 100.0 * vm->host_ns_total / window : 0;
+	double guest_pct = window && nvcpu ? 100.0 * c->fault_ns / ((double)window * nvcpu) : 0;
 	struct ks_json j;
 
 	if (m->json) {
@@ -242,7 +278,14 @@ static void summary_vm(struct ks_migrate *m, struct ks_vm *vm, uint64_t now_ns)
 		ks_json_i64(&j, "pid", vm->pid);
 		ks_json_str(&j, "comm", vm->comm);
 		ks_json_bool(&j, "exited", !vm->active);
+		ks_json_u64(&j, "logging_window_ns", window);
+		ks_json_u64(&j, "vcpus", nvcpu);
 		ks_json_u64(&j, "host_ioctl_ns", vm->host_ns_total);
+		ks_json_double(&j, "host_overhead_pct", host_pct);
+		if (m->fault_latency)
+			ks_json_double(&j, "guest_overhead_pct", guest_pct);
+		else
+			ks_json_double(&j, "guest_overhead_pct", NAN); /* null: not measured */
 		ks_json_u64(&j, "fault_ns", c->fault_ns);
 		ks_json_u64(&j, "faults", c->faults);
 		ks_json_u64(&j, "write_faults", c->write_faults);
@@ -280,6 +323,14 @@ static void summary_vm(struct ks_migrate *m, struct ks_vm *vm, uint64_t now_ns)
 		return;
 	}
 	fprintf(m->out, "\nVM pid %d (%s)%s\n", vm->pid, vm->comm, vm->active ? "" : ", exited");
+	if (window && m->fault_latency)
+		fprintf(m->out, "  migration overhead over %.3f s of dirty logging: host %.2f%% (ioctls), "
+			"guest %.2f%% of %d vCPUs' time (faults)\n",
+			window / 1e9, host_pct, guest_pct, nvcpu);
+	else if (window)
+		fprintf(m->out, "  migration overhead over %.3f s of dirty logging: host %.2f%% (ioctls), "
+			"guest unavailable (fault latency cannot be traced on this kernel)\n",
+			window / 1e9, host_pct);
 	fprintf(m->out, "  host: %.3f ms in dirty-log ioctls; guest: %.3f ms in %llu faults (%llu writes)\n",
 		vm->host_ns_total / 1e6, c->fault_ns / 1e6, (unsigned long long)c->faults,
 		(unsigned long long)c->write_faults);

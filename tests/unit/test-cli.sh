@@ -1,0 +1,46 @@
+#!/bin/bash
+# Command-line handling of kvmscope, without a kernel: bad input gets one
+# clear line on stderr and the documented exit status, never a crash.
+set -uo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+ks=$root/build/bin/kvmscope
+
+expect() { # NAME STATUS STDERR-PATTERN ARGS...
+	local name=$1 want=$2 pattern=$3 err rc lines
+	shift 3
+	err=$("$ks" "$@" 2>&1 >/dev/null)
+	rc=$?
+	# Lines besides argp's "Try --help" hint (which it may wrap).
+	lines=$(printf '%s\n' "$err" | grep -vE '^Try |^information' | grep -c .)
+	if [ "$rc" -ne "$want" ]; then
+		echo "FAIL $name: exit $rc, want $want (stderr: $err)"
+	elif ! printf '%s\n' "$err" | grep -qE "$pattern"; then
+		echo "FAIL $name: stderr does not match /$pattern/: $err"
+	elif [ "$want" -ne 0 ] && [ "$lines" -ne 1 ]; then
+		echo "FAIL $name: $lines lines on stderr: $err"
+	else
+		echo "PASS $name"
+	fi
+}
+
+expect "no command" 2 "missing COMMAND"
+expect "unknown command" 2 "unknown command 'frobnicate'" frobnicate
+expect "unknown option" 2 "unrecognized option" --frob
+expect "check: stray argument" 2 "unexpected argument" check extra
+expect "migrate: PID zero" 2 "invalid PID" migrate -p 0
+expect "migrate: PID negative" 2 "invalid PID" migrate -p -5
+expect "migrate: PID garbage" 2 "invalid PID" migrate -p 12abc
+expect "migrate: PID huge" 2 "invalid PID" migrate -p 99999999999
+expect "migrate: interval too small" 2 "out of range" migrate -i 1ms
+expect "migrate: interval garbage" 2 "invalid duration" migrate -i soon
+expect "migrate: interval bad unit" 2 "unit" migrate -i 5parsecs
+expect "migrate: duration huge" 2 "out of range|too large" migrate -d 999999999h
+expect "migrate: duration negative" 2 "invalid duration" migrate -d -1s
+# A PID that cannot exist (above pid_max) and one that is not a VMM.
+expect "migrate: no such process" 1 "no process with PID 4194304" migrate -p 4194304
+expect "migrate: not a VMM" 1 "PID $$ is not a VMM" migrate -p $$
+if out=$("$ks" --help 2>&1) && printf '%s' "$out" | grep -q migrate; then
+	echo "PASS --help lists the commands"
+else
+	echo "FAIL --help lists the commands: $out"
+fi
