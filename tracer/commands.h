@@ -13,5 +13,6 @@ enum {
 
 int cmd_check(int argc, char **argv);
 int cmd_migrate(int argc, char **argv);
+int cmd_stats(int argc, char **argv);
 
 #endif

@@ -16,6 +16,7 @@ static const struct subcommand {
 } subcommands[] = {
 	{ "check", cmd_check, "report whether this host can be traced, and how" },
 	{ "migrate", cmd_migrate, "per-VM dirty-logging (live migration) overhead, live" },
+	{ "stats", cmd_stats, "binary stats of every VM: values, rates, histograms" },
 };
 
 const char *argp_program_version = "kvmscope " KVMSCOPE_VERSION;
@@ -25,6 +26,7 @@ static char doc[] =
 	"Commands:\n"
 	"  check      report whether this host can be traced, and how\n"
 	"  migrate    per-VM dirty-logging (live migration) overhead, live\n"
+	"  stats      binary stats of every VM: values, rates, histograms\n"
 	"\nRun 'kvmscope COMMAND --help' for a command's options.\n"
 	"Exit status: 0 success, 1 failure, 2 bad command line.";
 

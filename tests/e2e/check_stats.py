@@ -1,0 +1,125 @@
+#!/usr/bin/env python3
+"""Compare `kvmscope stats --json` with debugfs (tests/lab/guest/stats.sh).
+
+For a VM that is not running, every VM statistic read through the binary
+stats fd must equal debugfs, and every vCPU statistic summed over the vCPUs
+must equal debugfs (which shows vCPU statistics per VM, summed); histograms must
+decode; a VM that exits while watched must be reported gone, and the run
+must end cleanly. One PASS/FAIL line per check; exit 1 on any failure.
+"""
+import argparse
+import json
+import re
+import sys
+
+failed = 0
+
+
+def result(ok, label, what, detail=""):
+    global failed
+    print(f"PASS {label}: {what}" if ok else f"FAIL {label}: {what}: {detail}")
+    failed += 0 if ok else 1
+
+
+def sections(path):
+    out, cur = {}, None
+    for line in open(path, errors="replace"):
+        line = line.rstrip("\r\n")
+        if line.startswith("=== "):
+            cur = line[4:]
+            out[cur] = []
+        elif cur is not None:
+            out[cur].append(line)
+    return out
+
+
+def records(lines):
+    recs = []
+    for l in lines:
+        if l.startswith("{"):
+            recs.append(json.loads(l))
+    return recs
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--label", default="lab")
+    ap.add_argument("log")
+    a = ap.parse_args()
+    sec = sections(a.log)
+    L = a.label
+    head = next((k for k in sec if k.startswith("stats exit=")), None)
+    result(head == "stats exit=0", L, "stats -p PID ran", head or "no output")
+    if head is None:
+        return 1
+    recs = records(sec[head])
+    stats = [r for r in recs if r["type"] == "stats"]
+    schemas = [r for r in recs if r["type"] == "stats_schema"]
+    dbg = {}
+    for l in sec.get("debugfs", []):
+        parts = l.split()
+        if len(parts) == 3 and re.fullmatch(r"-?\d+", parts[2]):
+            dbg[(parts[0], parts[1])] = int(parts[2])
+    result(len(dbg) > 10, L, f"debugfs has the VM's statistics ({len(dbg)} files)", "too few")
+    vm = [r for r in stats if "vcpu" not in r]
+    vcpus = [r for r in stats if "vcpu" in r]
+    result(vm and len({r["vcpu"] for r in vcpus}) == 2, L, "VM and both vCPUs sampled",
+           f"{len(vm)} VM samples, vCPUs {sorted({r['vcpu'] for r in vcpus})}")
+    if not vm:
+        return 1
+    # The last sample of each source, compared with debugfs value by value.
+    last_vm = vm[-1]
+    last_vcpu = {r["vcpu"]: r for r in vcpus}
+    compared, mismatch = 0, []
+    for name, raw in last_vm["raw"].items():
+        if ("vm", name) in dbg:
+            compared += 1
+            if dbg[("vm", name)] != raw:
+                mismatch.append(("vm", name, raw, dbg[("vm", name)]))
+    # debugfs shows each vCPU statistic once per VM, summed over its vCPUs.
+    sums = {}
+    for r in last_vcpu.values():
+        for name, raw in r["raw"].items():
+            sums[name] = sums.get(name, 0) + raw
+    for name, total in sums.items():
+        if ("vm", name) in dbg:
+            compared += 1
+            if dbg[("vm", name)] != total:
+                mismatch.append(("vcpus", name, total, dbg[("vm", name)]))
+    result(compared >= 20 and not mismatch, L,
+           f"{compared} values equal debugfs (VM, and vCPU sums)",
+           f"compared {compared}; mismatches (where, stat, fd, debugfs): {mismatch[:5]}")
+    # Units applied: a stat in seconds with exponent -9 is the raw ns / 1e9.
+    ns = [(n, v) for n, v in last_vcpu.get(0, {}).get("raw", {}).items() if n.endswith("_ns")]
+    sch = {s["id"]: s["stats"] for s in schemas}
+    vcpu_schema = next((v for k, v in sch.items() if "/vcpu-" in k), {})
+    ok = all(vcpu_schema[n]["unit"] == "seconds" and vcpu_schema[n]["exponent"] == -9 and
+             abs(last_vcpu[0]["values"][n] - v / 1e9) <= 1e-12 * max(1, v) for n, v in ns)
+    result(ns and ok, L, f"units and exponents applied ({len(ns)} nanosecond stats in seconds)",
+           str(ns[:3]))
+    hists = [(n, v) for n, v in last_vcpu.get(0, {}).get("values", {}).items() if isinstance(v, list)]
+    ok = all(vcpu_schema[n]["type"] in ("linear_hist", "log_hist") and len(v) == vcpu_schema[n]["size"]
+             for n, v in hists)
+    result(hists and ok, L, f"{len(hists)} histograms decoded with their bucket counts",
+           str([(n, len(v)) for n, v in hists][:3]))
+
+    churn = next((k for k in sec if k.startswith("churn ")), None)
+    m = re.match(r"churn pid=(\d+) exit=(\d+)", churn or "")
+    result(m and m.group(2) == "0", L, "stats over all VMs ran while a VM exited", churn)
+    if m:
+        pid = int(m.group(1))
+        crecs = records(sec[churn])
+        seen = [r for r in crecs if r["type"] == "stats" and r["pid"] == pid]
+        gone = [r for r in crecs if r["type"] == "vm" and r["event"] == "exited" and r["pid"] == pid]
+        after = [r for r in crecs if r["type"] == "stats" and r["pid"] == pid and gone and
+                 r["ts_ns"] > gone[0]["ts_ns"]]
+        result(seen and len(gone) == 1 and not after, L,
+               "the exiting VM was sampled, reported gone once, and dropped",
+               f"{len(seen)} samples, {len(gone)} exit records, {len(after)} samples after")
+        errs = [l for l in sec[churn] if l.startswith("kvmscope:")]
+        result(not errs, L, "no errors while the VM exited", errs[:2])
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
