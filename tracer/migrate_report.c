@@ -169,7 +169,7 @@ static void interval_vm(struct ks_migrate *m, struct ks_vm *vm, uint64_t now_ns,
 			m->output_failed = true;
 	} else {
 		fprintf(m->out, "%10.3fs  pid %-7d %-15.15s syncs %-4llu ioctl %8.3f ms  wp 4k/2m %llu/%llu  "
-			"faults %llu (w %llu, p99 %llu us)  lost %.2f%%  splits %llu  tlb %llu\n",
+			"faults %llu (w %llu, p99 %llu us)  vCPU stall %.2f%%  splits %llu  tlb %llu\n",
 			(now_ns - m->start_ns) / 1e9, vm->pid, vm->comm,
 			(unsigned long long)vm->syncs_interval, vm->host_ns_interval / 1e6,
 			(unsigned long long)dc.wp_gfn_calls[1], (unsigned long long)dc.wp_gfn_calls[2],
