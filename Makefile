@@ -91,7 +91,7 @@ $(OUT)/tests/bpf_attach: tests/host/bpf_attach.c $(COMMON_SRCS) tracer/hooks.c $
 PROGS := $(BIN)/kvmscope $(BIN)/kvmload
 TESTS := $(UNIT_BINS) $(OUT)/tests/bpf_attach
 
-.PHONY: all bpf progs tests deps check demo clean vmlinux-h
+.PHONY: all bpf progs tests deps check demo clean vmlinux-h kernel-modules kernel-check kernel-test
 all: $(BPF_OBJS) $(BPF_SKELS) $(PROGS) $(TESTS)
 bpf: $(BPF_OBJS) $(BPF_SKELS)
 progs: $(PROGS)
@@ -111,9 +111,20 @@ demo: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)scripts/demo
 
-# Regenerate the checked-in vmlinux.h from the lab kernel's BTF (vmlinux + kvm).
-vmlinux-h:
-	$(Q)vmlinux-btf/regen stock-6.12
+# The KVM tracepoint series (kernel/): patched kvm.ko/kvm-amd.ko for the
+# lab's patched-6.12 kernel (cached by a hash of patches and config), the
+# series' checkpatch run, and its own lab test.
+kernel-modules:
+	$(Q)kernel/build-kvm >/dev/null
+kernel-check:
+	$(Q)kernel/check-series
+kernel-test: kernel-modules progs
+	$(Q)kernel/test-lab
+
+# Regenerate the checked-in vmlinux.h from the patched lab kernel's BTF
+# (vmlinux + kvm module), so BPF sees the series' tracepoint types.
+vmlinux-h: kernel-modules
+	$(Q)vmlinux-btf/regen patched-6.12
 
 clean:
 	$(Q)rm -rf $(OUT)

@@ -89,4 +89,27 @@ enum ks_drop {
 	KS_DROP_MAX,
 };
 
+/* One memslot of a VM found by the task_file iterator (bpf/rmap.bpf.c):
+ * the state of existing VMs, read when kvmscope starts. slot = -1 for a VM
+ * without memslots. */
+struct ks_slot_rec {
+	unsigned int tgid;
+	int fd;                      /* the VM fd in the VMM */
+	unsigned long long kvm;
+	int slot;
+	unsigned int as_id;
+	unsigned long long base_gfn;
+	unsigned long long npages;
+	unsigned int flags;
+	unsigned char shadow_root_allocated; /* the VM has had a shadow root */
+	unsigned char rmap_allocated;        /* this slot's rmaps exist */
+	unsigned char pad[2];
+};
+
+/* Why an rmap allocation happened (ks_event.change for KS_EV_RMAP_ALLOC). */
+enum ks_rmap_reason {
+	KS_RMAP_FIRST_SHADOW_ROOT = 0, /* lazily, for all slots at the first shadow root */
+	KS_RMAP_MEMSLOT_CREATE = 1,    /* with a new memslot, rmaps already needed */
+};
+
 #endif /* KVMSCOPE_H */

@@ -463,6 +463,14 @@ int BPF_PROG(fexit_rmap_alloc, struct kvm_memory_slot *slot,
 	event_slot(e, slot);
 	e->npages = npages;
 	e->result = ret;
+	/* Inside a memslot update: rmaps were needed when the slot was made;
+	 * otherwise this is the lazy allocation at the first shadow root. */
+	{
+		__u64 id = bpf_get_current_pid_tgid();
+
+		e->change = bpf_map_lookup_elem(&memslot_pending, &id) ?
+			    KS_RMAP_MEMSLOT_CREATE : KS_RMAP_FIRST_SHADOW_ROOT;
+	}
 	bpf_ringbuf_submit(e, 0);
 	return 0;
 }

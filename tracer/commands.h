@@ -14,5 +14,6 @@ enum {
 int cmd_check(int argc, char **argv);
 int cmd_migrate(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
+int cmd_rmap(int argc, char **argv);
 
 #endif

@@ -17,6 +17,7 @@ static const struct subcommand {
 	{ "check", cmd_check, "report whether this host can be traced, and how" },
 	{ "migrate", cmd_migrate, "per-VM dirty-logging (live migration) overhead, live" },
 	{ "stats", cmd_stats, "binary stats of every VM: values, rates, histograms" },
+	{ "rmap", cmd_rmap, "rmap memory per VM and memslot: allocated, avoided, when" },
 };
 
 const char *argp_program_version = "kvmscope " KVMSCOPE_VERSION;
@@ -27,6 +28,7 @@ static char doc[] =
 	"  check      report whether this host can be traced, and how\n"
 	"  migrate    per-VM dirty-logging (live migration) overhead, live\n"
 	"  stats      binary stats of every VM: values, rates, histograms\n"
+	"  rmap       rmap memory per VM and memslot: allocated, avoided, when\n"
 	"\nRun 'kvmscope COMMAND --help' for a command's options.\n"
 	"Exit status: 0 success, 1 failure, 2 bad command line.";
 

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "migrate.h"
+#include "rmap_bytes.h"
 #include "common/json.h"
 
 /* KVM_MEM_LOG_DIRTY_PAGES, from the KVM uAPI. */
@@ -205,21 +206,11 @@ static void slot_wp_event(struct ks_migrate *m, struct ks_vm *vm, const struct k
 static void rmap_event(struct ks_migrate *m, struct ks_vm *vm, const struct ks_event *e)
 {
 	struct ks_slot *s = slot_of(vm, e->as_id, (unsigned int)e->slot, true);
-	/* One rmap array per page size KVM maps (4K, 2M, 1G), 8 bytes an entry. */
-	uint64_t bytes = 0;
+	uint64_t bytes = e->result ? 0 : ks_rmap_bytes(e->base_gfn, e->npages);
 	struct ks_json j;
 
 	if (!s)
 		return;
-	if (!e->result) {
-		for (int level = 0; level < 3; level++) {
-			uint64_t shift = 9ULL * level;
-			uint64_t first = e->base_gfn >> shift;
-			uint64_t last = (e->base_gfn + e->npages - 1) >> shift;
-
-			bytes += (last - first + 1) * 8;
-		}
-	}
 	s->rmap_allocs++;
 	s->rmap_bytes += bytes;
 	s->rmap_ns += e->dur_ns;
