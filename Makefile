@@ -80,13 +80,13 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRCS))
 $(OUT)/tests/%: tests/unit/%.c tests/unit/unit.h $(COMMON_SRCS) $(TRACER_HDRS) $(BPF_SKELS) | $(OUT)/tests
 	$(call msg,CCLD,$@)
-	$(Q)$(CC) $(USER_CFLAGS) -I$(ROOT)/tests/unit $< $(COMMON_SRCS) \
+	$(Q)$(CC) $(USER_CFLAGS) $(STATIC) -I$(ROOT)/tests/unit $< $(COMMON_SRCS) \
 		$(addprefix tracer/,$(shell sed -n '1s|^// uses: ||p' $<)) $(BPF_LIBS) -o $@
 
 # Host test: loads and attaches every BPF program on this machine's kernel.
 $(OUT)/tests/bpf_attach: tests/host/bpf_attach.c $(COMMON_SRCS) tracer/hooks.c $(TRACER_HDRS) $(BPF_SKELS) | $(OUT)/tests
 	$(call msg,CCLD,$@)
-	$(Q)$(CC) $(USER_CFLAGS) $< $(COMMON_SRCS) tracer/hooks.c tracer/loader.c $(BPF_LIBS) -o $@
+	$(Q)$(CC) $(USER_CFLAGS) $(STATIC) $< $(COMMON_SRCS) tracer/hooks.c tracer/loader.c $(BPF_LIBS) -o $@
 
 PROGS := $(BIN)/kvmscope $(BIN)/kvmload
 TESTS := $(UNIT_BINS) $(OUT)/tests/bpf_attach

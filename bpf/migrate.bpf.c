@@ -513,7 +513,8 @@ int BPF_PROG(tp_page_fault, struct kvm_vcpu *vcpu, u64 fault_address,
 {
 	struct ks_vm_counters *c;
 
-	if (!traced())
+	/* tp_btf pointer arguments may be NULL as far as the verifier knows. */
+	if (!traced() || !vcpu)
 		return 0;
 	c = vm_of(BPF_CORE_READ(vcpu, kvm));
 	if (!c)

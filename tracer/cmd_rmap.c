@@ -200,7 +200,11 @@ static int on_event(void *ctx, void *data, size_t len)
 	const struct ks_event *e = data;
 	struct slot *s;
 
-	if (len < sizeof(*e) || e->slot < 0)
+	if (len < sizeof(*e))
+		return 0;
+	ks_debug("event type %u pid %u slot %d change %u result %lld", e->type, e->tgid, e->slot,
+		 e->change, e->result);
+	if (e->slot < 0)
 		return 0;
 	if (r->a->pid && (int)e->tgid != r->a->pid)
 		return 0;
@@ -392,6 +396,7 @@ int cmd_rmap(int argc, char **argv)
 	if (!a.once && !a.json)
 		printf("kvmscope rmap: watching memslots and rmap allocations%s. Ctrl-C ends.\n",
 		       a.duration_ns ? " for the duration given" : "");
+	fflush(stdout); /* a script waiting for this line must see it now */
 	end = a.duration_ns ? r->start_ns + a.duration_ns : UINT64_MAX;
 	while (!a.once && !ks_stop_signal && now_ns() < end) {
 		int n = ring_buffer__poll(rb, 100);

@@ -73,8 +73,11 @@ static bool agrees(const struct agreement *a)
 	case EQUAL:
 		return a->stat_delta >= seen - slack && a->stat_delta <= seen + slack;
 	case WITHIN:
-		/* Up to 10% of the faults may be ones KVM does not count. */
-		return a->stat_delta <= seen + slack && a->stat_delta >= seen - slack - seen / 10;
+		/* Up to 10% of the faults may be ones KVM does not count; under
+		 * heavy fault rates the few microseconds between reading the
+		 * counters and the stats let some 5% more land in the stats. */
+		return a->stat_delta <= seen + slack + seen / 20 &&
+		       a->stat_delta >= seen - slack - seen / 10;
 	case INFO:
 		break;
 	}
