@@ -49,7 +49,20 @@ enum ks_event_type {
 	KS_EV_CLEAR_DIRTY_LOG,    /* KVM_CLEAR_DIRTY_LOG */
 	KS_EV_SLOT_WRITE_PROTECT, /* whole-slot write protect at log start */
 	KS_EV_RMAP_ALLOC,         /* memslot rmap arrays allocated */
+	KS_EV_RMAP_SKIP,          /* memslot created without rmaps (series tracepoint) */
 };
+
+/* What KVM did when dirty logging flags changed, from the series'
+ * kvm_mmu_slot_apply_flags tracepoint (enum kvm_mmu_log_dirty_action). */
+#define KS_ACT_START 0x1
+#define KS_ACT_STOP 0x2
+#define KS_ACT_LAZY 0x4          /* initially-set: no write protect now */
+#define KS_ACT_SPLIT 0x8         /* eager huge page split */
+#define KS_ACT_CLEAR_DIRTY 0x10
+#define KS_ACT_WRPROT_4K 0x20
+#define KS_ACT_WRPROT_2M 0x40
+#define KS_ACT_COLLAPSE 0x80
+#define KS_ACT_KNOWN 0x80000000  /* actions were reported (patched kernel) */
 
 struct ks_event {
 	unsigned int type;
@@ -72,6 +85,9 @@ struct ks_event {
 	 * Counted from the bitmap the ioctl returned/took; -1 if unknown (the
 	 * slot's size was not seen, or the bitmap could not be read). */
 	long long pages;
+	unsigned int actions;        /* KS_ACT_* for memslot events, 0 if unknown */
+	unsigned int pad2;
+	unsigned long long bytes;    /* rmap bytes (series tracepoints) */
 };
 
 /* What the BPF side remembers of a memslot to count its bitmaps. */

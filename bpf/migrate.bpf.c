@@ -620,3 +620,102 @@ int BPF_PROG(tp_msr, unsigned int write, u32 ecx, u64 data, bool exception)
 		c->msr_migration_control++;
 	return 0;
 }
+
+/* --- the kvmscope KVM series' tracepoints (patched kernels) --------------- *
+ * tp_btf pointer arguments may be NULL as far as the verifier knows: every
+ * one is checked before use. */
+
+/* KVM's decision when logging starts or stops, added to the memslot event
+ * that kvm_set_memslot's fexit emits (the tracepoint fires inside it). */
+SEC("tp_btf/kvm_mmu_slot_apply_flags")
+int BPF_PROG(tp_apply_flags, struct kvm *kvm, const struct kvm_memory_slot *old,
+	     const struct kvm_memory_slot *new, enum kvm_mr_change change, unsigned int actions)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct ks_event *pending;
+
+	if (!traced())
+		return 0;
+	pending = bpf_map_lookup_elem(&memslot_pending, &id);
+	if (pending)
+		pending->actions = actions | KS_ACT_KNOWN;
+	return 0;
+}
+
+SEC("tp_btf/kvm_mmu_gfn_write_protect")
+int BPF_PROG(tp_gfn_write_protect, struct kvm *kvm, const struct kvm_memory_slot *slot,
+	     u64 gfn, int min_level, bool rmap_wp, bool tdp_wp)
+{
+	struct ks_vm_counters *c;
+	__u32 lvl = min_level;
+
+	if (!traced() || !kvm || lvl >= KS_MAX_LEVEL)
+		return 0;
+	c = vm_of(kvm);
+	if (!c)
+		return 0;
+	c->wp_gfn_calls[level_index(lvl)]++;
+	if (rmap_wp || tdp_wp)
+		c->wp_gfn_protected[level_index(lvl)]++;
+	return 0;
+}
+
+SEC("tp_btf/kvm_mmu_slot_write_protect")
+int BPF_PROG(tp_slot_write_protect, struct kvm *kvm, const struct kvm_memory_slot *slot,
+	     int start_level, bool rmap_wp, bool tdp_wp)
+{
+	struct ks_event *e;
+
+	if (!traced() || !kvm || !slot)
+		return 0;
+	/* The tracepoint fires once the slot is done: no duration. */
+	e = event_new(KS_EV_SLOT_WRITE_PROTECT, kvm, bpf_ktime_get_ns());
+	if (!e)
+		return 0;
+	event_slot(e, slot);
+	e->level = start_level;
+	e->result = rmap_wp || tdp_wp;
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+static __always_inline int rmap_tp(enum ks_event_type type, struct kvm *kvm,
+				   const struct kvm_memory_slot *slot,
+				   enum kvm_mmu_rmap_reason reason, unsigned long bytes, int ret)
+{
+	struct ks_event *e;
+
+	if (!traced() || !kvm || !slot)
+		return 0;
+	e = event_new(type, kvm, bpf_ktime_get_ns());
+	if (!e)
+		return 0;
+	event_slot(e, slot);
+	e->bytes = bytes;
+	e->result = ret;
+	e->change = reason == KVM_RMAP_SHADOW_ROOT ? KS_RMAP_FIRST_SHADOW_ROOT : KS_RMAP_MEMSLOT_CREATE;
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+SEC("tp_btf/kvm_mmu_rmap_alloc")
+int BPF_PROG(tp_rmap_alloc, struct kvm *kvm, const struct kvm_memory_slot *slot,
+	     enum kvm_mmu_rmap_reason reason, unsigned long bytes, int ret)
+{
+	return rmap_tp(KS_EV_RMAP_ALLOC, kvm, slot, reason, bytes, ret);
+}
+
+SEC("tp_btf/kvm_mmu_rmap_skip")
+int BPF_PROG(tp_rmap_skip, struct kvm *kvm, const struct kvm_memory_slot *slot,
+	     enum kvm_mmu_rmap_reason reason, unsigned long bytes, int ret)
+{
+	return rmap_tp(KS_EV_RMAP_SKIP, kvm, slot, reason, bytes, ret);
+}
+
+SEC("tp_btf/kvm_stats_read")
+int BPF_PROG(tp_stats_read, struct kvm *kvm, struct kvm_vcpu *vcpu, loff_t pos,
+	     size_t size, ssize_t ret)
+{
+	count_stats_read(ret);
+	return 0;
+}

@@ -6,19 +6,22 @@
  * programs for them land with the patched-kernel path of `migrate`. */
 const struct ks_hook ks_hooks[] = {
 	{ "log_flags", "dirty logging turned on/off per memslot (KVM's lazy/eager decision)", true, {
-		{ KS_WAY_NEW_TP, "kvm_mmu_slot_apply_flags", { NULL }, NULL },
+		{ KS_WAY_NEW_TP, "kvm_mmu_slot_apply_flags",
+		  { "fentry_set_memslot", "fexit_set_memslot", "tp_apply_flags" },
+		  "duration from fentry/fexit on kvm_set_memslot" },
 		{ KS_WAY_FENTRY, "kvm_set_memslot",
 		  { "fentry_set_memslot", "fexit_set_memslot" },
 		  "flags and duration only; the lazy/eager decision is inferred" },
 	} },
 	{ "slot_write_protect", "whole-slot write protection when logging starts", false, {
-		{ KS_WAY_NEW_TP, "kvm_mmu_slot_write_protect", { NULL }, NULL },
+		{ KS_WAY_NEW_TP, "kvm_mmu_slot_write_protect", { "tp_slot_write_protect" },
+		  "no duration (the whole memslot update is timed)" },
 		{ KS_WAY_FENTRY, "kvm_mmu_slot_remove_write_access",
 		  { "fentry_slot_write_protect", "fexit_slot_write_protect" },
 		  "no count of pages changed" },
 	} },
 	{ "gfn_write_protect", "write protection by min_level at each clear", true, {
-		{ KS_WAY_NEW_TP, "kvm_mmu_gfn_write_protect", { NULL }, NULL },
+		{ KS_WAY_NEW_TP, "kvm_mmu_gfn_write_protect", { "tp_gfn_write_protect" }, NULL },
 		{ KS_WAY_FENTRY, "kvm_mmu_slot_gfn_write_protect",
 		  { "fexit_gfn_write_protect" }, NULL },
 	} },
@@ -43,12 +46,12 @@ const struct ks_hook ks_hooks[] = {
 		{ KS_WAY_FENTRY, "kvm_flush_remote_tlbs", { "fentry_flush_remote_tlbs" }, NULL },
 	} },
 	{ "rmap_alloc", "memslot rmap arrays allocated (lazy rmap allocation)", false, {
-		{ KS_WAY_NEW_TP, "kvm_mmu_rmap_alloc", { NULL }, NULL },
+		{ KS_WAY_NEW_TP, "kvm_mmu_rmap_alloc", { "tp_rmap_alloc", "tp_rmap_skip" }, NULL },
 		{ KS_WAY_FENTRY, "memslot_rmap_alloc", { "fentry_rmap_alloc", "fexit_rmap_alloc" },
 		  "allocations only: bytes avoided are derived from the memslots" },
 	} },
 	{ "stats_reads", "reads of the binary stats fd", false, {
-		{ KS_WAY_NEW_TP, "kvm_stats_read", { NULL }, NULL },
+		{ KS_WAY_NEW_TP, "kvm_stats_read", { "tp_stats_read" }, NULL },
 		{ KS_WAY_FENTRY, "kvm_vm_stats_read", { "fexit_vm_stats_read", "fexit_vcpu_stats_read" },
 		  "attributed to the reading process" },
 	} },

@@ -22,11 +22,13 @@ struct ks_slot {
 	uint64_t log_on_ts, log_on_ns;   /* when logging started, cost of the memslot ioctl */
 	uint64_t log_off_ts, log_off_ns;
 	bool eager_wp;                   /* whole-slot write protect seen at start */
+	unsigned int start_actions;      /* KVM's decision at start (KS_ACT_*), 0 if unknown */
 	uint64_t eager_wp_ns;
 	uint64_t iteration;              /* KVM_GET_DIRTY_LOG calls since logging started */
 	uint64_t n_get, get_ns, dirty_pages;
 	uint64_t n_clear, clear_ns, cleared_pages;
 	uint64_t rmap_allocs, rmap_bytes, rmap_ns;
+	uint64_t rmap_avoided_bytes;     /* series kernels: rmaps not allocated */
 };
 
 struct ks_vm {

@@ -15,6 +15,25 @@
 
 static const char *const change_names[] = { "create", "delete", "move", "flags" };
 
+/* KVM's decision, as the series' kvm_mmu_slot_apply_flags reports it. */
+static void json_actions(struct ks_json *j, unsigned int actions)
+{
+	static const struct { unsigned int bit; const char *name; } names[] = {
+		{ KS_ACT_START, "start" }, { KS_ACT_STOP, "stop" }, { KS_ACT_LAZY, "lazy" },
+		{ KS_ACT_SPLIT, "split" }, { KS_ACT_CLEAR_DIRTY, "clear_dirty" },
+		{ KS_ACT_WRPROT_4K, "wrprot_4k" }, { KS_ACT_WRPROT_2M, "wrprot_2m" },
+		{ KS_ACT_COLLAPSE, "collapse" },
+	};
+
+	if (!(actions & KS_ACT_KNOWN))
+		return;
+	ks_json_arr(j, "kvm_actions");
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (actions & names[i].bit)
+			ks_json_arr_str(j, names[i].name);
+	ks_json_close(j);
+}
+
 static void comm_of(pid_t pid, char *buf, size_t len)
 {
 	char path[64];
@@ -97,6 +116,7 @@ static void memslot_event(struct ks_migrate *m, struct ks_vm *vm, const struct k
 	if (!was && is) {
 		logging = "on";
 		s->logging = true;
+		s->start_actions = e->actions;
 		s->log_on_ts = e->ts_ns;
 		s->log_on_ns = e->dur_ns;
 		s->iteration = 0;
@@ -121,13 +141,17 @@ static void memslot_event(struct ks_migrate *m, struct ks_vm *vm, const struct k
 		ks_json_u64(&j, "old_flags", e->old_flags);
 		ks_json_u64(&j, "new_flags", e->new_flags);
 		ks_json_str(&j, "logging", logging);
+		json_actions(&j, e->actions);
 		ks_json_u64(&j, "dur_ns", e->dur_ns);
 		if (ks_json_end(&j))
 			m->output_failed = true;
 	} else if (strcmp(logging, "unchanged")) {
-		fprintf(m->out, "%10.3fs  pid %-7d slot %u: dirty logging %s (%llu pages, memslot ioctl %.3f ms)\n",
+		fprintf(m->out, "%10.3fs  pid %-7d slot %u: dirty logging %s (%llu pages, memslot ioctl %.3f ms%s%s)\n",
 			(e->ts_ns - m->start_ns) / 1e9, vm->pid, s->id, logging,
-			(unsigned long long)e->npages, ms(e->dur_ns));
+			(unsigned long long)e->npages, ms(e->dur_ns),
+			!(e->actions & KS_ACT_KNOWN) || !is ? "" :
+			(e->actions & KS_ACT_LAZY) ? "; KVM: lazy, initially set" : "; KVM: eager write protect",
+			(e->actions & KS_ACT_KNOWN) && is && (e->actions & KS_ACT_SPLIT) ? ", eager split" : "");
 	}
 }
 
@@ -206,7 +230,8 @@ static void slot_wp_event(struct ks_migrate *m, struct ks_vm *vm, const struct k
 static void rmap_event(struct ks_migrate *m, struct ks_vm *vm, const struct ks_event *e)
 {
 	struct ks_slot *s = slot_of(vm, e->as_id, (unsigned int)e->slot, true);
-	uint64_t bytes = e->result ? 0 : ks_rmap_bytes(e->base_gfn, e->npages);
+	/* Series kernels report the bytes; otherwise the same formula. */
+	uint64_t bytes = e->result ? 0 : e->bytes ? e->bytes : ks_rmap_bytes(e->base_gfn, e->npages);
 	struct ks_json j;
 
 	if (!s)
@@ -223,6 +248,26 @@ static void rmap_event(struct ks_migrate *m, struct ks_vm *vm, const struct ks_e
 	ks_json_u64(&j, "bytes", bytes);
 	ks_json_u64(&j, "dur_ns", e->dur_ns);
 	ks_json_i64(&j, "result", e->result);
+	if (ks_json_end(&j))
+		m->output_failed = true;
+}
+
+/* Series kernels: a memslot made without rmaps, and the bytes saved. */
+static void rmap_skip_event(struct ks_migrate *m, struct ks_vm *vm, const struct ks_event *e)
+{
+	struct ks_slot *s = slot_of(vm, e->as_id, (unsigned int)e->slot, true);
+	struct ks_json j;
+
+	if (!s)
+		return;
+	s->rmap_avoided_bytes = e->bytes;
+	if (!m->json)
+		return;
+	ks_json_begin(&j, m->out, "rmap_skip", e->ts_ns);
+	ks_json_i64(&j, "pid", vm->pid);
+	ks_json_u64(&j, "slot", s->id);
+	ks_json_u64(&j, "npages", e->npages);
+	ks_json_u64(&j, "bytes", e->bytes);
 	if (ks_json_end(&j))
 		m->output_failed = true;
 }
@@ -251,6 +296,9 @@ void ks_migrate_event(struct ks_migrate *m, const struct ks_event *e)
 		break;
 	case KS_EV_RMAP_ALLOC:
 		rmap_event(m, vm, e);
+		break;
+	case KS_EV_RMAP_SKIP:
+		rmap_skip_event(m, vm, e);
 		break;
 	default:
 		break;

@@ -318,6 +318,9 @@ static void summary_vm(struct ks_migrate *m, struct ks_vm *vm, uint64_t now_ns)
 			ks_json_u64(&j, "pages_cleared", s->cleared_pages);
 			ks_json_u64(&j, "rmap_allocs", s->rmap_allocs);
 			ks_json_u64(&j, "rmap_bytes", s->rmap_bytes);
+			ks_json_u64(&j, "rmap_avoided_bytes", s->rmap_avoided_bytes);
+			if (s->start_actions & KS_ACT_KNOWN)
+				ks_json_str(&j, "kvm_decision", s->start_actions & KS_ACT_LAZY ? "lazy" : "eager");
 			ks_json_close(&j);
 		}
 		ks_json_close(&j);
@@ -350,7 +353,9 @@ static void summary_vm(struct ks_migrate *m, struct ks_vm *vm, uint64_t now_ns)
 			continue;
 		fprintf(m->out, "  %5u %10llu %8s %10.3f %6llu %10.3f %12llu %6llu %10.3f %12llu\n",
 			s->id, (unsigned long long)s->npages,
-			!s->log_on_ts ? "-" : s->eager_wp ? "eager" : "lazy", s->log_on_ns / 1e6,
+			!s->log_on_ts ? "-" :
+			(s->start_actions & KS_ACT_KNOWN) ? ((s->start_actions & KS_ACT_LAZY) ? "lazy" : "eager") :
+			s->eager_wp ? "eager" : "lazy", s->log_on_ns / 1e6,
 			(unsigned long long)s->n_get, s->get_ns / 1e6,
 			(unsigned long long)s->dirty_pages, (unsigned long long)s->n_clear,
 			s->clear_ns / 1e6, (unsigned long long)s->cleared_pages);

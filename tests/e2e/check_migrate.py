@@ -117,6 +117,12 @@ def check_run(label, truth, mig, mode, backing):
     if not vs:
         return
     vs = vs[0]
+    # Series kernels report KVM's decision itself: it must match the mode.
+    decided = {sl["slot"]: sl["kvm_decision"] for sl in vs["slots"] if "kvm_decision" in sl}
+    if decided:
+        want = "lazy" if mode == "manual-init-set" else "eager"
+        result(all(decided.get(i) == want for i in slot_ids), label,
+               f"KVM's own decision at enable is {want} for every slot", str(decided))
     wp2m = vs["wp_calls"]["2m"]
     if mode == "manual-init-set":
         result(wp2m > 0, label, f"initially-set: write protect at 2M on clear ({wp2m} calls)",

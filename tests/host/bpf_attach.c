@@ -3,7 +3,11 @@
  * Loads, attaches and triggers every BPF program of kvmscope on the running
  * kernel: on the build machine (KVM built in) and in the lab (KVM modules).
  *
- *   bpf_attach [--kvmload PATH] [--all] [--rmap]
+ *   bpf_attach [--kvmload PATH] [--all] [--rmap] [--series]
+ *
+ * --series: the kernel has the kvmscope KVM series, whose tracepoint
+ * programs must then load, attach and fire; without it they must not be
+ * attachable (a stock kernel).
  *
  * Prints one line per program: "PASS name", "FAIL name: why" or
  * "SKIP name: why". A program is skipped only when the kernel cannot run its
@@ -50,31 +54,54 @@ static const struct ks_way *way_of(const char *prog)
 	return NULL;
 }
 
-/* Why this kernel cannot run the program, or NULL if it should. */
-static const char *unrunnable(const struct ks_probe *p, const struct ks_way *w)
+/* Is this one of the programs for the kernel series' tracepoints? */
+static bool series_prog(const char *prog)
 {
+	for (unsigned int i = 0; i < ks_nr_hooks; i++)
+		for (int w = 0; w < KS_MAX_WAYS && ks_hooks[i].ways[w].target; w++)
+			for (int k = 0; k < KS_MAX_PROGS; k++)
+				if (ks_hooks[i].ways[w].kind == KS_WAY_NEW_TP &&
+				    ks_hooks[i].ways[w].progs[k] &&
+				    !strcmp(ks_hooks[i].ways[w].progs[k], prog) &&
+				    !strncmp(prog, "tp_", 3))
+					return true;
+	return false;
+}
+
+/* Why this kernel cannot run the program, or NULL if it should. The target
+ * comes from the program's own section ("fentry/FUNC", "tp_btf/TP"). */
+static const char *unrunnable(const struct ks_probe *p, const struct bpf_program *prog)
+{
+	const char *sec = bpf_program__section_name(prog), *slash = strchr(sec, '/');
 	const char *where;
 
-	if (w->kind == KS_WAY_FENTRY) {
-		switch (ks_probe_func(p, w->target, &where)) {
+	if (!slash)
+		return "program without a target";
+	if (!strncmp(sec, "fentry/", 7) || !strncmp(sec, "fexit/", 6)) {
+		switch (ks_probe_func(p, slash + 1, &where)) {
 		case KS_FUNC_ABSENT: return "target function not in kernel BTF";
 		case KS_FUNC_NOT_TRACEABLE: return "target function not traceable";
 		case KS_FUNC_FORBIDDEN: return ks_probe_fentry_why(p);
 		case KS_FUNC_OK: return NULL;
 		}
 	}
-	return ks_probe_tracepoint(p, w->target, &where) ? NULL : "tracepoint absent";
+	return ks_probe_tracepoint(p, slash + 1, &where) ? NULL : "tracepoint absent";
 }
 
 static unsigned long long events_seen[16];
+
+static unsigned long long actions_seen;
 
 static int on_event(void *ctx, void *data, size_t len)
 {
 	const struct ks_event *e = data;
 	unsigned int tgid = *(unsigned int *)ctx;
 
-	if (len >= sizeof(*e) && e->tgid == tgid && e->type < 16)
-		events_seen[e->type]++;
+	if (len < sizeof(*e) || e->tgid != tgid || e->type >= 16)
+		return 0;
+	events_seen[e->type]++;
+	if (e->type == KS_EV_MEMSLOT_COMMIT && (e->actions & KS_ACT_KNOWN))
+		actions_seen++;
 	return 0;
 }
 
@@ -164,23 +191,25 @@ int main(int argc, char **argv)
 		{ "kvmload", required_argument, NULL, 'k' },
 		{ "all", no_argument, NULL, 'a' },
 		{ "rmap", no_argument, NULL, 'r' },
+		{ "series", no_argument, NULL, 's' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *kvmload = NULL;
-	bool all = false, rmap = false;
+	bool all = false, rmap = false, series = false;
 	struct migrate_bpf *skel;
 	struct bpf_program *prog;
 	struct ks_probe p;
 	struct bpf_link *links[MAX_LINKS];
-	int opt, err, nlinks = 0, fentry_skipped = 0;
+	int opt, err, nlinks = 0, fentry_skipped = 0, series_absent = 0;
 
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'k': kvmload = optarg; break;
 		case 'a': all = true; break;
 		case 'r': rmap = true; break;
+		case 's': series = true; break;
 		default:
-			fprintf(stderr, "usage: bpf_attach [--kvmload PATH] [--all] [--rmap]\n");
+			fprintf(stderr, "usage: bpf_attach [--kvmload PATH] [--all] [--rmap] [--series]\n");
 			return 2;
 		}
 	}
@@ -196,21 +225,31 @@ int main(int argc, char **argv)
 	bpf_object__for_each_program(prog, skel->obj) {
 		const char *name = bpf_program__name(prog);
 		const struct ks_way *w = way_of(name);
-		const char *why = w ? unrunnable(&p, w) : "program not listed in tracer/hooks.c";
+		const char *why = w ? unrunnable(&p, prog) : "program not listed in tracer/hooks.c";
 
 		if (!w) {
 			FAIL("%s: %s", name, why);
 			bpf_program__set_autoload(prog, false);
+		} else if (why && series_prog(name) && !series) {
+			/* A stock kernel has none of the series' tracepoints. */
+			series_absent++;
+			bpf_program__set_autoload(prog, false);
 		} else if (why) {
 			if (all)
 				FAIL("%s: %s", name, why);
-			else if (w->kind == KS_WAY_FENTRY && p.fentry_err)
+			else if (!strncmp(bpf_program__section_name(prog), "f", 1) && p.fentry_err)
 				fentry_skipped++; /* one line for them all, below */
 			else
 				SKIP("%s: %s", name, why);
 			bpf_program__set_autoload(prog, false);
+		} else if (series_prog(name) && !series) {
+			FAIL("%s: the series tracepoint exists on a kernel said to be stock", name);
+			bpf_program__set_autoload(prog, false);
 		}
 	}
+	if (series_absent)
+		PASS("stock kernel: none of the %d series tracepoint programs can attach, as expected",
+		     series_absent);
 	if (fentry_skipped)
 		SKIP("%d fentry/fexit programs: %s (the lab tier runs them)",
 		     fentry_skipped, ks_probe_fentry_why(&p));
@@ -266,7 +305,11 @@ int main(int argc, char **argv)
 			{ "fexit_page_fault", "guest write faults", c.write_faults },
 			{ "tp_page_fault", "guest write faults", c.write_faults },
 			{ "fentry_flush_remote_tlbs", "remote TLB flushes", c.tlb_flushes },
-			{ "tp_split_huge_page", "huge page splits (THP, dirty logging)", c.splits[2] + c.splits[3] },
+			/* Shadow paging (--rmap runs) splits no TDP huge pages. */
+			{ "tp_split_huge_page", "huge page splits (THP, dirty logging)", rmap ? 1 : c.splits[2] + c.splits[3] },
+			{ "tp_gfn_write_protect", "2M write-protects at clear (initially-set, THP)", c.wp_gfn_calls[2] },
+			{ "tp_apply_flags", "memslot updates carrying KVM's decision", actions_seen },
+			{ "tp_rmap_skip", "memslots created without rmaps (TDP MMU)", rmap ? 1 : events_seen[KS_EV_RMAP_SKIP] },
 		};
 		for (size_t i = 0; i < sizeof(ex) / sizeof(ex[0]); i++) {
 			struct bpf_program *pr = bpf_object__find_program_by_name(skel->obj, ex[i].prog);

@@ -155,3 +155,9 @@ void ks_json_arr_u64(struct ks_json *j, uint64_t v)
 	key(j, NULL);
 	fprintf(j->f, "%llu", (unsigned long long)v);
 }
+
+void ks_json_arr_str(struct ks_json *j, const char *v)
+{
+	key(j, NULL);
+	ks_json_string(j->f, v);
+}

@@ -37,5 +37,6 @@ void ks_json_obj(struct ks_json *j, const char *key);   /* key NULL inside array
 void ks_json_arr(struct ks_json *j, const char *key);
 void ks_json_close(struct ks_json *j);                  /* ends obj or arr */
 void ks_json_arr_u64(struct ks_json *j, uint64_t v);    /* element of an array */
+void ks_json_arr_str(struct ks_json *j, const char *v); /* element of an array */
 
 #endif
