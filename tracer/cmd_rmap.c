@@ -396,6 +396,14 @@ int cmd_rmap(int argc, char **argv)
 	if (!a.once && !a.json)
 		printf("kvmscope rmap: watching memslots and rmap allocations%s. Ctrl-C ends.\n",
 		       a.duration_ns ? " for the duration given" : "");
+	if (!a.once && a.json) {
+		struct ks_json j;
+
+		ks_json_begin(&j, stdout, "attached", r->start_ns);
+		ks_json_u64(&j, "programs", l.nr_progs);
+		ks_json_i64(&j, "filter_pid", a.pid);
+		ks_json_end(&j);
+	}
 	fflush(stdout); /* a script waiting for this line must see it now */
 	end = a.duration_ns ? r->start_ns + a.duration_ns : UINT64_MAX;
 	while (!a.once && !ks_stop_signal && now_ns() < end) {

@@ -39,6 +39,15 @@ expect "migrate: duration negative" 2 "invalid duration" migrate -d -1s
 # A PID that cannot exist (above pid_max) and one that is not a VMM.
 expect "migrate: no such process" 1 "no process with PID 4194304" migrate -p 4194304
 expect "migrate: not a VMM" 1 "PID $$ is not a VMM" migrate -p $$
+expect "stats: PID garbage" 2 "invalid PID" stats -p x1
+expect "stats: interval below 10ms" 2 "out of range" stats -i 5ms
+expect "stats: empty filter" 2 "filter" stats --filter ""
+expect "stats: filter of commas" 2 "no names" stats --filter ,,,
+expect "stats: no such process" 1 "no process with PID 4194304" stats -p 4194304
+expect "stats: not a VMM" 1 "PID $$ is not a VMM" stats -p $$
+expect "rmap: PID zero" 2 "invalid PID" rmap -p 0
+expect "rmap: duration garbage" 2 "invalid duration" rmap -d forever
+expect "rmap: no such process" 1 "no process with PID 4194304" rmap -p 4194304
 if out=$("$ks" --help 2>&1) && printf '%s' "$out" | grep -q migrate; then
 	echo "PASS --help lists the commands"
 else
