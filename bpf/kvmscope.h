@@ -88,6 +88,10 @@ struct ks_event {
 	unsigned int actions;        /* KS_ACT_* for memslot events, 0 if unknown */
 	unsigned int pad2;
 	unsigned long long bytes;    /* rmap bytes (series tracepoints) */
+	/* For ioctl events: time in KVM's function proper (the dirty-log or
+	 * memslot work); dur_ns is then the whole VM ioctl when the ioctl
+	 * itself could be timed (kvm_vm_ioctl), else equal to kvm_ns. */
+	unsigned long long kvm_ns;
 };
 
 /* What the BPF side remembers of a memslot to count its bitmaps. */

@@ -51,7 +51,7 @@ struct {
 
 /* Entry timestamps of the timed functions. Keyed by thread and hook because
  * the hooks nest (memslot commit calls the whole-slot write protect). */
-enum hook_id { H_GET_LOG, H_CLEAR_LOG, H_SLOT_WP, H_RMAP, H_FAULT };
+enum hook_id { H_VM_IOCTL, H_GET_LOG, H_CLEAR_LOG, H_SLOT_WP, H_RMAP, H_FAULT };
 struct start_key {
 	__u64 pid_tgid;
 	__u32 hook;
@@ -147,6 +147,42 @@ static __always_inline struct ks_event *event_new(enum ks_event_type type,
 	return e;
 }
 
+/* --- whole VM ioctls ------------------------------------------------------ *
+ * An event of a dirty-log or memslot ioctl is held here until the ioctl
+ * returns, so its duration is what the VMM paid in the kernel, not only the
+ * KVM function inside. */
+#define KVM_GET_DIRTY_LOG_NR 0x4010ae42
+#define KVM_CLEAR_DIRTY_LOG_NR 0xc018aec0
+#define KVM_SET_USER_MEMORY_REGION_NR 0x4020ae46
+#define KVM_SET_USER_MEMORY_REGION2_NR 0x4060ae49
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u64);              /* pid_tgid */
+	__type(value, struct ks_event);
+} ioctl_pending SEC(".maps");
+
+static __always_inline bool in_vm_ioctl(void)
+{
+	struct start_key key = { .pid_tgid = bpf_get_current_pid_tgid(), .hook = H_VM_IOCTL };
+
+	return bpf_map_lookup_elem(&starts, &key) != NULL;
+}
+
+/* Submits e now, or holds a copy until the VM ioctl around it returns. */
+static __always_inline void event_done(struct ks_event *e)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+
+	e->kvm_ns = e->dur_ns;
+	if (in_vm_ioctl() && !bpf_map_update_elem(&ioctl_pending, &id, e, BPF_ANY)) {
+		bpf_ringbuf_discard(e, 0);
+		return;
+	}
+	bpf_ringbuf_submit(e, 0);
+}
+
 static __always_inline void event_slot(struct ks_event *e,
 				       const struct kvm_memory_slot *s)
 {
@@ -172,6 +208,7 @@ static __always_inline __u32 level_index(__u32 lvl)
 struct popcount_ctx {
 	const char *ubuf;   /* user address of the bitmap */
 	__u64 nbits;
+	__u64 tail_bit;     /* first bit after the whole chunks */
 	__u64 count;
 	int err;
 };
@@ -184,36 +221,38 @@ static __always_inline __u64 popcount64(__u64 x)
 	return (x * 0x0101010101010101ULL) >> 56;
 }
 
-static long popcount_step(__u32 i, void *arg)
+/* Whole 256-byte chunks: one read each. */
+static long popcount_chunk(__u32 i, void *arg)
 {
 	struct popcount_ctx *c = arg;
 	__u64 words[BITMAP_CHUNK / 8];
-	__u64 bit0 = (__u64)i * BITMAP_CHUNK * 8;
+
+	if (bpf_probe_read_user(words, sizeof(words), c->ubuf + (__u64)i * BITMAP_CHUNK)) {
+		c->err = 1;
+		return 1;
+	}
+	for (int w = 0; w < BITMAP_CHUNK / 8; w++)
+		c->count += popcount64(words[w]);
+	return 0;
+}
+
+/* The words after the last whole chunk, one read each: the bitmap may end
+ * right at the end of a mapping, so never read past it. */
+static long popcount_word(__u32 i, void *arg)
+{
+	struct popcount_ctx *c = arg;
+	__u64 bit0 = c->tail_bit + (__u64)i * 64, v;
 
 	if (bit0 >= c->nbits)
 		return 1;
-	if (bpf_probe_read_user(words, sizeof(words), c->ubuf + (__u64)i * BITMAP_CHUNK)) {
-		/* The last chunk may end at a page we cannot read: retry small. */
-		__builtin_memset(words, 0, sizeof(words));
-		for (int w = 0; w < BITMAP_CHUNK / 8; w++) {
-			if (bit0 + (__u64)w * 64 >= c->nbits)
-				break;
-			if (bpf_probe_read_user(&words[w], 8, c->ubuf + (__u64)i * BITMAP_CHUNK + w * 8)) {
-				c->err = 1;
-				return 1;
-			}
-		}
+	if (bpf_probe_read_user(&v, sizeof(v), c->ubuf + bit0 / 8)) {
+		c->err = 1;
+		return 1;
 	}
-	for (int w = 0; w < BITMAP_CHUNK / 8; w++) {
-		__u64 first = bit0 + (__u64)w * 64, v = words[w];
-
-		if (first >= c->nbits)
-			break;
-		/* Bits past the slot's end are not pages. */
-		if (c->nbits - first < 64)
-			v &= (1ULL << (c->nbits - first)) - 1;
-		c->count += popcount64(v);
-	}
+	/* Bits past the slot's end are not pages. */
+	if (c->nbits - bit0 < 64)
+		v &= (1ULL << (c->nbits - bit0)) - 1;
+	c->count += popcount64(v);
 	return 0;
 }
 
@@ -221,12 +260,15 @@ static long popcount_step(__u32 i, void *arg)
 static __always_inline long long count_bits(const void *ubuf, __u64 nbits)
 {
 	struct popcount_ctx c = { .ubuf = ubuf, .nbits = nbits };
-	__u32 steps = (nbits + BITMAP_CHUNK * 8 - 1) / (BITMAP_CHUNK * 8);
+	__u32 chunks = nbits / (BITMAP_CHUNK * 8);
 
-	/* 1M steps = a 2 GiB bitmap = a 64 TiB slot of 4K pages. */
-	if (!ubuf || steps > (1U << 20))
+	/* 1M chunks = a 2 GiB bitmap = a 64 TiB slot of 4K pages. */
+	if (!ubuf || chunks > (1U << 20))
 		return -1;
-	bpf_loop(steps, popcount_step, &c, 0);
+	bpf_loop(chunks, popcount_chunk, &c, 0);
+	c.tail_bit = (__u64)chunks * BITMAP_CHUNK * 8;
+	if (!c.err && c.tail_bit < nbits)
+		bpf_loop(BITMAP_CHUNK / 8, popcount_word, &c, 0);
 	return c.err ? -1 : (long long)c.count;
 }
 
@@ -354,7 +396,7 @@ int BPF_PROG(fexit_set_memslot, struct kvm *kvm, struct kvm_memory_slot *old,
 		__builtin_memcpy(e, pending, sizeof(*e));
 		e->dur_ns = bpf_ktime_get_ns() - pending->ts_ns;
 		e->result = ret;
-		bpf_ringbuf_submit(e, 0);
+		event_done(e);
 	} else {
 		drop(KS_DROP_RINGBUF_FULL);
 	}
@@ -387,22 +429,28 @@ int BPF_PROG(fexit_get_dirty_log, struct kvm *kvm, struct kvm_dirty_log *log,
 	     int ret)
 {
 	struct ks_event *e;
-	__u64 t0;
+	__u64 t0, npages;
+	long long pages;
+	__u32 slot;
 
 	if (!traced() || !(t0 = finish(H_GET_LOG)))
 		return 0;
+	/* Count before reserving the ring buffer record: the verifier then
+	 * checks the counting loop without a reference held. */
+	slot = BPF_CORE_READ(log, slot);
+	npages = slot_npages(kvm, slot);
+	/* The bitmap KVM just copied out is what the VMM sees as dirty. */
+	pages = ret || !npages ? -1 : count_bits(BPF_CORE_READ(log, dirty_bitmap), npages);
 	e = event_new(KS_EV_GET_DIRTY_LOG, kvm, t0);
 	if (!e)
 		return 0;
 	/* The slot field of the ioctl carries the address space in its top 16 bits. */
-	e->slot = BPF_CORE_READ(log, slot) & 0xffff;
-	e->as_id = BPF_CORE_READ(log, slot) >> 16;
+	e->slot = slot & 0xffff;
+	e->as_id = slot >> 16;
 	e->result = ret;
-	e->npages = slot_npages(kvm, BPF_CORE_READ(log, slot));
-	/* The bitmap KVM just copied out is what the VMM sees as dirty. */
-	e->pages = ret || !e->npages ? -1 :
-		   count_bits(BPF_CORE_READ(log, dirty_bitmap), e->npages);
-	bpf_ringbuf_submit(e, 0);
+	e->npages = npages;
+	e->pages = pages;
+	event_done(e);
 	return 0;
 }
 
@@ -419,21 +467,26 @@ int BPF_PROG(fexit_clear_dirty_log, struct kvm *kvm,
 	     struct kvm_clear_dirty_log *log, int ret)
 {
 	struct ks_event *e;
-	__u64 t0;
+	__u64 t0, num_pages;
+	long long pages;
+	__u32 slot;
 
 	if (!traced() || !(t0 = finish(H_CLEAR_LOG)))
 		return 0;
+	slot = BPF_CORE_READ(log, slot);
+	num_pages = BPF_CORE_READ(log, num_pages);
+	pages = ret ? -1 : count_bits(BPF_CORE_READ(log, dirty_bitmap), num_pages);
 	e = event_new(KS_EV_CLEAR_DIRTY_LOG, kvm, t0);
 	if (!e)
 		return 0;
-	e->slot = BPF_CORE_READ(log, slot) & 0xffff;
-	e->as_id = BPF_CORE_READ(log, slot) >> 16;
+	e->slot = slot & 0xffff;
+	e->as_id = slot >> 16;
 	e->first_page = BPF_CORE_READ(log, first_page);
-	e->num_pages = BPF_CORE_READ(log, num_pages);
+	e->num_pages = num_pages;
 	e->result = ret;
-	e->npages = slot_npages(kvm, BPF_CORE_READ(log, slot));
-	e->pages = ret ? -1 : count_bits(BPF_CORE_READ(log, dirty_bitmap), e->num_pages);
-	bpf_ringbuf_submit(e, 0);
+	e->npages = slot_npages(kvm, slot);
+	e->pages = pages;
+	event_done(e);
 	return 0;
 }
 
@@ -717,5 +770,48 @@ int BPF_PROG(tp_stats_read, struct kvm *kvm, struct kvm_vcpu *vcpu, loff_t pos,
 	     size_t size, ssize_t ret)
 {
 	count_stats_read(ret);
+	return 0;
+}
+
+/* --- whole VM ioctls: the outer timing ------------------------------------- */
+
+static __always_inline bool timed_ioctl(unsigned int ioctl)
+{
+	return ioctl == KVM_GET_DIRTY_LOG_NR || ioctl == KVM_CLEAR_DIRTY_LOG_NR ||
+	       ioctl == KVM_SET_USER_MEMORY_REGION_NR || ioctl == KVM_SET_USER_MEMORY_REGION2_NR;
+}
+
+SEC("fentry/kvm_vm_ioctl")
+int BPF_PROG(fentry_vm_ioctl, struct file *filp, unsigned int ioctl, unsigned long arg)
+{
+	if (traced() && timed_ioctl(ioctl))
+		start(H_VM_IOCTL);
+	return 0;
+}
+
+SEC("fexit/kvm_vm_ioctl")
+int BPF_PROG(fexit_vm_ioctl, struct file *filp, unsigned int ioctl, unsigned long arg, long ret)
+{
+	__u64 id = bpf_get_current_pid_tgid(), t0;
+	struct ks_event *held, *e;
+
+	if (!traced() || !timed_ioctl(ioctl))
+		return 0;
+	t0 = finish(H_VM_IOCTL);
+	held = bpf_map_lookup_elem(&ioctl_pending, &id);
+	if (!held)
+		return 0;
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (e) {
+		__builtin_memcpy(e, held, sizeof(*e));
+		if (t0) {
+			e->ts_ns = t0;
+			e->dur_ns = bpf_ktime_get_ns() - t0;
+		}
+		bpf_ringbuf_submit(e, 0);
+	} else {
+		drop(KS_DROP_RINGBUF_FULL);
+	}
+	bpf_map_delete_elem(&ioctl_pending, &id);
 	return 0;
 }

@@ -29,6 +29,10 @@ const struct ks_hook ks_hooks[] = {
 		{ KS_WAY_FENTRY, "kvm_get_dirty_log_protect",
 		  { "fentry_get_dirty_log", "fexit_get_dirty_log" }, NULL },
 	} },
+	{ "ioctl_time", "dirty-log and memslot ioctls timed whole, as the VMM pays them", false, {
+		{ KS_WAY_FENTRY, "kvm_vm_ioctl", { "fentry_vm_ioctl", "fexit_vm_ioctl" },
+		  NULL },
+	} },
 	{ "clear_dirty_log", "KVM_CLEAR_DIRTY_LOG: duration, slot and range", true, {
 		{ KS_WAY_FENTRY, "kvm_clear_dirty_log_protect",
 		  { "fentry_clear_dirty_log", "fexit_clear_dirty_log" }, NULL },

@@ -143,6 +143,7 @@ static void memslot_event(struct ks_migrate *m, struct ks_vm *vm, const struct k
 		ks_json_str(&j, "logging", logging);
 		json_actions(&j, e->actions);
 		ks_json_u64(&j, "dur_ns", e->dur_ns);
+		ks_json_u64(&j, "kvm_ns", e->kvm_ns);
 		if (ks_json_end(&j))
 			m->output_failed = true;
 	} else if (strcmp(logging, "unchanged")) {
@@ -195,6 +196,7 @@ static void sync_event(struct ks_migrate *m, struct ks_vm *vm, const struct ks_e
 	ks_json_u64(&j, "as_id", s->as_id);
 	ks_json_u64(&j, "iteration", iteration);
 	ks_json_u64(&j, "dur_ns", e->dur_ns);
+	ks_json_u64(&j, "kvm_ns", e->kvm_ns);
 	ks_json_i64(&j, get ? "pages_dirty" : "pages_cleared", e->pages);
 	if (!get) {
 		ks_json_u64(&j, "first_page", e->first_page);

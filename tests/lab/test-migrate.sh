@@ -9,7 +9,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$(dirname "$here")")
 logs=$root/build/test-logs
 mkdir -p "$logs"
-for kernel in stock-6.12 stock-6.1 patched-6.12; do
+for kernel in ${LAB_KERNELS:-stock-6.12 stock-6.1 patched-6.12}; do
 	log=$logs/migrate-e2e-$kernel.log
 	lab_run --kernel "$kernel" --add "$here/guest/migrate-e2e.sh" -- \
 		sh /opt/kvmscope/add/migrate-e2e.sh >"$log" 2>&1
