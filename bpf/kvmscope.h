@@ -40,6 +40,9 @@ struct ks_vm_counters {
 	unsigned long long stats_read_bytes;
 	unsigned long long hypercalls_map_gpa;
 	unsigned long long msr_migration_control;
+	/* Series kernels: page-size stats updates summed, by level; signed
+	 * values stored as two's complement (pages mapped minus unmapped). */
+	unsigned long long page_delta[KS_MAX_LEVEL];
 };
 
 /* Rare events, one ring-buffer record each. */

@@ -88,10 +88,10 @@ static __always_inline bool traced(void)
 	return !filter_tgid || (bpf_get_current_pid_tgid() >> 32) == filter_tgid;
 }
 
-static __always_inline struct ks_vm_counters *vm_of(struct kvm *kvm)
+static __always_inline struct ks_vm_counters *vm_of_pid(struct kvm *kvm, __u32 tgid)
 {
 	struct ks_vm_key key = {
-		.tgid = bpf_get_current_pid_tgid() >> 32,
+		.tgid = tgid,
 		.kvm = (__u64)kvm,
 	};
 	struct ks_vm_counters *c = bpf_map_lookup_elem(&vm_counters, &key);
@@ -104,6 +104,11 @@ static __always_inline struct ks_vm_counters *vm_of(struct kvm *kvm)
 		return NULL;
 	}
 	return bpf_map_lookup_elem(&vm_counters, &key);
+}
+
+static __always_inline struct ks_vm_counters *vm_of(struct kvm *kvm)
+{
+	return vm_of_pid(kvm, bpf_get_current_pid_tgid() >> 32);
 }
 
 static __always_inline void start(enum hook_id hook)
@@ -163,6 +168,15 @@ struct {
 	__type(value, struct ks_event);
 } ioctl_pending SEC(".maps");
 
+/* Staging for ioctl_pending: 6.1 kernels refuse ring buffer memory as a
+ * map update's value, so the record is copied through a map value first. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ks_event);
+} event_scratch SEC(".maps");
+
 static __always_inline bool in_vm_ioctl(void)
 {
 	struct start_key key = { .pid_tgid = bpf_get_current_pid_tgid(), .hook = H_VM_IOCTL };
@@ -174,11 +188,16 @@ static __always_inline bool in_vm_ioctl(void)
 static __always_inline void event_done(struct ks_event *e)
 {
 	__u64 id = bpf_get_current_pid_tgid();
+	__u32 zero = 0;
+	struct ks_event *tmp;
 
 	e->kvm_ns = e->dur_ns;
-	if (in_vm_ioctl() && !bpf_map_update_elem(&ioctl_pending, &id, e, BPF_ANY)) {
-		bpf_ringbuf_discard(e, 0);
-		return;
+	if (in_vm_ioctl() && (tmp = bpf_map_lookup_elem(&event_scratch, &zero))) {
+		__builtin_memcpy(tmp, e, sizeof(*e));
+		if (!bpf_map_update_elem(&ioctl_pending, &id, tmp, BPF_ANY)) {
+			bpf_ringbuf_discard(e, 0);
+			return;
+		}
 	}
 	bpf_ringbuf_submit(e, 0);
 }
@@ -813,5 +832,24 @@ int BPF_PROG(fexit_vm_ioctl, struct file *filp, unsigned int ioctl, unsigned lon
 		drop(KS_DROP_RINGBUF_FULL);
 	}
 	bpf_map_delete_elem(&ioctl_pending, &id);
+	return 0;
+}
+
+/* Page-size statistics updates: summed, they must equal pages_4k/2m/1g.
+ * Zapping can run in a kernel worker, so the VM is named by the process
+ * that created it (kvm->userspace_pid), not by the current task. */
+SEC("tp_btf/kvm_mmu_page_stats")
+int BPF_PROG(tp_page_stats, struct kvm *kvm, int level, int delta)
+{
+	struct ks_vm_counters *c;
+	__u32 lvl = level;
+
+	if (!kvm || lvl >= KS_MAX_LEVEL)
+		return 0;
+	if (filter_tgid && BPF_CORE_READ(kvm, userspace_pid) != filter_tgid)
+		return 0;
+	c = vm_of_pid(kvm, BPF_CORE_READ(kvm, userspace_pid));
+	if (c)
+		c->page_delta[level_index(lvl)] += (__u64)(__s64)delta;
 	return 0;
 }

@@ -380,8 +380,12 @@ int cmd_migrate(int argc, char **argv)
 	}
 	r->m.start_ns = now_ns();
 	for (unsigned int i = 0; i < ks_nr_hooks; i++)
+	{
 		if (!strcmp(ks_hooks[i].metric, "faults") && r->l.choices[i].way >= 0)
 			r->m.fault_latency = ks_hooks[i].ways[r->l.choices[i].way].kind == KS_WAY_FENTRY;
+		if (!strcmp(ks_hooks[i].metric, "page_stats"))
+			r->m.page_stats = r->l.choices[i].way >= 0;
+	}
 	{
 		struct ks_json j;
 

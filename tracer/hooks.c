@@ -59,6 +59,9 @@ const struct ks_hook ks_hooks[] = {
 		{ KS_WAY_FENTRY, "kvm_vm_stats_read", { "fexit_vm_stats_read", "fexit_vcpu_stats_read" },
 		  "attributed to the reading process" },
 	} },
+	{ "page_stats", "page-size statistics updates (pages mapped at 4K/2M/1G)", false, {
+		{ KS_WAY_NEW_TP, "kvm_mmu_page_stats", { "tp_page_stats" }, NULL },
+	} },
 	{ "map_gpa_range", "KVM_HC_MAP_GPA_RANGE hypercalls (SEV page status)", false, {
 		{ KS_WAY_TP, "kvm_hypercall", { "tp_hypercall" }, NULL },
 	} },

@@ -58,6 +58,7 @@ struct ks_migrate {
 	int filter_pid;
 	bool output_failed;
 	bool fault_latency;       /* faults come through fentry/fexit: timed */
+	bool page_stats;          /* page-size stats updates are traced (series) */
 };
 
 struct ks_vm *ks_migrate_vm(struct ks_migrate *m, pid_t pid, bool create);
