@@ -8,7 +8,8 @@ kvmload --vcpus 2 --mem-per-vcpu 8 --backing thp --iterations 1 --hold-ms 6000 -
 kp=$!
 n=0
 while ! grep -q '"type":"hold"' /tmp/hold.json 2>/dev/null; do
-	sleep 0.1; n=$((n + 1)); [ $n -gt 200 ] && break
+	sleep 0.1; n=$((n + 1))
+	[ $n -gt 600 ] && { echo "FAIL kvmload did not reach its hold: $(cat /tmp/hold.json)"; dmesg | tail -n 5; exit 1; }
 done
 echo "=== kvmload pid=$kp"
 echo "=== stats exit=$(kvmscope stats -p $kp --json -i 100ms -d 150ms >/tmp/stats.json 2>/tmp/stats.err; echo $?)"
