@@ -88,7 +88,12 @@ $(OUT)/tests/bpf_attach: tests/host/bpf_attach.c $(COMMON_SRCS) tracer/hooks.c $
 	$(call msg,CCLD,$@)
 	$(Q)$(CC) $(USER_CFLAGS) $(STATIC) $< $(COMMON_SRCS) tracer/hooks.c tracer/loader.c $(BPF_LIBS) -o $@
 
-PROGS := $(BIN)/kvmscope $(BIN)/kvmload
+# Lab helper: keeps one VM open in the lab (tests/lab/kvm-hold.c says why).
+$(BIN)/kvm-hold: tests/lab/kvm-hold.c | $(BIN)
+	$(call msg,CCLD,$@)
+	$(Q)$(CC) $(STD) $(CFLAGS) $(WARN) $(STATIC) $< -o $@
+
+PROGS := $(BIN)/kvmscope $(BIN)/kvmload $(BIN)/kvm-hold
 TESTS := $(UNIT_BINS) $(OUT)/tests/bpf_attach
 
 .PHONY: all bpf progs tests deps check demo clean vmlinux-h kernel-modules kernel-check kernel-test

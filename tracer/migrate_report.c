@@ -30,8 +30,8 @@ static uint64_t d(uint64_t now, uint64_t before)
  *            while splits lower it): shown, never flagged;
  *  SIGNED_EQUAL as EQUAL, for a signed sum (page-size stats updates).
  */
-enum relation { EQUAL, WITHIN, INFO, SIGNED_EQUAL };
-static const char *const relation_names[] = { "equal", "within", "info", "equal" };
+enum relation { EQUAL, WITHIN, INFO, SIGNED_EQUAL, SIGNED_INFO };
+static const char *const relation_names[] = { "equal", "within", "info", "equal", "info" };
 
 struct agreement {
 	const char *events;       /* what kvmscope counted */
@@ -72,8 +72,11 @@ static void fill_agreements(struct ks_vm *vm, const struct ks_vm_counters *dc,
 						     "page_stats_1g" };
 
 		for (int l = 1; l < KS_MAX_LEVEL; l++) {
+			/* Shown, not flagged: some 2M updates (huge page splits
+			 * under initially-set) are not yet seen (open in the
+			 * kernel series' issue). */
 			a[*n] = (struct agreement){ names[l], pages[l], dc->page_delta[l], 0, false,
-						    SIGNED_EQUAL };
+						    SIGNED_INFO };
 			a[*n].stat_delta = ks_vmstats_delta(&vm->st, false, pages[l], &a[*n].found);
 			(*n)++;
 		}
@@ -104,6 +107,7 @@ static bool agrees(const struct agreement *a)
 		return a->stat_delta >= v - sl && a->stat_delta <= v + sl;
 	}
 	case INFO:
+	case SIGNED_INFO:
 		break;
 	}
 	return true;
@@ -186,7 +190,7 @@ static void interval_vm(struct ks_migrate *m, struct ks_vm *vm, uint64_t now_ns,
 			ks_json_obj(&j, NULL);
 			ks_json_str(&j, "events", a[i].events);
 			ks_json_str(&j, "stat", a[i].stat);
-			if (a[i].rel == SIGNED_EQUAL)
+			if (a[i].rel == SIGNED_EQUAL || a[i].rel == SIGNED_INFO)
 				ks_json_i64(&j, "seen", (int64_t)a[i].seen);
 			else
 				ks_json_u64(&j, "seen", a[i].seen);
@@ -199,6 +203,9 @@ static void interval_vm(struct ks_migrate *m, struct ks_vm *vm, uint64_t now_ns,
 		ks_json_close(&j);
 		if (ks_json_end(&j))
 			m->output_failed = true;
+	} else if (!vm->syncs_interval && !vm->host_ns_interval && !dc.faults && !dc.tlb_flushes &&
+		   !dc.wp_gfn_calls[1] && !dc.wp_gfn_calls[2]) {
+		/* Text output shows active VMs only; JSON has every interval. */
 	} else {
 		fprintf(m->out, "%10.3fs  pid %-7d %-15.15s syncs %-4llu ioctl %8.3f ms  wp 4k/2m %llu/%llu  "
 			"faults %llu (w %llu, p99 %llu us)  vCPU stall %.2f%%  splits %llu  tlb %llu\n",
@@ -357,6 +364,9 @@ static void summary_vm(struct ks_migrate *m, struct ks_vm *vm, uint64_t now_ns)
 			m->output_failed = true;
 		return;
 	}
+	/* A VM that did nothing while traced (a VMM idling) gets no block. */
+	if (!window && !c->faults && !vm->host_ns_total && !c->tlb_flushes)
+		return;
 	fprintf(m->out, "\nVM pid %d (%s)%s\n", vm->pid, vm->comm, vm->active ? "" : ", exited");
 	if (window && m->fault_latency)
 		fprintf(m->out, "  migration overhead over %.3f s of dirty logging: host %.2f%% (ioctls), "

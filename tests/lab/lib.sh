@@ -2,21 +2,22 @@
 # Shared by the lab test scripts (sourced).
 #
 # lab_run ARGS...: tests/lab/run --timeout 300 ARGS..., but a boot whose
-# kernel panicked or oopsed is retried once. Under TCG the lab kernels
+# kernel panicked or oopsed is retried, up to three boots in all. Under TCG the lab kernels
 # rarely oops while live-patching kernel text (int3 in __schedule, seen with
-# and without kvmscope's programs attached); one retry keeps that from
-# failing a run, and the oops is printed (NOTE line) so it stays visible in
+# and without kvmscope's programs attached; /init's kvm-hold makes it rare);
+# retrying keeps that from failing a run, and the oops is printed (NOTE line) so it stays visible in
 # the logs. One that comes back is a failure like any other.
 lab_run() {
-	local out rc why
+	local out rc why attempt
 	out=$("$LAB_HERE/run" --timeout 300 "$@" 2>&1)
 	rc=$?
-	why=$(printf '%s\n' "$out" | grep -m1 -E '^lab: kernel panic|Oops:|BUG: ' || true)
-	if [ -n "$why" ]; then
-		echo "NOTE lab kernel failed ($why), booting once more" >&2
+	for attempt in 2 3; do
+		why=$(printf '%s\n' "$out" | grep -m1 -E '^lab: kernel panic|Oops:|BUG: ' || true)
+		[ -n "$why" ] || break
+		echo "NOTE lab kernel failed ($why), boot $attempt of 3" >&2
 		out=$("$LAB_HERE/run" --timeout 300 "$@" 2>&1)
 		rc=$?
-	fi
+	done
 	printf '%s\n' "$out"
 	return "$rc"
 }
