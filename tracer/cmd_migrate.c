@@ -23,17 +23,14 @@
 #include "migrate.skel.h"
 #include "common/json.h"
 #include "common/log.h"
-#include "common/parse.h"
+#include "common/runopts.h"
 #include "common/signals.h"
 
-#define NS_PER_S 1000000000ULL
 /* Rescanning /proc for new VMMs costs milliseconds: not more than this often. */
-#define RESCAN_NS NS_PER_S
+#define RESCAN_NS KS_NS_PER_S
 
 struct migrate_args {
-	int pid;
-	uint64_t interval_ns, duration_ns;
-	bool json;
+	struct ks_run_opts run;
 };
 
 static const struct argp_option migrate_options[] = {
@@ -48,42 +45,8 @@ static const struct argp_option migrate_options[] = {
 static error_t parse_migrate(int key, char *arg, struct argp_state *state)
 {
 	struct migrate_args *a = state->input;
-	char err[160];
 
-	switch (key) {
-	case 'p':
-		if (ks_parse_pid(arg, &a->pid, err, sizeof(err)))
-			argp_error(state, "%s", err);
-		return 0;
-	case 'i':
-		if (ks_parse_duration(arg, 10000000ULL, 3600 * NS_PER_S, &a->interval_ns, err, sizeof(err)))
-			argp_error(state, "--interval: %s", err);
-		return 0;
-	case 'd':
-		if (ks_parse_duration(arg, 10000000ULL, 366 * 24 * 3600 * NS_PER_S, &a->duration_ns,
-				      err, sizeof(err)))
-			argp_error(state, "--duration: %s", err);
-		return 0;
-	case 'j':
-		a->json = true;
-		return 0;
-	case 'v':
-		ks_verbose = true;
-		return 0;
-	case ARGP_KEY_ARG:
-		argp_error(state, "unexpected argument '%s'", arg);
-		return EINVAL;
-	default:
-		return ARGP_ERR_UNKNOWN;
-	}
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * NS_PER_S + ts.tv_nsec;
+	return ks_parse_run_opt(key, arg, state, &a->run);
 }
 
 struct run {
@@ -109,7 +72,7 @@ static int on_event(void *ctx, void *data, size_t len)
 	 * exit is watched from the start. */
 	vm = ks_migrate_vm(&r->m, (pid_t)e->tgid, false);
 	if (vm && !vm->found_ts)
-		adopt_pid(r, vm->pid, now_ns());
+		adopt_pid(r, vm->pid, ks_now_ns());
 	return 0;
 }
 
@@ -167,7 +130,7 @@ static int adopt_cb(const struct ks_vmm *v, void *ctx)
 {
 	struct run *r = ctx;
 
-	adopt(r, v, now_ns());
+	adopt(r, v, ks_now_ns());
 	return 0;
 }
 
@@ -269,12 +232,12 @@ static void vm_exited(struct run *r, struct ks_vm *vm, uint64_t ts)
 
 static int loop(struct run *r, const struct migrate_args *a)
 {
-	uint64_t start = r->m.start_ns, next = start + a->interval_ns;
-	uint64_t end = a->duration_ns ? start + a->duration_ns : UINT64_MAX;
+	uint64_t start = r->m.start_ns, next = start + a->run.interval_ns;
+	uint64_t end = a->run.duration_ns ? start + a->run.duration_ns : UINT64_MAX;
 	struct epoll_event evs[16];
 
 	while (!ks_stop_signal && !r->m.output_failed) {
-		uint64_t t = now_ns(), wake = next < end ? next : end;
+		uint64_t t = ks_now_ns(), wake = next < end ? next : end;
 		int n, timeout_ms = wake > t ? (int)((wake - t + 999999) / 1000000) : 0;
 
 		n = epoll_wait(r->epfd, evs, 16, timeout_ms);
@@ -288,10 +251,10 @@ static int loop(struct run *r, const struct migrate_args *a)
 				struct ks_vm *vm = &r->m.vms[evs[i].data.u64 - 1];
 
 				if (vm->active)
-					vm_exited(r, vm, now_ns());
+					vm_exited(r, vm, ks_now_ns());
 			}
 		}
-		t = now_ns();
+		t = ks_now_ns();
 		if (t >= next || t >= end) {
 			ring_buffer__consume(r->rb);
 			if (t - r->last_scan >= RESCAN_NS)
@@ -304,7 +267,7 @@ static int loop(struct run *r, const struct migrate_args *a)
 					ks_vmstats_sample(&r->m.vms[i].st, t);
 			ks_migrate_report_interval(&r->m, t);
 			while (next <= t)
-				next += a->interval_ns;
+				next += a->run.interval_ns;
 		}
 		if (t >= end)
 			break;
@@ -321,7 +284,7 @@ int cmd_migrate(int argc, char **argv)
 		"Trace what dirty logging (live migration) costs each VM: dirty-log ioctls, "
 		"write protection by level, guest faults, splits, with KVM's binary stats "
 		"alongside. Reports every interval and a summary at the end.", NULL, NULL, NULL };
-	struct migrate_args a = { .interval_ns = NS_PER_S };
+	struct migrate_args a = { .run.interval_ns = KS_NS_PER_S };
 	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = 0 };
 	struct ks_loader_opts lo = { 0 };
 	struct ks_probe p;
@@ -337,30 +300,18 @@ int cmd_migrate(int argc, char **argv)
 	}
 	r->epfd = -1;
 	r->m.out = stdout;
-	r->m.json = a.json;
-	r->m.filter_pid = a.pid;
+	r->m.json = a.run.json;
+	r->m.filter_pid = a.run.pid;
 	for (int i = 0; i < KS_MAX_TRACKED; i++)
 		r->m.vms[i].st.pidfd = -1;
 
-	if (a.pid) {
-		struct ks_vmm v;
-		int rc = ks_vmm_scan(a.pid, &v);
-
-		if (rc < 0) {
-			ks_err(errno == ENOENT ? "no process with PID %d" :
-			       "cannot inspect PID %d: %s", a.pid, strerror(errno));
-			goto out_free;
-		}
-		if (rc == 0) {
-			ks_err("PID %d is not a VMM: it has no KVM VM fd open", a.pid);
-			goto out_free;
-		}
-	}
+	if (a.run.pid && ks_vmm_require(a.run.pid))
+		goto out_free;
 	if (ks_signals_install())
 		goto out_free;
 	ks_libbpf_logging();
 	ks_probe_init(&p);
-	lo.filter_tgid = (unsigned int)a.pid;
+	lo.filter_tgid = (unsigned int)a.run.pid;
 	if (ks_loader_start(&r->l, &p, &lo)) {
 		ks_probe_free(&p);
 		goto out_free;
@@ -378,7 +329,7 @@ int cmd_migrate(int argc, char **argv)
 		ks_err("cannot set up the event loop: %s", strerror(errno));
 		goto out;
 	}
-	r->m.start_ns = now_ns();
+	r->m.start_ns = ks_now_ns();
 	for (unsigned int i = 0; i < ks_nr_hooks; i++)
 	{
 		if (!strcmp(ks_hooks[i].metric, "faults") && r->l.choices[i].way >= 0)
@@ -389,11 +340,11 @@ int cmd_migrate(int argc, char **argv)
 	{
 		struct ks_json j;
 
-		if (a.json) {
+		if (a.run.json) {
 			ks_json_begin(&j, stdout, "attached", r->m.start_ns);
 			ks_json_u64(&j, "programs", r->l.nr_progs);
-			ks_json_i64(&j, "filter_pid", a.pid);
-			ks_json_u64(&j, "interval_ns", a.interval_ns);
+			ks_json_i64(&j, "filter_pid", a.run.pid);
+			ks_json_u64(&j, "interval_ns", a.run.interval_ns);
 			ks_json_obj(&j, "hooks");
 			for (unsigned int i = 0; i < ks_nr_hooks; i++) {
 				const struct ks_choice *c = &r->l.choices[i];
@@ -404,7 +355,7 @@ int cmd_migrate(int argc, char **argv)
 			ks_json_end(&j);
 		} else {
 			printf("kvmscope migrate: %u programs attached; tracing %s every %.3f s. Ctrl-C ends.\n",
-			       r->l.nr_progs, a.pid ? "one VMM" : "all VMMs", a.interval_ns / 1e9);
+			       r->l.nr_progs, a.run.pid ? "one VMM" : "all VMMs", a.run.interval_ns / 1e9);
 			for (unsigned int i = 0; i < ks_nr_hooks; i++)
 				if (r->l.choices[i].way < 0)
 					printf("  unavailable on this kernel: %s (see 'kvmscope check')\n",
@@ -418,7 +369,7 @@ int cmd_migrate(int argc, char **argv)
 	/* Whatever ended the run, report what was collected. */
 	ring_buffer__consume(r->rb);
 	read_counters(r);
-	ks_migrate_report_summary(&r->m, now_ns());
+	ks_migrate_report_summary(&r->m, ks_now_ns());
 	if (r->m.output_failed)
 		status = KS_EXIT_FAIL;
 out:

@@ -27,16 +27,14 @@
 #include "rmap_bytes.h"
 #include "common/json.h"
 #include "common/log.h"
-#include "common/parse.h"
+#include "common/runopts.h"
 #include "common/signals.h"
 
-#define NS_PER_S 1000000000ULL
 #define MAX_SLOTS 4096
 
 struct rmap_args {
-	int pid;
-	uint64_t duration_ns;
-	bool once, json;
+	struct ks_run_opts run;  /* -i is not offered */
+	bool once;
 };
 
 enum slot_state {
@@ -68,14 +66,6 @@ struct rmap_run {
 	uint64_t start_ns;
 	uint64_t lost;
 };
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * NS_PER_S + ts.tv_nsec;
-}
 
 static struct slot *slot_of(struct rmap_run *r, unsigned int tgid, unsigned int as_id, int id,
 			    bool create)
@@ -127,7 +117,7 @@ static int read_existing(struct rmap_run *r)
 
 	if (!skel)
 		return ks_err("cannot open the iterator program: %s", strerror(errno));
-	skel->rodata->filter_tgid = (unsigned int)r->a->pid;
+	skel->rodata->filter_tgid = (unsigned int)r->a->run.pid;
 	if (rmap_bpf__load(skel)) {
 		ks_err("cannot load the memslot iterator (needs BTF and BPF iterators, kernel 5.8+): %s",
 		       strerror(errno));
@@ -175,7 +165,7 @@ static void print_event(struct rmap_run *r, const struct slot *s, const char *wh
 {
 	struct ks_json j;
 
-	if (r->a->json) {
+	if (r->a->run.json) {
 		ks_json_begin(&j, stdout, "rmap_event", ts);
 		ks_json_str(&j, "event", what);
 		ks_json_u64(&j, "pid", s->tgid);
@@ -206,7 +196,7 @@ static int on_event(void *ctx, void *data, size_t len)
 		 e->change, e->result);
 	if (e->slot < 0)
 		return 0;
-	if (r->a->pid && (int)e->tgid != r->a->pid)
+	if (r->a->run.pid && (int)e->tgid != r->a->run.pid)
 		return 0;
 	if (e->type == KS_EV_RMAP_ALLOC) {
 		s = slot_of(r, e->tgid, e->as_id, e->slot, true);
@@ -243,7 +233,7 @@ static int on_event(void *ctx, void *data, size_t len)
 
 static void report(struct rmap_run *r)
 {
-	uint64_t ts = now_ns();
+	uint64_t ts = ks_now_ns();
 	unsigned int last_tgid = 0;
 	uint64_t alloc = 0, avoided = 0;
 	struct ks_json j;
@@ -260,7 +250,7 @@ static void report(struct rmap_run *r)
 				avoided += bytes;
 			else if (s->state != ST_FAILED)
 				alloc += bytes;
-			if (r->a->json) {
+			if (r->a->run.json) {
 				ks_json_begin(&j, stdout, "rmap_slot", ts);
 				ks_json_u64(&j, "pid", s->tgid);
 				ks_json_i64(&j, "slot", s->id);
@@ -294,7 +284,7 @@ static void report(struct rmap_run *r)
 			printf("\n");
 		}
 	}
-	if (r->a->json) {
+	if (r->a->run.json) {
 		ks_json_begin(&j, stdout, "rmap_summary", ts);
 		ks_json_u64(&j, "bytes_allocated", alloc);
 		ks_json_u64(&j, "bytes_avoided", avoided);
@@ -322,33 +312,12 @@ static const struct argp_option rmap_options[] = {
 static error_t parse_rmap(int key, char *arg, struct argp_state *state)
 {
 	struct rmap_args *a = state->input;
-	char err[160];
 
-	switch (key) {
-	case 'p':
-		if (ks_parse_pid(arg, &a->pid, err, sizeof(err)))
-			argp_error(state, "%s", err);
-		return 0;
-	case 'd':
-		if (ks_parse_duration(arg, 10000000ULL, 366 * 24 * 3600 * NS_PER_S, &a->duration_ns,
-				      err, sizeof(err)))
-			argp_error(state, "--duration: %s", err);
-		return 0;
-	case 'o':
+	if (key == 'o') {
 		a->once = true;
 		return 0;
-	case 'j':
-		a->json = true;
-		return 0;
-	case 'v':
-		ks_verbose = true;
-		return 0;
-	case ARGP_KEY_ARG:
-		argp_error(state, "unexpected argument '%s'", arg);
-		return EINVAL;
-	default:
-		return ARGP_ERR_UNKNOWN;
 	}
+	return ks_parse_run_opt(key, arg, state, &a->run);
 }
 
 int cmd_rmap(int argc, char **argv)
@@ -367,8 +336,8 @@ int cmd_rmap(int argc, char **argv)
 
 	if (argp_parse(&argp, argc, argv, 0, NULL, &a))
 		return KS_EXIT_USAGE;
-	if (a.pid && kill(a.pid, 0) && errno == ESRCH)
-		return ks_err("no process with PID %d", a.pid), KS_EXIT_FAIL;
+	if (a.run.pid && kill(a.run.pid, 0) && errno == ESRCH)
+		return ks_err("no process with PID %d", a.run.pid), KS_EXIT_FAIL;
 	if (ks_signals_install())
 		return KS_EXIT_FAIL;
 	r = calloc(1, sizeof(*r));
@@ -381,7 +350,7 @@ int cmd_rmap(int argc, char **argv)
 	ks_probe_init(&p);
 	/* Live events first, so nothing happens between the snapshot and them. */
 	if (!a.once) {
-		lo.filter_tgid = (unsigned int)a.pid;
+		lo.filter_tgid = (unsigned int)a.run.pid;
 		if (ks_loader_start(&l, &p, &lo))
 			goto out;
 		rb = ring_buffer__new(bpf_map__fd(l.skel->maps.events), on_event, r, NULL);
@@ -390,23 +359,23 @@ int cmd_rmap(int argc, char **argv)
 			goto out;
 		}
 	}
-	r->start_ns = now_ns();
+	r->start_ns = ks_now_ns();
 	if (read_existing(r))
 		goto out;
-	if (!a.once && !a.json)
+	if (!a.once && !a.run.json)
 		printf("kvmscope rmap: watching memslots and rmap allocations%s. Ctrl-C ends.\n",
-		       a.duration_ns ? " for the duration given" : "");
-	if (!a.once && a.json) {
+		       a.run.duration_ns ? " for the duration given" : "");
+	if (!a.once && a.run.json) {
 		struct ks_json j;
 
 		ks_json_begin(&j, stdout, "attached", r->start_ns);
 		ks_json_u64(&j, "programs", l.nr_progs);
-		ks_json_i64(&j, "filter_pid", a.pid);
+		ks_json_i64(&j, "filter_pid", a.run.pid);
 		ks_json_end(&j);
 	}
 	fflush(stdout); /* a script waiting for this line must see it now */
-	end = a.duration_ns ? r->start_ns + a.duration_ns : UINT64_MAX;
-	while (!a.once && !ks_stop_signal && now_ns() < end) {
+	end = a.run.duration_ns ? r->start_ns + a.run.duration_ns : UINT64_MAX;
+	while (!a.once && !ks_stop_signal && ks_now_ns() < end) {
 		int n = ring_buffer__poll(rb, 100);
 
 		if (n < 0 && n != -EINTR) {

@@ -18,18 +18,16 @@
 #include "vmstats.h"
 #include "common/json.h"
 #include "common/log.h"
-#include "common/parse.h"
+#include "common/runopts.h"
 #include "common/signals.h"
 
-#define NS_PER_S 1000000000ULL
 #define MAX_VMS 256
 #define MAX_FILTERS 32
-#define RESCAN_NS NS_PER_S
+#define RESCAN_NS KS_NS_PER_S
 
 struct stats_args {
-	int pid;
-	uint64_t interval_ns, duration_ns;
-	bool json, per_vcpu;
+	struct ks_run_opts run;
+	bool per_vcpu;
 	char *filters[MAX_FILTERS];
 	int nfilters;
 	char filter_buf[1024];
@@ -49,22 +47,9 @@ static const struct argp_option stats_options[] = {
 static error_t parse_stats(int key, char *arg, struct argp_state *state)
 {
 	struct stats_args *a = state->input;
-	char err[160], *tok, *save = NULL;
+	char *tok, *save = NULL;
 
 	switch (key) {
-	case 'p':
-		if (ks_parse_pid(arg, &a->pid, err, sizeof(err)))
-			argp_error(state, "%s", err);
-		return 0;
-	case 'i':
-		if (ks_parse_duration(arg, 10000000ULL, 3600 * NS_PER_S, &a->interval_ns, err, sizeof(err)))
-			argp_error(state, "--interval: %s", err);
-		return 0;
-	case 'd':
-		if (ks_parse_duration(arg, 10000000ULL, 366 * 24 * 3600 * NS_PER_S, &a->duration_ns,
-				      err, sizeof(err)))
-			argp_error(state, "--duration: %s", err);
-		return 0;
 	case 'c':
 		a->per_vcpu = true;
 		return 0;
@@ -81,17 +66,8 @@ static error_t parse_stats(int key, char *arg, struct argp_state *state)
 		if (!a->nfilters)
 			argp_error(state, "--filter: no names");
 		return 0;
-	case 'j':
-		a->json = true;
-		return 0;
-	case 'v':
-		ks_verbose = true;
-		return 0;
-	case ARGP_KEY_ARG:
-		argp_error(state, "unexpected argument '%s'", arg);
-		return EINVAL;
 	default:
-		return ARGP_ERR_UNKNOWN;
+		return ks_parse_run_opt(key, arg, state, &a->run);
 	}
 }
 
@@ -107,14 +83,6 @@ struct stats_run {
 	uint64_t start_ns, last_scan;
 	bool output_failed;
 };
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * NS_PER_S + ts.tv_nsec;
-}
 
 static bool wanted(const struct stats_args *a, const char *name)
 {
@@ -173,12 +141,12 @@ static void scan(struct stats_run *r, uint64_t ts)
 	struct ks_vmm *v;
 
 	r->last_scan = ts;
-	if (!r->a->pid) {
+	if (!r->a->run.pid) {
 		ks_vmm_scan_all(adopt, r);
 		return;
 	}
 	v = malloc(sizeof(*v));
-	if (v && ks_vmm_scan(r->a->pid, v) == 1)
+	if (v && ks_vmm_scan(r->a->run.pid, v) == 1)
 		adopt(v, r);
 	free(v);
 }
@@ -435,7 +403,7 @@ static void vm_gone(struct stats_run *r, struct tracked *t, uint64_t ts)
 {
 	struct ks_json j;
 
-	if (r->a->json) {
+	if (r->a->run.json) {
 		ks_json_begin(&j, stdout, "vm", ts);
 		ks_json_str(&j, "event", "exited");
 		ks_json_i64(&j, "pid", t->st.pid);
@@ -456,14 +424,14 @@ static bool exited(const struct tracked *t)
 
 static void sample_all(struct stats_run *r, uint64_t ts)
 {
-	bool tty = !r->a->json && isatty(STDOUT_FILENO);
+	bool tty = !r->a->run.json && isatty(STDOUT_FILENO);
 	int shown = 0;
 
 	if (ts - r->last_scan >= RESCAN_NS)
 		scan(r, ts);
 	if (tty)
 		printf("\033[H\033[2J"); /* top-like: redraw in place */
-	if (!r->a->json)
+	if (!r->a->run.json)
 		printf("kvmscope stats  %.3f s\n", (ts - r->start_ns) / 1e9);
 	for (int i = 0; i < MAX_VMS; i++) {
 		struct tracked *t = &r->vms[i];
@@ -481,13 +449,13 @@ static void sample_all(struct stats_run *r, uint64_t ts)
 			continue;
 		}
 		shown++;
-		if (r->a->json)
+		if (r->a->run.json)
 			json_vm(r, t, ts);
 		else
 			print_vm(r, t);
 	}
-	if (!r->a->json && !shown)
-		printf("no VM with binary stats%s\n", r->a->pid ? " in that process" : "");
+	if (!r->a->run.json && !shown)
+		printf("no VM with binary stats%s\n", r->a->run.pid ? " in that process" : "");
 	if (fflush(stdout) || ferror(stdout))
 		r->output_failed = true;
 }
@@ -498,60 +466,52 @@ int cmd_stats(int argc, char **argv)
 		"Show KVM's binary statistics of every VM (or one VMM's), read through the "
 		"stats fds the VMMs hold: values and rates in their units, histograms decoded.",
 		NULL, NULL, NULL };
-	struct stats_args a = { .interval_ns = NS_PER_S };
+	struct stats_args a = { .run.interval_ns = KS_NS_PER_S };
 	struct stats_run *r;
 	uint64_t next, end;
 	int status = KS_EXIT_OK;
 
 	if (argp_parse(&argp, argc, argv, 0, NULL, &a))
 		return KS_EXIT_USAGE;
-	if (a.pid) {
-		struct ks_vmm v;
-		int rc = ks_vmm_scan(a.pid, &v);
-
-		if (rc < 0)
-			return ks_err(errno == ENOENT ? "no process with PID %d" :
-				      "cannot inspect PID %d: %s", a.pid, strerror(errno)), KS_EXIT_FAIL;
-		if (rc == 0)
-			return ks_err("PID %d is not a VMM: it has no KVM VM fd open", a.pid), KS_EXIT_FAIL;
-	}
+	if (a.run.pid && ks_vmm_require(a.run.pid))
+		return KS_EXIT_FAIL;
 	if (ks_signals_install())
 		return KS_EXIT_FAIL;
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return ks_err("out of memory"), KS_EXIT_FAIL;
 	r->a = &a;
-	r->start_ns = now_ns();
+	r->start_ns = ks_now_ns();
 	scan(r, r->start_ns);
-	if (a.pid && !find(r, a.pid)) {
-		ks_err("PID %d exited", a.pid);
+	if (a.run.pid && !find(r, a.run.pid)) {
+		ks_err("PID %d exited", a.run.pid);
 		free(r);
 		return KS_EXIT_FAIL;
 	}
-	if (a.pid && find(r, a.pid)->st.vm.fd < 0) {
-		ks_err("PID %d: %s", a.pid, find(r, a.pid)->st.why);
-		ks_vmstats_close(&find(r, a.pid)->st);
+	if (a.run.pid && find(r, a.run.pid)->st.vm.fd < 0) {
+		ks_err("PID %d: %s", a.run.pid, find(r, a.run.pid)->st.why);
+		ks_vmstats_close(&find(r, a.run.pid)->st);
 		free(r);
 		return KS_EXIT_FAIL;
 	}
-	end = a.duration_ns ? r->start_ns + a.duration_ns : UINT64_MAX;
-	next = r->start_ns + a.interval_ns;
+	end = a.run.duration_ns ? r->start_ns + a.run.duration_ns : UINT64_MAX;
+	next = r->start_ns + a.run.interval_ns;
 	while (!ks_stop_signal && !r->output_failed) {
-		uint64_t t = now_ns(), wake = next < end ? next : end;
+		uint64_t t = ks_now_ns(), wake = next < end ? next : end;
 		struct timespec ts;
 
 		if (wake > t) {
-			ts.tv_sec = (wake - t) / NS_PER_S;
-			ts.tv_nsec = (wake - t) % NS_PER_S;
+			ts.tv_sec = (wake - t) / KS_NS_PER_S;
+			ts.tv_nsec = (wake - t) % KS_NS_PER_S;
 			nanosleep(&ts, NULL); /* EINTR on a signal: the loop sees it */
 			continue;
 		}
 		sample_all(r, t);
 		while (next <= t)
-			next += a.interval_ns;
+			next += a.run.interval_ns;
 		if (t >= end)
 			break;
-		if (a.pid && !find(r, a.pid))
+		if (a.run.pid && !find(r, a.run.pid))
 			break; /* the one VMM we watch is gone */
 	}
 	if (r->output_failed) {

@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include <sys/syscall.h>
 #include "vmfind.h"
+#include "common/log.h"
 
 #ifndef SYS_pidfd_open
 #define SYS_pidfd_open 434
@@ -121,6 +122,23 @@ int ks_vmm_scan(pid_t pid, struct ks_vmm *out)
 		fclose(f);
 	}
 	return 1;
+}
+
+int ks_vmm_require(pid_t pid)
+{
+	struct ks_vmm *v = malloc(sizeof(*v));
+	int rc;
+
+	if (!v)
+		return ks_err("out of memory");
+	rc = ks_vmm_scan(pid, v);
+	free(v);
+	if (rc < 0)
+		return ks_err(errno == ENOENT ? "no process with PID %d" : "cannot inspect PID %d: %s",
+			      (int)pid, strerror(errno));
+	if (rc == 0)
+		return ks_err("PID %d is not a VMM: it has no KVM VM fd open", (int)pid);
+	return 0;
 }
 
 int ks_vmm_scan_all(int (*fn)(const struct ks_vmm *v, void *ctx), void *ctx)

@@ -41,6 +41,9 @@ struct ks_vmm {
  * (ESRCH: gone; EACCES: not allowed to look).
  */
 int ks_vmm_scan(pid_t pid, struct ks_vmm *out);
+/* -p PID of a tracing command: 0 if PID is a VMM, else -1 after one line
+ * on stderr (no such process, not inspectable, or no VM fd). */
+int ks_vmm_require(pid_t pid);
 /* Scans every process; calls fn for each VMM found. Returns the count. */
 int ks_vmm_scan_all(int (*fn)(const struct ks_vmm *v, void *ctx), void *ctx);
 

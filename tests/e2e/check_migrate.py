@@ -11,21 +11,13 @@ import argparse
 import json
 import re
 import sys
+
+from labcheck import exit_status, result
 from collections import defaultdict
 
-failed = 0
 # Cost of one system call's entry and exit in the TCG lab, the part of an
 # ioctl kvmload times and the kernel side cannot see (docs/overhead.md).
 TCG_SYSCALL_NS = 400_000
-
-
-def result(ok, label, what, detail=""):
-    global failed
-    if ok:
-        print(f"PASS {label}: {what}")
-    else:
-        failed += 1
-        print(f"FAIL {label}: {what}: {detail}")
 
 
 def parse_sections(path):
@@ -224,7 +216,7 @@ def main():
             continue
         check_run(label, recs, mrecs, mode, backing)
     result(runs > 0, a.label, f"{runs} kvmload runs traced", "none")
-    return 1 if failed else 0
+    return exit_status()
 
 
 if __name__ == "__main__":

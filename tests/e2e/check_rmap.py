@@ -8,32 +8,12 @@ kvmload's own start record; with the TDP MMU as avoided, with shadow paging
 memslot iterator) and for one created while watching (live events).
 """
 import argparse
-import json
 import sys
 
-failed = 0
-
-
-def result(ok, label, what, detail=""):
-    global failed
-    print(f"PASS {label}: {what}" if ok else f"FAIL {label}: {what}: {detail}")
-    failed += 0 if ok else 1
-
+from labcheck import exit_status, records, result, sections
 
 def rmap_bytes(base_gfn, npages):
     return sum((((base_gfn + npages - 1) >> s) - (base_gfn >> s) + 1) * 8 for s in (0, 9, 18))
-
-
-def sections(path):
-    out, cur = {}, None
-    for line in open(path, errors="replace"):
-        line = line.rstrip("\r\n")
-        if line.startswith("=== "):
-            cur = line[4:]
-            out[cur] = []
-        elif cur is not None and line.startswith("{"):
-            out[cur].append(json.loads(line))
-    return out
 
 
 def expected_slots(truth):
@@ -74,7 +54,7 @@ def main():
     ap.add_argument("--shadow", action="store_true")
     ap.add_argument("log")
     a = ap.parse_args()
-    sec = sections(a.log)
+    sec = {k: records(v) for k, v in sections(a.log).items()}
     once = next((k for k in sec if k.startswith("once")), None)
     live = next((k for k in sec if k.startswith("live")), None)
     result(once == "once exit=0", a.label, "rmap --once ran", once)
@@ -88,7 +68,7 @@ def main():
         check(f"{a.label}: VM created while watching", sec[live], sec["kvmload k2"], a.shadow)
         summ = [r for r in sec[live] if r["type"] == "rmap_summary"]
         result(summ and summ[0]["lost"] == 0, a.label, "no memslots lost", summ)
-    return 1 if failed else 0
+    return exit_status()
 
 
 if __name__ == "__main__":

@@ -8,38 +8,10 @@ decode; a VM that exits while watched must be reported gone, and the run
 must end cleanly. One PASS/FAIL line per check; exit 1 on any failure.
 """
 import argparse
-import json
 import re
 import sys
 
-failed = 0
-
-
-def result(ok, label, what, detail=""):
-    global failed
-    print(f"PASS {label}: {what}" if ok else f"FAIL {label}: {what}: {detail}")
-    failed += 0 if ok else 1
-
-
-def sections(path):
-    out, cur = {}, None
-    for line in open(path, errors="replace"):
-        line = line.rstrip("\r\n")
-        if line.startswith("=== "):
-            cur = line[4:]
-            out[cur] = []
-        elif cur is not None:
-            out[cur].append(line)
-    return out
-
-
-def records(lines):
-    recs = []
-    for l in lines:
-        if l.startswith("{"):
-            recs.append(json.loads(l))
-    return recs
-
+from labcheck import exit_status, records, result, sections
 
 def main():
     ap = argparse.ArgumentParser()
@@ -118,7 +90,7 @@ def main():
                f"{len(seen)} samples, {len(gone)} exit records, {len(after)} samples after")
         errs = [l for l in sec[churn] if l.startswith("kvmscope:")]
         result(not errs, L, "no errors while the VM exited", errs[:2])
-    return 1 if failed else 0
+    return exit_status()
 
 
 if __name__ == "__main__":
