@@ -331,18 +331,18 @@ int main(int argc, char **argv)
 
 		/* Each line: what this workload provably causes through the program. */
 		const struct expectation ex[] = {
-			{ "fexit_set_memslot", "memslot updates (create + log on/off)", events_seen[KS_EV_MEMSLOT_COMMIT] },
-			{ "fexit_get_dirty_log", "KVM_GET_DIRTY_LOG calls", events_seen[KS_EV_GET_DIRTY_LOG] },
-			{ "fexit_clear_dirty_log", "KVM_CLEAR_DIRTY_LOG calls", events_seen[KS_EV_CLEAR_DIRTY_LOG] },
-			{ "fexit_gfn_write_protect", "2M write-protects at clear (initially-set, THP)", c.wp_gfn_calls[2] },
-			{ "fexit_page_fault", "guest write faults", c.write_faults },
-			{ "tp_page_fault", "guest write faults", c.write_faults },
-			{ "fentry_flush_remote_tlbs", "remote TLB flushes", c.tlb_flushes },
+			{ "fexit_set_memslot", "memslot updates (create + log on/off)", events_seen[KS_EV_MEMSLOT_COMMIT], false },
+			{ "fexit_get_dirty_log", "KVM_GET_DIRTY_LOG calls", events_seen[KS_EV_GET_DIRTY_LOG], false },
+			{ "fexit_clear_dirty_log", "KVM_CLEAR_DIRTY_LOG calls", events_seen[KS_EV_CLEAR_DIRTY_LOG], false },
+			{ "fexit_gfn_write_protect", "2M write-protects at clear (initially-set, THP)", c.wp_gfn_calls[2], false },
+			{ "fexit_page_fault", "guest write faults", c.write_faults, false },
+			{ "tp_page_fault", "guest write faults", c.write_faults, false },
+			{ "fentry_flush_remote_tlbs", "remote TLB flushes", c.tlb_flushes, false },
 			/* Shadow paging (--rmap runs) splits no TDP huge pages
 			 * and skips no rmaps: those two are TDP-only. */
 			{ "tp_split_huge_page", "huge page splits (THP, dirty logging)", c.splits[2] + c.splits[3], true },
-			{ "tp_gfn_write_protect", "2M write-protects at clear (initially-set, THP)", c.wp_gfn_calls[2] },
-			{ "tp_apply_flags", "memslot updates carrying KVM's decision", actions_seen },
+			{ "tp_gfn_write_protect", "2M write-protects at clear (initially-set, THP)", c.wp_gfn_calls[2], false },
+			{ "tp_apply_flags", "memslot updates carrying KVM's decision", actions_seen, false },
 			{ "tp_rmap_skip", "memslots created without rmaps (TDP MMU)", events_seen[KS_EV_RMAP_SKIP], true },
 		};
 		for (size_t i = 0; i < sizeof(ex) / sizeof(ex[0]); i++) {
