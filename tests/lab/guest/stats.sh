@@ -2,15 +2,29 @@
 # In the lab: `kvmscope stats` against debugfs for a VM that is not running
 # (kvmload holds it after populating), then a VM that exits mid-run.
 # Sections for tests/e2e/check_stats.py.
+#
+# Nothing here depends on how fast the lab runs: the held VM is held until
+# this script has read debugfs (then killed), and the exiting VM exits only
+# once the tracer has sampled it; every wait is bounded.
 set -u
-kvmload --vcpus 2 --mem-per-vcpu 8 --backing thp --iterations 1 --hold-ms 6000 --json \
+
+# wait_for FILE PATTERN WHAT: up to 60 s for PATTERN to appear in FILE.
+wait_for() {
+	n=0
+	while ! grep -q "$2" "$1" 2>/dev/null; do
+		sleep 0.1; n=$((n + 1))
+		if [ $n -gt 600 ]; then
+			echo "FAIL $3 (waited 60 s): $(tail -c 300 "$1" 2>/dev/null)"
+			dmesg | tail -n 5
+			exit 1
+		fi
+	done
+}
+
+kvmload --vcpus 2 --mem-per-vcpu 8 --backing thp --iterations 1 --hold-ms 600000 --json \
 	>/tmp/hold.json 2>&1 &
 kp=$!
-n=0
-while ! grep -q '"type":"hold"' /tmp/hold.json 2>/dev/null; do
-	sleep 0.1; n=$((n + 1))
-	[ $n -gt 600 ] && { echo "FAIL kvmload did not reach its hold: $(cat /tmp/hold.json)"; dmesg | tail -n 5; exit 1; }
-done
+wait_for /tmp/hold.json '"type":"hold"' "kvmload did not reach its hold"
 echo "=== kvmload pid=$kp"
 echo "=== stats exit=$(kvmscope stats -p $kp --json -i 100ms -d 150ms >/tmp/stats.json 2>/tmp/stats.err; echo $?)"
 cat /tmp/stats.json /tmp/stats.err
@@ -26,11 +40,23 @@ for dir in /sys/kernel/debug/kvm/$kp-*; do
 		fi
 	done
 done
+kill $kp
 wait $kp
-# A VM that exits while stats watches every VM.
-kvmload --vcpus 1 --mem-per-vcpu 8 --iterations 1 --hold-ms 700 >/dev/null 2>&1 &
+
+# A VM that exits while stats watches every VM: it exits (killed, as a VMM
+# may be) after the tracer has sampled it at least once.
+kvmload --vcpus 1 --mem-per-vcpu 8 --iterations 1 --hold-ms 600000 --json >/tmp/k2.json 2>&1 &
 kp2=$!
-sleep 0.3
-echo "=== churn pid=$kp2 exit=$(kvmscope stats --json -i 100ms -d 2s >/tmp/churn.json 2>/tmp/churn.err; echo $?)"
-cat /tmp/churn.json /tmp/churn.err
+wait_for /tmp/k2.json '"type":"hold"' "second kvmload did not reach its hold"
+kvmscope stats --json -i 100ms -d 600s >/tmp/churn.json 2>/tmp/churn.err &
+sp=$!
+wait_for /tmp/churn.json "\"type\":\"stats\".*\"pid\":$kp2," "stats did not sample the second VM"
+kill $kp2
 wait $kp2
+wait_for /tmp/churn.json '"event":"exited"' "stats did not report the exit"
+# A few more intervals: none may sample the VM that is gone.
+sleep 0.5
+kill -INT $sp
+wait $sp
+echo "=== churn pid=$kp2 exit=$?"
+cat /tmp/churn.json /tmp/churn.err
