@@ -188,6 +188,8 @@ static void interval_vm(struct ks_migrate *m, struct ks_vm *vm, uint64_t now_ns,
 		else
 			ks_json_double(&j, "vcpu_time_lost_pct", NAN); /* null: not measured */
 		ks_json_u64(&j, "tlb_flushes", dc.tlb_flushes);
+		ks_json_u64(&j, "stats_reads", dc.stats_reads);
+		ks_json_u64(&j, "stats_read_bytes", dc.stats_read_bytes);
 		ks_json_u64(&j, "map_gpa_range_hypercalls", dc.hypercalls_map_gpa);
 		ks_json_u64(&j, "migration_control_writes", dc.msr_migration_control);
 		ks_json_arr(&j, "agreement");

@@ -197,6 +197,18 @@ def check_run(label, truth, mig, mode, backing):
             stat = sum(a["stat_delta"] for a in mine)
             result(seen == stat, label, f"page_stats_{lvl} summed over the run: {seen} = pages_{lvl} change",
                    f"{seen} vs {stat}")
+    # The VMM's own reads of its stats fds (kvmload --stats-reads), through
+    # the series' kvm_stats_read tracepoint or the stock kernels' fallback
+    # (fexit on kvm_vm_stats_read/kvm_vcpu_stats_read): every one counted.
+    start = by_type(truth, "start")[0]
+    summ = by_type(truth, "summary")[0]
+    if start.get("stats_reads"):
+        n = sum(r.get("stats_reads", 0) for r in by_type(mig, "interval", pid))
+        b = sum(r.get("stats_read_bytes", 0) for r in by_type(mig, "interval", pid))
+        way = attached[0]["hooks"].get("stats_reads") if attached else None
+        result(n == summ["stats_reads"] and b == summ["stats_read_bytes"], label,
+               f"stats fd reads counted through {way}: {n} reads, {b} bytes = kvmload's",
+               f"kvmload read {summ['stats_reads']} times, {summ['stats_read_bytes']} bytes")
     exited = [r for r in by_type(mig, "vm", pid) if r["event"] == "exited"]
     result(len(exited) == 1, label, "VM exit seen and released", f"{len(exited)} exit records")
 
@@ -218,6 +230,15 @@ def main():
     summ = by_type(mrecs, "summary")
     result(summ and not any(summ[0]["lost"].values()), a.label, "no events lost",
            summ[0]["lost"] if summ else "no summary")
+    # The series' events are there on the patched kernel only; the stock
+    # kernels take the fallbacks (stats reads) or have nothing (page stats).
+    att = by_type(mrecs, "attached")
+    hooks = att[0]["hooks"] if att else {}
+    want = (("kvm_stats_read", "kvm_mmu_page_stats") if a.label.startswith("patched")
+            else ("kvm_vm_stats_read", "unavailable"))
+    got = (hooks.get("stats_reads"), hooks.get("page_stats", "unavailable"))
+    result(got == want, a.label, f"stats reads through {want[0]}, page-size stats updates: {want[1]}",
+           f"got {got}")
     runs = 0
     for head, recs, other in sections:
         m = re.match(r"kvmload (\S+) (\S+) (.*) exit=(\d+)", head)
