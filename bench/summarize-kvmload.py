@@ -7,7 +7,9 @@ the median of: enabling dirty logging (KVM_SET_USER_MEMORY_REGION with
 KVM_MEM_LOG_DIRTY_PAGES), KVM_GET_DIRTY_LOG, and KVM_CLEAR_DIRTY_LOG of
 iteration 0 (the initially-set bitmap: every page) and of later iterations;
 then each configuration's medians over the baseline's ("stock" if present,
-else the first configuration seen).
+else the first configuration seen), the interquartile range as a share of
+the median (the noise), and "on" over "off" (the tracepoints' own cost,
+measured within the same boots) when both are present.
 """
 import json
 import statistics
@@ -21,6 +23,14 @@ METRICS = {
     "clear0_ms": lambda r: r["op"] == "clear_dirty_log" and r["iteration"] == 0,
     "clear_ms": lambda r: r["op"] == "clear_dirty_log" and (r["iteration"] or 0) > 0,
 }
+
+
+def iqr(v):
+    """Interquartile range (0 for fewer than 2 samples)."""
+    if len(v) < 2:
+        return 0.0
+    q = statistics.quantiles(v, n=4)
+    return q[2] - q[0]
 
 
 def parse(paths):
@@ -66,7 +76,7 @@ def main():
     for mode in modes:
         print(f"\nmode {mode}: median ms (samples) per configuration; ratio to {base}")
         names = [n for n in METRICS if (base, mode, n) in samples]
-        print(f"  {'config':8} {'runs':>4}  " + "  ".join(f"{n:>18}" for n in names))
+        print(f"  {'config':8} {'runs':>4}  " + "  ".join(f"{n:>24}" for n in names))
         for cfg in order:
             cells = []
             for n in names:
@@ -75,8 +85,12 @@ def main():
                     cells.append(f"{'-':>18}")
                     continue
                 m, b = statistics.median(v), statistics.median(samples[(base, mode, n)])
-                cells.append(f"{m:9.3f} ({len(v):2d}) x{m / b:4.2f}")
+                cells.append(f"{m:9.3f} ({len(v):2d}) x{m / b:4.2f} ±{iqr(v) / m * 50:3.0f}%")
             print(f"  {cfg:8} {runs[(cfg, mode)]:>4}  " + "  ".join(cells))
+        if ("on", mode, names[0]) in samples and ("off", mode, names[0]) in samples:
+            print("  on/off   " + " " * 4 + "  " + "  ".join(
+                f"{'x%.2f' % (statistics.median(samples[('on', mode, n)]) / statistics.median(samples[('off', mode, n)])):>24}"
+                for n in names))
 
 
 if __name__ == "__main__":
