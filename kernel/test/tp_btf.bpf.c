@@ -123,6 +123,13 @@ int BPF_PROG(page_stats, struct kvm *kvm, int level, int delta)
 	return 0;
 }
 
+static __always_inline __s64 page_sum(__u32 level)
+{
+	__s64 *sum = bpf_map_lookup_elem(&page_sums, &level);
+
+	return sum ? *sum : 0;
+}
+
 SEC("tp_btf/kvm_stats_read")
 int BPF_PROG(stats_read, struct kvm *kvm, struct kvm_vcpu *vcpu, loff_t pos,
 	     size_t size, ssize_t ret)
@@ -145,11 +152,10 @@ int BPF_PROG(stats_read, struct kvm *kvm, struct kvm_vcpu *vcpu, loff_t pos,
 	r->offset = ret > 0 ? pos - ret : pos;
 	r->size = size;
 	r->ret = ret;
-	for (__u32 l = 0; l < 4; l++) {
-		__s64 *sum = bpf_map_lookup_elem(&page_sums, &l);
-
-		r->page_sums[l] = sum ? *sum : 0;
-	}
+	r->page_sums[0] = 0;
+	r->page_sums[1] = page_sum(1);
+	r->page_sums[2] = page_sum(2);
+	r->page_sums[3] = page_sum(3);
 	bpf_ringbuf_submit(r, 0);
 	return 0;
 }
