@@ -213,6 +213,18 @@ static void sample_settled(struct run *r, struct ks_vm *only, uint64_t ts)
 	unsigned long long before[KS_MAX_TRACKED][KS_MAX_LEVEL];
 	bool moved = true;
 
+	/* Without the series' page-size events there is nothing to settle:
+	 * one read of each, no extra work for the VMMs' CPUs. */
+	if (!r->m.page_stats) {
+		read_counters(r);
+		for (int i = 0; i < KS_MAX_TRACKED; i++) {
+			struct ks_vm *vm = &r->m.vms[i];
+
+			if ((!only || vm == only) && vm->used && vm->active && vm->have_stats)
+				ks_vmstats_sample(&vm->st, ts);
+		}
+		return;
+	}
 	for (int t = 0; t < TRIES && moved; t++) {
 		moved = false;
 		read_counters(r);
