@@ -233,7 +233,11 @@ static void sample_settled(struct run *r, struct ks_vm *only, uint64_t ts)
 
 			if ((only && vm != only) || !vm->used || !vm->active || !vm->have_stats)
 				continue;
-			ks_vmstats_sample(&vm->st, ts);
+			/* A retry reads the same sample point again. */
+			if (t)
+				ks_vmstats_resample(&vm->st, ts);
+			else
+				ks_vmstats_sample(&vm->st, ts);
 			memcpy(before[i], vm->total.page_delta, sizeof(before[i]));
 		}
 		read_counters(r);
