@@ -198,6 +198,60 @@ out:
 	free(dv);
 }
 
+/* Reads the counters and samples the binary stats of one VM (or of every
+ * active VM with stats if vm is NULL) at the end of an interval.
+ * KVM adds to pages_4k/2m/1g and then fires kvm_mmu_page_stats, whose sums
+ * are in the counters; an update made between reading the counters and the
+ * stats would count in different intervals on the two sides. So the counters
+ * are read again after the stats: if a VM's page sums did not move, none of
+ * its updates can have fallen between the reads (short of one stalled for
+ * the whole sample) and the VM is "settled"; if they moved, sample again, a
+ * few times at most. */
+static void sample_settled(struct run *r, struct ks_vm *only, uint64_t ts)
+{
+	enum { TRIES = 4 };
+	unsigned long long before[KS_MAX_TRACKED][KS_MAX_LEVEL];
+	bool moved = true;
+
+	/* Without the series' page-size events there is nothing to settle:
+	 * one read of each, no extra work for the VMMs' CPUs. */
+	if (!r->m.page_stats) {
+		read_counters(r);
+		for (int i = 0; i < KS_MAX_TRACKED; i++) {
+			struct ks_vm *vm = &r->m.vms[i];
+
+			if ((!only || vm == only) && vm->used && vm->active && vm->have_stats)
+				ks_vmstats_sample(&vm->st, ts);
+		}
+		return;
+	}
+	for (int t = 0; t < TRIES && moved; t++) {
+		moved = false;
+		read_counters(r);
+		for (int i = 0; i < KS_MAX_TRACKED; i++) {
+			struct ks_vm *vm = &r->m.vms[i];
+
+			if ((only && vm != only) || !vm->used || !vm->active || !vm->have_stats)
+				continue;
+			/* A retry reads the same sample point again. */
+			if (t)
+				ks_vmstats_resample(&vm->st, ts);
+			else
+				ks_vmstats_sample(&vm->st, ts);
+			memcpy(before[i], vm->total.page_delta, sizeof(before[i]));
+		}
+		read_counters(r);
+		for (int i = 0; i < KS_MAX_TRACKED; i++) {
+			struct ks_vm *vm = &r->m.vms[i];
+
+			if ((only && vm != only) || !vm->used || !vm->active || !vm->have_stats)
+				continue;
+			vm->page_settled = !memcmp(before[i], vm->total.page_delta, sizeof(before[i]));
+			moved |= !vm->page_settled;
+		}
+	}
+}
+
 /* Forgets a VMM's entries in the kernel maps so they do not fill up. */
 static void forget_in_kernel(struct run *r, pid_t pid)
 {
@@ -217,10 +271,11 @@ static void vm_exited(struct run *r, struct ks_vm *vm, uint64_t ts)
 {
 	/* Collect what is still in flight before the VM leaves the report. */
 	ring_buffer__consume(r->rb);
-	read_counters(r);
 	/* The stats fds still pin the VM: its last values are readable. */
 	if (vm->have_stats)
-		ks_vmstats_sample(&vm->st, ts);
+		sample_settled(r, vm, ts);
+	else
+		read_counters(r);
 	vm->exit_ts = ts;
 	ks_migrate_report_vm_interval(&r->m, vm, ts);
 	ks_migrate_report_vm(&r->m, vm, "exited", ts);
@@ -261,10 +316,7 @@ static int loop(struct run *r, const struct migrate_args *a)
 				scan(r, t);
 			else
 				scan_known(r, t);
-			read_counters(r);
-			for (int i = 0; i < KS_MAX_TRACKED; i++)
-				if (r->m.vms[i].used && r->m.vms[i].active && r->m.vms[i].have_stats)
-					ks_vmstats_sample(&r->m.vms[i].st, t);
+			sample_settled(r, NULL, t);
 			ks_migrate_report_interval(&r->m, t);
 			while (next <= t)
 				next += a->run.interval_ns;

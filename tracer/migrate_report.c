@@ -6,6 +6,7 @@
  * docs/overhead.md defines the overhead figures; docs/json.md the records.
  */
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include "migrate.h"
@@ -28,10 +29,13 @@ static uint64_t d(uint64_t now, uint64_t before)
  *            through kvm_mmu_page_fault): stat <= seen, and close to it;
  *  INFO      related but not comparable (new huge mappings raise pages_2m
  *            while splits lower it): shown, never flagged;
- *  SIGNED_EQUAL as EQUAL, for a signed sum (page-size stats updates).
+ *  EXACT     a signed sum (page-size stats updates) that must equal the
+ *            stat's change exactly: the sample is taken so that no update
+ *            falls between the two reads (cmd_migrate.c, sample_settled());
+ *  SIGNED_INFO the same, when that could not be ensured: shown only.
  */
-enum relation { EQUAL, WITHIN, INFO, SIGNED_EQUAL, SIGNED_INFO };
-static const char *const relation_names[] = { "equal", "within", "info", "equal", "info" };
+enum relation { EQUAL, WITHIN, INFO, EXACT, SIGNED_INFO };
+static const char *const relation_names[] = { "equal", "within", "info", "exact", "info" };
 
 struct agreement {
 	const char *events;       /* what kvmscope counted */
@@ -63,20 +67,18 @@ static void fill_agreements(struct ks_vm *vm, const struct ks_vm_counters *dc,
 	a[*n].stat_delta = ks_vmstats_delta(&vm->st, false, a[*n].stat, &a[*n].found);
 	(*n)++;
 	/* Series kernels: the page-size stats updates of the interval, summed,
-	 * are the change of pages_4k/2m/1g over it. Not in the interval that
-	 * ends with the VMM's exit: the teardown zap's updates are not seen in
-	 * the VMM's context (docs/overhead.md). */
-	if (m_page_stats && !vm->exit_ts) {
+	 * are the change of pages_4k/2m/1g over it, exactly, when both ends of
+	 * the interval were sampled with no update in between the reads. */
+	if (m_page_stats) {
+		bool settled = vm->page_settled && vm->page_settled_prev;
+
 		static const char *const pages[] = { NULL, "pages_4k", "pages_2m", "pages_1g" };
 		static const char *const names[] = { NULL, "page_stats_4k", "page_stats_2m",
 						     "page_stats_1g" };
 
 		for (int l = 1; l < KS_MAX_LEVEL; l++) {
-			/* Shown, not flagged: some 2M updates (huge page splits
-			 * under initially-set) are not yet seen (open in the
-			 * kernel series' issue). */
 			a[*n] = (struct agreement){ names[l], pages[l], dc->page_delta[l], 0, false,
-						    SIGNED_INFO };
+						    settled ? EXACT : SIGNED_INFO };
 			a[*n].stat_delta = ks_vmstats_delta(&vm->st, false, pages[l], &a[*n].found);
 			(*n)++;
 		}
@@ -100,12 +102,9 @@ static bool agrees(const struct agreement *a)
 		 * counters and the stats let some 5% more land in the stats. */
 		return a->stat_delta <= seen + slack + seen / 20 &&
 		       a->stat_delta >= seen - slack - seen / 10;
-	case SIGNED_EQUAL: {
+	case EXACT:
 		/* seen holds a signed sum (page deltas) in two's complement. */
-		int64_t v = (int64_t)a->seen, sl = (v < 0 ? -v : v) / 100 > 2 ? (v < 0 ? -v : v) / 100 : 2;
-
-		return a->stat_delta >= v - sl && a->stat_delta <= v + sl;
-	}
+		return a->stat_delta == (int64_t)a->seen;
 	case INFO:
 	case SIGNED_INFO:
 		break;
@@ -113,14 +112,20 @@ static bool agrees(const struct agreement *a)
 	return true;
 }
 
+/* The change of every counter over an interval. The counters only grow, so
+ * a drop (an entry forgotten and recreated) counts as 0, except the page
+ * deltas: they are signed sums that fall whenever pages are unmapped or huge
+ * pages split, and must be subtracted as they are (two's complement). */
 static void counters_delta(const struct ks_vm_counters *now, const struct ks_vm_counters *then,
 			   struct ks_vm_counters *out)
 {
 	const uint64_t *a = (const uint64_t *)now, *b = (const uint64_t *)then;
+	const size_t sfrom = offsetof(struct ks_vm_counters, page_delta) / sizeof(uint64_t);
+	const size_t sto = sfrom + KS_MAX_LEVEL;
 	uint64_t *o = (uint64_t *)out;
 
 	for (size_t i = 0; i < sizeof(*out) / sizeof(uint64_t); i++)
-		o[i] = d(a[i], b[i]);
+		o[i] = i >= sfrom && i < sto ? a[i] - b[i] : d(a[i], b[i]);
 }
 
 static uint64_t hist_quantile(const unsigned long long *h, double q)
@@ -183,6 +188,8 @@ static void interval_vm(struct ks_migrate *m, struct ks_vm *vm, uint64_t now_ns,
 		else
 			ks_json_double(&j, "vcpu_time_lost_pct", NAN); /* null: not measured */
 		ks_json_u64(&j, "tlb_flushes", dc.tlb_flushes);
+		ks_json_u64(&j, "stats_reads", dc.stats_reads);
+		ks_json_u64(&j, "stats_read_bytes", dc.stats_read_bytes);
 		ks_json_u64(&j, "map_gpa_range_hypercalls", dc.hypercalls_map_gpa);
 		ks_json_u64(&j, "migration_control_writes", dc.msr_migration_control);
 		ks_json_arr(&j, "agreement");
@@ -190,7 +197,7 @@ static void interval_vm(struct ks_migrate *m, struct ks_vm *vm, uint64_t now_ns,
 			ks_json_obj(&j, NULL);
 			ks_json_str(&j, "events", a[i].events);
 			ks_json_str(&j, "stat", a[i].stat);
-			if (a[i].rel == SIGNED_EQUAL || a[i].rel == SIGNED_INFO)
+			if (a[i].rel == EXACT || a[i].rel == SIGNED_INFO)
 				ks_json_i64(&j, "seen", (int64_t)a[i].seen);
 			else
 				ks_json_u64(&j, "seen", a[i].seen);
@@ -226,6 +233,7 @@ static void interval_vm(struct ks_migrate *m, struct ks_vm *vm, uint64_t now_ns,
 			m->output_failed = true;
 	}
 	vm->last = vm->total;
+	vm->page_settled_prev = vm->page_settled;
 	vm->host_ns_interval = 0;
 	vm->syncs_interval = 0;
 }

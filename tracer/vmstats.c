@@ -157,6 +157,23 @@ static int src_sample(struct ks_stats_src *s, uint64_t now_ns)
 	return 0;
 }
 
+/* Reads the current sample again, in place: prev stays the last one. The
+ * values are only written when the read succeeded. */
+static void src_resample(struct ks_stats_src *s, uint64_t now_ns)
+{
+	char err[160];
+
+	if (s->fd >= 0 && !ks_stats_sample(s->fd, &s->schema, s->scratch, s->cur, err, sizeof(err)))
+		s->cur_ns = now_ns;
+}
+
+void ks_vmstats_resample(struct ks_vmstats *vs, uint64_t now_ns)
+{
+	src_resample(&vs->vm, now_ns);
+	for (int i = 0; i < vs->nvcpu; i++)
+		src_resample(&vs->vcpu[i], now_ns);
+}
+
 int ks_vmstats_sample(struct ks_vmstats *vs, uint64_t now_ns)
 {
 	int rc = src_sample(&vs->vm, now_ns);

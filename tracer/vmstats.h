@@ -41,6 +41,8 @@ struct ks_vmstats {
 int ks_vmstats_open(struct ks_vmstats *vs, const struct ks_vmm *v);
 /* Samples every fd (cur becomes prev). -1 if the VM fd could not be read. */
 int ks_vmstats_sample(struct ks_vmstats *vs, uint64_t now_ns);
+/* Takes the current sample again (a retry of the same sample point). */
+void ks_vmstats_resample(struct ks_vmstats *vs, uint64_t now_ns);
 void ks_vmstats_close(struct ks_vmstats *vs);
 
 /* Delta of a cumulative stat or current value of others, by name, summed

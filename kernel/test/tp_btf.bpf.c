@@ -23,6 +23,23 @@ struct {
 /* The pid of the VMM under test: events of other VMs are not recorded. */
 const volatile __s32 vmm_pid;
 
+/* kvm_mmu_page_stats deltas of the VMM's VMs, summed by level. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 4);
+	__type(key, __u32);
+	__type(value, __s64);
+} page_sums SEC(".maps");
+
+/* The VMM's own stats-fd reads, in order (struct tp_read). */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 256 * 1024);
+} reads SEC(".maps");
+
+/* Reads that did not fit in the ring buffer. */
+__u64 reads_lost;
+
 static __always_inline void rec(__u32 i, struct kvm *kvm, __s64 a0, __s64 a1,
 				__s64 a2, __s64 a3, __s64 a4)
 {
@@ -94,15 +111,52 @@ RMAP_PROG(rmap_free, TP_RMAP_FREE)
 SEC("tp_btf/kvm_mmu_page_stats")
 int BPF_PROG(page_stats, struct kvm *kvm, int level, int delta)
 {
+	__u32 l = level;
+	__s64 *sum;
+
 	rec(TP_PAGE_STATS, kvm, level, delta, 0, 0, 0);
+	if (!kvm || (vmm_pid && BPF_CORE_READ(kvm, userspace_pid) != vmm_pid))
+		return 0;
+	sum = bpf_map_lookup_elem(&page_sums, &l);
+	if (sum)
+		__sync_fetch_and_add(sum, delta);
 	return 0;
+}
+
+static __always_inline __s64 page_sum(__u32 level)
+{
+	__s64 *sum = bpf_map_lookup_elem(&page_sums, &level);
+
+	return sum ? *sum : 0;
 }
 
 SEC("tp_btf/kvm_stats_read")
 int BPF_PROG(stats_read, struct kvm *kvm, struct kvm_vcpu *vcpu, loff_t pos,
 	     size_t size, ssize_t ret)
 {
-	rec(TP_STATS_READ, kvm, vcpu ? BPF_CORE_READ(vcpu, vcpu_id) : -1, pos, size, ret, 0);
+	int vcpu_id = vcpu ? BPF_CORE_READ(vcpu, vcpu_id) : -1;
+	struct tp_read *r;
+
+	rec(TP_STATS_READ, kvm, vcpu_id, pos, size, ret, 0);
+	/* Only the VMM's own reads: those are in its ground truth. */
+	if (!kvm || !vmm_pid || (bpf_get_current_pid_tgid() >> 32) != vmm_pid ||
+	    BPF_CORE_READ(kvm, userspace_pid) != vmm_pid)
+		return 0;
+	r = bpf_ringbuf_reserve(&reads, sizeof(*r), 0);
+	if (!r) {
+		__sync_fetch_and_add(&reads_lost, 1);
+		return 0;
+	}
+	r->vcpu_id = vcpu_id;
+	r->pad = 0;
+	r->offset = ret > 0 ? pos - ret : pos;
+	r->size = size;
+	r->ret = ret;
+	r->page_sums[0] = 0;
+	r->page_sums[1] = page_sum(1);
+	r->page_sums[2] = page_sum(2);
+	r->page_sums[3] = page_sum(3);
+	bpf_ringbuf_submit(r, 0);
 	return 0;
 }
 

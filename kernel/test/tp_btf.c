@@ -3,6 +3,10 @@
  * tp_btf [-p] CMD [ARG...]: load and attach a tp_btf program to every
  * tracepoint of the kernel series, run CMD, and print what each recorded:
  *   TP name count N last a b c d e max a b c d e or a b c d e
+ * and, with -p, each read of a stats fd by CMD's process, in order, with its
+ * VM's page-size stats updates summed up to then (by level 1..3):
+ *   READ vcpu_id offset size ret sum_4k sum_2m sum_1g
+ *   READS_LOST n
  * CMD's stdout goes to /dev/null, its stderr is kept.
  * With -p, only events of VMs CMD's process creates are recorded.
  * Exit status: 0, or 1 if loading or attaching failed (message on stderr).
@@ -24,6 +28,18 @@ static const char *const names[TP_NR] = {
 	"kvm_mmu_rmap_free", "kvm_mmu_page_stats", "kvm_stats_read",
 	"kvm_dirty_log_get", "kvm_dirty_log_clear",
 };
+
+static int print_read(void *ctx, void *data, size_t size)
+{
+	const struct tp_read *r = data;
+
+	(void)ctx;
+	if (size < sizeof(*r))
+		return 0;
+	printf("READ %d %lld %lld %lld %lld %lld %lld\n", r->vcpu_id, r->offset, r->size,
+	       r->ret, r->page_sums[1], r->page_sums[2], r->page_sums[3]);
+	return 0;
+}
 
 int main(int argc, char **argv)
 {
@@ -77,6 +93,17 @@ int main(int argc, char **argv)
 	close(go[1]);
 	waitpid(child, &status, 0);
 	printf("WORKLOAD %d\n", WIFEXITED(status) ? WEXITSTATUS(status) : 128);
+	if (by_pid) {
+		struct ring_buffer *rb = ring_buffer__new(bpf_map__fd(skel->maps.reads),
+							  print_read, NULL, NULL);
+
+		if (!rb || ring_buffer__consume(rb) < 0) {
+			fprintf(stderr, "tp_btf: reading the reads ring buffer failed\n");
+			return 1;
+		}
+		ring_buffer__free(rb);
+		printf("READS_LOST %llu\n", (unsigned long long)skel->bss->reads_lost);
+	}
 
 	fd = bpf_map__fd(skel->maps.recs);
 	for (unsigned int i = 0; i < TP_NR; i++) {

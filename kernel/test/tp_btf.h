@@ -28,4 +28,16 @@ struct tp_rec {
 	long long or[TP_NR_ARGS];
 };
 
+/* One read of a stats fd by the VMM itself (kvm_stats_read), with the page
+ * size stats updates of its VM summed up to that moment (kvm_mmu_page_stats),
+ * by level: compared with kvmload's stats_read records. */
+struct tp_read {
+	int vcpu_id;			/* -1: the VM's fd */
+	int pad;
+	long long offset;		/* where the read started */
+	long long size;
+	long long ret;
+	long long page_sums[4];		/* [level], 1..3 */
+};
+
 #endif

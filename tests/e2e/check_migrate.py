@@ -177,11 +177,57 @@ def check_run(label, truth, mig, mode, backing):
            f"equal broken: {bad_eq[:2]}; within broken: {bad_in[:2]}" if comps else "nothing compared")
     attached = by_type(mig, "attached")
     if attached and attached[0]["hooks"].get("page_stats", "unavailable") != "unavailable":
-        ps = [a for r in by_type(mig, "interval", pid) for a in r["agreement"]
+        # Series kernels: the kvm_mmu_page_stats deltas summed per interval
+        # equal the change of pages_4k/2m/1g exactly ("exact"), in every
+        # interval sampled with no update between the two reads; the others
+        # ("info") are shown only, and their sum is checked over the run.
+        ps = [(r["ts_ns"], a) for r in by_type(mig, "interval", pid) for a in r["agreement"]
               if a["events"].startswith("page_stats_") and "stat_delta" in a]
-        same = sum(1 for a in ps if a["seen"] == a["stat_delta"])
-        # Reported, not asserted: see docs/overhead.md (page_stats).
-        print(f"NOTE {label}: page-size stats updates equal the pages_* change in {same} of {len(ps)} comparisons")
+        exact = [c for c in ps if c[1]["relation"] == "exact"]
+        # The two sides can differ at an interval boundary only by updates
+        # in flight there: KVM added to pages_* before the stats were read,
+        # but the event's sum was read before the event ran. The tracer
+        # samples so this cannot happen unless the vCPU making the update
+        # stalls for the whole sample (the lab's vCPUs are host threads of a
+        # loaded machine). Such an update counts in the next interval on the
+        # tracer's side: the running difference returns to 0. A missed, extra
+        # or wrong update never does. So: the running difference per level is
+        # 0 at all but one boundary in five, and 0 at the end (checked below).
+        late = 0
+        for lvl in ("4k", "2m", "1g"):
+            diff = 0
+            for _, x in ps:
+                if x["events"] == f"page_stats_{lvl}":
+                    diff += x["stat_delta"] - x["seen"]
+                    late += diff != 0
+        bounds = len({t for t, _ in ps})
+        bad = [c for c in exact if not c[1]["agree"]]
+        moved = sum(1 for c in ps if c[1]["stat_delta"] != 0)
+        result(exact and late <= max(1, bounds // 5) and moved > 0, label,
+               f"page-size stats updates, summed, equal the pages_4k/2m/1g change "
+               f"({len(exact) - len(bad)} of {len(ps)} comparisons exact, {moved} with a change; "
+               f"{late} of {bounds} boundaries with an update in flight)",
+               f"{late} boundaries with a difference; exact ones broken: {bad[:3]}"
+               if exact else "no settled comparison")
+        # Over the run, the sums of both sides agree whatever the sampling.
+        for lvl in ("4k", "2m", "1g"):
+            mine = [a for _, a in ps if a["events"] == f"page_stats_{lvl}"]
+            seen = sum(a["seen"] for a in mine)
+            stat = sum(a["stat_delta"] for a in mine)
+            result(seen == stat, label, f"page_stats_{lvl} summed over the run: {seen} = pages_{lvl} change",
+                   f"{seen} vs {stat}")
+    # The VMM's own reads of its stats fds (kvmload --stats-reads), through
+    # the series' kvm_stats_read tracepoint or the stock kernels' fallback
+    # (fexit on kvm_vm_stats_read/kvm_vcpu_stats_read): every one counted.
+    start = by_type(truth, "start")[0]
+    summ = by_type(truth, "summary")[0]
+    if start.get("stats_reads"):
+        n = sum(r.get("stats_reads", 0) for r in by_type(mig, "interval", pid))
+        b = sum(r.get("stats_read_bytes", 0) for r in by_type(mig, "interval", pid))
+        way = attached[0]["hooks"].get("stats_reads") if attached else None
+        result(n == summ["stats_reads"] and b == summ["stats_read_bytes"], label,
+               f"stats fd reads counted through {way}: {n} reads, {b} bytes = kvmload's",
+               f"kvmload read {summ['stats_reads']} times, {summ['stats_read_bytes']} bytes")
     exited = [r for r in by_type(mig, "vm", pid) if r["event"] == "exited"]
     result(len(exited) == 1, label, "VM exit seen and released", f"{len(exited)} exit records")
 
@@ -203,6 +249,15 @@ def main():
     summ = by_type(mrecs, "summary")
     result(summ and not any(summ[0]["lost"].values()), a.label, "no events lost",
            summ[0]["lost"] if summ else "no summary")
+    # The series' events are there on the patched kernel only; the stock
+    # kernels take the fallbacks (stats reads) or have nothing (page stats).
+    att = by_type(mrecs, "attached")
+    hooks = att[0]["hooks"] if att else {}
+    want = (("kvm_stats_read", "kvm_mmu_page_stats") if a.label.startswith("patched")
+            else ("kvm_vm_stats_read", "unavailable"))
+    got = (hooks.get("stats_reads"), hooks.get("page_stats", "unavailable"))
+    result(got == want, a.label, f"stats reads through {want[0]}, page-size stats updates: {want[1]}",
+           f"got {got}")
     runs = 0
     for head, recs, other in sections:
         m = re.match(r"kvmload (\S+) (\S+) (.*) exit=(\d+)", head)

@@ -11,7 +11,7 @@ import json
 import sys
 
 TYPES = {"start", "populate", "hold", "dirty_log", "vcpu", "slot",
-         "iteration", "summary"}
+         "iteration", "stats_read", "summary"}
 OPS = {"enable_log", "get_dirty_log", "clear_dirty_log", "disable_log"}
 
 
@@ -87,7 +87,20 @@ def main():
         if w != it["pages_written"]:
             problems.append(f"iteration {it['iteration']}: vCPUs wrote {w}, slots say {it['pages_written']}")
 
+    # --stats-reads N: header and descriptors of each fd once, then N data
+    # reads of each fd after populate, each iteration and disabling logging.
+    reads = [r for r in recs if r["type"] == "stats_read"]
+    nfd = 1 + start["vcpus"]
+    want = 2 * nfd + start["stats_reads"] * nfd * (n_iter + 2) if start["stats_reads"] else 0
+    if len(reads) != want:
+        problems.append(f"stats_read: {len(reads)} records, expected {want}")
+    for r in reads:
+        if r["ret"] != r["size"] or (r["fd"] == "vm" and r["part"] == "data" and "pages_4k" not in r):
+            problems.append(f"bad stats_read record {r}")
+
     totals = {
+        "stats_reads": len(reads),
+        "stats_read_bytes": sum(r["ret"] for r in reads),
         "pages_written": sum(s["pages_written"] for s in slots),
         "pages_dirty": sum(g["pages_dirty"] for g in gets),
         "pages_cleared": sum(c["pages_cleared"] for c in clears),

@@ -178,6 +178,7 @@ void kl_vm_destroy(struct kl_vm *vm)
 		free(vm->slots[i].dirty);
 	free(vm->slots);
 	free(vm->cpuid);
+	free(vm->stats);
 	close(vm->vm_fd);
 	close(vm->kvm_fd);
 	kl_memory_free(&vm->mem);

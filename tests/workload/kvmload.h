@@ -70,6 +70,7 @@ enum {
 #define KL_MAX_SLOTS	256U
 #define KL_MAX_ITERATIONS 65535U	/* generation must fit the tag's low 16 bits */
 #define KL_MAX_SLEEP_MS	3600000U
+#define KL_MAX_STATS_READS 1000U
 
 enum kl_backing { KL_BACKING_ANON, KL_BACKING_THP, KL_BACKING_HUGETLB };
 enum kl_mode { KL_MODE_GET, KL_MODE_MANUAL, KL_MODE_MANUAL_INIT_SET };
@@ -87,6 +88,7 @@ struct kl_config {
 	enum kl_mode mode;
 	bool json;
 	bool no_stats_fd;	/* --no-stats-fd */
+	unsigned int stats_reads;	/* --stats-reads: data reads per point */
 	unsigned int pause_ms;
 	unsigned int hold_ms;
 	uint64_t clear_chunk_pages;	/* 0: one KVM_CLEAR_DIRTY_LOG per slot */
@@ -138,6 +140,8 @@ struct kl_slot {
 	struct kl_collect col;
 };
 
+struct kl_stats_layout;
+
 struct kl_vm {
 	int kvm_fd;
 	int vm_fd;
@@ -152,6 +156,7 @@ struct kl_vm {
 	struct kl_slot *slots;
 	int stats_fd;			/* VM binary stats fd, -1 if not held */
 	unsigned int vcpu_stats_fds;	/* vCPU stats fds held */
+	struct kl_stats_layout *stats;	/* --stats-reads: VM, then each vCPU */
 };
 
 /* Per-vCPU timing of one phase, filled by its thread. */
@@ -167,6 +172,7 @@ struct kl_phase_ctl;
 struct kl_vcpu {
 	unsigned int index;
 	int fd;
+	int stats_fd;		/* binary stats fd, -1 if not held */
 	pid_t tid;
 	struct kvm_run *run;
 	pthread_t thread;
@@ -213,7 +219,25 @@ uint32_t kl_guest_tag(uint32_t generation);
 
 /* vcpu.c */
 /* stats.c: hold the VM's and vCPUs' binary stats fds open. */
-void kl_stats_fds_open(struct kl_vm *vm, const struct kl_vcpu *vcpus, unsigned int n);
+void kl_stats_fds_open(struct kl_vm *vm, struct kl_vcpu *vcpus, unsigned int n,
+		       unsigned int stats_reads);
+void kl_stats_prepare(struct kl_vm *vm, const struct kl_vcpu *vcpus, unsigned int n,
+		      unsigned int stats_reads);
+void kl_stats_read_all(const struct kl_vm *vm, unsigned int n, unsigned int times,
+		       const char *phase, long long iteration);
+
+/* One read(2) of a binary stats fd, as reported in a stats_read record. */
+struct kl_stats_read {
+	int vcpu;		/* -1: the VM's fd */
+	const char *part;	/* "header" | "descriptors" | "data" */
+	const char *phase;	/* "setup" | "populate" | "iteration" | "disable" */
+	long long iteration;	/* -1: none */
+	uint64_t ts_ns, dur_ns;
+	uint64_t offset, size;
+	long long ret;		/* bytes read or -errno */
+	bool pages;		/* pages_4k/2m/1g below were decoded (VM data) */
+	uint64_t pages_4k, pages_2m, pages_1g;
+};
 
 struct kl_phase_ctl *kl_vcpus_start(struct kl_vm *vm, struct kl_vcpu *vcpus,
 				    unsigned int n);
@@ -269,6 +293,7 @@ void kl_report_iteration(unsigned int iteration, uint64_t ts_ns, uint64_t end_ns
 			 uint64_t guest_ns, uint64_t collect_ns, uint64_t verify_ns,
 			 uint64_t pages_written, uint64_t pages_dirty,
 			 uint64_t pages_cleared);
+void kl_report_stats_read(const struct kl_stats_read *r);
 void kl_report_summary_ok(void);
 
 __attribute__((noreturn, format(printf, 2, 3)))

@@ -49,6 +49,7 @@ static void populate(struct kl_vm *vm, struct kl_vcpu *vcpus,
 	kl_truth_check_memory(truth, vm, &ph);
 	report_vcpus(vcpus, cfg->vcpus, &ph);
 	kl_report_populate(t0, t1 - t0, pages, kl_memory_huge_bytes(&vm->mem));
+	kl_stats_read_all(vm, cfg->vcpus, cfg->stats_reads, "populate", -1);
 }
 
 static void iterate(struct kl_vm *vm, struct kl_vcpu *vcpus,
@@ -96,6 +97,7 @@ static void iterate(struct kl_vm *vm, struct kl_vcpu *vcpus,
 	t_end = kl_now_ns();
 	kl_report_iteration(it, t_go, t_end, t_guest - t_go, t_collect - t_guest,
 			    t_end - t_collect, written, dirty, cleared);
+	kl_stats_read_all(vm, cfg->vcpus, cfg->stats_reads, "iteration", it);
 }
 
 int main(int argc, char **argv)
@@ -119,8 +121,9 @@ int main(int argc, char **argv)
 	truth = kl_truth_new(vm.total_pages);
 	ctl = kl_vcpus_start(&vm, vcpus, cfg.vcpus);
 	if (!cfg.no_stats_fd)
-		kl_stats_fds_open(&vm, vcpus, cfg.vcpus);
+		kl_stats_fds_open(&vm, vcpus, cfg.vcpus, cfg.stats_reads);
 	kl_report_start(&vm, vcpus);
+	kl_stats_prepare(&vm, vcpus, cfg.vcpus, cfg.stats_reads);
 
 	populate(&vm, vcpus, ctl, truth, &cfg);
 	if (cfg.hold_ms) {
@@ -137,6 +140,7 @@ int main(int argc, char **argv)
 	}
 	for (i = 0; i < vm.nslots; i++)
 		kl_dirty_log_set(&vm, &vm.slots[i], false);
+	kl_stats_read_all(&vm, cfg.vcpus, cfg.stats_reads, "disable", -1);
 
 	kl_vcpus_stop(ctl);
 	kl_truth_free(truth);

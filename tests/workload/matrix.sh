@@ -72,7 +72,8 @@ for args in "--vcpus 0" "--vcpus -1" "--vcpus abc" "--vcpus 65" "--vcpus 2x" \
 	    "--slots 3" "--backing ram" "--mode dirty" "--iterations 0" \
 	    "--write-percent 0" "--write-percent 101" "--write-percent 5.5" \
 	    "--clear-chunk-pages 100 --mode manual" "--clear-chunk-pages 64" \
-	    "--pause-ms -1" "--hold-ms x" "--json=yes" "--bogus" "stray" "--vcpus"; do
+	    "--pause-ms -1" "--hold-ms x" "--json=yes" "--bogus" "stray" "--vcpus" \
+	    "--stats-reads 1001" "--stats-reads x" "--stats-reads 2 --no-stats-fd"; do
 	# shellcheck disable=SC2086  # word splitting is the point
 	usage_case $args
 done
@@ -91,6 +92,7 @@ for b in anon thp hugetlb; do
 	done
 done
 rows+=("--vcpus 2 --mem-per-vcpu 64 --backing thp --iterations 3 --mode manual-init-set")
+rows+=("--vcpus 2 --mem-per-vcpu 16 --backing thp --iterations 2 --mode manual-init-set --stats-reads 3")
 rows+=("--vcpus 2 --mem-per-vcpu 10 --slots 5 --mode manual --clear-chunk-pages 192 --iterations 5 --write-percent 45 --pause-ms 5 --hold-ms 5")
 for r in "${rows[@]}"; do
 	# shellcheck disable=SC2086

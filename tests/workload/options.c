@@ -35,6 +35,9 @@ static const char usage_text[] =
 "  --no-stats-fd          do not hold binary stats fds (by default the VM's\n"
 "                         and every vCPU's KVM_GET_STATS_FD stay open, as in\n"
 "                         a VMM that exports stats, so tools can read them)\n"
+"  --stats-reads N        read the VM's and every vCPU's stats fd N times\n"
+"                         after populating, after each iteration and after\n"
+"                         logging is disabled (0..1000, default 0)\n"
 "  --json                 JSON lines ground truth on stdout\n"
 "  --inject-fault KIND    test the checks: in the last iteration pretend\n"
 "                         lost-dirty | extra-dirty | bad-value (exits 1)\n"
@@ -144,7 +147,7 @@ static unsigned int parse_enum(const char *opt, const char *s,
 enum {
 	OPT_VCPUS = 256, OPT_MEM, OPT_SLOTS, OPT_BACKING, OPT_ITERATIONS,
 	OPT_WRITE_PERCENT, OPT_MODE, OPT_CLEAR_CHUNK, OPT_PAUSE, OPT_HOLD,
-	OPT_JSON, OPT_INJECT, OPT_HELP, OPT_NO_STATS_FD,
+	OPT_JSON, OPT_INJECT, OPT_HELP, OPT_NO_STATS_FD, OPT_STATS_READS,
 };
 
 static const struct option long_options[] = {
@@ -160,6 +163,7 @@ static const struct option long_options[] = {
 	{ "hold-ms", required_argument, NULL, OPT_HOLD },
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "no-stats-fd", no_argument, NULL, OPT_NO_STATS_FD },
+	{ "stats-reads", required_argument, NULL, OPT_STATS_READS },
 	{ "inject-fault", required_argument, NULL, OPT_INJECT },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
@@ -184,6 +188,8 @@ static void check_combination(const struct kl_config *c)
 		usage_error("--slots %u: %llu MiB of test memory does not split into %u slots of a whole number of 2 MiB each",
 			    c->slots, (unsigned long long)total_mib, c->slots);
 	slot_mib = total_mib / c->slots;
+	if (c->stats_reads && c->no_stats_fd)
+		usage_error("--stats-reads needs the stats fds that --no-stats-fd gives up");
 	if (c->clear_chunk_pages && c->mode == KL_MODE_GET)
 		usage_error("--clear-chunk-pages only applies to --mode manual or manual-init-set");
 	if (c->clear_chunk_pages > slot_mib * KL_MIB / KL_PAGE_SIZE)
@@ -251,6 +257,10 @@ void kl_parse_options(int argc, char **argv, struct kl_config *c)
 			break;
 		case OPT_NO_STATS_FD:
 			c->no_stats_fd = true;
+			break;
+		case OPT_STATS_READS:
+			c->stats_reads = parse_small("--stats-reads", optarg, 0,
+						    KL_MAX_STATS_READS);
 			break;
 		case OPT_JSON:
 			c->json = true;

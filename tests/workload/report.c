@@ -29,6 +29,8 @@ static struct {
 	unsigned int enable_calls, disable_calls, get_calls, clear_calls;
 	uint64_t enable_ns, disable_ns, get_ns, clear_ns;
 	uint64_t vcpu_run_ns;
+	unsigned int stats_reads;
+	uint64_t stats_read_bytes;
 } R;
 
 /* ---- a minimal JSON line writer ---- */
@@ -161,6 +163,7 @@ void kl_report_start(const struct kl_vm *vm, const struct kl_vcpu *vcpus)
 	jl_u64(&j, "hold_ms", c->hold_ms);
 	jl_bool(&j, "stats_fd", vm->stats_fd >= 0);
 	jl_u64(&j, "vcpu_stats_fds", vm->vcpu_stats_fds);
+	jl_u64(&j, "stats_reads", R.cfg->stats_reads);
 	jl_str(&j, "inject_fault", kl_fault_name(c->inject));
 	jl_u64(&j, "tag_base", KL_TAG_BASE);
 	jl_u64(&j, "test_gpa", KL_TEST_GPA);
@@ -407,6 +410,35 @@ static void summary(int exit_code, const char *error)
 	jl_u64(&j, "disable_log_calls", R.disable_calls);
 	jl_u64(&j, "disable_log_ns", R.disable_ns);
 	jl_u64(&j, "vcpu_run_ns", R.vcpu_run_ns);
+	jl_u64(&j, "stats_reads", R.stats_reads);
+	jl_u64(&j, "stats_read_bytes", R.stats_read_bytes);
+	jl_end(&j);
+}
+
+void kl_report_stats_read(const struct kl_stats_read *r)
+{
+	struct jline j;
+
+	R.stats_reads++;
+	if (r->ret > 0)
+		R.stats_read_bytes += (uint64_t)r->ret;
+	if (!R.cfg->json)
+		return;
+	jl_begin(&j, "stats_read", r->ts_ns);
+	jl_str(&j, "fd", r->vcpu < 0 ? "vm" : "vcpu");
+	jl_iter(&j, "vcpu", r->vcpu);
+	jl_str(&j, "part", r->part);
+	jl_str(&j, "phase", r->phase);
+	jl_iter(&j, "iteration", r->iteration);
+	jl_u64(&j, "dur_ns", r->dur_ns);
+	jl_u64(&j, "offset", r->offset);
+	jl_u64(&j, "size", r->size);
+	jl_int(&j, "ret", r->ret);
+	if (r->pages) {
+		jl_u64(&j, "pages_4k", r->pages_4k);
+		jl_u64(&j, "pages_2m", r->pages_2m);
+		jl_u64(&j, "pages_1g", r->pages_1g);
+	}
 	jl_end(&j);
 }
 

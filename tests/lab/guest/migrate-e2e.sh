@@ -24,6 +24,7 @@ for backing in anon thp hugetlb; do
 		name="$backing $mode vcpus=$vcpus slots=$slots"
 		kvmload --vcpus $vcpus --mem-per-vcpu 12 --slots $slots --backing $backing \
 			--iterations 3 --write-percent 60 --mode $mode --pause-ms 200 --json \
+			--stats-reads $((i % 3)) \
 			>/tmp/k.json 2>/tmp/k.err
 		echo "=== kvmload $name exit=$?"
 		cat /tmp/k.json
