@@ -17,6 +17,7 @@
 #include "statsfd.h"
 #include "vmstats.h"
 #include "common/json.h"
+#include "common/parse.h"
 #include "common/log.h"
 #include "common/runopts.h"
 #include "common/signals.h"
@@ -47,24 +48,19 @@ static const struct argp_option stats_options[] = {
 static error_t parse_stats(int key, char *arg, struct argp_state *state)
 {
 	struct stats_args *a = state->input;
-	char *tok, *save = NULL;
+	char err[96];
 
 	switch (key) {
 	case 'c':
 		a->per_vcpu = true;
 		return 0;
 	case 'f':
-		if (strlen(arg) >= sizeof(a->filter_buf) || !arg[0])
-			argp_error(state, "--filter: empty or too long");
+		if (strlen(arg) >= sizeof(a->filter_buf))
+			argp_error(state, "--filter: longer than %zu bytes", sizeof(a->filter_buf) - 1);
 		snprintf(a->filter_buf, sizeof(a->filter_buf), "%s", arg);
-		a->nfilters = 0;
-		for (tok = strtok_r(a->filter_buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-			if (a->nfilters == MAX_FILTERS)
-				argp_error(state, "--filter: more than %d names", MAX_FILTERS);
-			a->filters[a->nfilters++] = tok;
-		}
-		if (!a->nfilters)
-			argp_error(state, "--filter: no names");
+		a->nfilters = ks_parse_names(a->filter_buf, a->filters, MAX_FILTERS, err, sizeof(err));
+		if (a->nfilters < 0)
+			argp_error(state, "--filter: %s", err);
 		return 0;
 	default:
 		return ks_parse_run_opt(key, arg, state, &a->run);

@@ -57,6 +57,39 @@ void ks_json_string(FILE *f, const char *str)
 	fputc('"', f);
 }
 
+const char *ks_text_escape(const char *str, char *buf, size_t len)
+{
+	const unsigned char *s = (const unsigned char *)(str ? str : "");
+	size_t o = 0;
+
+	if (!len)
+		return buf;
+	while (*s) {
+		char esc[5];
+		int n = utf8_len(s), k;
+
+		if (*s == '\\')
+			k = snprintf(esc, sizeof(esc), "\\\\");
+		else if (*s == '\n')
+			k = snprintf(esc, sizeof(esc), "\\n");
+		else if (*s == '\t')
+			k = snprintf(esc, sizeof(esc), "\\t");
+		else if (*s < 0x20 || *s == 0x7f || n == 0)
+			k = snprintf(esc, sizeof(esc), "\\x%02x", *s), n = 1;
+		else
+			k = 0;
+		if (o + (size_t)(k ? k : n) >= len)
+			break;
+		if (k)
+			memcpy(buf + o, esc, (size_t)k), o += (size_t)k;
+		else
+			memcpy(buf + o, s, (size_t)n), o += (size_t)n;
+		s += n;
+	}
+	buf[o] = '\0';
+	return buf;
+}
+
 static void key(struct ks_json *j, const char *k)
 {
 	if (j->need_comma[j->depth])

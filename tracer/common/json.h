@@ -7,6 +7,7 @@
 #ifndef KS_JSON_H
 #define KS_JSON_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdbool.h>
@@ -24,6 +25,12 @@ struct ks_json {
 /* Writes s as a JSON string literal (quotes included) to f. Bytes that are
  * not valid UTF-8 become \u00XX escapes of the byte so nothing is lost. */
 void ks_json_string(FILE *f, const char *s);
+
+/* For text output and error lines: s with backslashes, control bytes (DEL
+ * included) and bytes that are not UTF-8 written as \\, \n, \t or \xNN, so a
+ * hostile name can neither break a line nor send terminal escapes. Writes
+ * at most len bytes (whole escapes only, NUL included) into buf; returns buf. */
+const char *ks_text_escape(const char *s, char *buf, size_t len);
 
 void ks_json_begin(struct ks_json *j, FILE *f, const char *type, uint64_t ts_ns);
 /* Ends the line and flushes; returns -1 if the stream failed (EPIPE...). */

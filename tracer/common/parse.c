@@ -54,6 +54,29 @@ int ks_parse_pid(const char *s, int *out, char *err, size_t errlen)
 	return 0;
 }
 
+int ks_parse_names(char *buf, char **names, int max, char *err, size_t errlen)
+{
+	char *tok, *save = NULL;
+	int n = 0;
+
+	if (!buf || !buf[0]) {
+		snprintf(err, errlen, "empty list of names");
+		return -1;
+	}
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (n == max) {
+			snprintf(err, errlen, "more than %d names", max);
+			return -1;
+		}
+		names[n++] = tok;
+	}
+	if (!n) {
+		snprintf(err, errlen, "no names, only commas");
+		return -1;
+	}
+	return n;
+}
+
 int ks_parse_duration(const char *s, uint64_t min_ns, uint64_t max_ns,
 		      uint64_t *out_ns, char *err, size_t errlen)
 {
