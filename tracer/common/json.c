@@ -90,8 +90,12 @@ const char *ks_text_escape(const char *str, char *buf, size_t len)
 	return buf;
 }
 
-static void key(struct ks_json *j, const char *k)
+/* Starts a member (or an element, k NULL); false inside a muted level,
+ * whose content is dropped. */
+static bool key(struct ks_json *j, const char *k)
 {
+	if (j->muted)
+		return false;
 	if (j->need_comma[j->depth])
 		fputc(',', j->f);
 	j->need_comma[j->depth] = true;
@@ -99,6 +103,7 @@ static void key(struct ks_json *j, const char *k)
 		ks_json_string(j->f, k);
 		fputc(':', j->f);
 	}
+	return true;
 }
 
 void ks_json_begin(struct ks_json *j, FILE *f, const char *type, uint64_t ts_ns)
@@ -113,6 +118,7 @@ void ks_json_begin(struct ks_json *j, FILE *f, const char *type, uint64_t ts_ns)
 
 int ks_json_end(struct ks_json *j)
 {
+	j->muted = 0;
 	while (j->depth > 0)
 		ks_json_close(j);
 	fputs("}\n", j->f);
@@ -121,25 +127,29 @@ int ks_json_end(struct ks_json *j)
 
 void ks_json_str(struct ks_json *j, const char *k, const char *v)
 {
-	key(j, k);
+	if (!key(j, k))
+		return;
 	ks_json_string(j->f, v);
 }
 
 void ks_json_u64(struct ks_json *j, const char *k, uint64_t v)
 {
-	key(j, k);
+	if (!key(j, k))
+		return;
 	fprintf(j->f, "%llu", (unsigned long long)v);
 }
 
 void ks_json_i64(struct ks_json *j, const char *k, int64_t v)
 {
-	key(j, k);
+	if (!key(j, k))
+		return;
 	fprintf(j->f, "%lld", (long long)v);
 }
 
 void ks_json_double(struct ks_json *j, const char *k, double v)
 {
-	key(j, k);
+	if (!key(j, k))
+		return;
 	/* JSON has no NaN or infinity. */
 	if (isfinite(v))
 		fprintf(j->f, "%.9g", v);
@@ -149,17 +159,24 @@ void ks_json_double(struct ks_json *j, const char *k, double v)
 
 void ks_json_bool(struct ks_json *j, const char *k, bool v)
 {
-	key(j, k);
+	if (!key(j, k))
+		return;
 	fputs(v ? "true" : "false", j->f);
 }
 
 static void open_(struct ks_json *j, const char *k, char c)
 {
+	/* Deeper nesting than KS_JSON_DEPTH (the schema never needs it): the
+	 * container becomes null and what goes into it is dropped, so the
+	 * line stays valid JSON; its closing call unmutes. */
+	if (j->muted || j->depth >= KS_JSON_DEPTH - 1) {
+		if (key(j, k))
+			fputs("null", j->f);
+		j->muted++;
+		return;
+	}
 	key(j, k);
 	fputc(c, j->f);
-	/* Deeper nesting than the schema ever uses is a bug; stay valid. */
-	if (j->depth >= KS_JSON_DEPTH - 1)
-		return;
 	j->depth++;
 	j->need_comma[j->depth] = false;
 	j->closer[j->depth] = c == '{' ? '}' : ']';
@@ -177,6 +194,10 @@ void ks_json_arr(struct ks_json *j, const char *k)
 
 void ks_json_close(struct ks_json *j)
 {
+	if (j->muted) {
+		j->muted--;
+		return;
+	}
 	if (j->depth == 0)
 		return;
 	fputc(j->closer[j->depth], j->f);
@@ -185,12 +206,14 @@ void ks_json_close(struct ks_json *j)
 
 void ks_json_arr_u64(struct ks_json *j, uint64_t v)
 {
-	key(j, NULL);
+	if (!key(j, NULL))
+		return;
 	fprintf(j->f, "%llu", (unsigned long long)v);
 }
 
 void ks_json_arr_str(struct ks_json *j, const char *v)
 {
-	key(j, NULL);
+	if (!key(j, NULL))
+		return;
 	ks_json_string(j->f, v);
 }

@@ -20,6 +20,7 @@ struct ks_json {
 	int depth;
 	bool need_comma[KS_JSON_DEPTH];
 	char closer[KS_JSON_DEPTH];   /* '}' or ']' for each open level */
+	int muted;                    /* levels opened past KS_JSON_DEPTH */
 };
 
 /* Writes s as a JSON string literal (quotes included) to f. Bytes that are
