@@ -102,7 +102,7 @@ int ks_stats_parse(const void *buf, size_t len, struct ks_stats_schema *s,
 			ks_stats_schema_free(s);
 			return fail(err, errlen, "stats '%s': linear histogram with bucket_size 0", qname);
 		}
-		if (!fits(kd.offset, (uint64_t)kd.size * 8, UINT32_MAX) ||
+		if (!fits(kd.offset, (uint64_t)kd.size * 8, KS_STATS_MAX_DATA) ||
 		    nvalues + kd.size > KS_STATS_MAX_VALUES) {
 			ks_stats_schema_free(s);
 			return fail(err, errlen, "stats '%s': offset %u size %u out of range",

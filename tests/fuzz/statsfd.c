@@ -17,6 +17,7 @@ static void check_schema(const struct ks_stats_schema *s)
 
 	FUZZ_ASSERT(s->ndesc >= 1 && s->ndesc <= KS_STATS_MAX_DESC, "ndesc %u", s->ndesc);
 	FUZZ_ASSERT(s->nvalues <= KS_STATS_MAX_VALUES, "nvalues %u", s->nvalues);
+	FUZZ_ASSERT(s->data_size <= KS_STATS_MAX_DATA, "data block of %u bytes", s->data_size);
 	FUZZ_ASSERT(memchr(s->id, '\0', sizeof(s->id)), "id not terminated");
 	for (unsigned int i = 0; i < s->ndesc; i++) {
 		const struct ks_stat_desc *d = &s->desc[i];
