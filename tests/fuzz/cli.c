@@ -32,6 +32,8 @@ static int reference_ns(const char *s, unsigned __int128 *out)
 			return -1;
 	}
 	if (*p == '.') {
+		if (!isdigit((unsigned char)p[1]))
+			return -1; /* "1." is not a number */
 		for (p++; isdigit((unsigned char)*p); p++)
 			if (div < 1000000000000ULL)
 				frac = frac * 10 + (unsigned)(*p - '0'), div *= 10;
