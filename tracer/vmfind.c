@@ -116,6 +116,13 @@ int ks_vmm_scan(pid_t pid, struct ks_vmm *out)
 			continue;
 		snprintf(fdpath, sizeof(fdpath), "%s/%s", path, de->d_name);
 		n = readlink(fdpath, link, sizeof(link) - 1);
+		if (n < 0 && (errno == EACCES || errno == EPERM)) {
+			/* The directory was listable but the links are not
+			 * (no ptrace access): say so, not "no VM here". */
+			closedir(d);
+			errno = EACCES;
+			return -1;
+		}
 		if (n < 0)
 			continue; /* fd closed meanwhile */
 		link[n] = '\0';

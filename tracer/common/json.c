@@ -1,7 +1,29 @@
 // SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
 #include <math.h>
 #include <string.h>
 #include "common/json.h"
+
+static int output_errno;
+
+void ks_output_note(int err)
+{
+	if (!output_errno)
+		output_errno = err ? err : EIO;
+}
+
+int ks_output_check(FILE *f)
+{
+	if (fflush(f) == 0 && !ferror(f))
+		return 0;
+	ks_output_note(errno);
+	return -1;
+}
+
+const char *ks_output_error(void)
+{
+	return strerror(output_errno ? output_errno : EIO);
+}
 
 /* Length of the valid UTF-8 sequence at s, or 0 if it is not one. */
 static int utf8_len(const unsigned char *s)
@@ -122,7 +144,7 @@ int ks_json_end(struct ks_json *j)
 	while (j->depth > 0)
 		ks_json_close(j);
 	fputs("}\n", j->f);
-	return fflush(j->f) || ferror(j->f) ? -1 : 0;
+	return ks_output_check(j->f);
 }
 
 void ks_json_str(struct ks_json *j, const char *k, const char *v)

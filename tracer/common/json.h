@@ -33,6 +33,15 @@ void ks_json_string(FILE *f, const char *s);
  * at most len bytes (whole escapes only, NUL included) into buf; returns buf. */
 const char *ks_text_escape(const char *s, char *buf, size_t len);
 
+/* Output failures (EPIPE from a closed pipe, ENOSPC, ...): the first errno
+ * is kept for the one line that reports it, since the error paths that run
+ * before that line clobber errno. ks_output_check flushes f and returns -1
+ * if the stream has failed; ks_output_note records err directly (a closed
+ * pipe seen by poll). */
+int ks_output_check(FILE *f);
+void ks_output_note(int err);
+const char *ks_output_error(void);
+
 void ks_json_begin(struct ks_json *j, FILE *f, const char *type, uint64_t ts_ns);
 /* Ends the line and flushes; returns -1 if the stream failed (EPIPE...). */
 int ks_json_end(struct ks_json *j);
