@@ -98,10 +98,16 @@ $(OUT)/tests/bpf_attach: tests/host/bpf_attach.c $(COMMON_SRCS) tracer/hooks.c $
 	$(call msg,CCLD,$@)
 	$(Q)$(CC) $(USER_CFLAGS) $(STATIC) $< $(COMMON_SRCS) tracer/hooks.c tracer/loader.c $(BPF_LIBS) -o $@
 
-# Lab helper: keeps one VM open in the lab (tests/lab/kvm-hold.c says why).
-$(BIN)/kvm-hold: tests/lab/kvm-hold.c | $(BIN)
+# Lab helpers (each file's comment says what for): kvm-hold keeps one VM
+# open in the lab; as-user, vm-close and map-entries serve the reliability
+# tests.
+LAB_HELPERS := $(BIN)/kvm-hold $(BIN)/as-user $(BIN)/vm-close
+$(LAB_HELPERS): $(BIN)/%: tests/lab/%.c | $(BIN)
 	$(call msg,CCLD,$@)
 	$(Q)$(CC) $(STD) $(CFLAGS) $(WARN) $(STATIC) $< -o $@
+$(BIN)/map-entries: tests/lab/map-entries.c | $(BIN)
+	$(call msg,CCLD,$@)
+	$(Q)$(CC) $(STD) $(CFLAGS) $(WARN) $(STATIC) $< $(BPF_LIBS) -o $@
 
 # Fuzz targets: tests/fuzz/TARGET.c defines libFuzzer's entry point and
 # names, like a unit test, the tracer sources it uses. Each is built twice:
@@ -126,7 +132,7 @@ $(FUZZ_OUT)/%: tests/fuzz/%.c $(FUZZ_HDRS) $(COMMON_SRCS) $(TRACER_SRCS) $(TRACE
 		-I$(ROOT)/tracer -I$(ROOT)/tests/fuzz $< $(COMMON_SRCS) $(call fuzz_uses,$<) \
 		$(BPF_LIBS) -o $@
 
-PROGS := $(BIN)/kvmscope $(BIN)/kvmload $(BIN)/kvm-hold
+PROGS := $(BIN)/kvmscope $(BIN)/kvmload $(LAB_HELPERS) $(BIN)/map-entries
 TESTS := $(UNIT_BINS) $(REPLAYS) $(OUT)/tests/bpf_attach
 
 .PHONY: all bpf progs tests deps check demo clean vmlinux-h kernel-modules kernel-check kernel-test \
@@ -162,7 +168,7 @@ fuzz: fuzz-build
 		$(FUZZ_OUT)/$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
 			-artifact_prefix=$(FUZZ_OUT)/crash-$$t- $(FUZZ_OUT)/corpus/$$t tests/fuzz/$$t \
 			>$(FUZZ_OUT)/$$t.log 2>&1 || { tail -n 30 $(FUZZ_OUT)/$$t.log; exit 1; }; \
-		grep -E '^#[0-9]+ *DONE|stat::number_of_executed_units' $(FUZZ_OUT)/$$t.log | sed 's/^/    /'; \
+		grep -E '^#[0-9]+[[:space:]]+DONE|stat::number_of_executed_units' $(FUZZ_OUT)/$$t.log | sed 's/^/    /'; \
 	done
 
 demo: deps
