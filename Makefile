@@ -2,7 +2,9 @@
 #
 #   make            build BPF objects, skeletons and the static binaries
 #   make deps       install the Debian packages and fetch the lab kernels
-#   make check      run every test tier (unit, host BPF, lab)
+#   make check      run every test tier (unit, sanitize, host BPF, kernel, lab)
+#   make SANITIZE=1 build userspace with ASan+UBSan into build/sanitize/
+#   make fuzz       run each libFuzzer target FUZZ_SECONDS (default 60) s
 #   make demo       boot the lab, run a workload VM under the tracer
 #   make V=1 ...    show the commands
 #
@@ -12,9 +14,15 @@
 include lab.conf
 
 ROOT      := $(CURDIR)
+# A sanitizer build has a tree of its own, so it never replaces the static
+# binaries the lab runs; BPF objects and skeletons are the same for both.
+ifeq ($(SANITIZE),1)
+OUT       := $(ROOT)/build/sanitize
+else
 OUT       := $(ROOT)/build
+endif
 BIN       := $(OUT)/bin
-OBJ       := $(OUT)/obj
+BPF_OUT   := $(ROOT)/build/obj/bpf
 export KVMSCOPE_CACHE ?= $(ROOT)/.cache
 
 CC        ?= gcc
@@ -24,16 +32,18 @@ CFLAGS    ?= -O2 -g
 WARN      := -Wall -Wextra -Werror
 STD       := -std=gnu11
 # Userspace is built from the same sources with sanitizers when SANITIZE=1;
-# sanitizer builds cannot be static.
+# sanitizer builds cannot be static. Any report ends the program (no
+# recovery), so a test that triggers one fails.
+SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 ifeq ($(SANITIZE),1)
 CC        := clang
-CFLAGS    += -fsanitize=address,undefined -fno-omit-frame-pointer
+CFLAGS    += $(SAN_FLAGS)
 STATIC    :=
 else
 STATIC    := -static
 endif
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_x86 -Wall -Werror \
-              -I$(ROOT)/vmlinux-btf -I$(ROOT)/bpf -I$(OBJ)/bpf
+              -I$(ROOT)/vmlinux-btf -I$(ROOT)/bpf -I$(BPF_OUT)
 
 ifeq ($(V),1)
 Q :=
@@ -45,16 +55,16 @@ endif
 
 # --- BPF: every bpf/*.bpf.c becomes an object and a skeleton -------------
 BPF_SRCS  := $(wildcard bpf/*.bpf.c)
-BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(OBJ)/bpf/%.bpf.o,$(BPF_SRCS))
-BPF_SKELS := $(patsubst bpf/%.bpf.c,$(OBJ)/bpf/%.skel.h,$(BPF_SRCS))
+BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(BPF_OUT)/%.bpf.o,$(BPF_SRCS))
+BPF_SKELS := $(patsubst bpf/%.bpf.c,$(BPF_OUT)/%.skel.h,$(BPF_SRCS))
 BPF_HDRS  := $(wildcard bpf/*.h) vmlinux-btf/vmlinux.h
 
-$(OBJ)/bpf/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS) | $(OBJ)/bpf
+$(BPF_OUT)/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS) | $(BPF_OUT)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@.tmp
 	$(Q)$(BPFTOOL) gen object $@ $@.tmp && rm -f $@.tmp
 
-$(OBJ)/bpf/%.skel.h: $(OBJ)/bpf/%.bpf.o
+$(BPF_OUT)/%.skel.h: $(BPF_OUT)/%.bpf.o
 	$(call msg,SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@.tmp && mv $@.tmp $@
 
@@ -62,7 +72,7 @@ $(OBJ)/bpf/%.skel.h: $(OBJ)/bpf/%.bpf.o
 COMMON_SRCS  := $(wildcard tracer/common/*.c)
 TRACER_SRCS  := $(wildcard tracer/*.c) $(COMMON_SRCS)
 TRACER_HDRS  := $(wildcard tracer/*.h tracer/common/*.h bpf/*.h)
-USER_CFLAGS  := $(STD) $(CFLAGS) $(WARN) -I$(ROOT)/tracer -I$(ROOT)/bpf -I$(OBJ)/bpf
+USER_CFLAGS  := $(STD) $(CFLAGS) $(WARN) -I$(ROOT)/tracer -I$(ROOT)/bpf -I$(BPF_OUT)
 BPF_LIBS     := -lbpf -lelf -lz -lm
 
 $(BIN)/kvmscope: $(TRACER_SRCS) $(TRACER_HDRS) $(BPF_SKELS) | $(BIN)
@@ -88,29 +98,78 @@ $(OUT)/tests/bpf_attach: tests/host/bpf_attach.c $(COMMON_SRCS) tracer/hooks.c $
 	$(call msg,CCLD,$@)
 	$(Q)$(CC) $(USER_CFLAGS) $(STATIC) $< $(COMMON_SRCS) tracer/hooks.c tracer/loader.c $(BPF_LIBS) -o $@
 
-# Lab helper: keeps one VM open in the lab (tests/lab/kvm-hold.c says why).
-$(BIN)/kvm-hold: tests/lab/kvm-hold.c | $(BIN)
+# Lab helpers (each file's comment says what for): kvm-hold keeps one VM
+# open in the lab; as-user, vm-close and map-entries serve the reliability
+# tests.
+LAB_HELPERS := $(BIN)/kvm-hold $(BIN)/as-user $(BIN)/vm-close
+$(LAB_HELPERS): $(BIN)/%: tests/lab/%.c | $(BIN)
 	$(call msg,CCLD,$@)
 	$(Q)$(CC) $(STD) $(CFLAGS) $(WARN) $(STATIC) $< -o $@
+$(BIN)/map-entries: tests/lab/map-entries.c | $(BIN)
+	$(call msg,CCLD,$@)
+	$(Q)$(CC) $(STD) $(CFLAGS) $(WARN) $(STATIC) $< $(BPF_LIBS) -o $@
 
-PROGS := $(BIN)/kvmscope $(BIN)/kvmload $(BIN)/kvm-hold
-TESTS := $(UNIT_BINS) $(OUT)/tests/bpf_attach
+# Fuzz targets: tests/fuzz/TARGET.c defines libFuzzer's entry point and
+# names, like a unit test, the tracer sources it uses. Each is built twice:
+# with libFuzzer (build/fuzz/TARGET, for `make fuzz`) and with replay.c
+# (OUT/tests/replay-TARGET), which `make check` runs over the committed
+# corpus tests/fuzz/TARGET/ as a regression test.
+FUZZ_TARGETS := $(basename $(notdir $(filter-out tests/fuzz/replay.c,$(wildcard tests/fuzz/*.c))))
+FUZZ_HDRS    := $(wildcard tests/fuzz/*.h)
+FUZZ_OUT     := $(ROOT)/build/fuzz
+FUZZ_SECONDS ?= 60
+REPLAYS      := $(patsubst %,$(OUT)/tests/replay-%,$(FUZZ_TARGETS))
+fuzz_uses     = $(addprefix tracer/,$(shell sed -n '1s|^// uses: *||p' $(1)))
 
-.PHONY: all bpf progs tests deps check demo clean vmlinux-h kernel-modules kernel-check kernel-test
+$(OUT)/tests/replay-%: tests/fuzz/%.c tests/fuzz/replay.c $(FUZZ_HDRS) $(COMMON_SRCS) $(TRACER_SRCS) $(TRACER_HDRS) | $(OUT)/tests
+	$(call msg,CCLD,$@)
+	$(Q)$(CC) $(USER_CFLAGS) $(STATIC) -I$(ROOT)/tests/fuzz $< tests/fuzz/replay.c \
+		$(COMMON_SRCS) $(call fuzz_uses,$<) $(BPF_LIBS) -o $@
+
+$(FUZZ_OUT)/%: tests/fuzz/%.c $(FUZZ_HDRS) $(COMMON_SRCS) $(TRACER_SRCS) $(TRACER_HDRS) | $(FUZZ_OUT)
+	$(call msg,FUZZCC,$@)
+	$(Q)clang $(STD) -O1 -g $(WARN) -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+		-I$(ROOT)/tracer -I$(ROOT)/tests/fuzz $< $(COMMON_SRCS) $(call fuzz_uses,$<) \
+		$(BPF_LIBS) -o $@
+
+PROGS := $(BIN)/kvmscope $(BIN)/kvmload $(LAB_HELPERS) $(BIN)/map-entries
+TESTS := $(UNIT_BINS) $(REPLAYS) $(OUT)/tests/bpf_attach
+
+.PHONY: all bpf progs tests deps check demo clean vmlinux-h kernel-modules kernel-check kernel-test \
+	sanitize-tests fuzz fuzz-build
 all: $(BPF_OBJS) $(BPF_SKELS) $(PROGS) $(TESTS)
 bpf: $(BPF_OBJS) $(BPF_SKELS)
 progs: $(PROGS)
 tests: $(TESTS)
+# What tests/run's sanitize tier runs (with SANITIZE=1: under build/sanitize).
+sanitize-tests: $(BIN)/kvmscope $(UNIT_BINS) $(REPLAYS)
 
-$(OBJ)/bpf $(BIN) $(OUT)/tests:
+$(BPF_OUT) $(BIN) $(OUT)/tests $(FUZZ_OUT):
 	$(Q)mkdir -p $@
 
 deps:
 	$(Q)scripts/deps
 
+# Every tier, the sanitize tier included (it builds build/sanitize/ itself),
+# so `make check` and `make check SANITIZE=1` run the same tests; the static
+# build the lab needs is always the plain one.
 check: deps
-	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory SANITIZE= all
 	$(Q)tests/run
+
+# libFuzzer: each target FUZZ_SECONDS seconds, starting from its committed
+# corpus; new inputs go to build/fuzz/corpus/TARGET, crashes to
+# build/fuzz/crash-TARGET-*. A crash fails the target (and make).
+fuzz-build: $(addprefix $(FUZZ_OUT)/,$(FUZZ_TARGETS))
+fuzz: fuzz-build
+	$(Q)for t in $(FUZZ_TARGETS); do \
+		mkdir -p $(FUZZ_OUT)/corpus/$$t || exit 1; \
+		echo "  FUZZ     $$t ($(FUZZ_SECONDS) s)"; \
+		$(FUZZ_OUT)/$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+			-artifact_prefix=$(FUZZ_OUT)/crash-$$t- $(FUZZ_OUT)/corpus/$$t tests/fuzz/$$t \
+			>$(FUZZ_OUT)/$$t.log 2>&1 || { tail -n 30 $(FUZZ_OUT)/$$t.log; exit 1; }; \
+		grep -E '^#[0-9]+[[:space:]]+DONE|stat::number_of_executed_units' $(FUZZ_OUT)/$$t.log | sed 's/^/    /'; \
+	done
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all

@@ -63,20 +63,29 @@ static void item(int *problems, bool ok, const char *name, const char *fmt, cons
 		(*problems)++;
 }
 
-static int check_privileges(void)
+/* docs/reliability.md (Privileges) says why each is needed. */
+static int check_privileges(const struct ks_probe *p)
 {
 	bool root = geteuid() == 0;
-	bool bpf = ks_has_cap(CAP_BPF) || ks_has_cap(CAP_SYS_ADMIN);
-	bool perfmon = ks_has_cap(CAP_PERFMON) || ks_has_cap(CAP_SYS_ADMIN);
+	bool admin = ks_has_cap(CAP_SYS_ADMIN);
+	bool bpf = ks_has_cap(CAP_BPF) || admin;
+	bool perfmon = ks_has_cap(CAP_PERFMON) || admin;
 	bool ptrace = ks_has_cap(CAP_SYS_PTRACE);
-	bool ok = bpf && perfmon;
+	bool dac = ks_has_cap(CAP_DAC_READ_SEARCH) || ks_has_cap(CAP_DAC_OVERRIDE);
+	bool module = p->kvm_loaded && !p->kvm_builtin;
+	bool ok = bpf && perfmon && (admin || !module);
 
-	printf("  %-12s %s; CAP_BPF %s, CAP_PERFMON %s, CAP_SYS_PTRACE %s%s\n",
-	       "privileges", root ? "root" : "not root",
-	       bpf ? "yes" : "no", perfmon ? "yes" : "no", ptrace ? "yes" : "no",
-	       ok ? "" : "   <- missing (CAP_BPF and CAP_PERFMON are needed to trace)");
-	if (ok && !ptrace)
-		printf("  %-12s without CAP_SYS_PTRACE only VMMs of this user can be sampled\n", "");
+	printf("  %-12s %s; CAP_BPF %s, CAP_PERFMON %s, CAP_SYS_ADMIN %s, CAP_SYS_PTRACE %s, "
+	       "CAP_DAC_READ_SEARCH %s%s\n",
+	       "privileges", root ? "root" : "not root", bpf ? "yes" : "no",
+	       perfmon ? "yes" : "no", admin ? "yes" : "no", ptrace ? "yes" : "no",
+	       dac ? "yes" : "no",
+	       ok ? "" : module ? "   <- missing (CAP_BPF, CAP_PERFMON and, for KVM as a module, "
+			 "CAP_SYS_ADMIN are needed to trace)" :
+			 "   <- missing (CAP_BPF and CAP_PERFMON are needed to trace)");
+	if (ok && !(ptrace && dac))
+		printf("  %-12s without CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH only VMMs of this "
+		       "user can be sampled\n", "");
 	return ok ? 0 : 1;
 }
 
@@ -139,7 +148,7 @@ int cmd_check(int argc, char **argv)
 	     p.dev_kvm ? "present" : "absent: no VM can run on this host");
 	item(&problems, p.tracefs[0], "tracefs", "%s",
 	     p.tracefs[0] ? p.tracefs : "not mounted (mount -t tracefs none /sys/kernel/tracing)");
-	problems += check_privileges();
+	problems += check_privileges(&p);
 
 	memset(&l, 0, sizeof(l));
 	missing_hooks = ks_hooks_choose(&p, l.choices);

@@ -28,6 +28,9 @@
 
 /* Rescanning /proc for new VMMs costs milliseconds: not more than this often. */
 #define RESCAN_NS KS_NS_PER_S
+/* epoll data of the ring buffer, of stdout (a closed pipe), else VM index + 1. */
+#define EV_RINGBUF 0
+#define EV_STDOUT UINT64_MAX
 
 struct migrate_args {
 	struct ks_run_opts run;
@@ -55,6 +58,8 @@ struct run {
 	struct ring_buffer *rb;
 	int epfd;
 	uint64_t last_scan;
+	bool seen[KS_MAX_TRACKED];   /* found with a VM fd by the current scan */
+	bool warned_full;            /* said once that VMMs went untraced */
 };
 
 static void adopt_pid(struct run *r, pid_t pid, uint64_t ts);
@@ -87,9 +92,13 @@ static void adopt(struct run *r, const struct ks_vmm *v, uint64_t ts)
 	int rc;
 
 	if (!vm) {
-		ks_warn("more than %d VMMs: PID %d not traced", KS_MAX_TRACKED, (int)v->pid);
+		if (!r->warned_full)
+			ks_warn("more than %d VMMs: PID %d and any further ones not traced",
+				KS_MAX_TRACKED, (int)v->pid);
+		r->warned_full = true;
 		return;
 	}
+	r->seen[vm - r->m.vms] = true;
 	retry = vm->found_ts != 0;
 	if (retry && (vm->have_stats || (v->vm_stats_fd < 0 && !v->nvcpu_stats)))
 		return; /* nothing new to attach */
@@ -134,13 +143,25 @@ static int adopt_cb(const struct ks_vmm *v, void *ctx)
 	return 0;
 }
 
+static void vm_exited(struct run *r, struct ks_vm *vm, uint64_t ts, const char *why);
+
+/* Finds new VMMs; a traced VM whose VMM lives on without any VM fd was
+ * closed, and is let go: our copies of its stats fds would otherwise keep
+ * it alive in the kernel. */
 static void scan(struct run *r, uint64_t ts)
 {
 	r->last_scan = ts;
+	memset(r->seen, 0, sizeof(r->seen));
 	if (!r->m.filter_pid)
 		ks_vmm_scan_all(adopt_cb, r);
 	else
 		adopt_pid(r, r->m.filter_pid, ts);
+	for (int i = 0; i < KS_MAX_TRACKED; i++) {
+		struct ks_vm *vm = &r->m.vms[i];
+
+		if (vm->used && vm->active && vm->found_ts && !r->seen[i])
+			vm_exited(r, vm, ts, "closed");
+	}
 }
 
 /* Every interval: VMMs known from events but not yet found in /proc, and
@@ -267,7 +288,8 @@ static void forget_in_kernel(struct run *r, pid_t pid)
 	}
 }
 
-static void vm_exited(struct run *r, struct ks_vm *vm, uint64_t ts)
+/* The VM went away: its VMM exited, or closed it ("exited"/"closed"). */
+static void vm_exited(struct run *r, struct ks_vm *vm, uint64_t ts, const char *why)
 {
 	/* Collect what is still in flight before the VM leaves the report. */
 	ring_buffer__consume(r->rb);
@@ -278,7 +300,7 @@ static void vm_exited(struct run *r, struct ks_vm *vm, uint64_t ts)
 		read_counters(r);
 	vm->exit_ts = ts;
 	ks_migrate_report_vm_interval(&r->m, vm, ts);
-	ks_migrate_report_vm(&r->m, vm, "exited", ts);
+	ks_migrate_report_vm(&r->m, vm, why, ts);
 	epoll_ctl(r->epfd, EPOLL_CTL_DEL, vm->st.pidfd, NULL);
 	ks_vmstats_close(&vm->st);   /* the stats fds pin the VM in the kernel */
 	vm->active = false;
@@ -299,14 +321,18 @@ static int loop(struct run *r, const struct migrate_args *a)
 		if (n < 0 && errno != EINTR)
 			return ks_err("epoll_wait: %s", strerror(errno));
 		for (int i = 0; i < n; i++) {
-			if (evs[i].data.u64 == 0) {
+			if (evs[i].data.u64 == EV_RINGBUF) {
 				if (ring_buffer__consume(r->rb) < 0)
 					return ks_err("reading the ring buffer failed");
+			} else if (evs[i].data.u64 == EV_STDOUT) {
+				/* The reader of our output pipe is gone. */
+				ks_output_note(EPIPE);
+				r->m.output_failed = true;
 			} else {
 				struct ks_vm *vm = &r->m.vms[evs[i].data.u64 - 1];
 
 				if (vm->active)
-					vm_exited(r, vm, ks_now_ns());
+					vm_exited(r, vm, ks_now_ns(), "exited");
 			}
 		}
 		t = ks_now_ns();
@@ -327,7 +353,7 @@ static int loop(struct run *r, const struct migrate_args *a)
 		if (r->m.filter_pid && !ks_migrate_vm(&r->m, r->m.filter_pid, false))
 			break;
 	}
-	return r->m.output_failed ? ks_err("output failed: %s", strerror(errno ? errno : EPIPE)) : 0;
+	return r->m.output_failed ? ks_err("output failed: %s", ks_output_error()) : 0;
 }
 
 int cmd_migrate(int argc, char **argv)
@@ -337,7 +363,8 @@ int cmd_migrate(int argc, char **argv)
 		"write protection by level, guest faults, splits, with KVM's binary stats "
 		"alongside. Reports every interval and a summary at the end.", NULL, NULL, NULL };
 	struct migrate_args a = { .run.interval_ns = KS_NS_PER_S };
-	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = 0 };
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = EV_RINGBUF };
+	struct epoll_event out_ev = { .events = 0, .data.u64 = EV_STDOUT };
 	struct ks_loader_opts lo = { 0 };
 	struct ks_probe p;
 	struct run *r;
@@ -366,10 +393,15 @@ int cmd_migrate(int argc, char **argv)
 	lo.filter_tgid = (unsigned int)a.run.pid;
 	if (ks_loader_start(&r->l, &p, &lo)) {
 		ks_probe_free(&p);
+		/* A signal may interrupt the loading itself (EINTR). */
+		if (ks_stop_signal)
+			status = ks_signal_exit_status();
 		goto out_free;
 	}
 	ks_probe_free(&p);
+	/* Interrupted while attaching: nothing was traced, so no summary. */
 	if (ks_stop_signal) {
+		ks_err("interrupted before tracing started");
 		status = ks_signal_exit_status();
 		goto out;
 	}
@@ -381,6 +413,10 @@ int cmd_migrate(int argc, char **argv)
 		ks_err("cannot set up the event loop: %s", strerror(errno));
 		goto out;
 	}
+	/* A run that prints nothing for a while must still end when its
+	 * output pipe closes: the pipe's write end reports EPOLLERR then.
+	 * Files and /dev/null cannot be watched (EPERM); they never close. */
+	epoll_ctl(r->epfd, EPOLL_CTL_ADD, STDOUT_FILENO, &out_ev);
 	r->m.start_ns = ks_now_ns();
 	for (unsigned int i = 0; i < ks_nr_hooks; i++)
 	{
@@ -416,6 +452,10 @@ int cmd_migrate(int argc, char **argv)
 		}
 	}
 	scan(r, r->m.start_ns);
+	if (a.run.pid && !ks_migrate_vm(&r->m, a.run.pid, false)) {
+		ks_err("PID %d exited before tracing started", a.run.pid);
+		goto out;
+	}
 	if (loop(r, &a) == 0)
 		status = ks_stop_signal ? KS_EXIT_OK : KS_EXIT_OK;
 	/* Whatever ended the run, report what was collected. */

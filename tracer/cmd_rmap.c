@@ -348,6 +348,10 @@ int cmd_rmap(int argc, char **argv)
 	ks_libbpf_logging();
 	memset(&l, 0, sizeof(l));
 	ks_probe_init(&p);
+	/* The memslot iterator needs no module BTF; live mode's loader
+	 * checks for that itself. */
+	if (ks_require_tracing_privileges(false))
+		goto out;
 	/* Live events first, so nothing happens between the snapshot and them. */
 	if (!a.once) {
 		lo.filter_tgid = (unsigned int)a.run.pid;

@@ -17,6 +17,7 @@
 #include "statsfd.h"
 #include "vmstats.h"
 #include "common/json.h"
+#include "common/parse.h"
 #include "common/log.h"
 #include "common/runopts.h"
 #include "common/signals.h"
@@ -47,24 +48,19 @@ static const struct argp_option stats_options[] = {
 static error_t parse_stats(int key, char *arg, struct argp_state *state)
 {
 	struct stats_args *a = state->input;
-	char *tok, *save = NULL;
+	char err[96];
 
 	switch (key) {
 	case 'c':
 		a->per_vcpu = true;
 		return 0;
 	case 'f':
-		if (strlen(arg) >= sizeof(a->filter_buf) || !arg[0])
-			argp_error(state, "--filter: empty or too long");
+		if (strlen(arg) >= sizeof(a->filter_buf))
+			argp_error(state, "--filter: longer than %zu bytes", sizeof(a->filter_buf) - 1);
 		snprintf(a->filter_buf, sizeof(a->filter_buf), "%s", arg);
-		a->nfilters = 0;
-		for (tok = strtok_r(a->filter_buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-			if (a->nfilters == MAX_FILTERS)
-				argp_error(state, "--filter: more than %d names", MAX_FILTERS);
-			a->filters[a->nfilters++] = tok;
-		}
-		if (!a->nfilters)
-			argp_error(state, "--filter: no names");
+		a->nfilters = ks_parse_names(a->filter_buf, a->filters, MAX_FILTERS, err, sizeof(err));
+		if (a->nfilters < 0)
+			argp_error(state, "--filter: %s", err);
 		return 0;
 	default:
 		return ks_parse_run_opt(key, arg, state, &a->run);
@@ -80,8 +76,10 @@ struct tracked {
 struct stats_run {
 	const struct stats_args *a;
 	struct tracked vms[MAX_VMS];
+	bool seen[MAX_VMS];      /* found with a VM fd by the current scan */
 	uint64_t start_ns, last_scan;
 	bool output_failed;
+	bool warned_full;        /* said once that VMMs went unshown */
 };
 
 static bool wanted(const struct stats_args *a, const char *name)
@@ -108,6 +106,8 @@ static int adopt(const struct ks_vmm *v, void *ctx)
 	struct tracked *t = find(r, v->pid), *slot = NULL;
 	int rc;
 
+	if (t)
+		r->seen[t - r->vms] = true;
 	if (t && t->st.vm.fd >= 0)
 		return 0;
 	if (t) {
@@ -121,7 +121,10 @@ static int adopt(const struct ks_vmm *v, void *ctx)
 		if (!r->vms[i].used)
 			slot = &r->vms[i];
 	if (!slot) {
-		ks_warn("more than %d VMMs: PID %d not shown", MAX_VMS, (int)v->pid);
+		if (!r->warned_full)
+			ks_warn("more than %d VMMs: PID %d and any further ones not shown",
+				MAX_VMS, (int)v->pid);
+		r->warned_full = true;
 		return 0;
 	}
 	memset(slot, 0, sizeof(*slot));
@@ -129,18 +132,25 @@ static int adopt(const struct ks_vmm *v, void *ctx)
 	if (rc < 0)
 		return 0; /* gone already */
 	slot->used = true;
+	r->seen[slot - r->vms] = true;
 	if (rc > 0 && !slot->announced) {
-		ks_warn("PID %d (%s): no binary stats: %s", (int)v->pid, v->comm, slot->st.why);
+		char comm[64];
+
+		ks_warn("PID %d (%s): no binary stats: %s", (int)v->pid,
+			ks_text_escape(v->comm, comm, sizeof(comm)), slot->st.why);
 		slot->announced = true;
 	}
 	return 0;
 }
 
+/* Finds new VMMs and marks which tracked ones still hold a VM fd
+ * (r->seen): one that lives on without any was closed (sample_all). */
 static void scan(struct stats_run *r, uint64_t ts)
 {
 	struct ks_vmm *v;
 
 	r->last_scan = ts;
+	memset(r->seen, 0, sizeof(r->seen));
 	if (!r->a->run.pid) {
 		ks_vmm_scan_all(adopt, r);
 		return;
@@ -279,8 +289,11 @@ static void print_vm(struct stats_run *r, struct tracked *t)
 	double dt = st->vm.prev_ns && st->vm.cur_ns > st->vm.prev_ns ?
 		    (st->vm.cur_ns - st->vm.prev_ns) / 1e9 : 0;
 
-	printf("\nVM pid %d (%s)  %s  vCPUs %d\n", (int)st->pid, st->comm, st->vm.schema.id,
-	       st->vcpus_seen);
+	char comm[64], id[160];
+
+	printf("\nVM pid %d (%s)  %s  vCPUs %d\n", (int)st->pid,
+	       ks_text_escape(st->comm, comm, sizeof(comm)),
+	       ks_text_escape(st->vm.schema.id, id, sizeof(id)), st->vcpus_seen);
 	printf("%-32s %16s %16s  %s\n", "statistic", "value", "rate", "type");
 	print_src(r->a, one, 1, dt);
 	if (!st->nvcpu)
@@ -399,13 +412,14 @@ static void json_vm(struct stats_run *r, struct tracked *t, uint64_t ts)
 
 /* --- the loop ---------------------------------------------------------------- */
 
-static void vm_gone(struct stats_run *r, struct tracked *t, uint64_t ts)
+/* The VM went away: its VMM exited, or closed it ("exited"/"closed"). */
+static void vm_gone(struct stats_run *r, struct tracked *t, uint64_t ts, const char *why)
 {
 	struct ks_json j;
 
 	if (r->a->run.json) {
 		ks_json_begin(&j, stdout, "vm", ts);
-		ks_json_str(&j, "event", "exited");
+		ks_json_str(&j, "event", why);
 		ks_json_i64(&j, "pid", t->st.pid);
 		ks_json_str(&j, "comm", t->st.comm);
 		if (ks_json_end(&j))
@@ -427,7 +441,9 @@ static void sample_all(struct stats_run *r, uint64_t ts)
 	bool tty = !r->a->run.json && isatty(STDOUT_FILENO);
 	int shown = 0;
 
-	if (ts - r->last_scan >= RESCAN_NS)
+	bool scanned = ts - r->last_scan >= RESCAN_NS;
+
+	if (scanned)
 		scan(r, ts);
 	if (tty)
 		printf("\033[H\033[2J"); /* top-like: redraw in place */
@@ -439,13 +455,18 @@ static void sample_all(struct stats_run *r, uint64_t ts)
 		if (!t->used)
 			continue;
 		if (exited(t)) {
-			vm_gone(r, t, ts);
+			vm_gone(r, t, ts, "exited");
+			continue;
+		}
+		/* Our copies of its stats fds would keep a closed VM alive. */
+		if (scanned && !r->seen[i]) {
+			vm_gone(r, t, ts, "closed");
 			continue;
 		}
 		if (t->st.vm.fd < 0)
 			continue;
 		if (ks_vmstats_sample(&t->st, ts)) {
-			vm_gone(r, t, ts);
+			vm_gone(r, t, ts, "exited");
 			continue;
 		}
 		shown++;
@@ -456,7 +477,7 @@ static void sample_all(struct stats_run *r, uint64_t ts)
 	}
 	if (!r->a->run.json && !shown)
 		printf("no VM with binary stats%s\n", r->a->run.pid ? " in that process" : "");
-	if (fflush(stdout) || ferror(stdout))
+	if (ks_output_check(stdout))
 		r->output_failed = true;
 }
 
@@ -515,7 +536,7 @@ int cmd_stats(int argc, char **argv)
 			break; /* the one VMM we watch is gone */
 	}
 	if (r->output_failed) {
-		ks_err("output failed: %s", strerror(errno ? errno : EPIPE));
+		ks_err("output failed: %s", ks_output_error());
 		status = KS_EXIT_FAIL;
 	}
 	for (int i = 0; i < MAX_VMS; i++)

@@ -141,6 +141,8 @@ int ks_loader_start(struct ks_loader *l, const struct ks_probe *p,
 		    const struct ks_loader_opts *o)
 {
 	memset(l, 0, sizeof(*l));
+	if (ks_require_tracing_privileges(p->kvm_loaded && !p->kvm_builtin))
+		return -1;
 	if (ks_nr_hooks > sizeof(l->choices) / sizeof(l->choices[0]))
 		return ks_err("internal error: too many hooks");
 	if (!p->vmlinux_btf)

@@ -34,20 +34,6 @@ static void json_actions(struct ks_json *j, unsigned int actions)
 	ks_json_close(j);
 }
 
-static void comm_of(pid_t pid, char *buf, size_t len)
-{
-	char path[64];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
-	f = fopen(path, "r");
-	if (!f)
-		return;
-	if (fgets(buf, (int)len, f))
-		buf[strcspn(buf, "\n")] = '\0';
-	fclose(f);
-}
-
 struct ks_vm *ks_migrate_vm(struct ks_migrate *m, pid_t pid, bool create)
 {
 	struct ks_vm *free_slot = NULL;
@@ -67,7 +53,7 @@ struct ks_vm *ks_migrate_vm(struct ks_migrate *m, pid_t pid, bool create)
 	free_slot->active = true;
 	free_slot->pid = pid;
 	free_slot->st.pidfd = -1;
-	comm_of(pid, free_slot->comm, sizeof(free_slot->comm));
+	ks_comm_read(pid, free_slot->comm, sizeof(free_slot->comm));
 	m->nvm++;
 	return free_slot;
 }

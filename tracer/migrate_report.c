@@ -11,6 +11,17 @@
 #include <string.h>
 #include "migrate.h"
 #include "common/json.h"
+#include "common/log.h"
+
+/* A process name for text output: names are chosen by the process, and may
+ * hold newlines or terminal escapes (common/json.h). Valid until the next
+ * call. */
+static const char *text_comm(const struct ks_vm *vm)
+{
+	static char buf[64];
+
+	return ks_text_escape(vm->comm, buf, sizeof(buf));
+}
 
 static const char *const level_names[KS_MAX_LEVEL] = { "-", "4k", "2m", "1g" };
 
@@ -216,7 +227,7 @@ static void interval_vm(struct ks_migrate *m, struct ks_vm *vm, uint64_t now_ns,
 	} else {
 		fprintf(m->out, "%10.3fs  pid %-7d %-15.15s syncs %-4llu ioctl %8.3f ms  wp 4k/2m %llu/%llu  "
 			"faults %llu (w %llu, p99 %llu us)  vCPU stall %.2f%%  splits %llu  tlb %llu\n",
-			(now_ns - m->start_ns) / 1e9, vm->pid, vm->comm,
+			(now_ns - m->start_ns) / 1e9, vm->pid, text_comm(vm),
 			(unsigned long long)vm->syncs_interval, vm->host_ns_interval / 1e6,
 			(unsigned long long)dc.wp_gfn_calls[1], (unsigned long long)dc.wp_gfn_calls[2],
 			(unsigned long long)dc.faults, (unsigned long long)dc.write_faults,
@@ -228,8 +239,7 @@ static void interval_vm(struct ks_migrate *m, struct ks_vm *vm, uint64_t now_ns,
 				fprintf(m->out, "%12s  pid %-7d DISAGREE: %s %llu vs stat %s %+lld\n", "",
 					vm->pid, a[i].events, (unsigned long long)a[i].seen,
 					a[i].stat, (long long)a[i].stat_delta);
-		fflush(m->out);
-		if (ferror(m->out))
+		if (ks_output_check(m->out))
 			m->output_failed = true;
 	}
 	vm->last = vm->total;
@@ -275,7 +285,7 @@ void ks_migrate_report_vm(struct ks_migrate *m, struct ks_vm *vm, const char *wh
 		return;
 	}
 	fprintf(m->out, "%10.3fs  pid %-7d %s: VM %s", (now_ns - m->start_ns) / 1e9, vm->pid,
-		vm->comm, what);
+		text_comm(vm), what);
 	if (vm->have_stats)
 		fprintf(m->out, " (%d vCPUs, stats fd '%s')\n", vm->st.nvcpu, vm->st.vm.schema.id);
 	else
@@ -375,7 +385,7 @@ static void summary_vm(struct ks_migrate *m, struct ks_vm *vm, uint64_t now_ns)
 	/* A VM that did nothing while traced (a VMM idling) gets no block. */
 	if (!window && !c->faults && !vm->host_ns_total && !c->tlb_flushes)
 		return;
-	fprintf(m->out, "\nVM pid %d (%s)%s\n", vm->pid, vm->comm, vm->active ? "" : ", exited");
+	fprintf(m->out, "\nVM pid %d (%s)%s\n", vm->pid, text_comm(vm), vm->active ? "" : ", exited");
 	if (window && m->fault_latency)
 		fprintf(m->out, "  migration overhead over %.3f s of dirty logging: host %.2f%% (ioctls), "
 			"guest %.2f%% of %d vCPUs' time (faults)\n",
@@ -421,6 +431,13 @@ void ks_migrate_report_summary(struct ks_migrate *m, uint64_t now_ns)
 			summary_vm(m, &m->vms[i], now_ns);
 	for (int i = 0; i < KS_DROP_MAX; i++)
 		lost += m->drops[i];
+	/* Said on stderr too, where a JSON consumer's operator looks. */
+	if (lost)
+		ks_warn("%llu events lost (ring buffer full %llu, VM table full %llu, "
+			"timestamp table full %llu): figures that depend on them are incomplete",
+			(unsigned long long)lost, (unsigned long long)m->drops[KS_DROP_RINGBUF_FULL],
+			(unsigned long long)m->drops[KS_DROP_VM_TABLE_FULL],
+			(unsigned long long)m->drops[KS_DROP_START_TABLE_FULL]);
 	if (m->json) {
 		ks_json_begin(&j, m->out, "summary", now_ns);
 		ks_json_u64(&j, "duration_ns", now_ns - m->start_ns);

@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include <linux/kvm.h>
 #include "statsfd.h"
+#include "common/json.h"
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -73,6 +74,7 @@ int ks_stats_parse(const void *buf, size_t len, struct ks_stats_schema *s,
 		struct kvm_stats_desc kd;
 		unsigned int type, unit, base;
 		const char *name = (const char *)p + sizeof(kd);
+		char qname[64];
 
 		memcpy(&kd, p, sizeof(kd));
 		if (!memchr(name, '\0', h.name_size)) {
@@ -80,6 +82,9 @@ int ks_stats_parse(const void *buf, size_t len, struct ks_stats_schema *s,
 			return fail(err, errlen, "stats descriptor %u: name not NUL-terminated", i);
 		}
 		snprintf(d->name, sizeof(d->name), "%s", name);
+		/* For error lines only: the kernel's names are plain, a corrupt
+		 * blob's need not be. */
+		ks_text_escape(name, qname, sizeof(qname));
 		type = (kd.flags & KVM_STATS_TYPE_MASK) >> KVM_STATS_TYPE_SHIFT;
 		unit = (kd.flags & KVM_STATS_UNIT_MASK) >> KVM_STATS_UNIT_SHIFT;
 		base = (kd.flags & KVM_STATS_BASE_MASK) >> KVM_STATS_BASE_SHIFT;
@@ -87,21 +92,21 @@ int ks_stats_parse(const void *buf, size_t len, struct ks_stats_schema *s,
 		if (type > KS_STAT_LOG_HIST || unit > KS_UNIT_BOOLEAN || base > 1) {
 			ks_stats_schema_free(s);
 			return fail(err, errlen, "stats '%s': unknown type %u, unit %u or base %u",
-				    name, type, unit, base);
+				    qname, type, unit, base);
 		}
 		if (kd.size == 0) {
 			ks_stats_schema_free(s);
-			return fail(err, errlen, "stats '%s': size 0", name);
+			return fail(err, errlen, "stats '%s': size 0", qname);
 		}
 		if (type == KS_STAT_LINEAR_HIST && kd.bucket_size == 0) {
 			ks_stats_schema_free(s);
-			return fail(err, errlen, "stats '%s': linear histogram with bucket_size 0", name);
+			return fail(err, errlen, "stats '%s': linear histogram with bucket_size 0", qname);
 		}
-		if (!fits(kd.offset, (uint64_t)kd.size * 8, UINT32_MAX) ||
+		if (!fits(kd.offset, (uint64_t)kd.size * 8, KS_STATS_MAX_DATA) ||
 		    nvalues + kd.size > KS_STATS_MAX_VALUES) {
 			ks_stats_schema_free(s);
 			return fail(err, errlen, "stats '%s': offset %u size %u out of range",
-				    name, kd.offset, kd.size);
+				    qname, kd.offset, kd.size);
 		}
 		d->type = type;
 		d->unit = unit;

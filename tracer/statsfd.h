@@ -42,6 +42,9 @@ struct ks_stats_schema {
 #define KS_STATS_MAX_DESC 4096
 #define KS_STATS_MAX_NAME 128
 #define KS_STATS_MAX_VALUES 65536
+/* The data block is read whole at every sample (into a buffer of its
+ * size): KVM's are a few KiB; offsets past this are corrupt. */
+#define KS_STATS_MAX_DATA (16u << 20)
 
 /*
  * Parses header + id + descriptors from buf (the first len bytes of a stats

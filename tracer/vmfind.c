@@ -50,6 +50,39 @@ enum ks_kvm_fd_kind ks_kvm_fd_kind(const char *link, int *vcpu_id)
 	return KS_FD_VCPU;
 }
 
+void ks_comm_parse(const char *buf, size_t len, char *out, size_t outlen)
+{
+	const char *nul = memchr(buf, '\0', len);
+	size_t n = nul ? (size_t)(nul - buf) : len;
+
+	if (!outlen)
+		return;
+	if (n && buf[n - 1] == '\n')
+		n--;
+	if (n >= outlen)
+		n = outlen - 1;
+	memcpy(out, buf, n);
+	out[n] = '\0';
+}
+
+void ks_comm_read(pid_t pid, char *out, size_t outlen)
+{
+	char path[64], buf[128];
+	ssize_t n;
+	int fd;
+
+	if (outlen)
+		out[0] = '\0';
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	n = read(fd, buf, sizeof(buf));
+	close(fd);
+	if (n > 0)
+		ks_comm_parse(buf, (size_t)n, out, outlen);
+}
+
 static int is_number(const char *s)
 {
 	if (!*s)
@@ -65,7 +98,6 @@ int ks_vmm_scan(pid_t pid, struct ks_vmm *out)
 	char path[64], link[128];
 	struct dirent *de;
 	DIR *d;
-	FILE *f;
 
 	memset(out, 0, sizeof(*out));
 	out->pid = pid;
@@ -84,6 +116,13 @@ int ks_vmm_scan(pid_t pid, struct ks_vmm *out)
 			continue;
 		snprintf(fdpath, sizeof(fdpath), "%s/%s", path, de->d_name);
 		n = readlink(fdpath, link, sizeof(link) - 1);
+		if (n < 0 && (errno == EACCES || errno == EPERM)) {
+			/* The directory was listable but the links are not
+			 * (no ptrace access): say so, not "no VM here". */
+			closedir(d);
+			errno = EACCES;
+			return -1;
+		}
 		if (n < 0)
 			continue; /* fd closed meanwhile */
 		link[n] = '\0';
@@ -114,13 +153,7 @@ int ks_vmm_scan(pid_t pid, struct ks_vmm *out)
 	closedir(d);
 	if (!out->nvm)
 		return 0;
-	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
-	f = fopen(path, "r");
-	if (f) {
-		if (fgets(out->comm, sizeof(out->comm), f))
-			out->comm[strcspn(out->comm, "\n")] = '\0';
-		fclose(f);
-	}
+	ks_comm_read(pid, out->comm, sizeof(out->comm));
 	return 1;
 }
 

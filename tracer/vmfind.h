@@ -11,6 +11,7 @@
 #define KS_VMFIND_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <sys/types.h>
 
 enum ks_kvm_fd_kind { KS_FD_OTHER, KS_FD_VM, KS_FD_VCPU, KS_FD_KVM,
@@ -18,6 +19,14 @@ enum ks_kvm_fd_kind { KS_FD_OTHER, KS_FD_VM, KS_FD_VCPU, KS_FD_KVM,
 
 /* Classifies a readlink() target; for vCPUs sets *vcpu_id. Pure, for tests. */
 enum ks_kvm_fd_kind ks_kvm_fd_kind(const char *link, int *vcpu_id);
+
+/* The process name from the len bytes read of /proc/PID/comm: the kernel's
+ * one trailing newline removed, every other byte kept (a name may hold
+ * newlines, quotes, control and non-UTF-8 bytes: output escapes them).
+ * Stops at a NUL; truncates to outlen - 1 bytes. Pure, for tests. */
+void ks_comm_parse(const char *buf, size_t len, char *out, size_t outlen);
+/* ks_comm_parse of /proc/PID/comm; "" if it cannot be read. */
+void ks_comm_read(pid_t pid, char *out, size_t outlen);
 
 #define KS_MAX_VCPUS 512
 

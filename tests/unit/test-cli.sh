@@ -3,7 +3,8 @@
 # clear line on stderr and the documented exit status, never a crash.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
-ks=$root/build/bin/kvmscope
+# KVMSCOPE: the binary under test (the sanitize tier passes its own build).
+ks=${KVMSCOPE:-$root/build/bin/kvmscope}
 
 expect() { # NAME STATUS STDERR-PATTERN ARGS...
 	local name=$1 want=$2 pattern=$3 err rc lines

@@ -1,7 +1,29 @@
 // SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
 #include <math.h>
 #include <string.h>
 #include "common/json.h"
+
+static int output_errno;
+
+void ks_output_note(int err)
+{
+	if (!output_errno)
+		output_errno = err ? err : EIO;
+}
+
+int ks_output_check(FILE *f)
+{
+	if (fflush(f) == 0 && !ferror(f))
+		return 0;
+	ks_output_note(errno);
+	return -1;
+}
+
+const char *ks_output_error(void)
+{
+	return strerror(output_errno ? output_errno : EIO);
+}
 
 /* Length of the valid UTF-8 sequence at s, or 0 if it is not one. */
 static int utf8_len(const unsigned char *s)
@@ -57,8 +79,45 @@ void ks_json_string(FILE *f, const char *str)
 	fputc('"', f);
 }
 
-static void key(struct ks_json *j, const char *k)
+const char *ks_text_escape(const char *str, char *buf, size_t len)
 {
+	const unsigned char *s = (const unsigned char *)(str ? str : "");
+	size_t o = 0;
+
+	if (!len)
+		return buf;
+	while (*s) {
+		char esc[5];
+		int n = utf8_len(s), k;
+
+		if (*s == '\\')
+			k = snprintf(esc, sizeof(esc), "\\\\");
+		else if (*s == '\n')
+			k = snprintf(esc, sizeof(esc), "\\n");
+		else if (*s == '\t')
+			k = snprintf(esc, sizeof(esc), "\\t");
+		else if (*s < 0x20 || *s == 0x7f || n == 0)
+			k = snprintf(esc, sizeof(esc), "\\x%02x", *s), n = 1;
+		else
+			k = 0;
+		if (o + (size_t)(k ? k : n) >= len)
+			break;
+		if (k)
+			memcpy(buf + o, esc, (size_t)k), o += (size_t)k;
+		else
+			memcpy(buf + o, s, (size_t)n), o += (size_t)n;
+		s += n;
+	}
+	buf[o] = '\0';
+	return buf;
+}
+
+/* Starts a member (or an element, k NULL); false inside a muted level,
+ * whose content is dropped. */
+static bool key(struct ks_json *j, const char *k)
+{
+	if (j->muted)
+		return false;
 	if (j->need_comma[j->depth])
 		fputc(',', j->f);
 	j->need_comma[j->depth] = true;
@@ -66,6 +125,7 @@ static void key(struct ks_json *j, const char *k)
 		ks_json_string(j->f, k);
 		fputc(':', j->f);
 	}
+	return true;
 }
 
 void ks_json_begin(struct ks_json *j, FILE *f, const char *type, uint64_t ts_ns)
@@ -80,33 +140,38 @@ void ks_json_begin(struct ks_json *j, FILE *f, const char *type, uint64_t ts_ns)
 
 int ks_json_end(struct ks_json *j)
 {
+	j->muted = 0;
 	while (j->depth > 0)
 		ks_json_close(j);
 	fputs("}\n", j->f);
-	return fflush(j->f) || ferror(j->f) ? -1 : 0;
+	return ks_output_check(j->f);
 }
 
 void ks_json_str(struct ks_json *j, const char *k, const char *v)
 {
-	key(j, k);
+	if (!key(j, k))
+		return;
 	ks_json_string(j->f, v);
 }
 
 void ks_json_u64(struct ks_json *j, const char *k, uint64_t v)
 {
-	key(j, k);
+	if (!key(j, k))
+		return;
 	fprintf(j->f, "%llu", (unsigned long long)v);
 }
 
 void ks_json_i64(struct ks_json *j, const char *k, int64_t v)
 {
-	key(j, k);
+	if (!key(j, k))
+		return;
 	fprintf(j->f, "%lld", (long long)v);
 }
 
 void ks_json_double(struct ks_json *j, const char *k, double v)
 {
-	key(j, k);
+	if (!key(j, k))
+		return;
 	/* JSON has no NaN or infinity. */
 	if (isfinite(v))
 		fprintf(j->f, "%.9g", v);
@@ -116,17 +181,24 @@ void ks_json_double(struct ks_json *j, const char *k, double v)
 
 void ks_json_bool(struct ks_json *j, const char *k, bool v)
 {
-	key(j, k);
+	if (!key(j, k))
+		return;
 	fputs(v ? "true" : "false", j->f);
 }
 
 static void open_(struct ks_json *j, const char *k, char c)
 {
+	/* Deeper nesting than KS_JSON_DEPTH (the schema never needs it): the
+	 * container becomes null and what goes into it is dropped, so the
+	 * line stays valid JSON; its closing call unmutes. */
+	if (j->muted || j->depth >= KS_JSON_DEPTH - 1) {
+		if (key(j, k))
+			fputs("null", j->f);
+		j->muted++;
+		return;
+	}
 	key(j, k);
 	fputc(c, j->f);
-	/* Deeper nesting than the schema ever uses is a bug; stay valid. */
-	if (j->depth >= KS_JSON_DEPTH - 1)
-		return;
 	j->depth++;
 	j->need_comma[j->depth] = false;
 	j->closer[j->depth] = c == '{' ? '}' : ']';
@@ -144,6 +216,10 @@ void ks_json_arr(struct ks_json *j, const char *k)
 
 void ks_json_close(struct ks_json *j)
 {
+	if (j->muted) {
+		j->muted--;
+		return;
+	}
 	if (j->depth == 0)
 		return;
 	fputc(j->closer[j->depth], j->f);
@@ -152,12 +228,14 @@ void ks_json_close(struct ks_json *j)
 
 void ks_json_arr_u64(struct ks_json *j, uint64_t v)
 {
-	key(j, NULL);
+	if (!key(j, NULL))
+		return;
 	fprintf(j->f, "%llu", (unsigned long long)v);
 }
 
 void ks_json_arr_str(struct ks_json *j, const char *v)
 {
-	key(j, NULL);
+	if (!key(j, NULL))
+		return;
 	ks_json_string(j->f, v);
 }

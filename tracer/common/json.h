@@ -7,6 +7,7 @@
 #ifndef KS_JSON_H
 #define KS_JSON_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdbool.h>
@@ -19,11 +20,27 @@ struct ks_json {
 	int depth;
 	bool need_comma[KS_JSON_DEPTH];
 	char closer[KS_JSON_DEPTH];   /* '}' or ']' for each open level */
+	int muted;                    /* levels opened past KS_JSON_DEPTH */
 };
 
 /* Writes s as a JSON string literal (quotes included) to f. Bytes that are
  * not valid UTF-8 become \u00XX escapes of the byte so nothing is lost. */
 void ks_json_string(FILE *f, const char *s);
+
+/* For text output and error lines: s with backslashes, control bytes (DEL
+ * included) and bytes that are not UTF-8 written as \\, \n, \t or \xNN, so a
+ * hostile name can neither break a line nor send terminal escapes. Writes
+ * at most len bytes (whole escapes only, NUL included) into buf; returns buf. */
+const char *ks_text_escape(const char *s, char *buf, size_t len);
+
+/* Output failures (EPIPE from a closed pipe, ENOSPC, ...): the first errno
+ * is kept for the one line that reports it, since the error paths that run
+ * before that line clobber errno. ks_output_check flushes f and returns -1
+ * if the stream has failed; ks_output_note records err directly (a closed
+ * pipe seen by poll). */
+int ks_output_check(FILE *f);
+void ks_output_note(int err);
+const char *ks_output_error(void);
 
 void ks_json_begin(struct ks_json *j, FILE *f, const char *type, uint64_t ts_ns);
 /* Ends the line and flushes; returns -1 if the stream failed (EPIPE...). */

@@ -16,5 +16,9 @@ int ks_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out,
 		 char *err, size_t errlen);
 /* A process id: positive decimal that fits pid_t. Existence is not checked. */
 int ks_parse_pid(const char *s, int *out, char *err, size_t errlen);
+/* A comma-separated list of names ("a,b,,c": empty names are skipped).
+ * Splits buf in place: names[] point into it. At least one name, at most
+ * max; returns the count or -1. */
+int ks_parse_names(char *buf, char **names, int max, char *err, size_t errlen);
 
 #endif

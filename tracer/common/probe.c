@@ -238,3 +238,18 @@ bool ks_has_cap(int cap)
 		return false;
 	return data[cap / 32].effective & (1U << (cap % 32));
 }
+
+int ks_require_tracing_privileges(bool module_btf)
+{
+	bool admin = ks_has_cap(CAP_SYS_ADMIN);
+	bool bpf = admin || ks_has_cap(CAP_BPF);
+	bool perfmon = admin || ks_has_cap(CAP_PERFMON);
+
+	if (bpf && perfmon && (admin || !module_btf))
+		return 0;
+	return ks_err("not allowed to trace: needs root, or CAP_BPF and CAP_PERFMON%s "
+		      "(missing:%s%s%s)",
+		      module_btf ? ", and CAP_SYS_ADMIN for KVM as a module" : "",
+		      bpf ? "" : " CAP_BPF", perfmon ? "" : " CAP_PERFMON",
+		      admin || !module_btf ? "" : " CAP_SYS_ADMIN");
+}

@@ -48,5 +48,14 @@ const char *ks_probe_fentry_why(const struct ks_probe *p);
 
 /* Effective capability check (CAP_* number). */
 bool ks_has_cap(int cap);
+/* Loading tracing programs needs CAP_BPF and CAP_PERFMON (CAP_SYS_ADMIN
+ * implies both). Attaching to a module's functions or tracepoints needs
+ * the module's BTF object, whose id the kernel gives only to CAP_SYS_ADMIN
+ * (BPF_BTF_GET_NEXT_ID, BPF_BTF_GET_FD_BY_ID): pass module_btf when KVM
+ * is a module and its functions will be traced. Returns 0, or -1 after one
+ * line on stderr saying what is missing; checked before libbpf tries,
+ * whose failure would be several lines, or look like missing kernel
+ * support. */
+int ks_require_tracing_privileges(bool module_btf);
 
 #endif
