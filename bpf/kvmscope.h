@@ -43,6 +43,10 @@ struct ks_vm_counters {
 	/* Series kernels: page-size stats updates summed, by level; signed
 	 * values stored as two's complement (pages mapped minus unmapped). */
 	unsigned long long page_delta[KS_MAX_LEVEL];
+	/* Write-protect faults: write faults on a present mapping (error code
+	 * PRESENT and WRITE, not RSVD), i.e. on a write-protected SPTE; under
+	 * dirty logging, one per page first written after it was protected. */
+	unsigned long long wp_faults;
 };
 
 /* Rare events, one ring-buffer record each. */
@@ -95,6 +99,11 @@ struct ks_event {
 	 * memslot work); dur_ns is then the whole VM ioctl when the ioctl
 	 * itself could be timed (kvm_vm_ioctl), else equal to kvm_ns. */
 	unsigned long long kvm_ns;
+	/* The VM's write-protect faults so far (all CPUs), read when the
+	 * KVM work of this dirty-log or memslot event ended; -1 if unknown.
+	 * Consecutive events' difference is the faults between them: with
+	 * syncs as boundaries, the faults of one dirty-log iteration. */
+	long long wp_faults_total;
 };
 
 /* What the BPF side remembers of a memslot to count its bitmaps. */

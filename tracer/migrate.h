@@ -46,6 +46,9 @@ struct ks_vm {
 	uint64_t syncs_interval;
 	uint64_t last_report_ns;
 	int vcpus_seen;           /* vCPU fds when last scanned, kept after exit */
+	/* Write-protect faults at the VM's last dirty-log or memslot event
+	 * (ks_event.wp_faults_total) and the struct kvm it was read from. */
+	uint64_t wp_mark, wp_mark_kvm;
 };
 
 struct ks_migrate {

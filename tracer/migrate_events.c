@@ -99,11 +99,33 @@ static double ms(uint64_t ns)
 	return ns / 1e6;
 }
 
+/* Write-protect faults since the VM's previous dirty-log or memslot event:
+ * with syncs as boundaries, those of one dirty-log iteration. -1 when
+ * unknown (not read, or the previous event was of another VM of the
+ * process). */
+static int64_t wp_faults_since(struct ks_vm *vm, const struct ks_event *e)
+{
+	int64_t n = -1;
+
+	if (e->wp_faults_total < 0)
+		return -1;
+	if (vm->wp_mark_kvm == e->kvm)
+		n = (uint64_t)e->wp_faults_total >= vm->wp_mark ?
+		    (int64_t)((uint64_t)e->wp_faults_total - vm->wp_mark) : 0;
+	else if (!vm->wp_mark_kvm)
+		n = e->wp_faults_total; /* counted since tracing began */
+	if (vm->wp_mark_kvm != e->kvm || (uint64_t)e->wp_faults_total > vm->wp_mark)
+		vm->wp_mark = (uint64_t)e->wp_faults_total;
+	vm->wp_mark_kvm = e->kvm;
+	return n;
+}
+
 static void memslot_event(struct ks_migrate *m, struct ks_vm *vm, const struct ks_event *e)
 {
 	struct ks_slot *s = slot_of(vm, e->as_id, (unsigned int)e->slot, true);
 	bool was = e->old_flags & MEM_LOG_DIRTY, is = e->new_flags & MEM_LOG_DIRTY;
 	const char *logging = "unchanged";
+	int64_t wp = wp_faults_since(vm, e);
 	struct ks_json j;
 
 	if (!s)
@@ -144,6 +166,7 @@ static void memslot_event(struct ks_migrate *m, struct ks_vm *vm, const struct k
 		json_actions(&j, e->actions);
 		ks_json_u64(&j, "dur_ns", e->dur_ns);
 		ks_json_u64(&j, "kvm_ns", e->kvm_ns);
+		ks_json_i64(&j, "wp_faults", wp);
 		if (ks_json_end(&j))
 			m->output_failed = true;
 	} else if (strcmp(logging, "unchanged")) {
@@ -160,6 +183,7 @@ static void sync_event(struct ks_migrate *m, struct ks_vm *vm, const struct ks_e
 {
 	bool get = e->type == KS_EV_GET_DIRTY_LOG;
 	struct ks_slot *s = slot_of(vm, e->as_id, (unsigned int)e->slot, true);
+	int64_t wp = wp_faults_since(vm, e);
 	uint64_t iteration;
 	struct ks_json j;
 
@@ -197,6 +221,7 @@ static void sync_event(struct ks_migrate *m, struct ks_vm *vm, const struct ks_e
 	ks_json_u64(&j, "iteration", iteration);
 	ks_json_u64(&j, "dur_ns", e->dur_ns);
 	ks_json_u64(&j, "kvm_ns", e->kvm_ns);
+	ks_json_i64(&j, "wp_faults", wp);
 	ks_json_i64(&j, get ? "pages_dirty" : "pages_cleared", e->pages);
 	if (!get) {
 		ks_json_u64(&j, "first_page", e->first_page);

@@ -172,6 +172,7 @@ static void interval_vm(struct ks_migrate *m, struct ks_vm *vm, uint64_t now_ns,
 		json_levels(&j, "splits", dc.splits);
 		ks_json_u64(&j, "faults", dc.faults);
 		ks_json_u64(&j, "write_faults", dc.write_faults);
+		ks_json_u64(&j, "wp_faults", dc.wp_faults);
 		ks_json_u64(&j, "fault_ns", dc.fault_ns);
 		ks_json_arr(&j, "fault_lat_log2_ns");
 		for (int i = 0; i < KS_LAT_BUCKETS; i++)
@@ -328,6 +329,7 @@ static void summary_vm(struct ks_migrate *m, struct ks_vm *vm, uint64_t now_ns)
 		ks_json_u64(&j, "fault_ns", c->fault_ns);
 		ks_json_u64(&j, "faults", c->faults);
 		ks_json_u64(&j, "write_faults", c->write_faults);
+		ks_json_u64(&j, "wp_faults", c->wp_faults);
 		json_levels(&j, "wp_calls", c->wp_gfn_calls);
 		json_levels(&j, "wp_changed", c->wp_gfn_protected);
 		json_levels(&j, "splits", c->splits);

@@ -230,6 +230,7 @@ void kl_dirty_log_collect(const struct kl_vm *vm, struct kl_slot *s,
 struct kl_truth;
 struct kl_slot_check {
 	uint64_t pages_written;		/* guest wrote them this iteration */
+	uint64_t pages_written_protected; /* ... and they were write-protected */
 	uint64_t pages_missing;		/* written but not reported dirty */
 	uint64_t pages_unexpected;	/* reported dirty but not written */
 	uint64_t first_missing;		/* page index in slot, if any */
@@ -239,6 +240,7 @@ struct kl_truth *kl_truth_new(uint64_t total_pages);
 void kl_truth_free(struct kl_truth *t);
 uint64_t kl_truth_plan(struct kl_truth *t, struct kl_vcpu *vcpus, unsigned int n,
 		       const struct kl_phase *ph, unsigned int write_percent);
+void kl_truth_protect(struct kl_truth *t, const struct kl_slot *s, const uint64_t *bits);
 void kl_truth_check_guest_counts(const struct kl_vcpu *vcpus, unsigned int n,
 				 const struct kl_phase *ph);
 void kl_truth_check_slot(const struct kl_truth *t, const struct kl_slot *s,
@@ -267,7 +269,8 @@ void kl_report_slot(const struct kl_slot *s, unsigned int iteration,
 		    const struct kl_slot_check *chk, bool initially_set);
 void kl_report_iteration(unsigned int iteration, uint64_t ts_ns, uint64_t end_ns,
 			 uint64_t guest_ns, uint64_t collect_ns, uint64_t verify_ns,
-			 uint64_t pages_written, uint64_t pages_dirty,
+			 uint64_t pages_written, uint64_t pages_written_protected,
+			 uint64_t pages_dirty,
 			 uint64_t pages_cleared);
 void kl_report_summary_ok(void);
 

@@ -328,6 +328,7 @@ void kl_report_slot(const struct kl_slot *s, unsigned int iteration,
 	jl_u64(&j, "dur_ns", s->col.end_ns - s->col.ts_ns);
 	jl_u64(&j, "npages", s->npages);
 	jl_u64(&j, "pages_written", chk->pages_written);
+	jl_u64(&j, "pages_written_protected", chk->pages_written_protected);
 	jl_u64(&j, "pages_dirty", s->col.pages_dirty);
 	jl_u64(&j, "pages_missing", chk->pages_missing);
 	jl_u64(&j, "pages_unexpected", chk->pages_unexpected);
@@ -341,8 +342,8 @@ void kl_report_slot(const struct kl_slot *s, unsigned int iteration,
 
 void kl_report_iteration(unsigned int iteration, uint64_t ts_ns, uint64_t end_ns,
 			 uint64_t guest_ns, uint64_t collect_ns, uint64_t verify_ns,
-			 uint64_t pages_written, uint64_t pages_dirty,
-			 uint64_t pages_cleared)
+			 uint64_t pages_written, uint64_t pages_written_protected,
+			 uint64_t pages_dirty, uint64_t pages_cleared)
 {
 	struct jline j;
 
@@ -363,6 +364,7 @@ void kl_report_iteration(unsigned int iteration, uint64_t ts_ns, uint64_t end_ns
 	jl_u64(&j, "collect_ns", collect_ns);
 	jl_u64(&j, "verify_ns", verify_ns);
 	jl_u64(&j, "pages_written", pages_written);
+	jl_u64(&j, "pages_written_protected", pages_written_protected);
 	jl_u64(&j, "pages_dirty", pages_dirty);
 	jl_u64(&j, "pages_cleared", pages_cleared);
 	jl_end(&j);
