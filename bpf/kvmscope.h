@@ -18,6 +18,14 @@
  * KS_DROP_VM_TABLE_FULL and reported, never silently merged into another. */
 #define KS_MAX_VMS 1024
 
+/* The events ring buffer. Records are sent without a wakeup until a
+ * quarter of it is in use; the tracer drains it at least this often
+ * (256 KiB hold ~1,400 records, so 100 ms lets through 14,000 a second
+ * before the first forced wakeup). */
+#define KS_RB_BYTES (256 * 1024)
+#define KS_RB_WAKEUP_BYTES (KS_RB_BYTES / 4)
+#define KS_RB_DRAIN_MS 100
+
 /* Identity of a VM as seen from the kernel: the VMM process and the struct
  * kvm address (one process may own several VMs). */
 struct ks_vm_key {
@@ -47,6 +55,9 @@ struct ks_vm_counters {
 	 * PRESENT and WRITE, not RSVD), i.e. on a write-protected SPTE; under
 	 * dirty logging, one per page first written after it was protected. */
 	unsigned long long wp_faults;
+	/* Pages whose encryption status KVM_HC_MAP_GPA_RANGE hypercalls
+	 * changed (the hypercall's npages argument, summed). */
+	unsigned long long map_gpa_pages;
 };
 
 /* Rare events, one ring-buffer record each. */

@@ -42,7 +42,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 256 * 1024);
+	__uint(max_entries, KS_RB_BYTES);
 } events SEC(".maps");
 
 struct {
@@ -169,6 +169,18 @@ static __always_inline __u64 finish(enum hook_id hook)
 	return t;
 }
 
+/* Sends a record without waking the tracer, unless the ring buffer is
+ * filling up: a wakeup from inside the VMM's ioctl would make the VMM pay
+ * for the tracer's scheduling (an IPI, or being preempted by it on return).
+ * The tracer drains the buffer every KS_RB_DRAIN_MS anyway. */
+static __always_inline void submit(struct ks_event *e)
+{
+	__u64 flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= KS_RB_WAKEUP_BYTES ?
+		      BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+
+	bpf_ringbuf_submit(e, flags);
+}
+
 static __always_inline struct ks_event *event_new(enum ks_event_type type,
 						  struct kvm *kvm, __u64 t0)
 {
@@ -235,7 +247,7 @@ static __always_inline void event_done(struct ks_event *e)
 			return;
 		}
 	}
-	bpf_ringbuf_submit(e, 0);
+	submit(e);
 }
 
 static __always_inline void event_slot(struct ks_event *e,
@@ -391,7 +403,7 @@ int BPF_PROG(fexit_slot_write_protect, struct kvm *kvm,
 		return 0;
 	event_slot(e, memslot);
 	e->level = start_level;
-	bpf_ringbuf_submit(e, 0);
+	submit(e);
 	return 0;
 }
 
@@ -586,7 +598,7 @@ int BPF_PROG(fexit_rmap_alloc, struct kvm_memory_slot *slot,
 		e->change = bpf_map_lookup_elem(&memslot_pending, &id) ?
 			    KS_RMAP_MEMSLOT_CREATE : KS_RMAP_FIRST_SHADOW_ROOT;
 	}
-	bpf_ringbuf_submit(e, 0);
+	submit(e);
 	return 0;
 }
 
@@ -727,8 +739,10 @@ int BPF_PROG(tp_hypercall, unsigned long nr, unsigned long a0,
 	if (!traced() || nr != KVM_HC_MAP_GPA_RANGE)
 		return 0;
 	c = vm_of(NULL);
-	if (c)
+	if (c) {
 		c->hypercalls_map_gpa++;
+		c->map_gpa_pages += a1; /* a0 = gpa, a1 = npages, a2 = attributes */
+	}
 	return 0;
 }
 
@@ -799,7 +813,7 @@ int BPF_PROG(tp_slot_write_protect, struct kvm *kvm, const struct kvm_memory_slo
 	event_slot(e, slot);
 	e->level = start_level;
 	e->result = rmap_wp || tdp_wp;
-	bpf_ringbuf_submit(e, 0);
+	submit(e);
 	return 0;
 }
 
@@ -818,7 +832,7 @@ static __always_inline int rmap_tp(enum ks_event_type type, struct kvm *kvm,
 	e->bytes = bytes;
 	e->result = ret;
 	e->change = reason == KVM_RMAP_SHADOW_ROOT ? KS_RMAP_FIRST_SHADOW_ROOT : KS_RMAP_MEMSLOT_CREATE;
-	bpf_ringbuf_submit(e, 0);
+	submit(e);
 	return 0;
 }
 
@@ -878,7 +892,7 @@ static __always_inline void ioctl_done(void)
 			e->ts_ns = t0;
 			e->dur_ns = bpf_ktime_get_ns() - t0;
 		}
-		bpf_ringbuf_submit(e, 0);
+		submit(e);
 	} else {
 		drop(KS_DROP_RINGBUF_FULL);
 	}
@@ -898,6 +912,22 @@ int BPF_PROG(fexit_vm_ioctl, struct file *filp, unsigned int ioctl, unsigned lon
  * lookup and the LSM hook to the time. x86-64 syscall numbers; 32-bit
  * VMMs are not timed this way. */
 #define NR_IOCTL 16
+
+SEC("fentry/__x64_sys_ioctl")
+int BPF_PROG(fentry_sys_ioctl, const struct pt_regs *regs)
+{
+	if (traced() && regs && timed_ioctl((unsigned int)BPF_CORE_READ(regs, si)))
+		start(H_VM_IOCTL);
+	return 0;
+}
+
+SEC("fexit/__x64_sys_ioctl")
+int BPF_PROG(fexit_sys_ioctl, const struct pt_regs *regs, long ret)
+{
+	if (traced() && regs && timed_ioctl((unsigned int)BPF_CORE_READ(regs, si)))
+		ioctl_done();
+	return 0;
+}
 
 SEC("tp_btf/sys_enter")
 int BPF_PROG(tp_sys_enter_ioctl, struct pt_regs *regs, long id)

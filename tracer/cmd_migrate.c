@@ -240,9 +240,14 @@ static int loop(struct run *r, const struct migrate_args *a)
 		uint64_t t = ks_now_ns(), wake = next < end ? next : end;
 		int n, timeout_ms = wake > t ? (int)((wake - t + 999999) / 1000000) : 0;
 
+		/* BPF wakes us only when the ring buffer fills (bpf/kvmscope.h). */
+		if (timeout_ms > KS_RB_DRAIN_MS)
+			timeout_ms = KS_RB_DRAIN_MS;
 		n = epoll_wait(r->epfd, evs, 16, timeout_ms);
 		if (n < 0 && errno != EINTR)
 			return ks_err("epoll_wait: %s", strerror(errno));
+		if (ring_buffer__consume(r->rb) < 0)
+			return ks_err("reading the ring buffer failed");
 		for (int i = 0; i < n; i++) {
 			if (evs[i].data.u64 == 0) {
 				if (ring_buffer__consume(r->rb) < 0)

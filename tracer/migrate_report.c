@@ -185,6 +185,7 @@ static void interval_vm(struct ks_migrate *m, struct ks_vm *vm, uint64_t now_ns,
 			ks_json_double(&j, "vcpu_time_lost_pct", NAN); /* null: not measured */
 		ks_json_u64(&j, "tlb_flushes", dc.tlb_flushes);
 		ks_json_u64(&j, "map_gpa_range_hypercalls", dc.hypercalls_map_gpa);
+		ks_json_u64(&j, "map_gpa_range_pages", dc.map_gpa_pages);
 		ks_json_u64(&j, "migration_control_writes", dc.msr_migration_control);
 		ks_json_arr(&j, "agreement");
 		for (int i = 0; i < na; i++) {
@@ -334,6 +335,9 @@ static void summary_vm(struct ks_migrate *m, struct ks_vm *vm, uint64_t now_ns)
 		json_levels(&j, "wp_changed", c->wp_gfn_protected);
 		json_levels(&j, "splits", c->splits);
 		ks_json_u64(&j, "tlb_flushes", c->tlb_flushes);
+		ks_json_u64(&j, "map_gpa_range_hypercalls", c->hypercalls_map_gpa);
+		ks_json_u64(&j, "map_gpa_range_pages", c->map_gpa_pages);
+		ks_json_u64(&j, "migration_control_writes", c->msr_migration_control);
 		ks_json_arr(&j, "slots");
 		for (int i = 0; i < KS_MAX_SLOTS; i++) {
 			const struct ks_slot *s = &vm->slots[i];
@@ -385,6 +389,11 @@ static void summary_vm(struct ks_migrate *m, struct ks_vm *vm, uint64_t now_ns)
 		(unsigned long long)c->wp_gfn_calls[1], (unsigned long long)c->wp_gfn_calls[2],
 		(unsigned long long)c->wp_gfn_calls[3], (unsigned long long)c->splits[2],
 		(unsigned long long)c->splits[3], (unsigned long long)c->tlb_flushes);
+	if (c->hypercalls_map_gpa || c->msr_migration_control)
+		fprintf(m->out, "  SEV migration interface: %llu KVM_HC_MAP_GPA_RANGE hypercalls (%llu pages), "
+			"%llu MSR_KVM_MIGRATION_CONTROL writes\n",
+			(unsigned long long)c->hypercalls_map_gpa, (unsigned long long)c->map_gpa_pages,
+			(unsigned long long)c->msr_migration_control);
 	fprintf(m->out, "  %5s %10s %8s %10s %6s %10s %12s %6s %10s %12s\n", "slot", "pages", "start",
 		"start ms", "iters", "get ms", "dirty", "clears", "clear ms", "cleared");
 	for (int i = 0; i < KS_MAX_SLOTS; i++) {

@@ -15,9 +15,8 @@ import sys
 from labcheck import exit_status, result
 from collections import defaultdict
 
-# Cost of one system call's entry and exit in the TCG lab, the part of an
-# ioctl kvmload times and the kernel side cannot see (docs/overhead.md).
-TCG_SYSCALL_NS = 400_000
+# The bound on an ioctl's duration: max(10%, this) of kvmload's.
+IOCTL_GAP_NS = 100_000
 
 
 def parse_sections(path):
@@ -77,36 +76,41 @@ def check_run(label, truth, mig, mode, backing):
            if k in m_get and m_get[k]["pages_dirty"] != t_get[k]["pages_dirty"]]
     result(not bad, label, "dirty pages per slot and iteration equal KVM's report to kvmload",
            f"(slot, iteration, tracer, kvmload): {bad[:4]}")
-    outside = [k for k in t_get if k in m_get and not (
-        t_get[k]["ts_ns"] <= m_get[k]["ts_ns"] and
-        m_get[k]["ts_ns"] + m_get[k]["dur_ns"] <= t_get[k]["ts_ns"] + t_get[k]["dur_ns"])]
-    result(not outside, label, "each traced get lies inside kvmload's timing of that ioctl",
-           f"outside: {outside[:4]}")
-    # The traced duration is the whole VM ioctl in the kernel; kvmload's
-    # adds only the system call's entry and exit.
+    # The traced duration is the whole ioctl system call in the kernel;
+    # kvmload's adds the syscall instruction and its two clock reads (a few
+    # us in the lab): each must lie inside kvmload's, and be within
+    # max(10%, 100 us) of it unless kvmload's thread was preempted during
+    # the call (it counts its involuntary context switches): its figure
+    # then includes waiting for a CPU, which no ioctl timing can see. The
+    # lab pins the tracer to another CPU so that it preempts kvmload rarely.
     t_all = {(r["op"], r["slot"], r.get("iteration")): r for r in truth if r.get("type") == "dirty_log"}
     names = {"get": "get_dirty_log", "clear": "clear_dirty_log"}
     m_all = {(names[r["op"]], r["slot"], r["iteration"]): r for r in by_type(mig, "dirty_log", pid)}
     for r in by_type(mig, "memslot", pid):
         if r["logging"] in ("on", "off"):
             m_all[("enable_log" if r["logging"] == "on" else "disable_log", r["slot"], None)] = r
-    # Under TCG one system call's entry and exit (outside kvm_vm_ioctl)
-    # costs 100-250 us, and the lab's vCPUs get preempted by the busy host,
-    # so single ioctls can be far off: the traced time must never exceed
-    # kvmload's, and the median gap must be within max(10%, 400 us).
-    gaps, longer = [], []
+    gaps, outside, far, preempted = [], [], [], 0
     for k, t in t_all.items():
         if k not in m_all:
             continue
-        gaps.append((t["dur_ns"] - m_all[k]["dur_ns"]) / max(0.1 * t["dur_ns"], TCG_SYSCALL_NS))
-        if m_all[k]["dur_ns"] > t["dur_ns"]:
-            longer.append((k, t["dur_ns"], m_all[k]["dur_ns"]))
+        m = m_all[k]
+        gap = t["dur_ns"] - m["dur_ns"]
+        gaps.append(gap)
+        if not (t["ts_ns"] <= m["ts_ns"] and m["ts_ns"] + m["dur_ns"] <= t["ts_ns"] + t["dur_ns"]):
+            outside.append((k, t["ts_ns"], t["dur_ns"], m["ts_ns"], m["dur_ns"]))
+        if t["preempted"]:
+            preempted += 1
+        elif gap > max(0.1 * t["dur_ns"], IOCTL_GAP_NS):
+            far.append((k, t["dur_ns"], m["dur_ns"]))
     gaps.sort()
-    median = gaps[len(gaps) // 2] if gaps else None
-    result(len(gaps) == len(t_all) and not longer and median is not None and median <= 1, label,
-           f"{len(gaps)} ioctl durations: none longer than kvmload's, median gap "
-           f"{median:.2f} of max(10%, 400 us)" if median is not None else "ioctl durations",
-           f"matched {len(gaps)}/{len(t_all)}, longer: {longer[:3]}")
+    result(len(gaps) == len(t_all) and not outside, label,
+           f"{len(gaps)} ioctls traced, each inside kvmload's timing of it",
+           f"matched {len(gaps)}/{len(t_all)}, outside: {outside[:3]}")
+    result(len(gaps) > preempted and not far, label,
+           f"each ioctl's duration within max(10%, 100 us) of kvmload's "
+           f"(gap median {gaps[len(gaps) // 2] / 1e3:.1f} us, max {gaps[-1] / 1e3:.1f} us; "
+           f"{preempted} of {len(gaps)} not compared: kvmload preempted)" if gaps else "ioctl durations",
+           f"(ioctl, kvmload ns, traced ns): {far[:3]}" if far else "every ioctl had kvmload preempted")
 
     if mode != "get":
         t_clear = defaultdict(int)

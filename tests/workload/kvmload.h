@@ -194,8 +194,15 @@ const char *kl_fault_name(enum kl_fault f);
 /* kvm.c */
 void kl_kvm_open(struct kl_vm *vm, const struct kl_config *cfg);
 void kl_vm_create(struct kl_vm *vm, const struct kl_config *cfg);
+/* One dirty-log ioctl as its caller saw it. */
+struct kl_timing {
+	uint64_t ts_ns, dur_ns;
+	uint64_t preempted;	/* involuntary context switches of the thread during it */
+};
+int kl_ioctl_timed(int fd, unsigned long req, void *arg, struct kl_timing *tm);
+/* tm: where to put the ioctl's timing, or NULL */
 void kl_set_memslot(const struct kl_vm *vm, uint32_t id, uint64_t gpa,
-		    uint64_t bytes, void *hva, uint32_t flags);
+		    uint64_t bytes, void *hva, uint32_t flags, struct kl_timing *tm);
 void kl_vm_add_slots(struct kl_vm *vm, const struct kl_config *cfg);
 void kl_vm_destroy(struct kl_vm *vm);
 
@@ -257,13 +264,12 @@ void kl_report_start(const struct kl_vm *vm, const struct kl_vcpu *vcpus);
 void kl_report_populate(uint64_t ts_ns, uint64_t dur_ns, uint64_t pages,
 			uint64_t huge_bytes);
 void kl_report_hold(uint64_t ts_ns, unsigned int hold_ms);
-void kl_report_memslot_op(const char *op, uint32_t slot, uint64_t ts_ns,
-			  uint64_t dur_ns, uint32_t flags);
-void kl_report_get(uint32_t slot, unsigned int iteration, uint64_t ts_ns,
-		   uint64_t dur_ns, uint64_t pages_dirty);
-void kl_report_clear(uint32_t slot, unsigned int iteration, uint64_t ts_ns,
-		     uint64_t dur_ns, uint64_t first_page, uint64_t num_pages,
-		     uint64_t pages_cleared);
+void kl_report_memslot_op(const char *op, uint32_t slot, const struct kl_timing *tm,
+			  uint32_t flags);
+void kl_report_get(uint32_t slot, unsigned int iteration, const struct kl_timing *tm,
+		   uint64_t pages_dirty);
+void kl_report_clear(uint32_t slot, unsigned int iteration, const struct kl_timing *tm,
+		     uint64_t first_page, uint64_t num_pages, uint64_t pages_cleared);
 void kl_report_vcpu(const struct kl_vcpu *v, const struct kl_phase *ph);
 void kl_report_slot(const struct kl_slot *s, unsigned int iteration,
 		    const struct kl_slot_check *chk, bool initially_set);

@@ -230,18 +230,20 @@ void kl_report_hold(uint64_t ts_ns, unsigned int hold_ms)
 }
 
 static void dirty_log_begin(struct jline *j, const char *op, uint32_t slot,
-			    long long iteration, uint64_t ts_ns, uint64_t dur_ns)
+			    long long iteration, const struct kl_timing *tm)
 {
-	jl_begin(j, "dirty_log", ts_ns);
+	jl_begin(j, "dirty_log", tm->ts_ns);
 	jl_str(j, "op", op);
 	jl_u64(j, "slot", slot);
 	jl_iter(j, "iteration", iteration);
-	jl_u64(j, "dur_ns", dur_ns);
+	jl_u64(j, "dur_ns", tm->dur_ns);
+	jl_u64(j, "preempted", tm->preempted);
 }
 
-void kl_report_memslot_op(const char *op, uint32_t slot, uint64_t ts_ns,
-			  uint64_t dur_ns, uint32_t flags)
+void kl_report_memslot_op(const char *op, uint32_t slot, const struct kl_timing *tm,
+			  uint32_t flags)
 {
+	uint64_t dur_ns = tm->dur_ns;
 	struct jline j;
 
 	if (flags & KVM_MEM_LOG_DIRTY_PAGES) {
@@ -253,36 +255,35 @@ void kl_report_memslot_op(const char *op, uint32_t slot, uint64_t ts_ns,
 	}
 	if (!R.cfg->json)
 		return;
-	dirty_log_begin(&j, op, slot, -1, ts_ns, dur_ns);
+	dirty_log_begin(&j, op, slot, -1, tm);
 	jl_u64(&j, "flags", flags);
 	jl_end(&j);
 }
 
-void kl_report_get(uint32_t slot, unsigned int iteration, uint64_t ts_ns,
-		   uint64_t dur_ns, uint64_t pages_dirty)
+void kl_report_get(uint32_t slot, unsigned int iteration, const struct kl_timing *tm,
+		   uint64_t pages_dirty)
 {
 	struct jline j;
 
 	R.get_calls++;
-	R.get_ns += dur_ns;
+	R.get_ns += tm->dur_ns;
 	if (!R.cfg->json)
 		return;
-	dirty_log_begin(&j, "get_dirty_log", slot, iteration, ts_ns, dur_ns);
+	dirty_log_begin(&j, "get_dirty_log", slot, iteration, tm);
 	jl_u64(&j, "pages_dirty", pages_dirty);
 	jl_end(&j);
 }
 
-void kl_report_clear(uint32_t slot, unsigned int iteration, uint64_t ts_ns,
-		     uint64_t dur_ns, uint64_t first_page, uint64_t num_pages,
-		     uint64_t pages_cleared)
+void kl_report_clear(uint32_t slot, unsigned int iteration, const struct kl_timing *tm,
+		     uint64_t first_page, uint64_t num_pages, uint64_t pages_cleared)
 {
 	struct jline j;
 
 	R.clear_calls++;
-	R.clear_ns += dur_ns;
+	R.clear_ns += tm->dur_ns;
 	if (!R.cfg->json)
 		return;
-	dirty_log_begin(&j, "clear_dirty_log", slot, iteration, ts_ns, dur_ns);
+	dirty_log_begin(&j, "clear_dirty_log", slot, iteration, tm);
 	jl_u64(&j, "first_page", first_page);
 	jl_u64(&j, "num_pages", num_pages);
 	jl_u64(&j, "pages_cleared", pages_cleared);
