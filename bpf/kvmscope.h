@@ -60,6 +60,23 @@ struct ks_vm_counters {
 	unsigned long long map_gpa_pages;
 };
 
+/* Guest faults of one vCPU (the per-vCPU view of the VM's fault counters),
+ * aggregated per CPU like them. vcpu_id as in the vCPU fd's name
+ * (anon_inode:kvm-vcpu:N). */
+#define KS_MAX_VCPU_ENTRIES 8192
+struct ks_vcpu_key {
+	unsigned int tgid;
+	int vcpu_id;
+	unsigned long long kvm;
+};
+
+struct ks_vcpu_faults {
+	unsigned long long faults;
+	unsigned long long wp_faults;
+	unsigned long long fault_ns;                       /* 0 without latency */
+	unsigned long long fault_lat[KS_LAT_BUCKETS];      /* log2 ns */
+};
+
 /* Rare events, one ring-buffer record each. */
 enum ks_event_type {
 	KS_EV_MEMSLOT_COMMIT = 1, /* memslot created/changed/deleted */
@@ -129,6 +146,7 @@ enum ks_drop {
 	KS_DROP_RINGBUF_FULL = 0, /* ring buffer had no room for an event */
 	KS_DROP_VM_TABLE_FULL,    /* a new VM did not fit in the VM table */
 	KS_DROP_START_TABLE_FULL, /* an entry timestamp could not be stored */
+	KS_DROP_VCPU_TABLE_FULL,  /* a vCPU's faults did not fit in the vCPU table */
 	KS_DROP_MAX,
 };
 

@@ -41,6 +41,13 @@ struct {
 } vm_counters SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, KS_MAX_VCPU_ENTRIES);
+	__type(key, struct ks_vcpu_key);
+	__type(value, struct ks_vcpu_faults);
+} vcpu_faults SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, KS_RB_BYTES);
 } events SEC(".maps");
@@ -75,8 +82,9 @@ struct {
 	__type(value, __u64);
 } slot_pages SEC(".maps");
 
-/* A zeroed value to create VM entries from; too big for the BPF stack. */
+/* Zeroed values to create entries from; too big for the BPF stack. */
 static const struct ks_vm_counters zero_counters;
+static const struct ks_vcpu_faults zero_vcpu_faults;
 
 static __always_inline void drop(__u32 why)
 {
@@ -604,17 +612,51 @@ int BPF_PROG(fexit_rmap_alloc, struct kvm_memory_slot *slot,
 
 /* --- guest faults ----------------------------------------------------------- */
 
+/* A write to a present, write-protected SPTE (fast or slow path, and a
+ * huge SPTE split on fault): what write protection for dirty logging costs
+ * the guest. MMIO SPTEs fault with RSVD set. */
+static __always_inline bool wp_fault(__u64 error_code)
+{
+	return (error_code & (PFERR_PRESENT_MASK | PFERR_WRITE_MASK | PFERR_RSVD_MASK)) ==
+	       (PFERR_PRESENT_MASK | PFERR_WRITE_MASK);
+}
+
 static __always_inline void count_fault(struct ks_vm_counters *c, __u64 error_code)
 {
 	c->faults++;
 	if (error_code & PFERR_WRITE_MASK)
 		c->write_faults++;
-	/* A write to a present, write-protected SPTE (fast or slow path, and
-	 * a huge SPTE split on fault): what write protection for dirty
-	 * logging costs the guest. MMIO SPTEs fault with RSVD set. */
-	if ((error_code & (PFERR_PRESENT_MASK | PFERR_WRITE_MASK | PFERR_RSVD_MASK)) ==
-	    (PFERR_PRESENT_MASK | PFERR_WRITE_MASK))
+	if (wp_fault(error_code))
 		c->wp_faults++;
+}
+
+/* The same fault in its vCPU's counters; d = its latency, 0 if not timed. */
+static __always_inline void count_vcpu_fault(struct kvm_vcpu *vcpu, __u64 error_code, __u64 d)
+{
+	struct ks_vcpu_key key = {
+		.tgid = bpf_get_current_pid_tgid() >> 32,
+		.vcpu_id = BPF_CORE_READ(vcpu, vcpu_id),
+		.kvm = (__u64)BPF_CORE_READ(vcpu, kvm),
+	};
+	struct ks_vcpu_faults *f = bpf_map_lookup_elem(&vcpu_faults, &key);
+
+	if (!f) {
+		if (bpf_map_update_elem(&vcpu_faults, &key, &zero_vcpu_faults, BPF_NOEXIST) &&
+		    !bpf_map_lookup_elem(&vcpu_faults, &key)) {
+			drop(KS_DROP_VCPU_TABLE_FULL);
+			return;
+		}
+		f = bpf_map_lookup_elem(&vcpu_faults, &key);
+		if (!f)
+			return;
+	}
+	f->faults++;
+	if (wp_fault(error_code))
+		f->wp_faults++;
+	if (d) {
+		f->fault_ns += d;
+		f->fault_lat[log2_bucket(d) & (KS_LAT_BUCKETS - 1)]++;
+	}
 }
 
 SEC("fentry/kvm_mmu_page_fault")
@@ -641,6 +683,7 @@ int BPF_PROG(fexit_page_fault, struct kvm_vcpu *vcpu, gpa_t cr2_or_gpa,
 	count_fault(c, error_code);
 	c->fault_ns += d;
 	c->fault_lat[log2_bucket(d) & (KS_LAT_BUCKETS - 1)]++;
+	count_vcpu_fault(vcpu, error_code, d);
 	return 0;
 }
 
@@ -658,6 +701,7 @@ int BPF_PROG(tp_page_fault, struct kvm_vcpu *vcpu, u64 fault_address,
 	if (!c)
 		return 0;
 	count_fault(c, error_code);
+	count_vcpu_fault(vcpu, error_code, 0);
 	return 0;
 }
 

@@ -155,6 +155,46 @@ static void scan_known(struct run *r, uint64_t ts)
 	}
 }
 
+/* Sums the per-CPU vCPU fault counters into each vCPU's running total.
+ * One entry per vCPU: the cost does not grow with the fault rate. */
+static void read_vcpu_faults(struct run *r, int ncpu)
+{
+	int fd = bpf_map__fd(r->l.skel->maps.vcpu_faults);
+	struct ks_vcpu_key key, next, *prev = NULL;
+	struct ks_vcpu_faults *vals = calloc(ncpu, sizeof(*vals));
+
+	if (!vals)
+		return;
+	for (int i = 0; i < KS_MAX_TRACKED; i++) {
+		struct ks_vm *vm = &r->m.vms[i];
+
+		if (vm->used && vm->active)
+			for (int v = 0; v < vm->nvcpus; v++)
+				memset(&vm->vcpus[v].total, 0, sizeof(vm->vcpus[v].total));
+	}
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		struct ks_vcpu_stat *v;
+		struct ks_vm *vm;
+
+		key = next;
+		prev = &key;
+		vm = ks_migrate_vm(&r->m, (pid_t)key.tgid, false);
+		if (!vm || bpf_map_lookup_elem(fd, &key, vals))
+			continue;
+		v = ks_migrate_vcpu(vm, key.vcpu_id);
+		if (!v)
+			continue;
+		for (int c = 0; c < ncpu; c++) {
+			uint64_t *t = (uint64_t *)&v->total;
+			const uint64_t *s = (const uint64_t *)&vals[c];
+
+			for (size_t k = 0; k < sizeof(v->total) / sizeof(uint64_t); k++)
+				t[k] += s[k];
+		}
+	}
+	free(vals);
+}
+
 /* Sums the per-CPU VM counters into each VM's running total. */
 static void read_counters(struct run *r)
 {
@@ -186,6 +226,7 @@ static void read_counters(struct run *r)
 				t[k] += s[k];
 		}
 	}
+	read_vcpu_faults(r, ncpu);
 	for (uint32_t i = 0; i < KS_DROP_MAX; i++) {
 		if (bpf_map_lookup_elem(dfd, &i, dv))
 			continue;
@@ -202,6 +243,8 @@ out:
 static void forget_in_kernel(struct run *r, pid_t pid)
 {
 	int fd = bpf_map__fd(r->l.skel->maps.vm_counters);
+	int vfd = bpf_map__fd(r->l.skel->maps.vcpu_faults);
+	struct ks_vcpu_key vkey, vnext;
 	struct ks_vm_key key, next;
 	bool more = !bpf_map_get_next_key(fd, NULL, &next);
 
@@ -210,6 +253,13 @@ static void forget_in_kernel(struct run *r, pid_t pid)
 		more = !bpf_map_get_next_key(fd, &key, &next);
 		if ((pid_t)key.tgid == pid)
 			bpf_map_delete_elem(fd, &key);
+	}
+	more = !bpf_map_get_next_key(vfd, NULL, &vnext);
+	while (more) {
+		vkey = vnext;
+		more = !bpf_map_get_next_key(vfd, &vkey, &vnext);
+		if ((pid_t)vkey.tgid == pid)
+			bpf_map_delete_elem(vfd, &vkey);
 	}
 }
 
@@ -378,9 +428,11 @@ int cmd_migrate(int argc, char **argv)
 	if (r->m.output_failed)
 		status = KS_EXIT_FAIL;
 out:
-	for (int i = 0; i < KS_MAX_TRACKED; i++)
+	for (int i = 0; i < KS_MAX_TRACKED; i++) {
 		if (r->m.vms[i].used && r->m.vms[i].st.pidfd >= 0)
 			ks_vmstats_close(&r->m.vms[i].st);
+		ks_migrate_vm_free(&r->m.vms[i]);
+	}
 	ring_buffer__free(r->rb);
 	if (r->epfd >= 0)
 		close(r->epfd);

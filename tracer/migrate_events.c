@@ -5,6 +5,7 @@
  * updates the VM's slot table and is printed as it arrives.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "migrate.h"
 #include "rmap_bytes.h"
@@ -62,6 +63,7 @@ struct ks_vm *ks_migrate_vm(struct ks_migrate *m, pid_t pid, bool create)
 	}
 	if (!create || !free_slot)
 		return NULL;
+	ks_migrate_vm_free(free_slot);
 	memset(free_slot, 0, sizeof(*free_slot));
 	free_slot->used = true;
 	free_slot->active = true;
@@ -70,6 +72,40 @@ struct ks_vm *ks_migrate_vm(struct ks_migrate *m, pid_t pid, bool create)
 	comm_of(pid, free_slot->comm, sizeof(free_slot->comm));
 	m->nvm++;
 	return free_slot;
+}
+
+void ks_migrate_vm_free(struct ks_vm *vm)
+{
+	free(vm->vcpus);
+	vm->vcpus = NULL;
+	vm->nvcpus = vm->vcpus_alloc = 0;
+}
+
+struct ks_vcpu_stat *ks_migrate_vcpu(struct ks_vm *vm, int id)
+{
+	struct ks_vcpu_stat *v;
+	int i;
+
+	for (i = 0; i < vm->nvcpus; i++)
+		if (vm->vcpus[i].id == id)
+			return &vm->vcpus[i];
+	if (vm->nvcpus == vm->vcpus_alloc) {
+		int n = vm->vcpus_alloc ? vm->vcpus_alloc * 2 : 8;
+
+		v = realloc(vm->vcpus, (size_t)n * sizeof(*v));
+		if (!v)
+			return NULL;
+		vm->vcpus = v;
+		vm->vcpus_alloc = n;
+	}
+	/* Kept in id order, for the report. */
+	for (i = vm->nvcpus; i > 0 && vm->vcpus[i - 1].id > id; i--)
+		vm->vcpus[i] = vm->vcpus[i - 1];
+	v = &vm->vcpus[i];
+	memset(v, 0, sizeof(*v));
+	v->id = id;
+	vm->nvcpus++;
+	return v;
 }
 
 static struct ks_slot *slot_of(struct ks_vm *vm, unsigned int as_id, unsigned int id,

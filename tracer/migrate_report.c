@@ -113,14 +113,17 @@ static bool agrees(const struct agreement *a)
 	return true;
 }
 
+static void counters_delta_n(const uint64_t *a, const uint64_t *b, uint64_t *o, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		o[i] = d(a[i], b[i]);
+}
+
 static void counters_delta(const struct ks_vm_counters *now, const struct ks_vm_counters *then,
 			   struct ks_vm_counters *out)
 {
-	const uint64_t *a = (const uint64_t *)now, *b = (const uint64_t *)then;
-	uint64_t *o = (uint64_t *)out;
-
-	for (size_t i = 0; i < sizeof(*out) / sizeof(uint64_t); i++)
-		o[i] = d(a[i], b[i]);
+	counters_delta_n((const uint64_t *)now, (const uint64_t *)then, (uint64_t *)out,
+			 sizeof(*out) / sizeof(uint64_t));
 }
 
 static uint64_t hist_quantile(const unsigned long long *h, double q)
@@ -144,6 +147,35 @@ static void json_levels(struct ks_json *j, const char *key, const unsigned long 
 	ks_json_obj(j, key);
 	for (int l = 1; l < KS_MAX_LEVEL; l++)
 		ks_json_u64(j, level_names[l], v[l]);
+	ks_json_close(j);
+}
+
+/* Per vCPU: faults, write-protect faults, time in the handler and its
+ * share of span_ns (null without fault latency), log2 latency histogram. */
+static void json_vcpus(struct ks_migrate *m, struct ks_json *j, const struct ks_vm *vm,
+		       bool delta, uint64_t span_ns)
+{
+	ks_json_arr(j, "vcpu_faults");
+	for (int i = 0; i < vm->nvcpus; i++) {
+		const struct ks_vcpu_stat *v = &vm->vcpus[i];
+		struct ks_vcpu_faults f = v->total;
+
+		if (delta)
+			counters_delta_n((const uint64_t *)&v->total, (const uint64_t *)&v->last,
+					 (uint64_t *)&f, sizeof(f) / sizeof(uint64_t));
+		ks_json_obj(j, NULL);
+		ks_json_i64(j, "vcpu", v->id);
+		ks_json_u64(j, "faults", f.faults);
+		ks_json_u64(j, "wp_faults", f.wp_faults);
+		ks_json_u64(j, "fault_ns", f.fault_ns);
+		ks_json_double(j, "vcpu_time_lost_pct", m->fault_latency && span_ns ?
+			       100.0 * f.fault_ns / span_ns : NAN);
+		ks_json_arr(j, "fault_lat_log2_ns");
+		for (int b = 0; b < KS_LAT_BUCKETS; b++)
+			ks_json_arr_u64(j, f.fault_lat[b]);
+		ks_json_close(j);
+		ks_json_close(j);
+	}
 	ks_json_close(j);
 }
 
@@ -183,6 +215,7 @@ static void interval_vm(struct ks_migrate *m, struct ks_vm *vm, uint64_t now_ns,
 			ks_json_double(&j, "vcpu_time_lost_pct", lost);
 		else
 			ks_json_double(&j, "vcpu_time_lost_pct", NAN); /* null: not measured */
+		json_vcpus(m, &j, vm, true, dt_ns);
 		ks_json_u64(&j, "tlb_flushes", dc.tlb_flushes);
 		ks_json_u64(&j, "map_gpa_range_hypercalls", dc.hypercalls_map_gpa);
 		ks_json_u64(&j, "map_gpa_range_pages", dc.map_gpa_pages);
@@ -228,6 +261,8 @@ static void interval_vm(struct ks_migrate *m, struct ks_vm *vm, uint64_t now_ns,
 			m->output_failed = true;
 	}
 	vm->last = vm->total;
+	for (int i = 0; i < vm->nvcpus; i++)
+		vm->vcpus[i].last = vm->vcpus[i].total;
 	vm->host_ns_interval = 0;
 	vm->syncs_interval = 0;
 }
@@ -338,6 +373,7 @@ static void summary_vm(struct ks_migrate *m, struct ks_vm *vm, uint64_t now_ns)
 		ks_json_u64(&j, "map_gpa_range_hypercalls", c->hypercalls_map_gpa);
 		ks_json_u64(&j, "map_gpa_range_pages", c->map_gpa_pages);
 		ks_json_u64(&j, "migration_control_writes", c->msr_migration_control);
+		json_vcpus(m, &j, vm, false, window);
 		ks_json_arr(&j, "slots");
 		for (int i = 0; i < KS_MAX_SLOTS; i++) {
 			const struct ks_slot *s = &vm->slots[i];
@@ -389,6 +425,17 @@ static void summary_vm(struct ks_migrate *m, struct ks_vm *vm, uint64_t now_ns)
 		(unsigned long long)c->wp_gfn_calls[1], (unsigned long long)c->wp_gfn_calls[2],
 		(unsigned long long)c->wp_gfn_calls[3], (unsigned long long)c->splits[2],
 		(unsigned long long)c->splits[3], (unsigned long long)c->tlb_flushes);
+	for (int i = 0; i < vm->nvcpus; i++) {
+		const struct ks_vcpu_faults *f = &vm->vcpus[i].total;
+
+		fprintf(m->out, "  vCPU %-3d faults %llu (write-protect %llu)", vm->vcpus[i].id,
+			(unsigned long long)f->faults, (unsigned long long)f->wp_faults);
+		if (m->fault_latency && f->faults)
+			fprintf(m->out, ", latency p50 %.1f us, p99 %.1f us, %.2f%% of its time over the logging window",
+				hist_quantile(f->fault_lat, 0.5) / 1e3, hist_quantile(f->fault_lat, 0.99) / 1e3,
+				window ? 100.0 * f->fault_ns / window : 0);
+		fprintf(m->out, "\n");
+	}
 	if (c->hypercalls_map_gpa || c->msr_migration_control)
 		fprintf(m->out, "  SEV migration interface: %llu KVM_HC_MAP_GPA_RANGE hypercalls (%llu pages), "
 			"%llu MSR_KVM_MIGRATION_CONTROL writes\n",
@@ -415,7 +462,7 @@ static void summary_vm(struct ks_migrate *m, struct ks_vm *vm, uint64_t now_ns)
 void ks_migrate_report_summary(struct ks_migrate *m, uint64_t now_ns)
 {
 	static const char *const drop_names[KS_DROP_MAX] = {
-		"ringbuf_full", "vm_table_full", "start_table_full" };
+		"ringbuf_full", "vm_table_full", "start_table_full", "vcpu_table_full" };
 	uint64_t lost = 0;
 	struct ks_json j;
 

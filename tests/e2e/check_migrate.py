@@ -171,6 +171,24 @@ def check_run(label, truth, mig, mode, backing):
            f"(worst {worst[0] * 100:.2f}%)" if errs else "write-protect faults per iteration",
            f"(error, iteration, faults, pages): {sorted(errs, reverse=True)[:3]}")
 
+    # Per vCPU: the VM's write-protect faults split by vCPU, each within 1%
+    # of the pages that vCPU wrote while they were protected.
+    per_vcpu = {v["vcpu"]: v["wp_faults"] for v in vs["vcpu_faults"]}
+    want = defaultdict(int)
+    for r in by_type(truth, "vcpu"):
+        if r["phase"] == "iteration" and not (mode == "manual-init-set" and r["iteration"] == 0):
+            want[r["vcpu"]] += r["pages_written"]
+    off = [(v, per_vcpu.get(v), n) for v, n in sorted(want.items())
+           if abs(per_vcpu.get(v, 0) - n) > 0.01 * n]
+    result(sum(per_vcpu.values()) == vs["wp_faults"] and not off, label,
+           f"write-protect faults per vCPU ({per_vcpu}) add up to the VM's and match each vCPU's protected writes",
+           f"VM {vs['wp_faults']}, per vCPU {per_vcpu}; (vcpu, faults, pages): {off}")
+    lat = [v for v in vs["vcpu_faults"] if v["faults"] and sum(v["fault_lat_log2_ns"]) != v["faults"]]
+    if by_type(mig, "attached")[0]["hooks"]["faults"] == "kvm_mmu_page_fault":
+        result(not lat and all(v["vcpu_time_lost_pct"] is not None for v in vs["vcpu_faults"]), label,
+               "each vCPU's latency histogram counts all its faults, and its time lost is reported",
+               f"{lat[:2]}")
+
     # Binary stats: attached, and exact agreements held in every interval.
     vmrec = by_type(mig, "vm", pid)
     result(any(r["stats"] for r in vmrec), label, "binary stats read through the VMM's stats fds",
