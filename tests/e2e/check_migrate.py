@@ -17,6 +17,8 @@ from collections import defaultdict
 
 # The bound on an ioctl's duration: max(10%, this) of kvmload's.
 IOCTL_GAP_NS = 100_000
+# Ioctls of the whole session, and those compared with the bound above.
+IOCTLS = {"all": 0, "compared": 0}
 
 
 def parse_sections(path):
@@ -106,11 +108,13 @@ def check_run(label, truth, mig, mode, backing):
     result(len(gaps) == len(t_all) and not outside, label,
            f"{len(gaps)} ioctls traced, each inside kvmload's timing of it",
            f"matched {len(gaps)}/{len(t_all)}, outside: {outside[:3]}")
-    result(len(gaps) > preempted and not far, label,
+    result(gaps and not far, label,
            f"each ioctl's duration within max(10%, 100 us) of kvmload's "
            f"(gap median {gaps[len(gaps) // 2] / 1e3:.1f} us, max {gaps[-1] / 1e3:.1f} us; "
            f"{preempted} of {len(gaps)} not compared: kvmload preempted)" if gaps else "ioctl durations",
-           f"(ioctl, kvmload ns, traced ns): {far[:3]}" if far else "every ioctl had kvmload preempted")
+           f"(ioctl, kvmload ns, traced ns): {far[:3]}" if far else "no ioctl matched")
+    IOCTLS["compared"] += len(gaps) - preempted
+    IOCTLS["all"] += len(gaps)
 
     if mode != "get":
         t_clear = defaultdict(int)
@@ -247,6 +251,10 @@ def main():
             continue
         check_run(label, recs, mrecs, mode, backing)
     result(runs > 0, a.label, f"{runs} kvmload runs traced", "none")
+    # Preempted calls are left out of the duration bound; most must be in.
+    result(IOCTLS["compared"] * 2 >= IOCTLS["all"] > 0, a.label,
+           f"{IOCTLS['compared']} of {IOCTLS['all']} ioctl durations compared "
+           f"(kvmload not preempted during the call)", "fewer than half")
     return exit_status()
 
 
