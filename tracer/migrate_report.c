@@ -59,6 +59,9 @@ static void fill_agreements(struct ks_vm *vm, const struct ks_vm_counters *dc,
 	a[*n] = (struct agreement){ "faults", "pf_taken", dc->faults, 0, false, WITHIN };
 	a[*n].stat_delta = ks_vmstats_delta(&vm->st, true, a[*n].stat, &a[*n].found);
 	(*n)++;
+	a[*n] = (struct agreement){ "wp_faults", "pf_fast", dc->wp_faults, 0, false, INFO };
+	a[*n].stat_delta = ks_vmstats_delta(&vm->st, true, a[*n].stat, &a[*n].found);
+	(*n)++;
 	a[*n] = (struct agreement){ "splits_2m", "pages_2m", dc->splits[2], 0, false, INFO };
 	a[*n].stat_delta = ks_vmstats_delta(&vm->st, false, a[*n].stat, &a[*n].found);
 	(*n)++;
@@ -182,7 +185,7 @@ static void json_vcpus(struct ks_migrate *m, struct ks_json *j, const struct ks_
 static void interval_vm(struct ks_migrate *m, struct ks_vm *vm, uint64_t now_ns, uint64_t dt_ns)
 {
 	struct ks_vm_counters dc;
-	struct agreement a[8];
+	struct agreement a[12];
 	int na, nvcpu = vm->vcpus_seen;
 	double lost;
 	struct ks_json j;
