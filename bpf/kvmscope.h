@@ -18,6 +18,14 @@
  * KS_DROP_VM_TABLE_FULL and reported, never silently merged into another. */
 #define KS_MAX_VMS 1024
 
+/* The events ring buffer. Records are sent without a wakeup until a
+ * quarter of it is in use; the tracer drains it at least this often
+ * (256 KiB hold ~1,400 records, so 100 ms lets through 14,000 a second
+ * before the first forced wakeup). */
+#define KS_RB_BYTES (256 * 1024)
+#define KS_RB_WAKEUP_BYTES (KS_RB_BYTES / 4)
+#define KS_RB_DRAIN_MS 100
+
 /* Identity of a VM as seen from the kernel: the VMM process and the struct
  * kvm address (one process may own several VMs). */
 struct ks_vm_key {
@@ -43,6 +51,30 @@ struct ks_vm_counters {
 	/* Series kernels: page-size stats updates summed, by level; signed
 	 * values stored as two's complement (pages mapped minus unmapped). */
 	unsigned long long page_delta[KS_MAX_LEVEL];
+	/* Write-protect faults: write faults on a present mapping (error code
+	 * PRESENT and WRITE, not RSVD), i.e. on a write-protected SPTE; under
+	 * dirty logging, one per page first written after it was protected. */
+	unsigned long long wp_faults;
+	/* Pages whose encryption status KVM_HC_MAP_GPA_RANGE hypercalls
+	 * changed (the hypercall's npages argument, summed). */
+	unsigned long long map_gpa_pages;
+};
+
+/* Guest faults of one vCPU (the per-vCPU view of the VM's fault counters),
+ * aggregated per CPU like them. vcpu_id as in the vCPU fd's name
+ * (anon_inode:kvm-vcpu:N). */
+#define KS_MAX_VCPU_ENTRIES 8192
+struct ks_vcpu_key {
+	unsigned int tgid;
+	int vcpu_id;
+	unsigned long long kvm;
+};
+
+struct ks_vcpu_faults {
+	unsigned long long faults;
+	unsigned long long wp_faults;
+	unsigned long long fault_ns;                       /* 0 without latency */
+	unsigned long long fault_lat[KS_LAT_BUCKETS];      /* log2 ns */
 };
 
 /* Rare events, one ring-buffer record each. */
@@ -95,6 +127,11 @@ struct ks_event {
 	 * memslot work); dur_ns is then the whole VM ioctl when the ioctl
 	 * itself could be timed (kvm_vm_ioctl), else equal to kvm_ns. */
 	unsigned long long kvm_ns;
+	/* The VM's write-protect faults so far (all CPUs), read when the
+	 * KVM work of this dirty-log or memslot event ended; -1 if unknown.
+	 * Consecutive events' difference is the faults between them: with
+	 * syncs as boundaries, the faults of one dirty-log iteration. */
+	long long wp_faults_total;
 };
 
 /* What the BPF side remembers of a memslot to count its bitmaps. */
@@ -109,6 +146,7 @@ enum ks_drop {
 	KS_DROP_RINGBUF_FULL = 0, /* ring buffer had no room for an event */
 	KS_DROP_VM_TABLE_FULL,    /* a new VM did not fit in the VM table */
 	KS_DROP_START_TABLE_FULL, /* an entry timestamp could not be stored */
+	KS_DROP_VCPU_TABLE_FULL,  /* a vCPU's faults did not fit in the vCPU table */
 	KS_DROP_MAX,
 };
 

@@ -24,8 +24,11 @@ char LICENSE[] SEC("license") = "GPL";
 /* Configuration, set by the loader before load. 0 = every VMM. */
 const volatile unsigned int filter_tgid = 0;
 
-/* x86 page-fault error code bit for a write access. */
+/* x86 page-fault error code bits: the mapping was present (a protection
+ * fault), the access was a write, a reserved bit was set (KVM's MMIO SPTEs). */
+#define PFERR_PRESENT_MASK 1ULL
 #define PFERR_WRITE_MASK 2ULL
+#define PFERR_RSVD_MASK 8ULL
 /* KVM_HC_MAP_GPA_RANGE and MSR_KVM_MIGRATION_CONTROL (SEV live migration). */
 #define KVM_HC_MAP_GPA_RANGE 12
 #define MSR_KVM_MIGRATION_CONTROL 0x4b564d08
@@ -38,8 +41,15 @@ struct {
 } vm_counters SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, KS_MAX_VCPU_ENTRIES);
+	__type(key, struct ks_vcpu_key);
+	__type(value, struct ks_vcpu_faults);
+} vcpu_faults SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 256 * 1024);
+	__uint(max_entries, KS_RB_BYTES);
 } events SEC(".maps");
 
 struct {
@@ -72,8 +82,9 @@ struct {
 	__type(value, __u64);
 } slot_pages SEC(".maps");
 
-/* A zeroed value to create VM entries from; too big for the BPF stack. */
+/* Zeroed values to create entries from; too big for the BPF stack. */
 static const struct ks_vm_counters zero_counters;
+static const struct ks_vcpu_faults zero_vcpu_faults;
 
 static __always_inline void drop(__u32 why)
 {
@@ -111,6 +122,39 @@ static __always_inline struct ks_vm_counters *vm_of(struct kvm *kvm)
 	return vm_of_pid(kvm, bpf_get_current_pid_tgid() >> 32);
 }
 
+/* --- a VM's write-protect faults so far, summed over the CPUs ------------- *
+ * Read at each dirty-log or memslot event, so consecutive events bound the
+ * faults taken between them (one dirty-log iteration). The cost is one
+ * lookup per CPU per such event, none per fault. */
+struct wp_sum_ctx {
+	struct ks_vm_key key;
+	__u64 sum;
+};
+
+static long wp_sum_cpu(__u32 cpu, void *arg)
+{
+	struct wp_sum_ctx *c = arg;
+	struct ks_vm_counters *v = bpf_map_lookup_percpu_elem(&vm_counters, &c->key, cpu);
+
+	/* NULL past the last possible CPU, or when the VM has no entry yet
+	 * (no counter has been touched: 0 faults). */
+	if (!v)
+		return 1;
+	c->sum += v->wp_faults;
+	return 0;
+}
+
+static __always_inline long long wp_faults_total(struct kvm *kvm)
+{
+	struct wp_sum_ctx c = {
+		.key = { .tgid = bpf_get_current_pid_tgid() >> 32, .kvm = (__u64)kvm },
+	};
+
+	if (bpf_loop(1 << 16, wp_sum_cpu, &c, 0) < 0)
+		return -1;
+	return (long long)c.sum;
+}
+
 static __always_inline void start(enum hook_id hook)
 {
 	struct start_key key = { .pid_tgid = bpf_get_current_pid_tgid(), .hook = hook };
@@ -131,6 +175,18 @@ static __always_inline __u64 finish(enum hook_id hook)
 	if (ts)
 		bpf_map_delete_elem(&starts, &key);
 	return t;
+}
+
+/* Sends a record without waking the tracer, unless the ring buffer is
+ * filling up: a wakeup from inside the VMM's ioctl would make the VMM pay
+ * for the tracer's scheduling (an IPI, or being preempted by it on return).
+ * The tracer drains the buffer every KS_RB_DRAIN_MS anyway. */
+static __always_inline void submit(struct ks_event *e)
+{
+	__u64 flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= KS_RB_WAKEUP_BYTES ?
+		      BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+
+	bpf_ringbuf_submit(e, flags);
 }
 
 static __always_inline struct ks_event *event_new(enum ks_event_type type,
@@ -199,7 +255,7 @@ static __always_inline void event_done(struct ks_event *e)
 			return;
 		}
 	}
-	bpf_ringbuf_submit(e, 0);
+	submit(e);
 }
 
 static __always_inline void event_slot(struct ks_event *e,
@@ -355,7 +411,7 @@ int BPF_PROG(fexit_slot_write_protect, struct kvm *kvm,
 		return 0;
 	event_slot(e, memslot);
 	e->level = start_level;
-	bpf_ringbuf_submit(e, 0);
+	submit(e);
 	return 0;
 }
 
@@ -404,17 +460,20 @@ int BPF_PROG(fexit_set_memslot, struct kvm *kvm, struct kvm_memory_slot *old,
 	__u64 id = bpf_get_current_pid_tgid();
 	struct ks_event *pending, *e;
 	struct ks_slot_key k;
+	long long wp;
 
 	if (!traced())
 		return 0;
 	pending = bpf_map_lookup_elem(&memslot_pending, &id);
 	if (!pending)
 		return 0;
+	wp = wp_faults_total(kvm);
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (e) {
 		__builtin_memcpy(e, pending, sizeof(*e));
 		e->dur_ns = bpf_ktime_get_ns() - pending->ts_ns;
 		e->result = ret;
+		e->wp_faults_total = wp;
 		event_done(e);
 	} else {
 		drop(KS_DROP_RINGBUF_FULL);
@@ -449,7 +508,7 @@ int BPF_PROG(fexit_get_dirty_log, struct kvm *kvm, struct kvm_dirty_log *log,
 {
 	struct ks_event *e;
 	__u64 t0, npages;
-	long long pages;
+	long long pages, wp;
 	__u32 slot;
 
 	if (!traced() || !(t0 = finish(H_GET_LOG)))
@@ -460,6 +519,7 @@ int BPF_PROG(fexit_get_dirty_log, struct kvm *kvm, struct kvm_dirty_log *log,
 	npages = slot_npages(kvm, slot);
 	/* The bitmap KVM just copied out is what the VMM sees as dirty. */
 	pages = ret || !npages ? -1 : count_bits(BPF_CORE_READ(log, dirty_bitmap), npages);
+	wp = wp_faults_total(kvm);
 	e = event_new(KS_EV_GET_DIRTY_LOG, kvm, t0);
 	if (!e)
 		return 0;
@@ -469,6 +529,7 @@ int BPF_PROG(fexit_get_dirty_log, struct kvm *kvm, struct kvm_dirty_log *log,
 	e->result = ret;
 	e->npages = npages;
 	e->pages = pages;
+	e->wp_faults_total = wp;
 	event_done(e);
 	return 0;
 }
@@ -487,7 +548,7 @@ int BPF_PROG(fexit_clear_dirty_log, struct kvm *kvm,
 {
 	struct ks_event *e;
 	__u64 t0, num_pages;
-	long long pages;
+	long long pages, wp;
 	__u32 slot;
 
 	if (!traced() || !(t0 = finish(H_CLEAR_LOG)))
@@ -495,6 +556,7 @@ int BPF_PROG(fexit_clear_dirty_log, struct kvm *kvm,
 	slot = BPF_CORE_READ(log, slot);
 	num_pages = BPF_CORE_READ(log, num_pages);
 	pages = ret ? -1 : count_bits(BPF_CORE_READ(log, dirty_bitmap), num_pages);
+	wp = wp_faults_total(kvm);
 	e = event_new(KS_EV_CLEAR_DIRTY_LOG, kvm, t0);
 	if (!e)
 		return 0;
@@ -505,6 +567,7 @@ int BPF_PROG(fexit_clear_dirty_log, struct kvm *kvm,
 	e->result = ret;
 	e->npages = slot_npages(kvm, slot);
 	e->pages = pages;
+	e->wp_faults_total = wp;
 	event_done(e);
 	return 0;
 }
@@ -543,11 +606,58 @@ int BPF_PROG(fexit_rmap_alloc, struct kvm_memory_slot *slot,
 		e->change = bpf_map_lookup_elem(&memslot_pending, &id) ?
 			    KS_RMAP_MEMSLOT_CREATE : KS_RMAP_FIRST_SHADOW_ROOT;
 	}
-	bpf_ringbuf_submit(e, 0);
+	submit(e);
 	return 0;
 }
 
 /* --- guest faults ----------------------------------------------------------- */
+
+/* A write to a present, write-protected SPTE (fast or slow path, and a
+ * huge SPTE split on fault): what write protection for dirty logging costs
+ * the guest. MMIO SPTEs fault with RSVD set. */
+static __always_inline bool wp_fault(__u64 error_code)
+{
+	return (error_code & (PFERR_PRESENT_MASK | PFERR_WRITE_MASK | PFERR_RSVD_MASK)) ==
+	       (PFERR_PRESENT_MASK | PFERR_WRITE_MASK);
+}
+
+static __always_inline void count_fault(struct ks_vm_counters *c, __u64 error_code)
+{
+	c->faults++;
+	if (error_code & PFERR_WRITE_MASK)
+		c->write_faults++;
+	if (wp_fault(error_code))
+		c->wp_faults++;
+}
+
+/* The same fault in its vCPU's counters; d = its latency, 0 if not timed. */
+static __always_inline void count_vcpu_fault(struct kvm_vcpu *vcpu, __u64 error_code, __u64 d)
+{
+	struct ks_vcpu_key key = {
+		.tgid = bpf_get_current_pid_tgid() >> 32,
+		.vcpu_id = BPF_CORE_READ(vcpu, vcpu_id),
+		.kvm = (__u64)BPF_CORE_READ(vcpu, kvm),
+	};
+	struct ks_vcpu_faults *f = bpf_map_lookup_elem(&vcpu_faults, &key);
+
+	if (!f) {
+		if (bpf_map_update_elem(&vcpu_faults, &key, &zero_vcpu_faults, BPF_NOEXIST) &&
+		    !bpf_map_lookup_elem(&vcpu_faults, &key)) {
+			drop(KS_DROP_VCPU_TABLE_FULL);
+			return;
+		}
+		f = bpf_map_lookup_elem(&vcpu_faults, &key);
+		if (!f)
+			return;
+	}
+	f->faults++;
+	if (wp_fault(error_code))
+		f->wp_faults++;
+	if (d) {
+		f->fault_ns += d;
+		f->fault_lat[log2_bucket(d) & (KS_LAT_BUCKETS - 1)]++;
+	}
+}
 
 SEC("fentry/kvm_mmu_page_fault")
 int BPF_PROG(fentry_page_fault)
@@ -570,11 +680,10 @@ int BPF_PROG(fexit_page_fault, struct kvm_vcpu *vcpu, gpa_t cr2_or_gpa,
 	if (!c)
 		return 0;
 	d = bpf_ktime_get_ns() - t0;
-	c->faults++;
-	if (error_code & PFERR_WRITE_MASK)
-		c->write_faults++;
+	count_fault(c, error_code);
 	c->fault_ns += d;
 	c->fault_lat[log2_bucket(d) & (KS_LAT_BUCKETS - 1)]++;
+	count_vcpu_fault(vcpu, error_code, d);
 	return 0;
 }
 
@@ -591,9 +700,8 @@ int BPF_PROG(tp_page_fault, struct kvm_vcpu *vcpu, u64 fault_address,
 	c = vm_of(BPF_CORE_READ(vcpu, kvm));
 	if (!c)
 		return 0;
-	c->faults++;
-	if (error_code & PFERR_WRITE_MASK)
-		c->write_faults++;
+	count_fault(c, error_code);
+	count_vcpu_fault(vcpu, error_code, 0);
 	return 0;
 }
 
@@ -675,8 +783,10 @@ int BPF_PROG(tp_hypercall, unsigned long nr, unsigned long a0,
 	if (!traced() || nr != KVM_HC_MAP_GPA_RANGE)
 		return 0;
 	c = vm_of(NULL);
-	if (c)
+	if (c) {
 		c->hypercalls_map_gpa++;
+		c->map_gpa_pages += a1; /* a0 = gpa, a1 = npages, a2 = attributes */
+	}
 	return 0;
 }
 
@@ -747,7 +857,7 @@ int BPF_PROG(tp_slot_write_protect, struct kvm *kvm, const struct kvm_memory_slo
 	event_slot(e, slot);
 	e->level = start_level;
 	e->result = rmap_wp || tdp_wp;
-	bpf_ringbuf_submit(e, 0);
+	submit(e);
 	return 0;
 }
 
@@ -766,7 +876,7 @@ static __always_inline int rmap_tp(enum ks_event_type type, struct kvm *kvm,
 	e->bytes = bytes;
 	e->result = ret;
 	e->change = reason == KVM_RMAP_SHADOW_ROOT ? KS_RMAP_FIRST_SHADOW_ROOT : KS_RMAP_MEMSLOT_CREATE;
-	bpf_ringbuf_submit(e, 0);
+	submit(e);
 	return 0;
 }
 
@@ -808,18 +918,17 @@ int BPF_PROG(fentry_vm_ioctl, struct file *filp, unsigned int ioctl, unsigned lo
 	return 0;
 }
 
-SEC("fexit/kvm_vm_ioctl")
-int BPF_PROG(fexit_vm_ioctl, struct file *filp, unsigned int ioctl, unsigned long arg, long ret)
+/* The ioctl returns: the held event gets the whole ioctl's start and
+ * duration, and goes out. */
+static __always_inline void ioctl_done(void)
 {
 	__u64 id = bpf_get_current_pid_tgid(), t0;
 	struct ks_event *held, *e;
 
-	if (!traced() || !timed_ioctl(ioctl))
-		return 0;
 	t0 = finish(H_VM_IOCTL);
 	held = bpf_map_lookup_elem(&ioctl_pending, &id);
 	if (!held)
-		return 0;
+		return;
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (e) {
 		__builtin_memcpy(e, held, sizeof(*e));
@@ -827,11 +936,60 @@ int BPF_PROG(fexit_vm_ioctl, struct file *filp, unsigned int ioctl, unsigned lon
 			e->ts_ns = t0;
 			e->dur_ns = bpf_ktime_get_ns() - t0;
 		}
-		bpf_ringbuf_submit(e, 0);
+		submit(e);
 	} else {
 		drop(KS_DROP_RINGBUF_FULL);
 	}
 	bpf_map_delete_elem(&ioctl_pending, &id);
+}
+
+SEC("fexit/kvm_vm_ioctl")
+int BPF_PROG(fexit_vm_ioctl, struct file *filp, unsigned int ioctl, unsigned long arg, long ret)
+{
+	if (traced() && timed_ioctl(ioctl))
+		ioctl_done();
+	return 0;
+}
+
+/* The same at the system call boundary (raw_syscalls), closer to what the
+ * VMM measures around its ioctl(): adds the syscall's dispatch, the file
+ * lookup and the LSM hook to the time. x86-64 syscall numbers; 32-bit
+ * VMMs are not timed this way. */
+#define NR_IOCTL 16
+
+SEC("fentry/__x64_sys_ioctl")
+int BPF_PROG(fentry_sys_ioctl, const struct pt_regs *regs)
+{
+	if (traced() && regs && timed_ioctl((unsigned int)BPF_CORE_READ(regs, si)))
+		start(H_VM_IOCTL);
+	return 0;
+}
+
+SEC("fexit/__x64_sys_ioctl")
+int BPF_PROG(fexit_sys_ioctl, const struct pt_regs *regs, long ret)
+{
+	if (traced() && regs && timed_ioctl((unsigned int)BPF_CORE_READ(regs, si)))
+		ioctl_done();
+	return 0;
+}
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(tp_sys_enter_ioctl, struct pt_regs *regs, long id)
+{
+	if (id != NR_IOCTL || !traced() || !regs)
+		return 0;
+	if (timed_ioctl((unsigned int)BPF_CORE_READ(regs, si)))
+		start(H_VM_IOCTL);
+	return 0;
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(tp_sys_exit_ioctl, struct pt_regs *regs, long ret)
+{
+	if (!traced() || !regs || BPF_CORE_READ(regs, orig_ax) != NR_IOCTL)
+		return 0;
+	if (timed_ioctl((unsigned int)BPF_CORE_READ(regs, si)))
+		ioctl_done();
 	return 0;
 }
 

@@ -176,6 +176,46 @@ static void scan_known(struct run *r, uint64_t ts)
 	}
 }
 
+/* Sums the per-CPU vCPU fault counters into each vCPU's running total.
+ * One entry per vCPU: the cost does not grow with the fault rate. */
+static void read_vcpu_faults(struct run *r, int ncpu)
+{
+	int fd = bpf_map__fd(r->l.skel->maps.vcpu_faults);
+	struct ks_vcpu_key key, next, *prev = NULL;
+	struct ks_vcpu_faults *vals = calloc(ncpu, sizeof(*vals));
+
+	if (!vals)
+		return;
+	for (int i = 0; i < KS_MAX_TRACKED; i++) {
+		struct ks_vm *vm = &r->m.vms[i];
+
+		if (vm->used && vm->active)
+			for (int v = 0; v < vm->nvcpus; v++)
+				memset(&vm->vcpus[v].total, 0, sizeof(vm->vcpus[v].total));
+	}
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		struct ks_vcpu_stat *v;
+		struct ks_vm *vm;
+
+		key = next;
+		prev = &key;
+		vm = ks_migrate_vm(&r->m, (pid_t)key.tgid, false);
+		if (!vm || bpf_map_lookup_elem(fd, &key, vals))
+			continue;
+		v = ks_migrate_vcpu(vm, key.vcpu_id);
+		if (!v)
+			continue;
+		for (int c = 0; c < ncpu; c++) {
+			uint64_t *t = (uint64_t *)&v->total;
+			const uint64_t *s = (const uint64_t *)&vals[c];
+
+			for (size_t k = 0; k < sizeof(v->total) / sizeof(uint64_t); k++)
+				t[k] += s[k];
+		}
+	}
+	free(vals);
+}
+
 /* Sums the per-CPU VM counters into each VM's running total. */
 static void read_counters(struct run *r)
 {
@@ -207,6 +247,7 @@ static void read_counters(struct run *r)
 				t[k] += s[k];
 		}
 	}
+	read_vcpu_faults(r, ncpu);
 	for (uint32_t i = 0; i < KS_DROP_MAX; i++) {
 		if (bpf_map_lookup_elem(dfd, &i, dv))
 			continue;
@@ -277,6 +318,8 @@ static void sample_settled(struct run *r, struct ks_vm *only, uint64_t ts)
 static void forget_in_kernel(struct run *r, pid_t pid)
 {
 	int fd = bpf_map__fd(r->l.skel->maps.vm_counters);
+	int vfd = bpf_map__fd(r->l.skel->maps.vcpu_faults);
+	struct ks_vcpu_key vkey, vnext;
 	struct ks_vm_key key, next;
 	bool more = !bpf_map_get_next_key(fd, NULL, &next);
 
@@ -285,6 +328,13 @@ static void forget_in_kernel(struct run *r, pid_t pid)
 		more = !bpf_map_get_next_key(fd, &key, &next);
 		if ((pid_t)key.tgid == pid)
 			bpf_map_delete_elem(fd, &key);
+	}
+	more = !bpf_map_get_next_key(vfd, NULL, &vnext);
+	while (more) {
+		vkey = vnext;
+		more = !bpf_map_get_next_key(vfd, &vkey, &vnext);
+		if ((pid_t)vkey.tgid == pid)
+			bpf_map_delete_elem(vfd, &vkey);
 	}
 }
 
@@ -317,9 +367,14 @@ static int loop(struct run *r, const struct migrate_args *a)
 		uint64_t t = ks_now_ns(), wake = next < end ? next : end;
 		int n, timeout_ms = wake > t ? (int)((wake - t + 999999) / 1000000) : 0;
 
+		/* BPF wakes us only when the ring buffer fills (bpf/kvmscope.h). */
+		if (timeout_ms > KS_RB_DRAIN_MS)
+			timeout_ms = KS_RB_DRAIN_MS;
 		n = epoll_wait(r->epfd, evs, 16, timeout_ms);
 		if (n < 0 && errno != EINTR)
 			return ks_err("epoll_wait: %s", strerror(errno));
+		if (ring_buffer__consume(r->rb) < 0)
+			return ks_err("reading the ring buffer failed");
 		for (int i = 0; i < n; i++) {
 			if (evs[i].data.u64 == EV_RINGBUF) {
 				if (ring_buffer__consume(r->rb) < 0)
@@ -465,9 +520,11 @@ int cmd_migrate(int argc, char **argv)
 	if (r->m.output_failed)
 		status = KS_EXIT_FAIL;
 out:
-	for (int i = 0; i < KS_MAX_TRACKED; i++)
+	for (int i = 0; i < KS_MAX_TRACKED; i++) {
 		if (r->m.vms[i].used && r->m.vms[i].st.pidfd >= 0)
 			ks_vmstats_close(&r->m.vms[i].st);
+		ks_migrate_vm_free(&r->m.vms[i]);
+	}
 	ring_buffer__free(r->rb);
 	if (r->epfd >= 0)
 		close(r->epfd);

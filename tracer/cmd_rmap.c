@@ -380,7 +380,12 @@ int cmd_rmap(int argc, char **argv)
 	fflush(stdout); /* a script waiting for this line must see it now */
 	end = a.run.duration_ns ? r->start_ns + a.run.duration_ns : UINT64_MAX;
 	while (!a.once && !ks_stop_signal && ks_now_ns() < end) {
-		int n = ring_buffer__poll(rb, 100);
+		/* BPF sends without a wakeup until the buffer fills: drain it
+		 * every KS_RB_DRAIN_MS whether woken or not. */
+		int n = ring_buffer__poll(rb, KS_RB_DRAIN_MS);
+
+		if (n >= 0)
+			n = ring_buffer__consume(rb);
 
 		if (n < 0 && n != -EINTR) {
 			ks_err("reading events: %s", strerror(-n));

@@ -30,6 +30,10 @@ const struct ks_hook ks_hooks[] = {
 		  { "fentry_get_dirty_log", "fexit_get_dirty_log" }, NULL },
 	} },
 	{ "ioctl_time", "dirty-log and memslot ioctls timed whole, as the VMM pays them", false, {
+		{ KS_WAY_FENTRY, "__x64_sys_ioctl", { "fentry_sys_ioctl", "fexit_sys_ioctl" },
+		  NULL },
+		{ KS_WAY_TP, "sys_enter", { "tp_sys_enter_ioctl", "tp_sys_exit_ioctl" },
+		  "every system call of the host runs a test for ioctl (a few ns)" },
 		{ KS_WAY_FENTRY, "kvm_vm_ioctl", { "fentry_vm_ioctl", "fexit_vm_ioctl" },
 		  NULL },
 	} },

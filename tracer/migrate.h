@@ -31,6 +31,12 @@ struct ks_slot {
 	uint64_t rmap_avoided_bytes;     /* series kernels: rmaps not allocated */
 };
 
+/* One vCPU's faults, summed over CPUs: now and at the last interval. */
+struct ks_vcpu_stat {
+	int id;
+	struct ks_vcpu_faults total, last;
+};
+
 struct ks_vm {
 	bool used, active;
 	pid_t pid;
@@ -49,6 +55,12 @@ struct ks_vm {
 	uint64_t syncs_interval;
 	uint64_t last_report_ns;
 	int vcpus_seen;           /* vCPU fds when last scanned, kept after exit */
+	/* Write-protect faults at the VM's last dirty-log or memslot event
+	 * (ks_event.wp_faults_total) and the struct kvm it was read from. */
+	uint64_t wp_mark, wp_mark_kvm;
+	/* Per vCPU, by vCPU id, as seen in faults (grown as needed). */
+	struct ks_vcpu_stat *vcpus;
+	int nvcpus, vcpus_alloc;
 };
 
 struct ks_migrate {
@@ -65,6 +77,9 @@ struct ks_migrate {
 };
 
 struct ks_vm *ks_migrate_vm(struct ks_migrate *m, pid_t pid, bool create);
+/* The vCPU's entry in vm->vcpus, added if new; NULL when out of memory. */
+struct ks_vcpu_stat *ks_migrate_vcpu(struct ks_vm *vm, int id);
+void ks_migrate_vm_free(struct ks_vm *vm);
 /* Handles one ring-buffer event (memslot, sync, write protect, rmap). */
 void ks_migrate_event(struct ks_migrate *m, const struct ks_event *e);
 /* Prints one interval (each active VM) and the final summary. */

@@ -5,6 +5,7 @@
  * updates the VM's slot table and is printed as it arrives.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "migrate.h"
 #include "rmap_bytes.h"
@@ -48,6 +49,7 @@ struct ks_vm *ks_migrate_vm(struct ks_migrate *m, pid_t pid, bool create)
 	}
 	if (!create || !free_slot)
 		return NULL;
+	ks_migrate_vm_free(free_slot);
 	memset(free_slot, 0, sizeof(*free_slot));
 	free_slot->used = true;
 	free_slot->active = true;
@@ -56,6 +58,40 @@ struct ks_vm *ks_migrate_vm(struct ks_migrate *m, pid_t pid, bool create)
 	ks_comm_read(pid, free_slot->comm, sizeof(free_slot->comm));
 	m->nvm++;
 	return free_slot;
+}
+
+void ks_migrate_vm_free(struct ks_vm *vm)
+{
+	free(vm->vcpus);
+	vm->vcpus = NULL;
+	vm->nvcpus = vm->vcpus_alloc = 0;
+}
+
+struct ks_vcpu_stat *ks_migrate_vcpu(struct ks_vm *vm, int id)
+{
+	struct ks_vcpu_stat *v;
+	int i;
+
+	for (i = 0; i < vm->nvcpus; i++)
+		if (vm->vcpus[i].id == id)
+			return &vm->vcpus[i];
+	if (vm->nvcpus == vm->vcpus_alloc) {
+		int n = vm->vcpus_alloc ? vm->vcpus_alloc * 2 : 8;
+
+		v = realloc(vm->vcpus, (size_t)n * sizeof(*v));
+		if (!v)
+			return NULL;
+		vm->vcpus = v;
+		vm->vcpus_alloc = n;
+	}
+	/* Kept in id order, for the report. */
+	for (i = vm->nvcpus; i > 0 && vm->vcpus[i - 1].id > id; i--)
+		vm->vcpus[i] = vm->vcpus[i - 1];
+	v = &vm->vcpus[i];
+	memset(v, 0, sizeof(*v));
+	v->id = id;
+	vm->nvcpus++;
+	return v;
 }
 
 static struct ks_slot *slot_of(struct ks_vm *vm, unsigned int as_id, unsigned int id,
@@ -85,11 +121,33 @@ static double ms(uint64_t ns)
 	return ns / 1e6;
 }
 
+/* Write-protect faults since the VM's previous dirty-log or memslot event:
+ * with syncs as boundaries, those of one dirty-log iteration. -1 when
+ * unknown (not read, or the previous event was of another VM of the
+ * process). */
+static int64_t wp_faults_since(struct ks_vm *vm, const struct ks_event *e)
+{
+	int64_t n = -1;
+
+	if (e->wp_faults_total < 0)
+		return -1;
+	if (vm->wp_mark_kvm == e->kvm)
+		n = (uint64_t)e->wp_faults_total >= vm->wp_mark ?
+		    (int64_t)((uint64_t)e->wp_faults_total - vm->wp_mark) : 0;
+	else if (!vm->wp_mark_kvm)
+		n = e->wp_faults_total; /* counted since tracing began */
+	if (vm->wp_mark_kvm != e->kvm || (uint64_t)e->wp_faults_total > vm->wp_mark)
+		vm->wp_mark = (uint64_t)e->wp_faults_total;
+	vm->wp_mark_kvm = e->kvm;
+	return n;
+}
+
 static void memslot_event(struct ks_migrate *m, struct ks_vm *vm, const struct ks_event *e)
 {
 	struct ks_slot *s = slot_of(vm, e->as_id, (unsigned int)e->slot, true);
 	bool was = e->old_flags & MEM_LOG_DIRTY, is = e->new_flags & MEM_LOG_DIRTY;
 	const char *logging = "unchanged";
+	int64_t wp = wp_faults_since(vm, e);
 	struct ks_json j;
 
 	if (!s)
@@ -130,6 +188,7 @@ static void memslot_event(struct ks_migrate *m, struct ks_vm *vm, const struct k
 		json_actions(&j, e->actions);
 		ks_json_u64(&j, "dur_ns", e->dur_ns);
 		ks_json_u64(&j, "kvm_ns", e->kvm_ns);
+		ks_json_i64(&j, "wp_faults", wp);
 		if (ks_json_end(&j))
 			m->output_failed = true;
 	} else if (strcmp(logging, "unchanged")) {
@@ -146,6 +205,7 @@ static void sync_event(struct ks_migrate *m, struct ks_vm *vm, const struct ks_e
 {
 	bool get = e->type == KS_EV_GET_DIRTY_LOG;
 	struct ks_slot *s = slot_of(vm, e->as_id, (unsigned int)e->slot, true);
+	int64_t wp = wp_faults_since(vm, e);
 	uint64_t iteration;
 	struct ks_json j;
 
@@ -183,6 +243,7 @@ static void sync_event(struct ks_migrate *m, struct ks_vm *vm, const struct ks_e
 	ks_json_u64(&j, "iteration", iteration);
 	ks_json_u64(&j, "dur_ns", e->dur_ns);
 	ks_json_u64(&j, "kvm_ns", e->kvm_ns);
+	ks_json_i64(&j, "wp_faults", wp);
 	ks_json_i64(&j, get ? "pages_dirty" : "pages_cleared", e->pages);
 	if (!get) {
 		ks_json_u64(&j, "first_page", e->first_page);

@@ -74,6 +74,9 @@ static void fill_agreements(struct ks_vm *vm, const struct ks_vm_counters *dc,
 	a[*n] = (struct agreement){ "faults", "pf_taken", dc->faults, 0, false, WITHIN };
 	a[*n].stat_delta = ks_vmstats_delta(&vm->st, true, a[*n].stat, &a[*n].found);
 	(*n)++;
+	a[*n] = (struct agreement){ "wp_faults", "pf_fast", dc->wp_faults, 0, false, INFO };
+	a[*n].stat_delta = ks_vmstats_delta(&vm->st, true, a[*n].stat, &a[*n].found);
+	(*n)++;
 	a[*n] = (struct agreement){ "splits_2m", "pages_2m", dc->splits[2], 0, false, INFO };
 	a[*n].stat_delta = ks_vmstats_delta(&vm->st, false, a[*n].stat, &a[*n].found);
 	(*n)++;
@@ -123,6 +126,12 @@ static bool agrees(const struct agreement *a)
 	return true;
 }
 
+static void counters_delta_n(const uint64_t *a, const uint64_t *b, uint64_t *o, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		o[i] = d(a[i], b[i]);
+}
+
 /* The change of every counter over an interval. The counters only grow, so
  * a drop (an entry forgotten and recreated) counts as 0, except the page
  * deltas: they are signed sums that fall whenever pages are unmapped or huge
@@ -163,10 +172,39 @@ static void json_levels(struct ks_json *j, const char *key, const unsigned long 
 	ks_json_close(j);
 }
 
+/* Per vCPU: faults, write-protect faults, time in the handler and its
+ * share of span_ns (null without fault latency), log2 latency histogram. */
+static void json_vcpus(struct ks_migrate *m, struct ks_json *j, const struct ks_vm *vm,
+		       bool delta, uint64_t span_ns)
+{
+	ks_json_arr(j, "vcpu_faults");
+	for (int i = 0; i < vm->nvcpus; i++) {
+		const struct ks_vcpu_stat *v = &vm->vcpus[i];
+		struct ks_vcpu_faults f = v->total;
+
+		if (delta)
+			counters_delta_n((const uint64_t *)&v->total, (const uint64_t *)&v->last,
+					 (uint64_t *)&f, sizeof(f) / sizeof(uint64_t));
+		ks_json_obj(j, NULL);
+		ks_json_i64(j, "vcpu", v->id);
+		ks_json_u64(j, "faults", f.faults);
+		ks_json_u64(j, "wp_faults", f.wp_faults);
+		ks_json_u64(j, "fault_ns", f.fault_ns);
+		ks_json_double(j, "vcpu_time_lost_pct", m->fault_latency && span_ns ?
+			       100.0 * f.fault_ns / span_ns : NAN);
+		ks_json_arr(j, "fault_lat_log2_ns");
+		for (int b = 0; b < KS_LAT_BUCKETS; b++)
+			ks_json_arr_u64(j, f.fault_lat[b]);
+		ks_json_close(j);
+		ks_json_close(j);
+	}
+	ks_json_close(j);
+}
+
 static void interval_vm(struct ks_migrate *m, struct ks_vm *vm, uint64_t now_ns, uint64_t dt_ns)
 {
 	struct ks_vm_counters dc;
-	struct agreement a[8];
+	struct agreement a[12];
 	int na, nvcpu = vm->vcpus_seen;
 	double lost;
 	struct ks_json j;
@@ -188,6 +226,7 @@ static void interval_vm(struct ks_migrate *m, struct ks_vm *vm, uint64_t now_ns,
 		json_levels(&j, "splits", dc.splits);
 		ks_json_u64(&j, "faults", dc.faults);
 		ks_json_u64(&j, "write_faults", dc.write_faults);
+		ks_json_u64(&j, "wp_faults", dc.wp_faults);
 		ks_json_u64(&j, "fault_ns", dc.fault_ns);
 		ks_json_arr(&j, "fault_lat_log2_ns");
 		for (int i = 0; i < KS_LAT_BUCKETS; i++)
@@ -198,10 +237,12 @@ static void interval_vm(struct ks_migrate *m, struct ks_vm *vm, uint64_t now_ns,
 			ks_json_double(&j, "vcpu_time_lost_pct", lost);
 		else
 			ks_json_double(&j, "vcpu_time_lost_pct", NAN); /* null: not measured */
+		json_vcpus(m, &j, vm, true, dt_ns);
 		ks_json_u64(&j, "tlb_flushes", dc.tlb_flushes);
 		ks_json_u64(&j, "stats_reads", dc.stats_reads);
 		ks_json_u64(&j, "stats_read_bytes", dc.stats_read_bytes);
 		ks_json_u64(&j, "map_gpa_range_hypercalls", dc.hypercalls_map_gpa);
+		ks_json_u64(&j, "map_gpa_range_pages", dc.map_gpa_pages);
 		ks_json_u64(&j, "migration_control_writes", dc.msr_migration_control);
 		ks_json_arr(&j, "agreement");
 		for (int i = 0; i < na; i++) {
@@ -244,6 +285,8 @@ static void interval_vm(struct ks_migrate *m, struct ks_vm *vm, uint64_t now_ns,
 	}
 	vm->last = vm->total;
 	vm->page_settled_prev = vm->page_settled;
+	for (int i = 0; i < vm->nvcpus; i++)
+		vm->vcpus[i].last = vm->vcpus[i].total;
 	vm->host_ns_interval = 0;
 	vm->syncs_interval = 0;
 }
@@ -346,10 +389,15 @@ static void summary_vm(struct ks_migrate *m, struct ks_vm *vm, uint64_t now_ns)
 		ks_json_u64(&j, "fault_ns", c->fault_ns);
 		ks_json_u64(&j, "faults", c->faults);
 		ks_json_u64(&j, "write_faults", c->write_faults);
+		ks_json_u64(&j, "wp_faults", c->wp_faults);
 		json_levels(&j, "wp_calls", c->wp_gfn_calls);
 		json_levels(&j, "wp_changed", c->wp_gfn_protected);
 		json_levels(&j, "splits", c->splits);
 		ks_json_u64(&j, "tlb_flushes", c->tlb_flushes);
+		ks_json_u64(&j, "map_gpa_range_hypercalls", c->hypercalls_map_gpa);
+		ks_json_u64(&j, "map_gpa_range_pages", c->map_gpa_pages);
+		ks_json_u64(&j, "migration_control_writes", c->msr_migration_control);
+		json_vcpus(m, &j, vm, false, window);
 		ks_json_arr(&j, "slots");
 		for (int i = 0; i < KS_MAX_SLOTS; i++) {
 			const struct ks_slot *s = &vm->slots[i];
@@ -401,6 +449,22 @@ static void summary_vm(struct ks_migrate *m, struct ks_vm *vm, uint64_t now_ns)
 		(unsigned long long)c->wp_gfn_calls[1], (unsigned long long)c->wp_gfn_calls[2],
 		(unsigned long long)c->wp_gfn_calls[3], (unsigned long long)c->splits[2],
 		(unsigned long long)c->splits[3], (unsigned long long)c->tlb_flushes);
+	for (int i = 0; i < vm->nvcpus; i++) {
+		const struct ks_vcpu_faults *f = &vm->vcpus[i].total;
+
+		fprintf(m->out, "  vCPU %-3d faults %llu (write-protect %llu)", vm->vcpus[i].id,
+			(unsigned long long)f->faults, (unsigned long long)f->wp_faults);
+		if (m->fault_latency && f->faults)
+			fprintf(m->out, ", latency p50 %.1f us, p99 %.1f us, %.2f%% of its time over the logging window",
+				hist_quantile(f->fault_lat, 0.5) / 1e3, hist_quantile(f->fault_lat, 0.99) / 1e3,
+				window ? 100.0 * f->fault_ns / window : 0);
+		fprintf(m->out, "\n");
+	}
+	if (c->hypercalls_map_gpa || c->msr_migration_control)
+		fprintf(m->out, "  SEV migration interface: %llu KVM_HC_MAP_GPA_RANGE hypercalls (%llu pages), "
+			"%llu MSR_KVM_MIGRATION_CONTROL writes\n",
+			(unsigned long long)c->hypercalls_map_gpa, (unsigned long long)c->map_gpa_pages,
+			(unsigned long long)c->msr_migration_control);
 	fprintf(m->out, "  %5s %10s %8s %10s %6s %10s %12s %6s %10s %12s\n", "slot", "pages", "start",
 		"start ms", "iters", "get ms", "dirty", "clears", "clear ms", "cleared");
 	for (int i = 0; i < KS_MAX_SLOTS; i++) {
@@ -422,7 +486,7 @@ static void summary_vm(struct ks_migrate *m, struct ks_vm *vm, uint64_t now_ns)
 void ks_migrate_report_summary(struct ks_migrate *m, uint64_t now_ns)
 {
 	static const char *const drop_names[KS_DROP_MAX] = {
-		"ringbuf_full", "vm_table_full", "start_table_full" };
+		"ringbuf_full", "vm_table_full", "start_table_full", "vcpu_table_full" };
 	uint64_t lost = 0;
 	struct ks_json j;
 

@@ -15,9 +15,10 @@ import sys
 from labcheck import exit_status, result
 from collections import defaultdict
 
-# Cost of one system call's entry and exit in the TCG lab, the part of an
-# ioctl kvmload times and the kernel side cannot see (docs/overhead.md).
-TCG_SYSCALL_NS = 400_000
+# The bound on an ioctl's duration: max(10%, this) of kvmload's.
+IOCTL_GAP_NS = 100_000
+# Ioctls of the whole session, and those compared with the bound above.
+IOCTLS = {"all": 0, "compared": 0}
 
 
 def parse_sections(path):
@@ -77,36 +78,43 @@ def check_run(label, truth, mig, mode, backing):
            if k in m_get and m_get[k]["pages_dirty"] != t_get[k]["pages_dirty"]]
     result(not bad, label, "dirty pages per slot and iteration equal KVM's report to kvmload",
            f"(slot, iteration, tracer, kvmload): {bad[:4]}")
-    outside = [k for k in t_get if k in m_get and not (
-        t_get[k]["ts_ns"] <= m_get[k]["ts_ns"] and
-        m_get[k]["ts_ns"] + m_get[k]["dur_ns"] <= t_get[k]["ts_ns"] + t_get[k]["dur_ns"])]
-    result(not outside, label, "each traced get lies inside kvmload's timing of that ioctl",
-           f"outside: {outside[:4]}")
-    # The traced duration is the whole VM ioctl in the kernel; kvmload's
-    # adds only the system call's entry and exit.
+    # The traced duration is the whole ioctl system call in the kernel;
+    # kvmload's adds the syscall instruction and its two clock reads (a few
+    # us in the lab): each must lie inside kvmload's, and be within
+    # max(10%, 100 us) of it unless kvmload's thread was preempted during
+    # the call (it counts its involuntary context switches): its figure
+    # then includes waiting for a CPU, which no ioctl timing can see. The
+    # lab pins the tracer to another CPU so that it preempts kvmload rarely.
     t_all = {(r["op"], r["slot"], r.get("iteration")): r for r in truth if r.get("type") == "dirty_log"}
     names = {"get": "get_dirty_log", "clear": "clear_dirty_log"}
     m_all = {(names[r["op"]], r["slot"], r["iteration"]): r for r in by_type(mig, "dirty_log", pid)}
     for r in by_type(mig, "memslot", pid):
         if r["logging"] in ("on", "off"):
             m_all[("enable_log" if r["logging"] == "on" else "disable_log", r["slot"], None)] = r
-    # Under TCG one system call's entry and exit (outside kvm_vm_ioctl)
-    # costs 100-250 us, and the lab's vCPUs get preempted by the busy host,
-    # so single ioctls can be far off: the traced time must never exceed
-    # kvmload's, and the median gap must be within max(10%, 400 us).
-    gaps, longer = [], []
+    gaps, outside, far, preempted = [], [], [], 0
     for k, t in t_all.items():
         if k not in m_all:
             continue
-        gaps.append((t["dur_ns"] - m_all[k]["dur_ns"]) / max(0.1 * t["dur_ns"], TCG_SYSCALL_NS))
-        if m_all[k]["dur_ns"] > t["dur_ns"]:
-            longer.append((k, t["dur_ns"], m_all[k]["dur_ns"]))
+        m = m_all[k]
+        gap = t["dur_ns"] - m["dur_ns"]
+        gaps.append(gap)
+        if not (t["ts_ns"] <= m["ts_ns"] and m["ts_ns"] + m["dur_ns"] <= t["ts_ns"] + t["dur_ns"]):
+            outside.append((k, t["ts_ns"], t["dur_ns"], m["ts_ns"], m["dur_ns"]))
+        if t["preempted"]:
+            preempted += 1
+        elif gap > max(0.1 * t["dur_ns"], IOCTL_GAP_NS):
+            far.append((k, t["dur_ns"], m["dur_ns"]))
     gaps.sort()
-    median = gaps[len(gaps) // 2] if gaps else None
-    result(len(gaps) == len(t_all) and not longer and median is not None and median <= 1, label,
-           f"{len(gaps)} ioctl durations: none longer than kvmload's, median gap "
-           f"{median:.2f} of max(10%, 400 us)" if median is not None else "ioctl durations",
-           f"matched {len(gaps)}/{len(t_all)}, longer: {longer[:3]}")
+    result(len(gaps) == len(t_all) and not outside, label,
+           f"{len(gaps)} ioctls traced, each inside kvmload's timing of it",
+           f"matched {len(gaps)}/{len(t_all)}, outside: {outside[:3]}")
+    result(gaps and not far, label,
+           f"each ioctl's duration within max(10%, 100 us) of kvmload's "
+           f"(gap median {gaps[len(gaps) // 2] / 1e3:.1f} us, max {gaps[-1] / 1e3:.1f} us; "
+           f"{preempted} of {len(gaps)} not compared: kvmload preempted)" if gaps else "ioctl durations",
+           f"(ioctl, kvmload ns, traced ns): {far[:3]}" if far else "no ioctl matched")
+    IOCTLS["compared"] += len(gaps) - preempted
+    IOCTLS["all"] += len(gaps)
 
     if mode != "get":
         t_clear = defaultdict(int)
@@ -151,12 +159,39 @@ def check_run(label, truth, mig, mode, backing):
         result(wp2m == 0, label, "no write protect by 2M min_level outside initially-set",
                f"{wp2m} calls")
 
-    # Guest side: after an eager write protect, every page written faults.
-    written = sum(r["pages_written"] for r in by_type(truth, "iteration")
-                  if mode != "manual-init-set" or r["iteration"] > 0)
-    result(vs["write_faults"] >= written, label,
-           f"write faults ({vs['write_faults']}) cover the pages written while protected ({written})",
-           "fewer faults than protected writes")
+    # Guest side: each page written while write-protected costs one
+    # write-protect fault, counted per dirty-log iteration (the faults
+    # between the previous dirty-log event and each sync).
+    wp = defaultdict(int)
+    for r in by_type(mig, "dirty_log", pid):
+        wp[r["iteration"]] += r["wp_faults"] if r["wp_faults"] >= 0 else -10**12
+    errs = []
+    for r in by_type(truth, "iteration"):
+        want, got = r["pages_written_protected"], wp[r["iteration"]]
+        errs.append((abs(got - want) / want if want else (0 if got == 0 else 1), r["iteration"], got, want))
+    worst = max(errs) if errs else None
+    result(errs and worst[0] <= 0.01, label,
+           f"write-protect faults per iteration within 1% of the pages written while protected "
+           f"(worst {worst[0] * 100:.2f}%)" if errs else "write-protect faults per iteration",
+           f"(error, iteration, faults, pages): {sorted(errs, reverse=True)[:3]}")
+
+    # Per vCPU: the VM's write-protect faults split by vCPU, each within 1%
+    # of the pages that vCPU wrote while they were protected.
+    per_vcpu = {v["vcpu"]: v["wp_faults"] for v in vs["vcpu_faults"]}
+    want = defaultdict(int)
+    for r in by_type(truth, "vcpu"):
+        if r["phase"] == "iteration" and not (mode == "manual-init-set" and r["iteration"] == 0):
+            want[r["vcpu"]] += r["pages_written"]
+    off = [(v, per_vcpu.get(v), n) for v, n in sorted(want.items())
+           if abs(per_vcpu.get(v, 0) - n) > 0.01 * n]
+    result(sum(per_vcpu.values()) == vs["wp_faults"] and not off, label,
+           f"write-protect faults per vCPU ({per_vcpu}) add up to the VM's and match each vCPU's protected writes",
+           f"VM {vs['wp_faults']}, per vCPU {per_vcpu}; (vcpu, faults, pages): {off}")
+    lat = [v for v in vs["vcpu_faults"] if v["faults"] and sum(v["fault_lat_log2_ns"]) != v["faults"]]
+    if by_type(mig, "attached")[0]["hooks"]["faults"] == "kvm_mmu_page_fault":
+        result(not lat and all(v["vcpu_time_lost_pct"] is not None for v in vs["vcpu_faults"]), label,
+               "each vCPU's latency histogram counts all its faults, and its time lost is reported",
+               f"{lat[:2]}")
 
     # Binary stats: attached, and exact agreements held in every interval.
     vmrec = by_type(mig, "vm", pid)
@@ -175,6 +210,16 @@ def check_run(label, truth, mig, mode, backing):
            f"event counts agree with stats deltas ({len(comps)} interval comparisons, "
            f"{len(bad_in)} fault comparisons off)",
            f"equal broken: {bad_eq[:2]}; within broken: {bad_in[:2]}" if comps else "nothing compared")
+    # KVM fixes write-protect faults in its fast path (pf_fast) when the
+    # mapping is already 4K: in the lab, eager page splitting makes it so.
+    # Summed over the intervals, the read skew between the two sides
+    # cancels out: the sums must agree within 1%.
+    wpc = [a for r in by_type(mig, "interval", pid) for a in r["agreement"]
+           if a["events"] == "wp_faults" and "stat_delta" in a]
+    seen, stat = sum(a["seen"] for a in wpc), sum(a["stat_delta"] for a in wpc)
+    result(wpc and abs(seen - stat) <= 0.01 * max(seen, 1), label,
+           f"write-protect faults agree with the stats fd's pf_fast ({seen} vs {stat} over "
+           f"{len(wpc)} intervals)", f"{seen} traced vs pf_fast {stat}" if wpc else "nothing compared")
     attached = by_type(mig, "attached")
     if attached and attached[0]["hooks"].get("page_stats", "unavailable") != "unavailable":
         # Series kernels: the kvm_mmu_page_stats deltas summed per interval
@@ -271,6 +316,10 @@ def main():
             continue
         check_run(label, recs, mrecs, mode, backing)
     result(runs > 0, a.label, f"{runs} kvmload runs traced", "none")
+    # Preempted calls are left out of the duration bound; most must be in.
+    result(IOCTLS["compared"] * 2 >= IOCTLS["all"] > 0, a.label,
+           f"{IOCTLS['compared']} of {IOCTLS['all']} ioctl durations compared "
+           f"(kvmload not preempted during the call)", "fewer than half")
     return exit_status()
 
 

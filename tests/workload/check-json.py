@@ -86,6 +86,14 @@ def main():
         w = sum(v["pages_written"] for v in vcpus if v["iteration"] == it["iteration"])
         if w != it["pages_written"]:
             problems.append(f"iteration {it['iteration']}: vCPUs wrote {w}, slots say {it['pages_written']}")
+        wp = sum(s["pages_written_protected"] for s in slots if s["iteration"] == it["iteration"])
+        if wp != it["pages_written_protected"] or wp > it["pages_written"]:
+            problems.append(f"iteration {it['iteration']}: pages_written_protected {it['pages_written_protected']}, slots say {wp}")
+        # Everything is protected from enable on, or from the first clear
+        # on with initially-set; every later write hits a protected page.
+        want = 0 if init_set and it["iteration"] == 0 else it["pages_written"]
+        if it["pages_written_protected"] != want:
+            problems.append(f"iteration {it['iteration']}: {it['pages_written_protected']} of {it['pages_written']} written pages were protected, want {want}")
 
     # --stats-reads N: header and descriptors of each fd once, then N data
     # reads of each fd after populate, each iteration and disabling logging.

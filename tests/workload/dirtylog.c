@@ -47,13 +47,10 @@ void kl_enable_manual_protect(struct kl_vm *vm, enum kl_mode mode)
 void kl_dirty_log_set(const struct kl_vm *vm, struct kl_slot *s, bool on)
 {
 	uint32_t flags = on ? KVM_MEM_LOG_DIRTY_PAGES : 0;
-	uint64_t t0, t1;
+	struct kl_timing tm;
 
-	t0 = kl_now_ns();
-	kl_set_memslot(vm, s->id, s->gpa, s->npages * KL_PAGE_SIZE, s->hva, flags);
-	t1 = kl_now_ns();
-	kl_report_memslot_op(on ? "enable_log" : "disable_log", s->id, t0,
-			     t1 - t0, flags);
+	kl_set_memslot(vm, s->id, s->gpa, s->npages * KL_PAGE_SIZE, s->hva, flags, &tm);
+	kl_report_memslot_op(on ? "enable_log" : "disable_log", s->id, &tm, flags);
 }
 
 /*
@@ -76,24 +73,20 @@ static void clear_reported(const struct kl_vm *vm, struct kl_slot *s,
 			.first_page = first,
 			.dirty_bitmap = &s->dirty[first / 64],
 		};
-		uint64_t t0, t1;
-		int r;
+		struct kl_timing tm;
 
 		if (!weight)
 			continue;
-		t0 = kl_now_ns();
-		r = ioctl(vm->vm_fd, KVM_CLEAR_DIRTY_LOG, &c);
-		t1 = kl_now_ns();
-		if (r < 0)
+		if (kl_ioctl_timed(vm->vm_fd, KVM_CLEAR_DIRTY_LOG, &c, &tm) < 0)
 			kl_fail("KVM_CLEAR_DIRTY_LOG slot %u pages %llu..%llu iteration %u failed: %s",
 				s->id, (unsigned long long)first,
 				(unsigned long long)(first + n - 1), iteration,
 				strerror(errno));
 		s->col.clear_calls++;
-		s->col.clear_ns += t1 - t0;
+		s->col.clear_ns += tm.dur_ns;
 		s->col.pages_cleared += weight;
-		s->col.end_ns = t1;
-		kl_report_clear(s->id, iteration, t0, t1 - t0, first, n, weight);
+		s->col.end_ns = tm.ts_ns + tm.dur_ns;
+		kl_report_clear(s->id, iteration, &tm, first, n, weight);
 	}
 }
 
@@ -105,21 +98,19 @@ void kl_dirty_log_collect(const struct kl_vm *vm, struct kl_slot *s,
 			  const struct kl_config *cfg, unsigned int iteration)
 {
 	struct kvm_dirty_log log = { .slot = s->id, .dirty_bitmap = s->dirty };
-	uint64_t t0, t1;
+	struct kl_timing tm;
 
 	memset(s->dirty, 0, kl_bitmap_words(s->npages) * sizeof(uint64_t));
 	s->col = (struct kl_collect){ 0 };
 
-	t0 = kl_now_ns();
-	if (ioctl(vm->vm_fd, KVM_GET_DIRTY_LOG, &log) < 0)
+	if (kl_ioctl_timed(vm->vm_fd, KVM_GET_DIRTY_LOG, &log, &tm) < 0)
 		kl_fail("KVM_GET_DIRTY_LOG slot %u iteration %u failed: %s",
 			s->id, iteration, strerror(errno));
-	t1 = kl_now_ns();
-	s->col.ts_ns = t0;
-	s->col.end_ns = t1;
-	s->col.get_ns = t1 - t0;
+	s->col.ts_ns = tm.ts_ns;
+	s->col.end_ns = tm.ts_ns + tm.dur_ns;
+	s->col.get_ns = tm.dur_ns;
 	s->col.pages_dirty = kl_bitmap_weight(s->dirty, 0, s->npages);
-	kl_report_get(s->id, iteration, t0, t1 - t0, s->col.pages_dirty);
+	kl_report_get(s->id, iteration, &tm, s->col.pages_dirty);
 
 	if (cfg->mode != KL_MODE_GET)
 		clear_reported(vm, s, cfg->clear_chunk_pages ?

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 /* Where KVM on Intel may put its real-mode TSS: top of 4 GiB, no memslot. */
@@ -114,9 +115,36 @@ void kl_vm_create(struct kl_vm *vm, const struct kl_config *cfg)
 	kl_enable_manual_protect(vm, cfg->mode);
 }
 
-void kl_set_memslot(const struct kl_vm *vm, uint32_t id, uint64_t gpa,
-		    uint64_t bytes, void *hva, uint32_t flags)
+/*
+ * Times one ioctl around the call itself, and counts the calling thread's
+ * involuntary context switches across it (read outside the timed span):
+ * a tracer comparing its own timing with ours can tell an ioctl during
+ * which this thread was preempted, i.e. waited for a CPU, from one that
+ * only ran.
+ */
+static uint64_t involuntary_switches(void)
 {
+	struct rusage ru;
+
+	return getrusage(RUSAGE_THREAD, &ru) ? 0 : (uint64_t)ru.ru_nivcsw;
+}
+
+int kl_ioctl_timed(int fd, unsigned long req, void *arg, struct kl_timing *tm)
+{
+	uint64_t sw = involuntary_switches();
+	int r;
+
+	tm->ts_ns = kl_now_ns();
+	r = ioctl(fd, req, arg);
+	tm->dur_ns = kl_now_ns() - tm->ts_ns;
+	tm->preempted = involuntary_switches() - sw;
+	return r;
+}
+
+void kl_set_memslot(const struct kl_vm *vm, uint32_t id, uint64_t gpa,
+		    uint64_t bytes, void *hva, uint32_t flags, struct kl_timing *tm)
+{
+	struct kl_timing untimed;
 	struct kvm_userspace_memory_region r = {
 		.slot = id,
 		.flags = flags,
@@ -125,7 +153,7 @@ void kl_set_memslot(const struct kl_vm *vm, uint32_t id, uint64_t gpa,
 		.userspace_addr = (uint64_t)(uintptr_t)hva,
 	};
 
-	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0)
+	if (kl_ioctl_timed(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &r, tm ? tm : &untimed) < 0)
 		kl_fail("KVM_SET_USER_MEMORY_REGION slot %u (gpa 0x%llx, %llu bytes, flags 0x%x) failed: %s",
 			id, (unsigned long long)gpa, (unsigned long long)bytes,
 			flags, strerror(errno));
@@ -144,7 +172,7 @@ void kl_vm_add_slots(struct kl_vm *vm, const struct kl_config *cfg)
 			(unsigned long long)KL_CODE_BYTES, strerror(errno));
 	kl_guest_install(vm->code_hva);
 	kl_set_memslot(vm, KL_CODE_SLOT, KL_CODE_GPA, KL_CODE_BYTES,
-		       vm->code_hva, 0);
+		       vm->code_hva, 0, NULL);
 
 	kl_memory_alloc(&vm->mem, (size_t)cfg->vcpus * cfg->mem_per_vcpu_mib *
 			KL_MIB, cfg->backing);
@@ -166,7 +194,7 @@ void kl_vm_add_slots(struct kl_vm *vm, const struct kl_config *cfg)
 		if (!s->dirty)
 			kl_fail("out of memory for slot %u's dirty bitmap", s->id);
 		kl_set_memslot(vm, s->id, s->gpa, s->npages * KL_PAGE_SIZE,
-			       s->hva, 0);
+			       s->hva, 0, NULL);
 	}
 }
 

@@ -200,8 +200,15 @@ const char *kl_fault_name(enum kl_fault f);
 /* kvm.c */
 void kl_kvm_open(struct kl_vm *vm, const struct kl_config *cfg);
 void kl_vm_create(struct kl_vm *vm, const struct kl_config *cfg);
+/* One dirty-log ioctl as its caller saw it. */
+struct kl_timing {
+	uint64_t ts_ns, dur_ns;
+	uint64_t preempted;	/* involuntary context switches of the thread during it */
+};
+int kl_ioctl_timed(int fd, unsigned long req, void *arg, struct kl_timing *tm);
+/* tm: where to put the ioctl's timing, or NULL */
 void kl_set_memslot(const struct kl_vm *vm, uint32_t id, uint64_t gpa,
-		    uint64_t bytes, void *hva, uint32_t flags);
+		    uint64_t bytes, void *hva, uint32_t flags, struct kl_timing *tm);
 void kl_vm_add_slots(struct kl_vm *vm, const struct kl_config *cfg);
 void kl_vm_destroy(struct kl_vm *vm);
 
@@ -254,6 +261,7 @@ void kl_dirty_log_collect(const struct kl_vm *vm, struct kl_slot *s,
 struct kl_truth;
 struct kl_slot_check {
 	uint64_t pages_written;		/* guest wrote them this iteration */
+	uint64_t pages_written_protected; /* ... and they were write-protected */
 	uint64_t pages_missing;		/* written but not reported dirty */
 	uint64_t pages_unexpected;	/* reported dirty but not written */
 	uint64_t first_missing;		/* page index in slot, if any */
@@ -263,6 +271,7 @@ struct kl_truth *kl_truth_new(uint64_t total_pages);
 void kl_truth_free(struct kl_truth *t);
 uint64_t kl_truth_plan(struct kl_truth *t, struct kl_vcpu *vcpus, unsigned int n,
 		       const struct kl_phase *ph, unsigned int write_percent);
+void kl_truth_protect(struct kl_truth *t, const struct kl_slot *s, const uint64_t *bits);
 void kl_truth_check_guest_counts(const struct kl_vcpu *vcpus, unsigned int n,
 				 const struct kl_phase *ph);
 void kl_truth_check_slot(const struct kl_truth *t, const struct kl_slot *s,
@@ -279,19 +288,19 @@ void kl_report_start(const struct kl_vm *vm, const struct kl_vcpu *vcpus);
 void kl_report_populate(uint64_t ts_ns, uint64_t dur_ns, uint64_t pages,
 			uint64_t huge_bytes);
 void kl_report_hold(uint64_t ts_ns, unsigned int hold_ms);
-void kl_report_memslot_op(const char *op, uint32_t slot, uint64_t ts_ns,
-			  uint64_t dur_ns, uint32_t flags);
-void kl_report_get(uint32_t slot, unsigned int iteration, uint64_t ts_ns,
-		   uint64_t dur_ns, uint64_t pages_dirty);
-void kl_report_clear(uint32_t slot, unsigned int iteration, uint64_t ts_ns,
-		     uint64_t dur_ns, uint64_t first_page, uint64_t num_pages,
-		     uint64_t pages_cleared);
+void kl_report_memslot_op(const char *op, uint32_t slot, const struct kl_timing *tm,
+			  uint32_t flags);
+void kl_report_get(uint32_t slot, unsigned int iteration, const struct kl_timing *tm,
+		   uint64_t pages_dirty);
+void kl_report_clear(uint32_t slot, unsigned int iteration, const struct kl_timing *tm,
+		     uint64_t first_page, uint64_t num_pages, uint64_t pages_cleared);
 void kl_report_vcpu(const struct kl_vcpu *v, const struct kl_phase *ph);
 void kl_report_slot(const struct kl_slot *s, unsigned int iteration,
 		    const struct kl_slot_check *chk, bool initially_set);
 void kl_report_iteration(unsigned int iteration, uint64_t ts_ns, uint64_t end_ns,
 			 uint64_t guest_ns, uint64_t collect_ns, uint64_t verify_ns,
-			 uint64_t pages_written, uint64_t pages_dirty,
+			 uint64_t pages_written, uint64_t pages_written_protected,
+			 uint64_t pages_dirty,
 			 uint64_t pages_cleared);
 void kl_report_stats_read(const struct kl_stats_read *r);
 void kl_report_summary_ok(void);

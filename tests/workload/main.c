@@ -60,7 +60,7 @@ static void iterate(struct kl_vm *vm, struct kl_vcpu *vcpus,
 				     .generation = it + 1 };
 	/* KVM_DIRTY_LOG_INITIALLY_SET: the first GET reports every page. */
 	bool initially_set = cfg->mode == KL_MODE_MANUAL_INIT_SET && it == 0;
-	uint64_t written = 0, dirty = 0, cleared = 0;
+	uint64_t written = 0, written_protected = 0, dirty = 0, cleared = 0;
 	uint64_t t_go, t_guest, t_collect, t_end;
 	unsigned int i;
 
@@ -74,6 +74,10 @@ static void iterate(struct kl_vm *vm, struct kl_vcpu *vcpus,
 	for (i = 0; i < vm->nslots; i++)
 		kl_dirty_log_collect(vm, &vm->slots[i], cfg, it);
 	t_collect = kl_now_ns();
+	/* The GET (get mode) or the CLEAR of exactly the reported bits
+	 * (manual modes) write-protected the reported pages again. */
+	for (i = 0; i < vm->nslots; i++)
+		kl_truth_protect(truth, &vm->slots[i], vm->slots[i].dirty);
 	if (it == cfg->iterations - 1)
 		kl_truth_inject(truth, vm, cfg->inject);
 
@@ -91,12 +95,13 @@ static void iterate(struct kl_vm *vm, struct kl_vcpu *vcpus,
 				(unsigned long long)s->npages);
 		kl_truth_enforce_slot(s, it, &chk, initially_set);
 		written += chk.pages_written;
+		written_protected += chk.pages_written_protected;
 		dirty += s->col.pages_dirty;
 		cleared += s->col.pages_cleared;
 	}
 	t_end = kl_now_ns();
 	kl_report_iteration(it, t_go, t_end, t_guest - t_go, t_collect - t_guest,
-			    t_end - t_collect, written, dirty, cleared);
+			    t_end - t_collect, written, written_protected, dirty, cleared);
 	kl_stats_read_all(vm, cfg->vcpus, cfg->stats_reads, "iteration", it);
 }
 
@@ -131,8 +136,12 @@ int main(int argc, char **argv)
 		sleep_ms(cfg.hold_ms);
 	}
 
-	for (i = 0; i < vm.nslots; i++)
+	for (i = 0; i < vm.nslots; i++) {
 		kl_dirty_log_set(&vm, &vm.slots[i], true);
+		/* Initially-set: nothing is protected until the first CLEAR. */
+		if (cfg.mode != KL_MODE_MANUAL_INIT_SET)
+			kl_truth_protect(truth, &vm.slots[i], NULL);
+	}
 	for (it = 0; it < cfg.iterations; it++) {
 		if (it && cfg.pause_ms)
 			sleep_ms(cfg.pause_ms);

@@ -233,18 +233,20 @@ void kl_report_hold(uint64_t ts_ns, unsigned int hold_ms)
 }
 
 static void dirty_log_begin(struct jline *j, const char *op, uint32_t slot,
-			    long long iteration, uint64_t ts_ns, uint64_t dur_ns)
+			    long long iteration, const struct kl_timing *tm)
 {
-	jl_begin(j, "dirty_log", ts_ns);
+	jl_begin(j, "dirty_log", tm->ts_ns);
 	jl_str(j, "op", op);
 	jl_u64(j, "slot", slot);
 	jl_iter(j, "iteration", iteration);
-	jl_u64(j, "dur_ns", dur_ns);
+	jl_u64(j, "dur_ns", tm->dur_ns);
+	jl_u64(j, "preempted", tm->preempted);
 }
 
-void kl_report_memslot_op(const char *op, uint32_t slot, uint64_t ts_ns,
-			  uint64_t dur_ns, uint32_t flags)
+void kl_report_memslot_op(const char *op, uint32_t slot, const struct kl_timing *tm,
+			  uint32_t flags)
 {
+	uint64_t dur_ns = tm->dur_ns;
 	struct jline j;
 
 	if (flags & KVM_MEM_LOG_DIRTY_PAGES) {
@@ -256,36 +258,35 @@ void kl_report_memslot_op(const char *op, uint32_t slot, uint64_t ts_ns,
 	}
 	if (!R.cfg->json)
 		return;
-	dirty_log_begin(&j, op, slot, -1, ts_ns, dur_ns);
+	dirty_log_begin(&j, op, slot, -1, tm);
 	jl_u64(&j, "flags", flags);
 	jl_end(&j);
 }
 
-void kl_report_get(uint32_t slot, unsigned int iteration, uint64_t ts_ns,
-		   uint64_t dur_ns, uint64_t pages_dirty)
+void kl_report_get(uint32_t slot, unsigned int iteration, const struct kl_timing *tm,
+		   uint64_t pages_dirty)
 {
 	struct jline j;
 
 	R.get_calls++;
-	R.get_ns += dur_ns;
+	R.get_ns += tm->dur_ns;
 	if (!R.cfg->json)
 		return;
-	dirty_log_begin(&j, "get_dirty_log", slot, iteration, ts_ns, dur_ns);
+	dirty_log_begin(&j, "get_dirty_log", slot, iteration, tm);
 	jl_u64(&j, "pages_dirty", pages_dirty);
 	jl_end(&j);
 }
 
-void kl_report_clear(uint32_t slot, unsigned int iteration, uint64_t ts_ns,
-		     uint64_t dur_ns, uint64_t first_page, uint64_t num_pages,
-		     uint64_t pages_cleared)
+void kl_report_clear(uint32_t slot, unsigned int iteration, const struct kl_timing *tm,
+		     uint64_t first_page, uint64_t num_pages, uint64_t pages_cleared)
 {
 	struct jline j;
 
 	R.clear_calls++;
-	R.clear_ns += dur_ns;
+	R.clear_ns += tm->dur_ns;
 	if (!R.cfg->json)
 		return;
-	dirty_log_begin(&j, "clear_dirty_log", slot, iteration, ts_ns, dur_ns);
+	dirty_log_begin(&j, "clear_dirty_log", slot, iteration, tm);
 	jl_u64(&j, "first_page", first_page);
 	jl_u64(&j, "num_pages", num_pages);
 	jl_u64(&j, "pages_cleared", pages_cleared);
@@ -331,6 +332,7 @@ void kl_report_slot(const struct kl_slot *s, unsigned int iteration,
 	jl_u64(&j, "dur_ns", s->col.end_ns - s->col.ts_ns);
 	jl_u64(&j, "npages", s->npages);
 	jl_u64(&j, "pages_written", chk->pages_written);
+	jl_u64(&j, "pages_written_protected", chk->pages_written_protected);
 	jl_u64(&j, "pages_dirty", s->col.pages_dirty);
 	jl_u64(&j, "pages_missing", chk->pages_missing);
 	jl_u64(&j, "pages_unexpected", chk->pages_unexpected);
@@ -344,8 +346,8 @@ void kl_report_slot(const struct kl_slot *s, unsigned int iteration,
 
 void kl_report_iteration(unsigned int iteration, uint64_t ts_ns, uint64_t end_ns,
 			 uint64_t guest_ns, uint64_t collect_ns, uint64_t verify_ns,
-			 uint64_t pages_written, uint64_t pages_dirty,
-			 uint64_t pages_cleared)
+			 uint64_t pages_written, uint64_t pages_written_protected,
+			 uint64_t pages_dirty, uint64_t pages_cleared)
 {
 	struct jline j;
 
@@ -366,6 +368,7 @@ void kl_report_iteration(unsigned int iteration, uint64_t ts_ns, uint64_t end_ns
 	jl_u64(&j, "collect_ns", collect_ns);
 	jl_u64(&j, "verify_ns", verify_ns);
 	jl_u64(&j, "pages_written", pages_written);
+	jl_u64(&j, "pages_written_protected", pages_written_protected);
 	jl_u64(&j, "pages_dirty", pages_dirty);
 	jl_u64(&j, "pages_cleared", pages_cleared);
 	jl_end(&j);

@@ -16,6 +16,11 @@
 struct kl_truth {
 	uint64_t total_pages;
 	uint64_t *written;	/* pages written in the current phase */
+	/* Pages KVM was asked to write-protect (logging enabled without
+	 * initially-set, or handed back by a GET in get mode or a CLEAR) and
+	 * not written since: a guest write to one costs a write-protect fault. */
+	uint64_t *protected;
+	uint64_t *written_protected; /* written in this phase while protected */
 	uint32_t *tag;		/* tag each page must hold now */
 };
 
@@ -28,7 +33,9 @@ struct kl_truth *kl_truth_new(uint64_t total_pages)
 	t->total_pages = total_pages;
 	t->written = calloc(kl_bitmap_words(total_pages), sizeof(uint64_t));
 	t->tag = calloc(total_pages, sizeof(uint32_t));
-	if (!t->written || !t->tag)
+	t->protected = calloc(kl_bitmap_words(total_pages), sizeof(uint64_t));
+	t->written_protected = calloc(kl_bitmap_words(total_pages), sizeof(uint64_t));
+	if (!t->written || !t->tag || !t->protected || !t->written_protected)
 		kl_fail("out of memory for bookkeeping of %llu pages",
 			(unsigned long long)total_pages);
 	return t;
@@ -37,6 +44,8 @@ struct kl_truth *kl_truth_new(uint64_t total_pages)
 void kl_truth_free(struct kl_truth *t)
 {
 	free(t->written);
+	free(t->protected);
+	free(t->written_protected);
 	free(t->tag);
 	free(t);
 }
@@ -73,7 +82,28 @@ uint64_t kl_truth_plan(struct kl_truth *t, struct kl_vcpu *vcpus, unsigned int n
 		v->params->written = UINT32_MAX;	/* the guest must overwrite it */
 		total += count;
 	}
+	/* The guest's first write to a protected page makes it writable. */
+	for (i = 0; i < kl_bitmap_words(t->total_pages); i++) {
+		t->written_protected[i] = t->written[i] & t->protected[i];
+		t->protected[i] &= ~t->written[i];
+	}
 	return total;
+}
+
+/* KVM write-protects the slot's pages whose bit is set in bits (NULL: all
+ * of them). Slots start on a bitmap word (whole 2 MiB). */
+void kl_truth_protect(struct kl_truth *t, const struct kl_slot *s, const uint64_t *bits)
+{
+	uint64_t *p = &t->protected[s->first_page / 64];
+	size_t i, words = kl_bitmap_words(s->npages);
+
+	for (i = 0; i < words; i++) {
+		uint64_t m = bits ? bits[i] : ~0ULL;
+
+		if (i == words - 1 && s->npages % 64)
+			m &= (1ULL << (s->npages % 64)) - 1;
+		p[i] |= m;
+	}
 }
 
 void kl_truth_check_guest_counts(const struct kl_vcpu *vcpus, unsigned int n,
@@ -99,6 +129,7 @@ void kl_truth_check_slot(const struct kl_truth *t, const struct kl_slot *s,
 {
 	/* Slots are whole 2 MiB, so a slot starts on a bitmap word. */
 	const uint64_t *w = &t->written[s->first_page / 64];
+	const uint64_t *wp = &t->written_protected[s->first_page / 64];
 	size_t i, words = kl_bitmap_words(s->npages);
 
 	*out = (struct kl_slot_check){ 0 };
@@ -107,6 +138,7 @@ void kl_truth_check_slot(const struct kl_truth *t, const struct kl_slot *s,
 		uint64_t unexpected = s->dirty[i] & ~w[i];
 
 		out->pages_written += (uint64_t)__builtin_popcountll(w[i]);
+		out->pages_written_protected += (uint64_t)__builtin_popcountll(wp[i]);
 		if (missing && !out->pages_missing)
 			out->first_missing = i * 64 + (uint64_t)__builtin_ctzll(missing);
 		if (unexpected && !out->pages_unexpected)

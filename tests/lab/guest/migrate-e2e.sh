@@ -4,7 +4,7 @@
 # Prints each run's ground truth and the tracer's output in sections for
 # tests/e2e/check_migrate.py, which compares them on the host.
 set -u
-kvmscope migrate --json -i 250ms >/tmp/migrate.json 2>/tmp/migrate.err &
+taskset -c 1 kvmscope migrate --json -i 250ms >/tmp/migrate.json 2>/tmp/migrate.err &
 mpid=$!
 n=0
 while ! grep -q '"type":"attached"' /tmp/migrate.json 2>/dev/null; do
@@ -22,7 +22,7 @@ for backing in anon thp hugetlb; do
 		# Alternate the shapes so every backing and mode sees both.
 		if [ $((i % 2)) -eq 0 ]; then vcpus=2 slots=3; else vcpus=1 slots=1; fi
 		name="$backing $mode vcpus=$vcpus slots=$slots"
-		kvmload --vcpus $vcpus --mem-per-vcpu 12 --slots $slots --backing $backing \
+		taskset -c 0 kvmload --vcpus $vcpus --mem-per-vcpu 12 --slots $slots --backing $backing \
 			--iterations 3 --write-percent 60 --mode $mode --pause-ms 200 --json \
 			--stats-reads $((i % 3)) \
 			>/tmp/k.json 2>/tmp/k.err
