@@ -13,6 +13,10 @@
 
 include lab.conf
 
+# `make` alone builds everything (the first rule below is a pattern rule
+# or a single program, which would otherwise be the default).
+.DEFAULT_GOAL := all
+
 ROOT      := $(CURDIR)
 # A sanitizer build has a tree of its own, so it never replaces the static
 # binaries the lab runs; BPF objects and skeletons are the same for both.
