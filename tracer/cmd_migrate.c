@@ -20,6 +20,7 @@
 #include "commands.h"
 #include "loader.h"
 #include "migrate.h"
+#include "migrate_trace.h"
 #include "migrate.skel.h"
 #include "common/json.h"
 #include "common/log.h"
@@ -34,6 +35,7 @@
 
 struct migrate_args {
 	struct ks_run_opts run;
+	const char *trace_path;   /* --trace FILE */
 };
 
 static const struct argp_option migrate_options[] = {
@@ -42,6 +44,8 @@ static const struct argp_option migrate_options[] = {
 	{ "duration", 'd', "DURATION", 0, "Stop after DURATION (default: until SIGINT/SIGTERM)", 0 },
 	{ "json", 'j', NULL, 0, "JSON lines (docs/json.md) instead of text", 0 },
 	{ "verbose", 'v', NULL, 0, "Verbose output, including libbpf's log", 0 },
+	{ "trace", 't', "FILE", 0, "Also write the run as a Chrome trace-event JSON timeline "
+	  "(opens in Perfetto and chrome://tracing)", 0 },
 	{ 0 },
 };
 
@@ -49,12 +53,19 @@ static error_t parse_migrate(int key, char *arg, struct argp_state *state)
 {
 	struct migrate_args *a = state->input;
 
+	if (key == 't') {
+		if (!*arg)
+			argp_error(state, "--trace: empty file name");
+		a->trace_path = arg;
+		return 0;
+	}
 	return ks_parse_run_opt(key, arg, state, &a->run);
 }
 
 struct run {
 	struct ks_migrate m;
 	struct ks_loader l;
+	struct ks_trace trace;
 	struct ring_buffer *rb;
 	int epfd;
 	uint64_t last_scan;
@@ -363,7 +374,7 @@ static int loop(struct run *r, const struct migrate_args *a)
 	uint64_t end = a->run.duration_ns ? start + a->run.duration_ns : UINT64_MAX;
 	struct epoll_event evs[16];
 
-	while (!ks_stop_signal && !r->m.output_failed) {
+	while (!ks_stop_signal && !r->m.output_failed && !r->trace.err) {
 		uint64_t t = ks_now_ns(), wake = next < end ? next : end;
 		int n, timeout_ms = wake > t ? (int)((wake - t + 999999) / 1000000) : 0;
 
@@ -408,6 +419,8 @@ static int loop(struct run *r, const struct migrate_args *a)
 		if (r->m.filter_pid && !ks_migrate_vm(&r->m, r->m.filter_pid, false))
 			break;
 	}
+	if (r->trace.err)
+		return ks_err("--trace %s: write failed: %s", a->trace_path, strerror(r->trace.err));
 	return r->m.output_failed ? ks_err("output failed: %s", ks_output_error()) : 0;
 }
 
@@ -441,6 +454,12 @@ int cmd_migrate(int argc, char **argv)
 
 	if (a.run.pid && ks_vmm_require(a.run.pid))
 		goto out_free;
+	/* Before the slow part: a bad path fails at once. */
+	if (a.trace_path) {
+		if (ks_trace_open(&r->trace, a.trace_path))
+			goto out_free;
+		r->m.trace = &r->trace;
+	}
 	if (ks_signals_install())
 		goto out_free;
 	ks_libbpf_logging();
@@ -520,6 +539,11 @@ int cmd_migrate(int argc, char **argv)
 	if (r->m.output_failed)
 		status = KS_EXIT_FAIL;
 out:
+	/* The trace is closed on every path, so it stays valid JSON. */
+	if (ks_mtrace_close(&r->m, ks_now_ns()) && status == KS_EXIT_OK) {
+		ks_err("--trace %s: write failed: %s", a.trace_path, strerror(r->trace.err));
+		status = KS_EXIT_FAIL;
+	}
 	for (int i = 0; i < KS_MAX_TRACKED; i++) {
 		if (r->m.vms[i].used && r->m.vms[i].st.pidfd >= 0)
 			ks_vmstats_close(&r->m.vms[i].st);

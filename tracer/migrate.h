@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include "kvmscope.h"
+#include "trace_chrome.h"
 #include "vmstats.h"
 
 #define KS_MAX_SLOTS 128
@@ -29,6 +30,7 @@ struct ks_slot {
 	uint64_t n_clear, clear_ns, cleared_pages;
 	uint64_t rmap_allocs, rmap_bytes, rmap_ns;
 	uint64_t rmap_avoided_bytes;     /* series kernels: rmaps not allocated */
+	bool trace_span;                 /* --trace: its logging span is open */
 };
 
 /* One vCPU's faults, summed over CPUs: now and at the last interval. */
@@ -61,6 +63,8 @@ struct ks_vm {
 	/* Per vCPU, by vCPU id, as seen in faults (grown as needed). */
 	struct ks_vcpu_stat *vcpus;
 	int nvcpus, vcpus_alloc;
+	bool trace_named;         /* --trace: process and tracks named */
+	uint64_t trace_stats_ns;  /* --trace: last stats sample written */
 };
 
 struct ks_migrate {
@@ -74,6 +78,7 @@ struct ks_migrate {
 	bool output_failed;
 	bool fault_latency;       /* faults come through fentry/fexit: timed */
 	bool page_stats;          /* page-size stats updates are traced (series) */
+	struct ks_trace *trace;   /* --trace FILE, or NULL */
 };
 
 struct ks_vm *ks_migrate_vm(struct ks_migrate *m, pid_t pid, bool create);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "migrate.h"
+#include "migrate_trace.h"
 #include "rmap_bytes.h"
 #include "common/json.h"
 
@@ -174,6 +175,7 @@ static void memslot_event(struct ks_migrate *m, struct ks_vm *vm, const struct k
 		vm->host_ns_interval += e->dur_ns;
 		vm->host_ns_total += e->dur_ns;
 	}
+	ks_mtrace_memslot(m, vm, s, e, logging);
 	if (m->json) {
 		ks_json_begin(&j, m->out, "memslot", e->ts_ns);
 		ks_json_i64(&j, "pid", vm->pid);
@@ -233,6 +235,7 @@ static void sync_event(struct ks_migrate *m, struct ks_vm *vm, const struct ks_e
 	}
 	vm->host_ns_interval += e->dur_ns;
 	vm->host_ns_total += e->dur_ns;
+	ks_mtrace_sync(m, vm, s, e, iteration);
 	if (!m->json)
 		return; /* human output aggregates syncs per interval */
 	ks_json_begin(&j, m->out, "dirty_log", e->ts_ns);
@@ -263,6 +266,7 @@ static void slot_wp_event(struct ks_migrate *m, struct ks_vm *vm, const struct k
 		return;
 	s->eager_wp = true;
 	s->eager_wp_ns += e->dur_ns;
+	ks_mtrace_slot_wp(m, vm, s, e);
 	if (!m->json)
 		return;
 	ks_json_begin(&j, m->out, "slot_write_protect", e->ts_ns);
@@ -288,6 +292,7 @@ static void rmap_event(struct ks_migrate *m, struct ks_vm *vm, const struct ks_e
 	s->rmap_allocs++;
 	s->rmap_bytes += bytes;
 	s->rmap_ns += e->dur_ns;
+	ks_mtrace_rmap(m, vm, s, e, bytes);
 	if (!m->json)
 		return;
 	ks_json_begin(&j, m->out, "rmap_alloc", e->ts_ns);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "migrate.h"
+#include "migrate_trace.h"
 #include "common/json.h"
 #include "common/log.h"
 
@@ -213,6 +214,7 @@ static void interval_vm(struct ks_migrate *m, struct ks_vm *vm, uint64_t now_ns,
 	m_page_stats = m->page_stats;
 	fill_agreements(vm, &dc, a, &na);
 	lost = nvcpu && dt_ns ? 100.0 * dc.fault_ns / ((double)dt_ns * nvcpu) : 0;
+	ks_mtrace_interval(m, vm, &dc, now_ns, dt_ns, lost);
 
 	if (m->json) {
 		ks_json_begin(&j, m->out, "interval", now_ns);
@@ -311,6 +313,8 @@ void ks_migrate_report_vm(struct ks_migrate *m, struct ks_vm *vm, const char *wh
 {
 	struct ks_json j;
 
+	if (!strcmp(what, "exited"))
+		ks_mtrace_vm_exit(m, vm, now_ns);
 	if (m->json) {
 		ks_json_begin(&j, m->out, "vm", now_ns);
 		ks_json_str(&j, "event", what);

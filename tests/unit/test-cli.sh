@@ -15,7 +15,7 @@ expect() { # NAME STATUS STDERR-PATTERN ARGS...
 	lines=$(printf '%s\n' "$err" | grep -vE '^Try |^information' | grep -c .)
 	if [ "$rc" -ne "$want" ]; then
 		echo "FAIL $name: exit $rc, want $want (stderr: $err)"
-	elif ! printf '%s\n' "$err" | grep -qE "$pattern"; then
+	elif ! printf '%s\n' "$err" | grep -qE -e "$pattern"; then
 		echo "FAIL $name: stderr does not match /$pattern/: $err"
 	elif [ "$want" -ne 0 ] && [ "$lines" -ne 1 ]; then
 		echo "FAIL $name: $lines lines on stderr: $err"
@@ -40,6 +40,10 @@ expect "migrate: duration negative" 2 "invalid duration" migrate -d -1s
 # A PID that cannot exist (above pid_max) and one that is not a VMM.
 expect "migrate: no such process" 1 "no process with PID 4194304" migrate -p 4194304
 expect "migrate: not a VMM" 1 "PID $$ is not a VMM" migrate -p $$
+expect "migrate: --trace empty" 2 "empty file name" migrate --trace ""
+expect "migrate: --trace missing directory" 1 "--trace /nonexistent-kvmscope/t.json: No such file" \
+	migrate --trace /nonexistent-kvmscope/t.json
+expect "migrate: --trace full disk" 1 "--trace /dev/full: No space left" migrate -t /dev/full
 expect "stats: PID garbage" 2 "invalid PID" stats -p x1
 expect "stats: interval below 10ms" 2 "out of range" stats -i 5ms
 expect "stats: empty filter" 2 "filter" stats --filter ""

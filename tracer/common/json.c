@@ -138,6 +138,20 @@ void ks_json_begin(struct ks_json *j, FILE *f, const char *type, uint64_t ts_ns)
 	ks_json_u64(j, "ts_ns", ts_ns);
 }
 
+void ks_json_open(struct ks_json *j, FILE *f)
+{
+	memset(j, 0, sizeof(*j));
+	j->f = f;
+	fputc('{', f);
+}
+
+void ks_json_finish(struct ks_json *j)
+{
+	while (j->depth > 0)
+		ks_json_close(j);
+	fputc('}', j->f);
+}
+
 int ks_json_end(struct ks_json *j)
 {
 	j->muted = 0;
@@ -159,6 +173,12 @@ void ks_json_u64(struct ks_json *j, const char *k, uint64_t v)
 	if (!key(j, k))
 		return;
 	fprintf(j->f, "%llu", (unsigned long long)v);
+}
+
+void ks_json_milli(struct ks_json *j, const char *k, uint64_t v)
+{
+	key(j, k);
+	fprintf(j->f, "%llu.%03llu", (unsigned long long)(v / 1000), (unsigned long long)(v % 1000));
 }
 
 void ks_json_i64(struct ks_json *j, const char *k, int64_t v)

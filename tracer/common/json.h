@@ -56,4 +56,12 @@ void ks_json_close(struct ks_json *j);                  /* ends obj or arr */
 void ks_json_arr_u64(struct ks_json *j, uint64_t v);    /* element of an array */
 void ks_json_arr_str(struct ks_json *j, const char *v); /* element of an array */
 
+/* A bare object, without the JSON-lines header (type, schema, ts_ns) and
+ * without the newline and flush: for other JSON formats written with the
+ * same builder (the Chrome trace, tracer/trace_chrome.c). */
+void ks_json_open(struct ks_json *j, FILE *f);
+void ks_json_finish(struct ks_json *j);   /* closes what is open and the object */
+/* v thousandths, written exactly as a decimal: 1234567 -> 1234.567 (ns as us). */
+void ks_json_milli(struct ks_json *j, const char *key, uint64_t v);
+
 #endif
