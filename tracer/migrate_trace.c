@@ -250,12 +250,13 @@ static void stats_counters(struct ks_trace *t, struct ks_vm *vm)
 }
 
 /* Faults KVM counted per vCPU over the interval (pf_taken delta): where
- * the fault bursts were. Only when both samples bound the interval. */
-static void vcpu_counters(struct ks_trace *t, const struct ks_vm *vm, uint64_t start)
+ * the fault bursts were. Only when both samples bound the interval; with
+ * zero, the end of the VM (every vCPU back to 0). */
+static void vcpu_counters(struct ks_trace *t, const struct ks_vm *vm, uint64_t ts, bool zero)
 {
 	char name[64];
 
-	if (!vm->have_stats || !vm->stats_baseline)
+	if (!vm->have_stats || (!vm->stats_baseline && !zero))
 		return;
 	for (int i = 0; i < vm->st.nvcpu; i++) {
 		const struct ks_stats_src *s = &vm->st.vcpu[i];
@@ -264,7 +265,7 @@ static void vcpu_counters(struct ks_trace *t, const struct ks_vm *vm, uint64_t s
 		if (k < 0)
 			continue;
 		snprintf(name, sizeof(name), "vCPU %d faults", s->vcpu_id);
-		ks_trace_counter_u64(t, vm->pid, name, "pf_taken", start,
+		ks_trace_counter_u64(t, vm->pid, name, "pf_taken", ts, zero ? 0 :
 				     s->cur[s->schema.desc[k].index] - s->prev[s->schema.desc[k].index]);
 	}
 }
@@ -288,7 +289,7 @@ void ks_mtrace_interval(struct ks_migrate *m, struct ks_vm *vm, const struct ks_
 	counter_levels(t, vm, "write-protect calls by min_level", start, dc->wp_gfn_calls);
 	counter_levels(t, vm, "huge pages split", start, dc->splits);
 	ks_trace_counter_u64(t, vm->pid, "remote TLB flushes", "flushes", start, dc->tlb_flushes);
-	vcpu_counters(t, vm, start);
+	vcpu_counters(t, vm, start, false);
 	stats_counters(t, vm);
 	ks_trace_flush(t);
 }
@@ -310,6 +311,7 @@ void ks_mtrace_vm_exit(struct ks_migrate *m, struct ks_vm *vm, uint64_t ts)
 	counter_levels(t, vm, "write-protect calls by min_level", ts, zero);
 	counter_levels(t, vm, "huge pages split", ts, zero);
 	ks_trace_counter_u64(t, vm->pid, "remote TLB flushes", "flushes", ts, 0);
+	vcpu_counters(t, vm, ts, true);
 	for (int i = 0; i < KS_MAX_SLOTS; i++)
 		if (vm->slots[i].used)
 			span_end(t, vm, &vm->slots[i], ts, "VM exited");
