@@ -6,6 +6,8 @@
 #   make SANITIZE=1 build userspace with ASan+UBSan into build/sanitize/
 #   make fuzz       run each libFuzzer target FUZZ_SECONDS (default 60) s
 #   make demo       boot the lab, run a workload VM under the tracer
+#   make install    install kvmscope and its man page (PREFIX=/usr/local DESTDIR=)
+#   make uninstall  remove what install installed
 #   make V=1 ...    show the commands
 #
 # All build output goes to build/, downloads and cached lab artefacts to
@@ -139,7 +141,7 @@ $(FUZZ_OUT)/%: tests/fuzz/%.c $(FUZZ_HDRS) $(COMMON_SRCS) $(TRACER_SRCS) $(TRACE
 PROGS := $(BIN)/kvmscope $(BIN)/kvmload $(LAB_HELPERS) $(BIN)/map-entries
 TESTS := $(UNIT_BINS) $(REPLAYS) $(OUT)/tests/bpf_attach
 
-.PHONY: all bpf progs tests deps check demo clean vmlinux-h kernel-modules kernel-check kernel-test \
+.PHONY: all bpf progs tests deps check demo clean install uninstall vmlinux-h kernel-modules kernel-check kernel-test \
 	sanitize-tests fuzz fuzz-build
 all: $(BPF_OBJS) $(BPF_SKELS) $(PROGS) $(TESTS)
 bpf: $(BPF_OBJS) $(BPF_SKELS)
@@ -193,6 +195,19 @@ kernel-test: kernel-modules progs
 # (vmlinux + kvm module), so BPF sees the series' tracepoint types.
 vmlinux-h: kernel-modules
 	$(Q)vmlinux-btf/regen patched-6.12
+
+# Install: the static binary and the man page. DESTDIR stages a package.
+PREFIX    ?= /usr/local
+BINDIR    := $(DESTDIR)$(PREFIX)/bin
+MAN1DIR   := $(DESTDIR)$(PREFIX)/share/man/man1
+install: $(BIN)/kvmscope
+	$(call msg,INSTALL,$(BINDIR)/kvmscope)
+	$(Q)install -d $(BINDIR) $(MAN1DIR)
+	$(Q)install -m 0755 $(BIN)/kvmscope $(BINDIR)/kvmscope
+	$(Q)install -m 0644 docs/kvmscope.1 $(MAN1DIR)/kvmscope.1
+uninstall:
+	$(call msg,RM,$(BINDIR)/kvmscope)
+	$(Q)rm -f $(BINDIR)/kvmscope $(MAN1DIR)/kvmscope.1
 
 clean:
 	$(Q)rm -rf $(OUT)

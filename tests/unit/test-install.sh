@@ -1,0 +1,49 @@
+#!/bin/bash
+# make install / uninstall into a temporary DESTDIR: the binary and the man
+# page land under PREFIX, the man page renders without a single warning,
+# and uninstall leaves no file behind.
+set -uo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+dest=$(mktemp -d)
+trap 'rm -rf "$dest"' EXIT
+mk() { make -C "$root" --no-print-directory -s "$@" 2>&1; }
+pass() { echo "PASS $1"; }
+fail() { echo "FAIL $1: $2"; }
+
+prefix=/usr/local
+if out=$(mk install PREFIX=$prefix DESTDIR="$dest"); then
+	pass "make install PREFIX=$prefix DESTDIR=..."
+else
+	fail "make install PREFIX=$prefix DESTDIR=..." "$out"
+fi
+bin=$dest$prefix/bin/kvmscope man1=$dest$prefix/share/man/man1/kvmscope.1
+[ "$(stat -c %a "$bin" 2>/dev/null)" = 755 ] && [ "$(stat -c %a "$man1" 2>/dev/null)" = 644 ] &&
+	pass "binary (0755) and man page (0644) installed under PREFIX" ||
+	fail "binary (0755) and man page (0644) installed under PREFIX" "$(find "$dest" -type f -printf '%m %p\n')"
+v=$("$bin" --version 2>&1) && [[ $v == kvmscope* ]] && cmp -s "$bin" "$root/build/bin/kvmscope" &&
+	pass "installed binary is the build's and runs ($v)" ||
+	fail "installed binary is the build's and runs" "$v"
+
+# groff with every warning enabled; man-db's own checks too.
+warn=$(LC_ALL=C.UTF-8 groff -man -Tutf8 -ww -z "$man1" 2>&1)
+[ -z "$warn" ] && pass "groff -man -ww renders the man page without warnings" ||
+	fail "groff -man -ww renders the man page without warnings" "$warn"
+text=$(LC_ALL=C.UTF-8 MANWIDTH=80 man -l "$man1" 2>"$dest/man.err")
+missing=()
+for s in NAME SYNOPSIS DESCRIPTION "EXIT STATUS" EXAMPLES "kvmscope check" "kvmscope migrate" \
+	"kvmscope stats" "kvmscope rmap" "kvmscope export"; do
+	grep -q "^ *$s\$" <<<"$text" || missing+=("$s")
+done
+[ ! -s "$dest/man.err" ] && [ ${#missing[@]} -eq 0 ] &&
+	pass "man -l shows every section and command heading" ||
+	fail "man -l shows every section and command heading" "missing: ${missing[*]} $(cat "$dest/man.err")"
+
+if out=$(mk uninstall PREFIX=$prefix DESTDIR="$dest") && [ -z "$(find "$dest" -type f ! -name man.err)" ]; then
+	pass "make uninstall leaves no file"
+else
+	fail "make uninstall leaves no file" "$out $(find "$dest" -type f)"
+fi
+# Another PREFIX is honoured.
+mk install PREFIX=/opt/ks DESTDIR="$dest/o" >/dev/null
+[ -x "$dest/o/opt/ks/bin/kvmscope" ] && [ -f "$dest/o/opt/ks/share/man/man1/kvmscope.1" ] &&
+	pass "PREFIX=/opt/ks honoured" || fail "PREFIX=/opt/ks honoured" "$(find "$dest/o" -type f)"
