@@ -121,7 +121,7 @@ struct ks_event {
 	 * slot's size was not seen, or the bitmap could not be read). */
 	long long pages;
 	unsigned int actions;        /* KS_ACT_* for memslot events, 0 if unknown */
-	unsigned int pad2;
+	unsigned int wp_known;       /* get/clear: wp_calls/wp_changed were counted */
 	unsigned long long bytes;    /* rmap bytes (series tracepoints) */
 	/* For ioctl events: time in KVM's function proper (the dirty-log or
 	 * memslot work); dur_ns is then the whole VM ioctl when the ioctl
@@ -132,6 +132,11 @@ struct ks_event {
 	 * Consecutive events' difference is the faults between them: with
 	 * syncs as boundaries, the faults of one dirty-log iteration. */
 	long long wp_faults_total;
+	/* Get/clear: write-protect calls by min_level made inside this ioctl
+	 * (KVM re-protecting what it reported or was asked to clear), and
+	 * those that changed a mapping; valid when wp_known. */
+	unsigned long long wp_calls[KS_MAX_LEVEL];
+	unsigned long long wp_changed[KS_MAX_LEVEL];
 };
 
 /* What the BPF side remembers of a memslot to count its bitmaps. */

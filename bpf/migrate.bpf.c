@@ -371,6 +371,58 @@ static __always_inline __u32 log2_bucket(__u64 v)
 
 /* --- write protection by min_level --------------------------------------- */
 
+/* Write protection inside one dirty-log ioctl, per thread: zeroed at the
+ * get/clear's entry, counted by the write-protect hooks, copied into the
+ * get/clear's event at its exit. */
+struct sync_wp {
+	__u64 calls[KS_MAX_LEVEL];
+	__u64 changed[KS_MAX_LEVEL];
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u64);              /* pid_tgid */
+	__type(value, struct sync_wp);
+} sync_wp SEC(".maps");
+
+static const struct sync_wp zero_sync_wp;
+
+static __always_inline void sync_wp_begin(void)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+
+	if (bpf_map_update_elem(&sync_wp, &id, &zero_sync_wp, BPF_ANY))
+		drop(KS_DROP_START_TABLE_FULL);
+}
+
+static __always_inline void sync_wp_count(__u32 lvl, bool changed)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct sync_wp *w = bpf_map_lookup_elem(&sync_wp, &id);
+
+	if (!w)
+		return;
+	w->calls[level_index(lvl)]++;
+	if (changed)
+		w->changed[level_index(lvl)]++;
+}
+
+/* Copies the ioctl's counts into e (wp_known) and forgets them. */
+static __always_inline void sync_wp_end(struct ks_event *e)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct sync_wp *w = bpf_map_lookup_elem(&sync_wp, &id);
+
+	if (!w)
+		return;
+	if (e) {
+		__builtin_memcpy(e->wp_calls, w->calls, sizeof(e->wp_calls));
+		__builtin_memcpy(e->wp_changed, w->changed, sizeof(e->wp_changed));
+		e->wp_known = 1;
+	}
+	bpf_map_delete_elem(&sync_wp, &id);
+}
+
 SEC("fexit/kvm_mmu_slot_gfn_write_protect")
 int BPF_PROG(fexit_gfn_write_protect, struct kvm *kvm,
 	     struct kvm_memory_slot *slot, u64 gfn, int min_level, bool ret)
@@ -386,6 +438,7 @@ int BPF_PROG(fexit_gfn_write_protect, struct kvm *kvm,
 	c->wp_gfn_calls[level_index(lvl)]++;
 	if (ret)
 		c->wp_gfn_protected[level_index(lvl)]++;
+	sync_wp_count(lvl, ret);
 	return 0;
 }
 
@@ -497,8 +550,10 @@ int BPF_PROG(fexit_set_memslot, struct kvm *kvm, struct kvm_memory_slot *old,
 SEC("fentry/kvm_get_dirty_log_protect")
 int BPF_PROG(fentry_get_dirty_log)
 {
-	if (traced())
+	if (traced()) {
 		start(H_GET_LOG);
+		sync_wp_begin();
+	}
 	return 0;
 }
 
@@ -511,8 +566,12 @@ int BPF_PROG(fexit_get_dirty_log, struct kvm *kvm, struct kvm_dirty_log *log,
 	long long pages, wp;
 	__u32 slot;
 
-	if (!traced() || !(t0 = finish(H_GET_LOG)))
+	if (!traced())
 		return 0;
+	if (!(t0 = finish(H_GET_LOG))) {
+		sync_wp_end(NULL);
+		return 0;
+	}
 	/* Count before reserving the ring buffer record: the verifier then
 	 * checks the counting loop without a reference held. */
 	slot = BPF_CORE_READ(log, slot);
@@ -521,6 +580,7 @@ int BPF_PROG(fexit_get_dirty_log, struct kvm *kvm, struct kvm_dirty_log *log,
 	pages = ret || !npages ? -1 : count_bits(BPF_CORE_READ(log, dirty_bitmap), npages);
 	wp = wp_faults_total(kvm);
 	e = event_new(KS_EV_GET_DIRTY_LOG, kvm, t0);
+	sync_wp_end(e);
 	if (!e)
 		return 0;
 	/* The slot field of the ioctl carries the address space in its top 16 bits. */
@@ -537,8 +597,10 @@ int BPF_PROG(fexit_get_dirty_log, struct kvm *kvm, struct kvm_dirty_log *log,
 SEC("fentry/kvm_clear_dirty_log_protect")
 int BPF_PROG(fentry_clear_dirty_log)
 {
-	if (traced())
+	if (traced()) {
 		start(H_CLEAR_LOG);
+		sync_wp_begin();
+	}
 	return 0;
 }
 
@@ -551,13 +613,18 @@ int BPF_PROG(fexit_clear_dirty_log, struct kvm *kvm,
 	long long pages, wp;
 	__u32 slot;
 
-	if (!traced() || !(t0 = finish(H_CLEAR_LOG)))
+	if (!traced())
 		return 0;
+	if (!(t0 = finish(H_CLEAR_LOG))) {
+		sync_wp_end(NULL);
+		return 0;
+	}
 	slot = BPF_CORE_READ(log, slot);
 	num_pages = BPF_CORE_READ(log, num_pages);
 	pages = ret ? -1 : count_bits(BPF_CORE_READ(log, dirty_bitmap), num_pages);
 	wp = wp_faults_total(kvm);
 	e = event_new(KS_EV_CLEAR_DIRTY_LOG, kvm, t0);
+	sync_wp_end(e);
 	if (!e)
 		return 0;
 	e->slot = slot & 0xffff;
@@ -839,6 +906,7 @@ int BPF_PROG(tp_gfn_write_protect, struct kvm *kvm, const struct kvm_memory_slot
 	c->wp_gfn_calls[level_index(lvl)]++;
 	if (rmap_wp || tdp_wp)
 		c->wp_gfn_protected[level_index(lvl)]++;
+	sync_wp_count(lvl, rmap_wp || tdp_wp);
 	return 0;
 }
 

@@ -498,6 +498,8 @@ int cmd_migrate(int argc, char **argv)
 			r->m.fault_latency = ks_hooks[i].ways[r->l.choices[i].way].kind == KS_WAY_FENTRY;
 		if (!strcmp(ks_hooks[i].metric, "page_stats"))
 			r->m.page_stats = r->l.choices[i].way >= 0;
+		if (!strcmp(ks_hooks[i].metric, "gfn_write_protect"))
+			r->m.gfn_wp = r->l.choices[i].way >= 0;
 	}
 	{
 		struct ks_json j;

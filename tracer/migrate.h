@@ -78,6 +78,7 @@ struct ks_migrate {
 	bool output_failed;
 	bool fault_latency;       /* faults come through fentry/fexit: timed */
 	bool page_stats;          /* page-size stats updates are traced (series) */
+	bool gfn_wp;              /* write protection by min_level is traced */
 	struct ks_trace *trace;   /* --trace FILE, or NULL */
 };
 
@@ -92,5 +93,10 @@ void ks_migrate_report_interval(struct ks_migrate *m, uint64_t now_ns);
 void ks_migrate_report_vm_interval(struct ks_migrate *m, struct ks_vm *vm, uint64_t now_ns);
 void ks_migrate_report_vm(struct ks_migrate *m, struct ks_vm *vm, const char *what, uint64_t now_ns);
 void ks_migrate_report_summary(struct ks_migrate *m, uint64_t now_ns);
+struct ks_json;
+/* key: {"4k": v[1], "2m": v[2], "1g": v[3]} */
+void ks_migrate_json_levels(struct ks_json *j, const char *key, const unsigned long long *v);
+/* A get/clear's write protection by min_level, or null if not counted. */
+void ks_migrate_json_sync_wp(struct ks_json *j, const struct ks_migrate *m, const struct ks_event *e);
 
 #endif

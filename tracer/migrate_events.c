@@ -4,6 +4,7 @@
  * dirty-log syncs, whole-slot write protection and rmap allocation. Each
  * updates the VM's slot table and is printed as it arrives.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -253,8 +254,20 @@ static void sync_event(struct ks_migrate *m, struct ks_vm *vm, const struct ks_e
 		ks_json_u64(&j, "num_pages", e->num_pages);
 	}
 	ks_json_i64(&j, "result", e->result);
+	ks_migrate_json_sync_wp(&j, m, e);
 	if (ks_json_end(&j))
 		m->output_failed = true;
+}
+
+void ks_migrate_json_sync_wp(struct ks_json *j, const struct ks_migrate *m, const struct ks_event *e)
+{
+	if (m->gfn_wp && e->wp_known) {
+		ks_migrate_json_levels(j, "wp_calls", e->wp_calls);
+		ks_migrate_json_levels(j, "wp_changed", e->wp_changed);
+	} else {
+		ks_json_double(j, "wp_calls", NAN);   /* null: not counted */
+		ks_json_double(j, "wp_changed", NAN);
+	}
 }
 
 static void slot_wp_event(struct ks_migrate *m, struct ks_vm *vm, const struct ks_event *e)

@@ -165,7 +165,7 @@ static uint64_t hist_quantile(const unsigned long long *h, double q)
 	return 0;
 }
 
-static void json_levels(struct ks_json *j, const char *key, const unsigned long long *v)
+void ks_migrate_json_levels(struct ks_json *j, const char *key, const unsigned long long *v)
 {
 	ks_json_obj(j, key);
 	for (int l = 1; l < KS_MAX_LEVEL; l++)
@@ -223,9 +223,9 @@ static void interval_vm(struct ks_migrate *m, struct ks_vm *vm, uint64_t now_ns,
 		ks_json_u64(&j, "interval_ns", dt_ns);
 		ks_json_u64(&j, "syncs", vm->syncs_interval);
 		ks_json_u64(&j, "host_ioctl_ns", vm->host_ns_interval);
-		json_levels(&j, "wp_calls", dc.wp_gfn_calls);
-		json_levels(&j, "wp_changed", dc.wp_gfn_protected);
-		json_levels(&j, "splits", dc.splits);
+		ks_migrate_json_levels(&j, "wp_calls", dc.wp_gfn_calls);
+		ks_migrate_json_levels(&j, "wp_changed", dc.wp_gfn_protected);
+		ks_migrate_json_levels(&j, "splits", dc.splits);
 		ks_json_u64(&j, "faults", dc.faults);
 		ks_json_u64(&j, "write_faults", dc.write_faults);
 		ks_json_u64(&j, "wp_faults", dc.wp_faults);
@@ -394,9 +394,9 @@ static void summary_vm(struct ks_migrate *m, struct ks_vm *vm, uint64_t now_ns)
 		ks_json_u64(&j, "faults", c->faults);
 		ks_json_u64(&j, "write_faults", c->write_faults);
 		ks_json_u64(&j, "wp_faults", c->wp_faults);
-		json_levels(&j, "wp_calls", c->wp_gfn_calls);
-		json_levels(&j, "wp_changed", c->wp_gfn_protected);
-		json_levels(&j, "splits", c->splits);
+		ks_migrate_json_levels(&j, "wp_calls", c->wp_gfn_calls);
+		ks_migrate_json_levels(&j, "wp_changed", c->wp_gfn_protected);
+		ks_migrate_json_levels(&j, "splits", c->splits);
 		ks_json_u64(&j, "tlb_flushes", c->tlb_flushes);
 		ks_json_u64(&j, "map_gpa_range_hypercalls", c->hypercalls_map_gpa);
 		ks_json_u64(&j, "map_gpa_range_pages", c->map_gpa_pages);

@@ -157,6 +157,7 @@ void ks_mtrace_sync(struct ks_migrate *m, struct ks_vm *vm, const struct ks_slot
 		ks_json_u64(&j, "num_pages", e->num_pages);
 	}
 	ks_json_i64(&j, "result", e->result);
+	ks_migrate_json_sync_wp(&j, m, e);
 	ks_trace_event_end(t, &j);
 }
 

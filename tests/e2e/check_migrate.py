@@ -151,6 +151,14 @@ def check_run(label, truth, mig, mode, backing):
         want = "lazy" if mode == "manual-init-set" else "eager"
         result(all(decided.get(i) == want for i in slot_ids), label,
                f"KVM's own decision at enable is {want} for every slot", str(decided))
+    # Under the TDP MMU write protection by min_level happens only inside
+    # gets and clears: their per-ioctl counts add up to the VM's total.
+    per = [r["wp_calls"] for r in by_type(mig, "dirty_log", pid)]
+    if per and all(p is not None for p in per):
+        sums = {l: sum(p[l] for p in per) for l in ("4k", "2m", "1g")}
+        result(sums == vs["wp_calls"], label,
+               f"write protect by min_level per get/clear sums to the VM's total {sums}",
+               f"VM total {vs['wp_calls']}")
     wp2m = vs["wp_calls"]["2m"]
     if mode == "manual-init-set":
         result(wp2m > 0, label, f"initially-set: write protect at 2M on clear ({wp2m} calls)",

@@ -110,14 +110,18 @@ def content(label, events, mig, runs, interrupted):
         return [e for e in events if e.get("ph") == "X" and e["name"].startswith(prefix)]
 
     # Every get/clear, both ways.
+    def levels(v):
+        return None if v is None else (v["4k"], v["2m"], v["1g"])
     want = {(r["pid"], r["op"], r["slot"], r["iteration"], r["ts_ns"], r["dur_ns"],
-             r.get("pages_dirty", r.get("pages_cleared")))
+             r.get("pages_dirty", r.get("pages_cleared")), levels(r["wp_calls"]), levels(r["wp_changed"]))
             for r in mig if r["type"] == "dirty_log"}
     got = {(e["pid"], e["args"]["op"], e["args"]["slot"], e["args"]["iteration"], ns(e["ts"]),
-            ns(e["dur"]), e["args"].get("pages_dirty", e["args"].get("pages_cleared")))
+            ns(e["dur"]), e["args"].get("pages_dirty", e["args"].get("pages_cleared")),
+            levels(e["args"]["wp_calls"]), levels(e["args"]["wp_changed"]))
            for e in slices("KVM_")}
     result(want == got and want, label,
-           f"{len(got)} get/clear slices equal the JSON lines (instant, duration, slot, iteration, pages)",
+           f"{len(got)} get/clear slices equal the JSON lines (instant, duration, slot, iteration, "
+           f"pages, write protect by min_level)",
            f"only in JSON lines {sorted(want - got)[:2]}, only in trace {sorted(got - want)[:2]}")
 
     # Memslot ioctls that turned logging on/off, and the spans they open and close.
@@ -216,6 +220,15 @@ def content(label, events, mig, runs, interrupted):
         result(t_get and same, label,
                f"kvmload {name}: its {len(t_get)} gets are slices with its dirty pages, inside its own timing",
                f"kvmload {sorted(t_get)} trace {sorted(m_get)}")
+        # Under the TDP MMU, write protection by min_level happens only
+        # inside gets and clears: the slices' counts add up to the VM's.
+        vs = [r for r in mig if r["type"] == "vm_summary" and r["pid"] == pid]
+        per = [e["args"]["wp_calls"] for e in slices("KVM_") if e["pid"] == pid]
+        if vs and per and all(p is not None for p in per):
+            sums = {l: sum(p[l] for p in per) for l in ("4k", "2m", "1g")}
+            result(sums == vs[0]["wp_calls"], label,
+                   f"kvmload {name}: write protect by min_level per get/clear sums to the VM's {sums}",
+                   f"VM total {vs[0]['wp_calls']}")
 
 
 def main():

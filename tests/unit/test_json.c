@@ -64,5 +64,18 @@ int main(void)
 	fclose(f);
 	CHECK("end closes open levels", !strcmp(buf,
 		"{\"type\":\"x\",\"schema\":1,\"ts_ns\":0,\"a\":{\"b\":[]}}\n"), "got %s", buf);
+	/* Bare objects and exact thousandths (the Chrome trace's us from ns). */
+	f = fmemopen(buf, sizeof(buf), "w");
+	ks_json_open(&j, f);
+	ks_json_milli(&j, "a", 0);
+	ks_json_milli(&j, "b", 1);
+	ks_json_milli(&j, "c", 1000);
+	ks_json_milli(&j, "d", 18446744073709551615ULL);
+	ks_json_obj(&j, "args");
+	ks_json_finish(&j);
+	fclose(f);
+	CHECK("bare object, thousandths exact", !strcmp(buf,
+		"{\"a\":0.000,\"b\":0.001,\"c\":1.000,\"d\":18446744073709551.615,\"args\":{}}"),
+	      "got %s", buf);
 	UNIT_EXIT();
 }
