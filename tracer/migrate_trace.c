@@ -202,16 +202,16 @@ void ks_mtrace_rmap(struct ks_migrate *m, struct ks_vm *vm, const struct ks_slot
 	ks_trace_event_end(t, &j);
 }
 
-/* One counter event with a series per min_level (4k, 2m, 1g). */
+/* One counter event with a series per level from `from` (1 = 4k) to 1g. */
 static void counter_levels(struct ks_trace *t, const struct ks_vm *vm, const char *name,
-			   uint64_t ts, const unsigned long long *v)
+			   uint64_t ts, const unsigned long long *v, int from)
 {
 	static const char *const level[KS_MAX_LEVEL] = { NULL, "4k", "2m", "1g" };
 	struct ks_json j;
 
 	ks_trace_event(t, &j, 'C', name, NULL, vm->pid, 0, ts);
 	ks_json_obj(&j, "args");
-	for (int l = 1; l < KS_MAX_LEVEL; l++)
+	for (int l = from; l < KS_MAX_LEVEL; l++)
 		ks_json_u64(&j, level[l], v[l]);
 	ks_trace_event_end(t, &j);
 }
@@ -287,8 +287,9 @@ void ks_mtrace_interval(struct ks_migrate *m, struct ks_vm *vm, const struct ks_
 	ks_trace_counter_u64(t, vm->pid, "write faults", "write", start, dc->write_faults);
 	if (m->fault_latency)
 		ks_trace_counter(t, vm->pid, "vCPU time in faults", "pct", start, lost_pct);
-	counter_levels(t, vm, "write-protect calls by min_level", start, dc->wp_gfn_calls);
-	counter_levels(t, vm, "huge pages split", start, dc->splits);
+	counter_levels(t, vm, "write-protect calls by min_level", start, dc->wp_gfn_calls, 1);
+	/* Splits are counted by the level split from: 2m and 1g. */
+	counter_levels(t, vm, "huge pages split", start, dc->splits, 2);
 	ks_trace_counter_u64(t, vm->pid, "remote TLB flushes", "flushes", start, dc->tlb_flushes);
 	vcpu_counters(t, vm, start, false);
 	stats_counters(t, vm);
@@ -309,8 +310,8 @@ void ks_mtrace_vm_exit(struct ks_migrate *m, struct ks_vm *vm, uint64_t ts)
 	ks_trace_counter_u64(t, vm->pid, "write faults", "write", ts, 0);
 	if (m->fault_latency)
 		ks_trace_counter(t, vm->pid, "vCPU time in faults", "pct", ts, 0);
-	counter_levels(t, vm, "write-protect calls by min_level", ts, zero);
-	counter_levels(t, vm, "huge pages split", ts, zero);
+	counter_levels(t, vm, "write-protect calls by min_level", ts, zero, 1);
+	counter_levels(t, vm, "huge pages split", ts, zero, 2);
 	ks_trace_counter_u64(t, vm->pid, "remote TLB flushes", "flushes", ts, 0);
 	vcpu_counters(t, vm, ts, true);
 	for (int i = 0; i < KS_MAX_SLOTS; i++)

@@ -171,7 +171,7 @@ def content(label, events, mig, runs, interrupted):
             continue
         start = r["ts_ns"] - r["interval_ns"]
         checks = [("faults", {"all": r["faults"]}), ("write faults", {"write": r["write_faults"]}),
-                  ("write-protect calls by min_level", r["wp_calls"]), ("huge pages split", r["splits"]),
+                  ("write-protect calls by min_level", r["wp_calls"]), ("huge pages split", {k: r["splits"][k] for k in ("2m", "1g")}),
                   ("remote TLB flushes", {"flushes": r["tlb_flushes"]}), ("syncs", {"get": r["syncs"]})]
         for name, vals in checks:
             n += 1

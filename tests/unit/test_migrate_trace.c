@@ -1,0 +1,118 @@
+// uses: migrate_events.c migrate_report.c migrate_trace.c trace_chrome.c rmap_bytes.c vmstats.c statsfd.c vmfind.c
+/* migrate's events as a trace, without a kernel: a VM's dirty-logging
+ * lifecycle fed through the same entry points the ring buffer and the
+ * interval loop use, then the trace text checked piece by piece. */
+#include <stdlib.h>
+#include "unit.h"
+#include "migrate.h"
+#include "migrate_trace.h"
+
+static struct ks_migrate m;
+
+static void feed(unsigned int type, int slot, uint64_t ts, uint64_t dur, unsigned int old_flags,
+		 unsigned int new_flags, long long pages)
+{
+	struct ks_event e = { .type = type, .tgid = 4242, .ts_ns = ts, .dur_ns = dur,
+			      .slot = slot, .npages = 512, .old_flags = old_flags,
+			      .new_flags = new_flags, .change = 3, .pages = pages,
+			      .kvm_ns = dur / 2, .wp_known = 1 };
+
+	e.wp_calls[2] = 7;
+	e.wp_changed[2] = 5;
+	ks_migrate_event(&m, &e);
+}
+
+static int count(const char *hay, const char *needle)
+{
+	int n = 0;
+
+	for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle))
+		n++;
+	return n;
+}
+
+int main(void)
+{
+	struct ks_trace t;
+	char *buf = NULL, *lines = NULL;
+	size_t len = 0, llen = 0;
+	struct ks_vm *vm;
+
+	m.json = true;
+	m.gfn_wp = true;
+	m.out = open_memstream(&lines, &llen);
+	m.start_ns = 1000000000;
+	m.trace = &t;
+	ks_trace_start(&t, open_memstream(&buf, &len));
+
+	feed(KS_EV_MEMSLOT_COMMIT, 1, 1100000000, 2000, 0, 0, 0);   /* created: not a logging change */
+	feed(KS_EV_MEMSLOT_COMMIT, 1, 1200000000, 3000, 0, 1, 0);   /* logging on */
+	feed(KS_EV_GET_DIRTY_LOG, 1, 1300000000, 1500, 0, 0, 40);
+	feed(KS_EV_CLEAR_DIRTY_LOG, 1, 1300002000, 2500, 0, 0, 40);
+	feed(KS_EV_MEMSLOT_COMMIT, 1, 1400000000, 4000, 1, 0, 0);   /* logging off */
+	feed(KS_EV_MEMSLOT_COMMIT, 2, 1500000000, 1000, 0, 1, 0);   /* slot 2 on, never off */
+	vm = ks_migrate_vm(&m, 4242, false);
+	CHECK("VM tracked", vm != NULL, "no VM");
+	if (!vm)
+		UNIT_EXIT();
+	vm->total.faults = 99;
+	vm->total.wp_gfn_calls[2] = 7;
+	ks_migrate_report_vm_interval(&m, vm, 1600000000);
+	CHECK("trace closes", ks_mtrace_close(&m, 1700000000) == 0, "err %d", t.err);
+	fclose(m.out);
+
+	CHECK("process named once", count(buf, "\"process_name\"") == 1, "%d", count(buf, "\"process_name\""));
+	CHECK("memslot create without logging change: no slice",
+	      count(buf, "memslot ioctl") == 3, "%d slices", count(buf, "memslot ioctl"));
+	CHECK("get slice: exact ts/dur, pages, iteration, per-ioctl write protect",
+	      strstr(buf, "\"name\":\"KVM_GET_DIRTY_LOG slot 1\",\"cat\":\"dirty_log\",\"ph\":\"X\","
+			  "\"pid\":4242,\"tid\":4242001,\"ts\":1300000.000,\"dur\":1.500,\"args\":{\"op\":\"get\","
+			  "\"slot\":1,\"as_id\":0,\"iteration\":0,\"kvm_ns\":750,\"pages_dirty\":40,\"result\":0,"
+			  "\"wp_calls\":{\"4k\":0,\"2m\":7,\"1g\":0},\"wp_changed\":{\"4k\":0,\"2m\":5,\"1g\":0}}}"),
+	      "%s", buf);
+	CHECK("clear slice belongs to the get's iteration",
+	      strstr(buf, "\"op\":\"clear\",\"slot\":1,\"as_id\":0,\"iteration\":0,") != NULL, "%s", buf);
+	CHECK("span opens at logging on", strstr(buf, "\"name\":\"slot 1 dirty logging\",\"cat\":\"memslot\","
+			  "\"ph\":\"b\",\"pid\":4242,\"tid\":4242001,\"ts\":1200000.000") != NULL, "%s", buf);
+	CHECK("span closes at the end of the logging-off ioctl",
+	      strstr(buf, "\"ph\":\"e\",\"pid\":4242,\"tid\":4242001,\"ts\":1400004.000,\"id\":\"0x21240001\","
+			  "\"args\":{\"ended_by\":\"logging off\",\"iterations\":1,\"pages_dirty\":40,"
+			  "\"pages_cleared\":40}") != NULL, "%s", buf);
+	CHECK("span still open at the end closes with the trace",
+	      strstr(buf, "\"ts\":1700000.000,\"id\":\"0x21240002\",\"args\":{\"ended_by\":\"end of trace\"")
+	      != NULL, "%s", buf);
+	CHECK("b/e balanced", count(buf, "\"ph\":\"b\"") == 2 && count(buf, "\"ph\":\"e\"") == 2, "%s", buf);
+	CHECK("interval counters at the interval's start",
+	      strstr(buf, "\"name\":\"faults\",\"ph\":\"C\",\"pid\":4242,\"ts\":1000000.000,"
+			  "\"args\":{\"all\":99}") &&
+	      strstr(buf, "\"name\":\"write-protect calls by min_level\",\"ph\":\"C\",\"pid\":4242,"
+			  "\"ts\":1000000.000,\"args\":{\"4k\":0,\"2m\":7,\"1g\":0}"), "%s", buf);
+	CHECK("file ends the array and the object", len > 4 && !strcmp(buf + len - 4, "\n]}\n"), "%s", buf);
+	CHECK("JSON lines carry the same per-ioctl write protect",
+	      lines && strstr(lines, "\"wp_calls\":{\"4k\":0,\"2m\":7,\"1g\":0}"), "%s", lines);
+
+	/* A VM that exits: counters back to 0, open span ended by the exit. */
+	free(buf);
+	buf = NULL;
+	memset(&m, 0, sizeof(m));
+	m.out = fopen("/dev/null", "w");
+	m.start_ns = 1000000000;
+	m.trace = &t;
+	ks_trace_start(&t, open_memstream(&buf, &len));
+	feed(KS_EV_MEMSLOT_COMMIT, 3, 1200000000, 3000, 0, 1, 0);
+	vm = ks_migrate_vm(&m, 4242, false);
+	if (vm) {
+		vm->exit_ts = 1300000000;
+		ks_migrate_report_vm_interval(&m, vm, 1300000000);
+		ks_migrate_report_vm(&m, vm, "exited", 1300000000);
+	}
+	ks_mtrace_close(&m, 1900000000);
+	fclose(m.out);
+	CHECK("VM exit ends its span and zeroes its counters",
+	      buf && strstr(buf, "\"ts\":1300000.000,\"id\":\"0x21240003\",\"args\":{\"ended_by\":\"VM exited\"") &&
+	      strstr(buf, "\"name\":\"faults\",\"ph\":\"C\",\"pid\":4242,\"ts\":1300000.000,\"args\":{\"all\":0}") &&
+	      !strstr(buf, "end of trace"), "%s", buf);
+	free(buf);
+	free(lines);
+	UNIT_EXIT();
+}
