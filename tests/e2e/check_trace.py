@@ -145,7 +145,9 @@ def content(label, events, mig, runs, interrupted):
         if e.get("ph") == "b":
             begins[(e["pid"], e["id"])] = e
         elif e.get("ph") == "e":
-            b = begins.pop((e["pid"], e["id"]))
+            b = begins.pop((e["pid"], e["id"]), None)
+            if b is None:
+                continue  # unbalanced: reported by the structure checks
             span = (e["pid"], b["args"]["slot"], ns(b["ts"]), ns(e["ts"]), e["args"]["ended_by"])
             (spans_got if span[4] == "logging off" else still_open).append(span)
     result(sorted(spans_want) == sorted(spans_got) and spans_want, label,
