@@ -10,7 +10,8 @@
 static void header(struct ks_trace *t)
 {
 	/* displayTimeUnit only sets how the viewers print times; "ts" and
-	 * "dur" are us by the format's definition. */
+	 * "dur" are us by the format's definition (Perfetto reads them so
+	 * since 2022, as chrome://tracing always did). */
 	fputs("{\"displayTimeUnit\":\"ns\",\"otherData\":{\"producer\":\"kvmscope migrate\","
 	      "\"clock\":\"CLOCK_MONOTONIC\"},\"traceEvents\":[\n", t->f);
 }
@@ -52,6 +53,10 @@ void ks_trace_event(struct ks_trace *t, struct ks_json *j, char ph, const char *
 		    const char *cat, int pid, uint64_t tid, uint64_t ts_ns)
 {
 	char phs[2] = { ph, '\0' };
+
+	/* Key order matters to streaming readers: Perfetto's tokenizer finds
+	 * "ts" by scanning the keys before it and gives up at an array, so
+	 * the fixed scalar keys come first and "args" last. */
 
 	if (!t->first)
 		fputs(",\n", t->f);
