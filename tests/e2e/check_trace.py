@@ -4,7 +4,8 @@
 Input: the console log of tests/lab/guest/trace.sh: sections "=== kvmload
 NAME exit=N" (kvmload's ground truth), "=== migrate exit=N" (the tracer's
 JSON lines), "=== interrupted kvmload pid=N" (a VM still logging when the
-tracer got SIGINT) and "=== trace bytes=N" (the trace, gzip + base64).
+tracer got SIGINT), "=== full disk exit=N" (a run whose trace file filled
+its disk) and "=== trace bytes=N" (the trace, gzip + base64).
 
 Structure: valid JSON in the object form, the fields each phase needs,
 names for every process and track, timestamps non-decreasing per track,
@@ -278,6 +279,12 @@ def main():
     intr = [h for h in sec if h.startswith("interrupted kvmload pid=")]
     interrupted = int(intr[0].split("=")[1]) if intr else None
     content(a.label, events, mig, runs, interrupted)
+    full = [h for h in sec if h.startswith("full disk exit=")]
+    err = [l for l in sec.get(full[0], []) if l.strip()] if full else []
+    result(full and full[0] == "full disk exit=1" and len(err) == 1 and
+           "--trace /tmp/small/t.json: write failed: No space left on device" in err[0], a.label,
+           "a trace file filling its disk mid-run: one line on stderr, exit status 1",
+           f"{full[:1]} stderr {err[:3]}")
     kinds = defaultdict(int)
     for e in events:
         kinds[e.get("ph")] += 1

@@ -1,7 +1,7 @@
 #!/bin/sh
 # In the lab: `kvmscope migrate --json --trace` over two kvmload runs, then
 # a third run still logging when the tracer gets SIGINT (its spans must be
-# closed by the end of the trace). Prints the runs' ground truth, the JSON
+# closed by the end of the trace); then a trace file on a full disk. Prints the runs' ground truth, the JSON
 # lines and the trace (gzip + base64) in sections for tests/e2e/check_trace.py.
 set -u
 kvmscope migrate --json -i 250ms --trace /tmp/trace.json >/tmp/migrate.json 2>/tmp/migrate.err &
@@ -46,6 +46,11 @@ cat /tmp/migrate.err
 echo "=== interrupted kvmload pid=$kpid"
 kill $kpid 2>/dev/null
 wait $kpid 2>/dev/null
+# A trace file that fills its disk mid-run: one line, status 1.
+mkdir -p /tmp/small && mount -t tmpfs -o size=16k tmpfs /tmp/small
+kvmscope migrate -i 100ms -d 30s --trace /tmp/small/t.json >/dev/null 2>/tmp/full.err
+echo "=== full disk exit=$?"
+cat /tmp/full.err
 echo "=== trace bytes=$(wc -c </tmp/trace.json)"
 gzip -c /tmp/trace.json | base64
 echo "=== end"
