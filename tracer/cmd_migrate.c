@@ -454,14 +454,15 @@ int cmd_migrate(int argc, char **argv)
 
 	if (a.run.pid && ks_vmm_require(a.run.pid))
 		goto out_free;
-	/* Before the slow part: a bad path fails at once. */
+	if (ks_signals_install())
+		goto out_free;
+	/* Before the slow part: a bad path fails at once. From here on every
+	 * path goes through `out`, which completes the file. */
 	if (a.trace_path) {
 		if (ks_trace_open(&r->trace, a.trace_path))
 			goto out_free;
 		r->m.trace = &r->trace;
 	}
-	if (ks_signals_install())
-		goto out_free;
 	ks_libbpf_logging();
 	ks_probe_init(&p);
 	lo.filter_tgid = (unsigned int)a.run.pid;
@@ -470,7 +471,7 @@ int cmd_migrate(int argc, char **argv)
 		/* A signal may interrupt the loading itself (EINTR). */
 		if (ks_stop_signal)
 			status = ks_signal_exit_status();
-		goto out_free;
+		goto out;
 	}
 	ks_probe_free(&p);
 	/* Interrupted while attaching: nothing was traced, so no summary. */

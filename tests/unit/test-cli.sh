@@ -58,3 +58,18 @@ if out=$("$ks" --help 2>&1) && printf '%s' "$out" | grep -q migrate; then
 else
 	echo "FAIL --help lists the commands: $out"
 fi
+# A run that fails after --trace created its file (unprivileged: the BPF
+# load fails) still leaves a complete, valid trace.
+tdir=$(mktemp -d)
+chmod 777 "$tdir"
+unpriv=()
+[ "$(id -u)" -ne 0 ] || unpriv=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+"${unpriv[@]}" "$ks" migrate -d 1s --trace "$tdir/t.json" >/dev/null 2>"$tdir/err"
+rc=$?
+if [ "$rc" -eq 1 ] && python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["traceEvents"] == []' \
+	"$tdir/t.json" 2>/dev/null; then
+	echo "PASS migrate: failed unprivileged run leaves a valid empty trace"
+else
+	echo "FAIL migrate: failed unprivileged run leaves a valid empty trace: exit $rc, $(cat "$tdir/err"), file: $(head -c 200 "$tdir/t.json")"
+fi
+rm -rf "$tdir"
