@@ -176,7 +176,7 @@ static void memslot_event(struct ks_migrate *m, struct ks_vm *vm, const struct k
 		vm->host_ns_interval += e->dur_ns;
 		vm->host_ns_total += e->dur_ns;
 	}
-	ks_mtrace_memslot(m, vm, s, e, logging);
+	ks_mtrace_memslot(m, vm, s, e, logging, wp);
 	if (m->json) {
 		ks_json_begin(&j, m->out, "memslot", e->ts_ns);
 		ks_json_i64(&j, "pid", vm->pid);
@@ -236,7 +236,7 @@ static void sync_event(struct ks_migrate *m, struct ks_vm *vm, const struct ks_e
 	}
 	vm->host_ns_interval += e->dur_ns;
 	vm->host_ns_total += e->dur_ns;
-	ks_mtrace_sync(m, vm, s, e, iteration);
+	ks_mtrace_sync(m, vm, s, e, iteration, wp);
 	if (!m->json)
 		return; /* human output aggregates syncs per interval */
 	ks_json_begin(&j, m->out, "dirty_log", e->ts_ns);

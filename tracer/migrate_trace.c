@@ -9,10 +9,11 @@
  *   track "whole-slot write protect"  KVM's eager write protect at start
  *   track "rmap allocation"       memslot rmap arrays allocated
  *   async "slot N dirty logging"  per memslot, logging on to logging off
- *   counters, per interval        faults, write faults, vCPU time in
- *                                 faults, write-protect calls by min_level,
- *                                 splits, TLB flushes, syncs, ioctl time;
- *                                 per vCPU: faults KVM counted (pf_taken)
+ *   counters, per interval        faults, write faults, write-protect
+ *                                 faults, vCPU time in faults, write-protect
+ *                                 calls by min_level, splits, TLB flushes,
+ *                                 syncs, ioctl time; per vCPU: faults and
+ *                                 write-protect faults
  *   counters, per stats sample    every scalar binary statistic of the VM,
  *                                 and of its vCPUs summed
  *
@@ -90,7 +91,7 @@ static void span_end(struct ks_trace *t, struct ks_vm *vm, struct ks_slot *s, ui
 }
 
 void ks_mtrace_memslot(struct ks_migrate *m, struct ks_vm *vm, struct ks_slot *s,
-		       const struct ks_event *e, const char *logging)
+		       const struct ks_event *e, const char *logging, int64_t wp_faults)
 {
 	struct ks_trace *t = m->trace;
 	bool on = !strcmp(logging, "on");
@@ -109,6 +110,7 @@ void ks_mtrace_memslot(struct ks_migrate *m, struct ks_vm *vm, struct ks_slot *s
 	ks_json_u64(&j, "npages", e->npages);
 	ks_json_str(&j, "logging", logging);
 	ks_json_u64(&j, "kvm_ns", e->kvm_ns);
+	ks_json_i64(&j, "wp_faults", wp_faults);
 	if (on && (e->actions & KS_ACT_KNOWN))
 		ks_json_str(&j, "kvm_decision", e->actions & KS_ACT_LAZY ? "lazy" : "eager");
 	ks_trace_event_end(t, &j);
@@ -131,7 +133,7 @@ void ks_mtrace_memslot(struct ks_migrate *m, struct ks_vm *vm, struct ks_slot *s
 }
 
 void ks_mtrace_sync(struct ks_migrate *m, struct ks_vm *vm, const struct ks_slot *s,
-		    const struct ks_event *e, uint64_t iteration)
+		    const struct ks_event *e, uint64_t iteration, int64_t wp_faults)
 {
 	struct ks_trace *t = m->trace;
 	bool get = e->type == KS_EV_GET_DIRTY_LOG;
@@ -151,6 +153,7 @@ void ks_mtrace_sync(struct ks_migrate *m, struct ks_vm *vm, const struct ks_slot
 	ks_json_u64(&j, "as_id", s->as_id);
 	ks_json_u64(&j, "iteration", iteration);
 	ks_json_u64(&j, "kvm_ns", e->kvm_ns);
+	ks_json_i64(&j, "wp_faults", wp_faults);
 	ks_json_i64(&j, get ? "pages_dirty" : "pages_cleared", e->pages);
 	if (!get) {
 		ks_json_u64(&j, "first_page", e->first_page);
@@ -250,24 +253,24 @@ static void stats_counters(struct ks_trace *t, struct ks_vm *vm)
 	}
 }
 
-/* Faults KVM counted per vCPU over the interval (pf_taken delta): where
- * the fault bursts were. Only when both samples bound the interval; with
- * zero, the end of the VM (every vCPU back to 0). */
+/* Per vCPU, the interval's faults and write-protect faults (the JSON
+ * lines' vcpu_faults: where the fault bursts were); with zero, the end of
+ * the VM (every vCPU back to 0). */
 static void vcpu_counters(struct ks_trace *t, const struct ks_vm *vm, uint64_t ts, bool zero)
 {
 	char name[64];
 
-	if (!vm->have_stats || (!vm->stats_baseline && !zero))
-		return;
-	for (int i = 0; i < vm->st.nvcpu; i++) {
-		const struct ks_stats_src *s = &vm->st.vcpu[i];
-		int k = s->fd >= 0 ? ks_stats_find(&s->schema, "pf_taken") : -1;
+	for (int i = 0; i < vm->nvcpus; i++) {
+		const struct ks_vcpu_stat *v = &vm->vcpus[i];
 
-		if (k < 0)
-			continue;
-		snprintf(name, sizeof(name), "vCPU %d faults", s->vcpu_id);
-		ks_trace_counter_u64(t, vm->pid, name, "pf_taken", ts, zero ? 0 :
-				     s->cur[s->schema.desc[k].index] - s->prev[s->schema.desc[k].index]);
+		snprintf(name, sizeof(name), "vCPU %d faults", v->id);
+		ks_trace_counter_u64(t, vm->pid, name, "faults", ts,
+				     zero || v->total.faults < v->last.faults ? 0 :
+				     v->total.faults - v->last.faults);
+		snprintf(name, sizeof(name), "vCPU %d write-protect faults", v->id);
+		ks_trace_counter_u64(t, vm->pid, name, "wp_faults", ts,
+				     zero || v->total.wp_faults < v->last.wp_faults ? 0 :
+				     v->total.wp_faults - v->last.wp_faults);
 	}
 }
 
@@ -285,6 +288,7 @@ void ks_mtrace_interval(struct ks_migrate *m, struct ks_vm *vm, const struct ks_
 			 vm->host_ns_interval / 1e6);
 	ks_trace_counter_u64(t, vm->pid, "faults", "all", start, dc->faults);
 	ks_trace_counter_u64(t, vm->pid, "write faults", "write", start, dc->write_faults);
+	ks_trace_counter_u64(t, vm->pid, "write-protect faults", "wp", start, dc->wp_faults);
 	if (m->fault_latency)
 		ks_trace_counter(t, vm->pid, "vCPU time in faults", "pct", start, lost_pct);
 	counter_levels(t, vm, "write-protect calls by min_level", start, dc->wp_gfn_calls, 1);
@@ -308,6 +312,7 @@ void ks_mtrace_vm_exit(struct ks_migrate *m, struct ks_vm *vm, uint64_t ts)
 	ks_trace_counter(t, vm->pid, "dirty-log ioctl time", "ms", ts, 0);
 	ks_trace_counter_u64(t, vm->pid, "faults", "all", ts, 0);
 	ks_trace_counter_u64(t, vm->pid, "write faults", "write", ts, 0);
+	ks_trace_counter_u64(t, vm->pid, "write-protect faults", "wp", ts, 0);
 	if (m->fault_latency)
 		ks_trace_counter(t, vm->pid, "vCPU time in faults", "pct", ts, 0);
 	counter_levels(t, vm, "write-protect calls by min_level", ts, zero, 1);

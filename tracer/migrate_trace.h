@@ -6,10 +6,12 @@
 
 #include "migrate.h"
 
+/* wp_faults: write-protect faults since the VM's previous event, as in
+ * the JSON lines (-1 unknown). */
 void ks_mtrace_memslot(struct ks_migrate *m, struct ks_vm *vm, struct ks_slot *s,
-		       const struct ks_event *e, const char *logging);
+		       const struct ks_event *e, const char *logging, int64_t wp_faults);
 void ks_mtrace_sync(struct ks_migrate *m, struct ks_vm *vm, const struct ks_slot *s,
-		    const struct ks_event *e, uint64_t iteration);
+		    const struct ks_event *e, uint64_t iteration, int64_t wp_faults);
 void ks_mtrace_slot_wp(struct ks_migrate *m, struct ks_vm *vm, const struct ks_slot *s,
 		       const struct ks_event *e);
 void ks_mtrace_rmap(struct ks_migrate *m, struct ks_vm *vm, const struct ks_slot *s,

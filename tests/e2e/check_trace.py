@@ -114,22 +114,23 @@ def content(label, events, mig, runs, interrupted):
     def levels(v):
         return None if v is None else (v["4k"], v["2m"], v["1g"])
     want = {(r["pid"], r["op"], r["slot"], r["iteration"], r["ts_ns"], r["dur_ns"],
-             r.get("pages_dirty", r.get("pages_cleared")), levels(r["wp_calls"]), levels(r["wp_changed"]))
+             r.get("pages_dirty", r.get("pages_cleared")), levels(r["wp_calls"]), levels(r["wp_changed"]),
+             r["wp_faults"])
             for r in mig if r["type"] == "dirty_log"}
     got = {(e["pid"], e["args"]["op"], e["args"]["slot"], e["args"]["iteration"], ns(e["ts"]),
             ns(e["dur"]), e["args"].get("pages_dirty", e["args"].get("pages_cleared")),
-            levels(e["args"]["wp_calls"]), levels(e["args"]["wp_changed"]))
+            levels(e["args"]["wp_calls"]), levels(e["args"]["wp_changed"]), e["args"]["wp_faults"])
            for e in slices("KVM_")}
     result(want == got and want, label,
            f"{len(got)} get/clear slices equal the JSON lines (instant, duration, slot, iteration, "
-           f"pages, write protect by min_level)",
+           f"pages, write protect by min_level, write-protect faults)",
            f"only in JSON lines {sorted(want - got)[:2]}, only in trace {sorted(got - want)[:2]}")
 
     # Memslot ioctls that turned logging on/off, and the spans they open and close.
     mem = [r for r in mig if r["type"] == "memslot" and r["logging"] in ("on", "off")]
-    want = {(r["pid"], r["slot"], r["logging"], r["ts_ns"], r["dur_ns"]) for r in mem}
-    got = {(e["pid"], e["args"]["slot"], e["args"]["logging"], ns(e["ts"]), ns(e["dur"]))
-           for e in slices("memslot ioctl")}
+    want = {(r["pid"], r["slot"], r["logging"], r["ts_ns"], r["dur_ns"], r["wp_faults"]) for r in mem}
+    got = {(e["pid"], e["args"]["slot"], e["args"]["logging"], ns(e["ts"]), ns(e["dur"]),
+            e["args"]["wp_faults"]) for e in slices("memslot ioctl")}
     result(want == got and want, label, f"{len(got)} logging on/off memslot ioctl slices equal the JSON lines",
            f"only in JSON lines {sorted(want - got)[:2]}, only in trace {sorted(got - want)[:2]}")
     spans_want = []
@@ -174,6 +175,7 @@ def content(label, events, mig, runs, interrupted):
             continue
         start = r["ts_ns"] - r["interval_ns"]
         checks = [("faults", {"all": r["faults"]}), ("write faults", {"write": r["write_faults"]}),
+                  ("write-protect faults", {"wp": r["wp_faults"]}),
                   ("write-protect calls by min_level", r["wp_calls"]), ("huge pages split", {k: r["splits"][k] for k in ("2m", "1g")}),
                   ("remote TLB flushes", {"flushes": r["tlb_flushes"]}), ("syncs", {"get": r["syncs"]})]
         for name, vals in checks:
@@ -181,14 +183,14 @@ def content(label, events, mig, runs, interrupted):
             got = counters.get((r["pid"], name, start))
             if got != vals:
                 wrong.append((r["pid"], name, start, vals, got))
-        # Per-vCPU fault counters sum to the pf_taken delta migrate compared.
-        pf = [a for a in r["agreement"] if a["stat"] == "pf_taken" and "stat_delta" in a]
-        if pf:
-            n += 1
-            per = [v["pf_taken"] for (p, name, ts), v in counters.items()
-                   if p == r["pid"] and ts == start and re.fullmatch(r"vCPU \d+ faults", name)]
-            if not per or sum(per) != pf[0]["stat_delta"]:
-                wrong.append((r["pid"], "vCPU faults", start, pf[0]["stat_delta"], per))
+        # Per vCPU: the interval's faults and write-protect faults.
+        for v in r["vcpu_faults"]:
+            n += 2
+            for name, key in ((f"vCPU {v['vcpu']} faults", "faults"),
+                              (f"vCPU {v['vcpu']} write-protect faults", "wp_faults")):
+                got = counters.get((r["pid"], name, start))
+                if got != {key: v[key]}:
+                    wrong.append((r["pid"], name, start, v[key], got))
     result(n and not wrong, label, f"{n} interval counter values equal the JSON lines' intervals",
            wrong[:3])
 

@@ -8,6 +8,7 @@
 #include "migrate_trace.h"
 
 static struct ks_migrate m;
+static long long wp_total;   /* the VM's write-protect faults so far */
 
 static void feed(unsigned int type, int slot, uint64_t ts, uint64_t dur, unsigned int old_flags,
 		 unsigned int new_flags, long long pages)
@@ -15,7 +16,10 @@ static void feed(unsigned int type, int slot, uint64_t ts, uint64_t dur, unsigne
 	struct ks_event e = { .type = type, .tgid = 4242, .ts_ns = ts, .dur_ns = dur,
 			      .slot = slot, .npages = 512, .old_flags = old_flags,
 			      .new_flags = new_flags, .change = 3, .pages = pages,
-			      .kvm_ns = dur / 2, .wp_known = 1 };
+			      .kvm_ns = dur / 2, .wp_known = 1, .kvm = 0xffff8880c0de0000ULL };
+
+	wp_total += 3;
+	e.wp_faults_total = wp_total;
 
 	e.wp_calls[2] = 7;
 	e.wp_changed[2] = 5;
@@ -57,6 +61,14 @@ int main(void)
 		UNIT_EXIT();
 	vm->total.faults = 99;
 	vm->total.wp_gfn_calls[2] = 7;
+	{
+		struct ks_vcpu_stat *v = ks_migrate_vcpu(vm, 1);
+
+		if (v) {
+			v->total.faults = 42;
+			v->total.wp_faults = 40;
+		}
+	}
 	ks_migrate_report_vm_interval(&m, vm, 1600000000);
 	CHECK("trace closes", ks_mtrace_close(&m, 1700000000) == 0, "err %d", t.err);
 	fclose(m.out);
@@ -67,7 +79,8 @@ int main(void)
 	CHECK("get slice: exact ts/dur, pages, iteration, per-ioctl write protect",
 	      strstr(buf, "\"name\":\"KVM_GET_DIRTY_LOG slot 1\",\"cat\":\"dirty_log\",\"ph\":\"X\","
 			  "\"pid\":4242,\"tid\":4242001,\"ts\":1300000.000,\"dur\":1.500,\"args\":{\"op\":\"get\","
-			  "\"slot\":1,\"as_id\":0,\"iteration\":0,\"kvm_ns\":750,\"pages_dirty\":40,\"result\":0,"
+			  "\"slot\":1,\"as_id\":0,\"iteration\":0,\"kvm_ns\":750,\"wp_faults\":3,\"pages_dirty\":40,"
+			  "\"result\":0,"
 			  "\"wp_calls\":{\"4k\":0,\"2m\":7,\"1g\":0},\"wp_changed\":{\"4k\":0,\"2m\":5,\"1g\":0}}}"),
 	      "%s", buf);
 	CHECK("clear slice belongs to the get's iteration",
@@ -87,11 +100,18 @@ int main(void)
 			  "\"args\":{\"all\":99}") &&
 	      strstr(buf, "\"name\":\"write-protect calls by min_level\",\"ph\":\"C\",\"pid\":4242,"
 			  "\"ts\":1000000.000,\"args\":{\"4k\":0,\"2m\":7,\"1g\":0}"), "%s", buf);
+	CHECK("per-vCPU fault counters at the interval's start",
+	      strstr(buf, "\"name\":\"vCPU 1 faults\",\"ph\":\"C\",\"pid\":4242,\"ts\":1000000.000,"
+			  "\"args\":{\"faults\":42}") &&
+	      strstr(buf, "\"name\":\"vCPU 1 write-protect faults\",\"ph\":\"C\",\"pid\":4242,"
+			  "\"ts\":1000000.000,\"args\":{\"wp_faults\":40}"), "%s", buf);
 	CHECK("file ends the array and the object", len > 4 && !strcmp(buf + len - 4, "\n]}\n"), "%s", buf);
 	CHECK("JSON lines carry the same per-ioctl write protect",
 	      lines && strstr(lines, "\"wp_calls\":{\"4k\":0,\"2m\":7,\"1g\":0}"), "%s", lines);
 
 	/* A VM that exits: counters back to 0, open span ended by the exit. */
+	for (int i = 0; i < KS_MAX_TRACKED; i++)
+		ks_migrate_vm_free(&m.vms[i]);
 	free(buf);
 	buf = NULL;
 	memset(&m, 0, sizeof(m));
@@ -101,6 +121,8 @@ int main(void)
 	ks_trace_start(&t, open_memstream(&buf, &len));
 	feed(KS_EV_MEMSLOT_COMMIT, 3, 1200000000, 3000, 0, 1, 0);
 	vm = ks_migrate_vm(&m, 4242, false);
+	if (vm && ks_migrate_vcpu(vm, 0))
+		ks_migrate_vcpu(vm, 0)->total.faults = 5;
 	if (vm) {
 		vm->exit_ts = 1300000000;
 		ks_migrate_report_vm_interval(&m, vm, 1300000000);
@@ -111,7 +133,11 @@ int main(void)
 	CHECK("VM exit ends its span and zeroes its counters",
 	      buf && strstr(buf, "\"ts\":1300000.000,\"id\":\"0x21240003\",\"args\":{\"ended_by\":\"VM exited\"") &&
 	      strstr(buf, "\"name\":\"faults\",\"ph\":\"C\",\"pid\":4242,\"ts\":1300000.000,\"args\":{\"all\":0}") &&
+	      strstr(buf, "\"name\":\"vCPU 0 faults\",\"ph\":\"C\",\"pid\":4242,\"ts\":1300000.000,"
+		     "\"args\":{\"faults\":0}") &&
 	      !strstr(buf, "end of trace"), "%s", buf);
+	for (int i = 0; i < KS_MAX_TRACKED; i++)
+		ks_migrate_vm_free(&m.vms[i]);
 	free(buf);
 	free(lines);
 	UNIT_EXIT();
