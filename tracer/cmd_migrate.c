@@ -187,90 +187,6 @@ static void scan_known(struct run *r, uint64_t ts)
 	}
 }
 
-/* Sums the per-CPU vCPU fault counters into each vCPU's running total.
- * One entry per vCPU: the cost does not grow with the fault rate. */
-static void read_vcpu_faults(struct run *r, int ncpu)
-{
-	int fd = bpf_map__fd(r->l.skel->maps.vcpu_faults);
-	struct ks_vcpu_key key, next, *prev = NULL;
-	struct ks_vcpu_faults *vals = calloc(ncpu, sizeof(*vals));
-
-	if (!vals)
-		return;
-	for (int i = 0; i < KS_MAX_TRACKED; i++) {
-		struct ks_vm *vm = &r->m.vms[i];
-
-		if (vm->used && vm->active)
-			for (int v = 0; v < vm->nvcpus; v++)
-				memset(&vm->vcpus[v].total, 0, sizeof(vm->vcpus[v].total));
-	}
-	while (!bpf_map_get_next_key(fd, prev, &next)) {
-		struct ks_vcpu_stat *v;
-		struct ks_vm *vm;
-
-		key = next;
-		prev = &key;
-		vm = ks_migrate_vm(&r->m, (pid_t)key.tgid, false);
-		if (!vm || bpf_map_lookup_elem(fd, &key, vals))
-			continue;
-		v = ks_migrate_vcpu(vm, key.vcpu_id);
-		if (!v)
-			continue;
-		for (int c = 0; c < ncpu; c++) {
-			uint64_t *t = (uint64_t *)&v->total;
-			const uint64_t *s = (const uint64_t *)&vals[c];
-
-			for (size_t k = 0; k < sizeof(v->total) / sizeof(uint64_t); k++)
-				t[k] += s[k];
-		}
-	}
-	free(vals);
-}
-
-/* Sums the per-CPU VM counters into each VM's running total. */
-static void read_counters(struct run *r)
-{
-	int ncpu = libbpf_num_possible_cpus();
-	int fd = bpf_map__fd(r->l.skel->maps.vm_counters);
-	int dfd = bpf_map__fd(r->l.skel->maps.drops);
-	struct ks_vm_key key, next, *prev = NULL;
-	struct ks_vm_counters *vals = calloc(ncpu > 0 ? ncpu : 1, sizeof(*vals));
-	uint64_t *dv = calloc(ncpu > 0 ? ncpu : 1, sizeof(uint64_t));
-
-	if (!vals || !dv || ncpu <= 0)
-		goto out;
-	for (int i = 0; i < KS_MAX_TRACKED; i++)
-		if (r->m.vms[i].used && r->m.vms[i].active)
-			memset(&r->m.vms[i].total, 0, sizeof(r->m.vms[i].total));
-	while (!bpf_map_get_next_key(fd, prev, &next)) {
-		struct ks_vm *vm;
-
-		key = next;
-		prev = &key;
-		vm = ks_migrate_vm(&r->m, (pid_t)key.tgid, false);
-		if (!vm || bpf_map_lookup_elem(fd, &key, vals))
-			continue;
-		for (int c = 0; c < ncpu; c++) {
-			uint64_t *t = (uint64_t *)&vm->total;
-			const uint64_t *s = (const uint64_t *)&vals[c];
-
-			for (size_t k = 0; k < sizeof(vm->total) / sizeof(uint64_t); k++)
-				t[k] += s[k];
-		}
-	}
-	read_vcpu_faults(r, ncpu);
-	for (uint32_t i = 0; i < KS_DROP_MAX; i++) {
-		if (bpf_map_lookup_elem(dfd, &i, dv))
-			continue;
-		r->m.drops[i] = 0;
-		for (int c = 0; c < ncpu; c++)
-			r->m.drops[i] += dv[c];
-	}
-out:
-	free(vals);
-	free(dv);
-}
-
 /* Reads the counters and samples the binary stats of one VM (or of every
  * active VM with stats if vm is NULL) at the end of an interval.
  * KVM adds to pages_4k/2m/1g and then fires kvm_mmu_page_stats, whose sums
@@ -289,7 +205,7 @@ static void sample_settled(struct run *r, struct ks_vm *only, uint64_t ts)
 	/* Without the series' page-size events there is nothing to settle:
 	 * one read of each, no extra work for the VMMs' CPUs. */
 	if (!r->m.page_stats) {
-		read_counters(r);
+		ks_migrate_read_counters(&r->m, r->l.skel);
 		for (int i = 0; i < KS_MAX_TRACKED; i++) {
 			struct ks_vm *vm = &r->m.vms[i];
 
@@ -300,7 +216,7 @@ static void sample_settled(struct run *r, struct ks_vm *only, uint64_t ts)
 	}
 	for (int t = 0; t < TRIES && moved; t++) {
 		moved = false;
-		read_counters(r);
+		ks_migrate_read_counters(&r->m, r->l.skel);
 		for (int i = 0; i < KS_MAX_TRACKED; i++) {
 			struct ks_vm *vm = &r->m.vms[i];
 
@@ -313,7 +229,7 @@ static void sample_settled(struct run *r, struct ks_vm *only, uint64_t ts)
 				ks_vmstats_sample(&vm->st, ts);
 			memcpy(before[i], vm->total.page_delta, sizeof(before[i]));
 		}
-		read_counters(r);
+		ks_migrate_read_counters(&r->m, r->l.skel);
 		for (int i = 0; i < KS_MAX_TRACKED; i++) {
 			struct ks_vm *vm = &r->m.vms[i];
 
@@ -325,31 +241,6 @@ static void sample_settled(struct run *r, struct ks_vm *only, uint64_t ts)
 	}
 }
 
-/* Forgets a VMM's entries in the kernel maps so they do not fill up. */
-static void forget_in_kernel(struct run *r, pid_t pid)
-{
-	int fd = bpf_map__fd(r->l.skel->maps.vm_counters);
-	int vfd = bpf_map__fd(r->l.skel->maps.vcpu_faults);
-	struct ks_vcpu_key vkey, vnext;
-	struct ks_vm_key key, next;
-	bool more = !bpf_map_get_next_key(fd, NULL, &next);
-
-	while (more) {
-		key = next;
-		more = !bpf_map_get_next_key(fd, &key, &next);
-		if ((pid_t)key.tgid == pid)
-			bpf_map_delete_elem(fd, &key);
-	}
-	more = !bpf_map_get_next_key(vfd, NULL, &vnext);
-	while (more) {
-		vkey = vnext;
-		more = !bpf_map_get_next_key(vfd, &vkey, &vnext);
-		if ((pid_t)vkey.tgid == pid)
-			bpf_map_delete_elem(vfd, &vkey);
-	}
-}
-
-/* The VM went away: its VMM exited, or closed it ("exited"/"closed"). */
 static void vm_exited(struct run *r, struct ks_vm *vm, uint64_t ts, const char *why)
 {
 	/* Collect what is still in flight before the VM leaves the report. */
@@ -358,14 +249,14 @@ static void vm_exited(struct run *r, struct ks_vm *vm, uint64_t ts, const char *
 	if (vm->have_stats)
 		sample_settled(r, vm, ts);
 	else
-		read_counters(r);
+		ks_migrate_read_counters(&r->m, r->l.skel);
 	vm->exit_ts = ts;
 	ks_migrate_report_vm_interval(&r->m, vm, ts);
 	ks_migrate_report_vm(&r->m, vm, why, ts);
 	epoll_ctl(r->epfd, EPOLL_CTL_DEL, vm->st.pidfd, NULL);
 	ks_vmstats_close(&vm->st);   /* the stats fds pin the VM in the kernel */
 	vm->active = false;
-	forget_in_kernel(r, vm->pid);
+	ks_migrate_forget_in_kernel(r->l.skel, vm->pid);
 }
 
 static int loop(struct run *r, const struct migrate_args *a)
@@ -537,7 +428,7 @@ int cmd_migrate(int argc, char **argv)
 		status = ks_stop_signal ? KS_EXIT_OK : KS_EXIT_OK;
 	/* Whatever ended the run, report what was collected. */
 	ring_buffer__consume(r->rb);
-	read_counters(r);
+	ks_migrate_read_counters(&r->m, r->l.skel);
 	ks_migrate_report_summary(&r->m, ks_now_ns());
 	if (r->m.output_failed)
 		status = KS_EXIT_FAIL;

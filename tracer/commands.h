@@ -15,5 +15,6 @@ int cmd_check(int argc, char **argv);
 int cmd_migrate(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 int cmd_rmap(int argc, char **argv);
+int cmd_export(int argc, char **argv);
 
 #endif

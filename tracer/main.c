@@ -18,6 +18,7 @@ static const struct subcommand {
 	{ "migrate", cmd_migrate, "per-VM dirty-logging (live migration) overhead, live" },
 	{ "stats", cmd_stats, "binary stats of every VM: values, rates, histograms" },
 	{ "rmap", cmd_rmap, "rmap memory per VM and memslot: allocated, avoided, when" },
+	{ "export", cmd_export, "serve stats and migrate aggregates for Prometheus" },
 };
 
 const char *argp_program_version = "kvmscope " KVMSCOPE_VERSION;
@@ -29,6 +30,7 @@ static char doc[] =
 	"  migrate    per-VM dirty-logging (live migration) overhead, live\n"
 	"  stats      binary stats of every VM: values, rates, histograms\n"
 	"  rmap       rmap memory per VM and memslot: allocated, avoided, when\n"
+	"  export     serve stats and migrate aggregates for Prometheus\n"
 	"\nRun 'kvmscope COMMAND --help' for a command's options.\n"
 	"Exit status: 0 success, 1 failure, 2 bad command line.";
 

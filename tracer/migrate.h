@@ -69,7 +69,7 @@ struct ks_vm {
 
 struct ks_migrate {
 	bool json;
-	FILE *out;
+	FILE *out;                /* NULL: keep state, print nothing (export) */
 	uint64_t start_ns;
 	int nvm;
 	struct ks_vm vms[KS_MAX_TRACKED];
@@ -82,10 +82,18 @@ struct ks_migrate {
 	struct ks_trace *trace;   /* --trace FILE, or NULL */
 };
 
+struct migrate_bpf;
+
 struct ks_vm *ks_migrate_vm(struct ks_migrate *m, pid_t pid, bool create);
 /* The vCPU's entry in vm->vcpus, added if new; NULL when out of memory. */
 struct ks_vcpu_stat *ks_migrate_vcpu(struct ks_vm *vm, int id);
 void ks_migrate_vm_free(struct ks_vm *vm);
+/* Sums the per-CPU VM and vCPU counters of the kernel maps into each
+ * active VM's totals, and the drop counters into m->drops
+ * (tracer/migrate_counters.c). */
+void ks_migrate_read_counters(struct ks_migrate *m, struct migrate_bpf *skel);
+/* Deletes a VMM's entries from the kernel maps so they do not fill up. */
+void ks_migrate_forget_in_kernel(struct migrate_bpf *skel, pid_t pid);
 /* Handles one ring-buffer event (memslot, sync, write protect, rmap). */
 void ks_migrate_event(struct ks_migrate *m, const struct ks_event *e);
 /* Prints one interval (each active VM) and the final summary. */

@@ -194,7 +194,7 @@ static void memslot_event(struct ks_migrate *m, struct ks_vm *vm, const struct k
 		ks_json_i64(&j, "wp_faults", wp);
 		if (ks_json_end(&j))
 			m->output_failed = true;
-	} else if (strcmp(logging, "unchanged")) {
+	} else if (m->out && strcmp(logging, "unchanged")) {
 		fprintf(m->out, "%10.3fs  pid %-7d slot %u: dirty logging %s (%llu pages, memslot ioctl %.3f ms%s%s)\n",
 			(e->ts_ns - m->start_ns) / 1e9, vm->pid, s->id, logging,
 			(unsigned long long)e->npages, ms(e->dur_ns),

@@ -1,0 +1,118 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The kernel side of the migrate state: the per-CPU counters of every VM
+ * and vCPU summed into their running totals, the drop counters, and
+ * forgetting a VMM that exited. Shared by `migrate` and `export`.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "migrate.h"
+#include "migrate.skel.h"
+
+/* Sums the per-CPU vCPU fault counters into each vCPU's running total.
+ * One entry per vCPU: the cost does not grow with the fault rate. */
+static void read_vcpu_faults(struct ks_migrate *m, struct migrate_bpf *skel, int ncpu)
+{
+	int fd = bpf_map__fd(skel->maps.vcpu_faults);
+	struct ks_vcpu_key key, next, *prev = NULL;
+	struct ks_vcpu_faults *vals = calloc(ncpu, sizeof(*vals));
+
+	if (!vals)
+		return;
+	for (int i = 0; i < KS_MAX_TRACKED; i++) {
+		struct ks_vm *vm = &m->vms[i];
+
+		if (vm->used && vm->active)
+			for (int v = 0; v < vm->nvcpus; v++)
+				memset(&vm->vcpus[v].total, 0, sizeof(vm->vcpus[v].total));
+	}
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		struct ks_vcpu_stat *v;
+		struct ks_vm *vm;
+
+		key = next;
+		prev = &key;
+		vm = ks_migrate_vm(m, (pid_t)key.tgid, false);
+		if (!vm || bpf_map_lookup_elem(fd, &key, vals))
+			continue;
+		v = ks_migrate_vcpu(vm, key.vcpu_id);
+		if (!v)
+			continue;
+		for (int c = 0; c < ncpu; c++) {
+			uint64_t *t = (uint64_t *)&v->total;
+			const uint64_t *s = (const uint64_t *)&vals[c];
+
+			for (size_t k = 0; k < sizeof(v->total) / sizeof(uint64_t); k++)
+				t[k] += s[k];
+		}
+	}
+	free(vals);
+}
+
+void ks_migrate_read_counters(struct ks_migrate *m, struct migrate_bpf *skel)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	int fd = bpf_map__fd(skel->maps.vm_counters);
+	int dfd = bpf_map__fd(skel->maps.drops);
+	struct ks_vm_key key, next, *prev = NULL;
+	struct ks_vm_counters *vals = calloc(ncpu > 0 ? ncpu : 1, sizeof(*vals));
+	uint64_t *dv = calloc(ncpu > 0 ? ncpu : 1, sizeof(uint64_t));
+
+	if (!vals || !dv || ncpu <= 0)
+		goto out;
+	for (int i = 0; i < KS_MAX_TRACKED; i++)
+		if (m->vms[i].used && m->vms[i].active)
+			memset(&m->vms[i].total, 0, sizeof(m->vms[i].total));
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		struct ks_vm *vm;
+
+		key = next;
+		prev = &key;
+		vm = ks_migrate_vm(m, (pid_t)key.tgid, false);
+		if (!vm || bpf_map_lookup_elem(fd, &key, vals))
+			continue;
+		for (int c = 0; c < ncpu; c++) {
+			uint64_t *t = (uint64_t *)&vm->total;
+			const uint64_t *s = (const uint64_t *)&vals[c];
+
+			for (size_t k = 0; k < sizeof(vm->total) / sizeof(uint64_t); k++)
+				t[k] += s[k];
+		}
+	}
+	read_vcpu_faults(m, skel, ncpu);
+	for (uint32_t i = 0; i < KS_DROP_MAX; i++) {
+		if (bpf_map_lookup_elem(dfd, &i, dv))
+			continue;
+		m->drops[i] = 0;
+		for (int c = 0; c < ncpu; c++)
+			m->drops[i] += dv[c];
+	}
+out:
+	free(vals);
+	free(dv);
+}
+
+void ks_migrate_forget_in_kernel(struct migrate_bpf *skel, pid_t pid)
+{
+	int fd = bpf_map__fd(skel->maps.vm_counters);
+	int vfd = bpf_map__fd(skel->maps.vcpu_faults);
+	struct ks_vcpu_key vkey, vnext;
+	struct ks_vm_key key, next;
+	bool more = !bpf_map_get_next_key(fd, NULL, &next);
+
+	while (more) {
+		key = next;
+		more = !bpf_map_get_next_key(fd, &key, &next);
+		if ((pid_t)key.tgid == pid)
+			bpf_map_delete_elem(fd, &key);
+	}
+	more = !bpf_map_get_next_key(vfd, NULL, &vnext);
+	while (more) {
+		vkey = vnext;
+		more = !bpf_map_get_next_key(vfd, &vkey, &vnext);
+		if ((pid_t)vkey.tgid == pid)
+			bpf_map_delete_elem(vfd, &vkey);
+	}
+}
