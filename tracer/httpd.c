@@ -17,7 +17,13 @@
 #include "common/log.h"
 #include "common/runopts.h"
 
-enum conn_state { CONN_FREE, CONN_READ, CONN_WRITE };
+/* DRAIN: response sent, our side shut down, discarding what the client
+ * still sends until it closes: closing with unread bytes would reset the
+ * connection and could destroy the response before the client reads it. */
+enum conn_state { CONN_FREE, CONN_READ, CONN_WRITE, CONN_DRAIN };
+#define DRAIN_NS (KS_NS_PER_S / 2)
+/* A connection idle this long may be closed to make room for a new one. */
+#define EVICT_IDLE_NS (KS_NS_PER_S / 2)
 
 struct ks_httpd_conn {
 	enum conn_state state;
@@ -26,6 +32,7 @@ struct ks_httpd_conn {
 	char in[KS_HTTPD_REQ_MAX];
 	size_t in_len;
 	bool request_started;            /* first byte of a request seen */
+	uint64_t idle_since;             /* accepted, or last response sent */
 	/* The response: head (ours), then body (a published page's bytes, or
 	 * a static error text). */
 	char head[512];
@@ -423,6 +430,14 @@ static void conn_read(struct ks_httpd *h, struct ks_httpd_conn *c)
 		conn_wait(h, c, EPOLLOUT);
 }
 
+static void conn_drain(struct ks_httpd *h, struct ks_httpd_conn *c)
+{
+	ssize_t n = recv(c->fd, c->in, sizeof(c->in), 0);
+
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+		conn_close(h, c);
+}
+
 /* Sends what the socket takes; when done, back to reading (keep-alive) or
  * closed. */
 static void conn_write(struct ks_httpd *h, struct ks_httpd_conn *c)
@@ -456,11 +471,15 @@ static void conn_write(struct ks_httpd *h, struct ks_httpd_conn *c)
 	page_put(h, c->ref);
 	c->ref = NULL;
 	if (!c->keep_alive) {
-		conn_close(h, c);
+		shutdown(c->fd, SHUT_WR);
+		c->state = CONN_DRAIN;
+		c->deadline = ks_now_ns() + DRAIN_NS;
+		conn_wait(h, c, EPOLLIN);
 		return;
 	}
 	c->state = CONN_READ;
 	c->deadline = ks_now_ns() + h->idle_timeout_ns;
+	c->idle_since = ks_now_ns();
 	if (c->in_len) {
 		c->deadline = ks_now_ns() + h->header_timeout_ns;
 		try_request(h, c);
@@ -468,6 +487,23 @@ static void conn_write(struct ks_httpd *h, struct ks_httpd_conn *c)
 			return conn_write(h, c);
 	}
 	conn_wait(h, c, EPOLLIN);
+}
+
+static struct ks_httpd_conn *evictable(struct ks_httpd *h)
+{
+	uint64_t now = ks_now_ns();
+	struct ks_httpd_conn *best = NULL;
+
+	for (unsigned int i = 0; i < KS_HTTPD_MAX_CONNS; i++) {
+		struct ks_httpd_conn *o = &h->conns[i];
+
+		if (o->state == CONN_DRAIN)
+			return o;
+		if (o->state == CONN_READ && !o->request_started && now - o->idle_since >= EVICT_IDLE_NS &&
+		    (!best || o->idle_since < best->idle_since))
+			best = o;
+	}
+	return best;
 }
 
 static void accept_all(struct ks_httpd *h)
@@ -485,17 +521,13 @@ static void accept_all(struct ks_httpd *h)
 		for (unsigned int i = 0; i < KS_HTTPD_MAX_CONNS && !c; i++)
 			if (h->conns[i].state == CONN_FREE)
 				c = &h->conns[i];
-		/* Full: an idle connection (between requests, or that never
-		 * sent a byte) makes room, so idle clients cannot lock scrapes
-		 * out; only clients all in mid-request make a newcomer wait. */
-		for (unsigned int i = 0; i < KS_HTTPD_MAX_CONNS && !c; i++) {
-			struct ks_httpd_conn *o = &h->conns[i];
-
-			if (o->state == CONN_READ && !o->request_started) {
-				conn_close(h, o);
-				c = o;
-			}
-		}
+		/* Full: the connection idle the longest (answered and
+		 * draining, between requests, or never sent a byte for at
+		 * least EVICT_IDLE_NS) makes room, so idle clients cannot lock
+		 * scrapes out; only clients all in mid-request make a newcomer
+		 * wait. */
+		if (!c && (c = evictable(h)))
+			conn_close(h, c);
 		if (!c) {
 			/* Full: say so at once rather than leave it hanging. */
 			__atomic_add_fetch(&h->rejected_busy, 1, __ATOMIC_RELAXED);
@@ -511,6 +543,7 @@ static void accept_all(struct ks_httpd *h)
 		/* A new connection must send its request as soon as one whose
 		 * head is under way would have to finish it. */
 		c->deadline = ks_now_ns() + h->header_timeout_ns;
+		c->idle_since = ks_now_ns();
 		ev.data.ptr = c;
 		if (epoll_ctl(h->epfd, EPOLL_CTL_ADD, fd, &ev)) {
 			close(fd);
@@ -589,6 +622,8 @@ int ks_httpd_run(struct ks_httpd *h, bool (*stop)(void *ctx), void *ctx)
 			}
 			if (c->state == CONN_READ)
 				conn_read(h, c);
+			else if (c->state == CONN_DRAIN)
+				conn_drain(h, c);
 			else if (c->state == CONN_WRITE)
 				conn_write(h, c);
 		}
@@ -597,7 +632,7 @@ int ks_httpd_run(struct ks_httpd *h, bool (*stop)(void *ctx), void *ctx)
 			struct ks_httpd_conn *c = &h->conns[i];
 
 			if (c->state != CONN_FREE && now > c->deadline) {
-				if (c->state == CONN_WRITE || c->request_started)
+				if (c->state == CONN_WRITE || (c->state == CONN_READ && c->request_started))
 					__atomic_add_fetch(&h->timed_out, 1, __ATOMIC_RELAXED);
 				conn_close(h, c);
 			}

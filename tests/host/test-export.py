@@ -1,0 +1,259 @@
+#!/usr/bin/env python3
+"""kvmscope export's HTTP side on this machine, on loopback: command line
+checks, every response code, keep-alive and pipelining, content
+negotiation, many concurrent scrapes and idle or trickling clients while
+collection keeps its schedule, the no-BPF path, and SIGINT/SIGTERM.
+(VM values are checked in the lab: tests/lab/test-export.sh.)
+One PASS/FAIL line per check; prints the measured figures."""
+import os
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+KVMSCOPE = os.path.join(ROOT, "build", "bin", "kvmscope")
+failed = 0
+
+
+def result(ok, what, detail=""):
+    global failed
+    print(f"PASS export-http: {what}" if ok else f"FAIL export-http: {what}: {detail}")
+    failed += 0 if ok else 1
+
+
+def start(*args, user=None):
+    cmd = [KVMSCOPE, "export", "--listen", "127.0.0.1:0", *args]
+    if user:
+        cmd = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups", *cmd]
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line = p.stdout.readline()
+    m = re.search(r"http://127\.0\.0\.1:(\d+)/metrics", line)
+    if not m:
+        p.kill()
+        raise RuntimeError(f"export did not start: {line!r} {p.stderr.read()!r}")
+    return p, int(m.group(1))
+
+
+def request(port, raw, timeout=5.0):
+    """Sends raw bytes, returns everything received until the server closes
+    or timeout."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    s.sendall(raw)
+    data = b""
+    try:
+        while True:
+            b = s.recv(65536)
+            if not b:
+                break
+            data += b
+    except (socket.timeout, ConnectionResetError):
+        pass
+    s.close()
+    return data
+
+
+def get(port, path="/metrics", headers=(), method="GET"):
+    """One request with Connection: close: (status, headers dict, body)."""
+    raw = f"{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+    raw += "".join(f"{h}\r\n" for h in headers) + "\r\n"
+    return split(request(port, raw.encode()))
+
+
+def split(data):
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode(errors="replace").split("\r\n")
+    status = int(lines[0].split()[1]) if lines and len(lines[0].split()) > 1 else 0
+    hdrs = {l.split(":", 1)[0].lower(): l.split(":", 1)[1].strip() for l in lines[1:] if ":" in l}
+    return status, hdrs, body
+
+
+def metric(body, name):
+    m = re.search(rf"^{name} (\S+)$", body.decode(), re.M)
+    return float(m.group(1)) if m else None
+
+
+def cli_checks():
+    for args, what in ((["--listen", "0.0.0.0:9464"], "0.0.0.0 without --allow-remote"),
+                       (["--listen", "10.1.2.3:1"], "a non-loopback address"),
+                       (["--listen", "[::]:1"], "IPv6 any without --allow-remote"),
+                       (["--listen", "localhost"], "a missing port"),
+                       (["--listen", "127.0.0.1:65536"], "port 65536"),
+                       (["--listen", "example.org:80"], "a host name"),
+                       (["-i", "1ms"], "an interval below 10ms"),
+                       (["--json"], "an option of another command")):
+        p = subprocess.run([KVMSCOPE, "export", *args], capture_output=True, text=True, timeout=10)
+        lines = [l for l in p.stderr.splitlines() if l.strip()]
+        result(p.returncode == 2 and len(lines) >= 1 and lines[0].startswith("kvmscope"), f"{what}: exit 2",
+               f"status {p.returncode}, stderr {p.stderr!r}")
+    p = subprocess.run([KVMSCOPE, "export", "--listen", "10.1.2.3:1"], capture_output=True, text=True)
+    result(len(p.stderr.strip().splitlines()) == 1 and "--allow-remote" in p.stderr,
+           "non-loopback refusal is one line naming --allow-remote", p.stderr)
+    p = subprocess.run([KVMSCOPE, "export", "--help"], capture_output=True, text=True)
+    opts = ["--listen", "--allow-remote", "--pid", "--interval", "--verbose"]
+    result(p.returncode == 0 and all(o in p.stdout for o in opts), "--help lists every option",
+           p.stdout[:300])
+
+
+def http_checks(port):
+    st, h, body = get(port)
+    result(st == 200 and h.get("content-type") == "text/plain; version=0.0.4; charset=utf-8"
+           and int(h.get("content-length", -1)) == len(body) and b"# TYPE kvmscope_bpf_attached gauge" in body,
+           "GET /metrics: 200, text format 0.0.4, exact Content-Length", f"{st} {h}")
+    p = subprocess.run(["promtool", "check", "metrics"], input=body, capture_output=True)
+    result(p.returncode == 0, "promtool check metrics accepts the page", (p.stdout + p.stderr).decode()[:300])
+    accept = ("Accept: application/openmetrics-text;version=1.0.0,application/openmetrics-text;"
+              "version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1")
+    st, h, body = get(port, headers=[accept])
+    result(st == 200 and h.get("content-type") == "application/openmetrics-text; version=1.0.0; charset=utf-8"
+           and body.endswith(b"# EOF\n"), "Prometheus' Accept header gets OpenMetrics 1.0.0 with # EOF",
+           f"{h.get('content-type')} {body[-20:]!r}")
+    for acc, om in (("text/plain;version=0.0.4", False), ("application/openmetrics-text;version=0.0.1", False),
+                    ("application/openmetrics-text;q=0.2,text/plain;q=0.9", False),
+                    ("application/json", False), ("application/openmetrics-text", True)):
+        st, h, body = get(port, headers=[f"Accept: {acc}"])
+        result(st == 200 and h.get("content-type", "").startswith("application/openmetrics-text") == om,
+               f"Accept '{acc}' -> {'OpenMetrics' if om else 'text'}", h.get("content-type"))
+    st, h, body = get(port, method="HEAD")
+    result(st == 200 and body == b"" and int(h.get("content-length", 0)) > 0, "HEAD: headers only",
+           f"{st} {h} {len(body)}")
+    st, h, body = get(port, "/metrics?x=1")
+    result(st == 200, "a query string is ignored", str(st))
+    st, h, body = get(port, "/nope")
+    result(st == 404, "unknown path: 404", str(st))
+    st, h, body = get(port, method="POST")
+    result(st == 405 and h.get("allow") == "GET, HEAD", "POST: 405 with Allow", f"{st} {h}")
+    st, h, body = split(request(port, b"HELLO\r\n\r\n"))
+    result(st == 400, "garbage request line: 400", str(st))
+    st, h, body = split(request(port, b"GET /metrics HTTP/2.0\r\n\r\n"))
+    result(st == 400, "unsupported HTTP version: 400", str(st))
+    st, h, body = split(request(port, b"GET /metrics HTTP/1.1\r\nX: " + b"a" * 9000))
+    result(st == 431, "request head over 8 KiB: 431", str(st))
+    st, h, body = split(request(port, b"GET /metrics HTTP/1.1\r\nX: \x00\r\n\r\n"))
+    result(st == 400, "NUL in the request head: 400", str(st))
+    # keep-alive and pipelining: two requests in one send, two responses
+    data = request(port, b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\nGET /nope HTTP/1.1\r\nConnection: close\r\n\r\n")
+    result(data.count(b"HTTP/1.1 200 OK") == 1 and data.count(b"HTTP/1.1 404") == 1,
+           "pipelined requests on one keep-alive connection answered in order", data[:80])
+    data = request(port, b"GET /metrics HTTP/1.0\r\n\r\n", timeout=3)
+    result(b"Connection: close" in data, "HTTP/1.0 without keep-alive: closed after the response", data[:120])
+
+
+def scrape_latencies(port, n, threads):
+    lat, errors = [], []
+    lock = threading.Lock()
+
+    def worker(k):
+        for _ in range(k):
+            t = time.monotonic()
+            try:
+                st, _, body = get(port)
+                ok = st == 200 and b"kvmscope_export_collections_total" in body
+            except OSError as e:
+                ok, st = False, str(e)
+            with lock:
+                lat.append(time.monotonic() - t)
+                if not ok:
+                    errors.append(st)
+    ts = [threading.Thread(target=worker, args=(n // threads,)) for _ in range(threads)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    return lat, errors
+
+
+def load_checks(port, interval):
+    _, _, body = get(port)
+    c0, t0 = metric(body, "kvmscope_export_collections_total"), time.monotonic()
+    lat, errors = scrape_latencies(port, 400, 16)
+    lat.sort()
+    p50, p99 = statistics.median(lat), lat[int(len(lat) * 0.99) - 1]
+    result(not errors, f"400 scrapes from 16 concurrent clients all answered (p50 {p50 * 1e3:.2f} ms, "
+           f"p99 {p99 * 1e3:.2f} ms, max {lat[-1] * 1e3:.2f} ms)", f"{len(errors)} failed: {errors[:3]}")
+    # Idle and trickling clients: 64 connections that never send, 24 that
+    # send one byte every 0.3 s. Scrapes must still be answered and the
+    # collector keep its schedule.
+    idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(64)]
+    trickle = [socket.create_connection(("127.0.0.1", port)) for _ in range(24)]
+    stop = threading.Event()
+
+    def trickler():
+        msg = b"GET /metrics HTTP/1.1\r\nX-Slow: " + b"z" * 200
+        for i in range(len(msg)):
+            if stop.is_set():
+                return
+            for s in trickle:
+                try:
+                    s.send(msg[i:i + 1])
+                except OSError:
+                    pass
+            time.sleep(0.3)
+    th = threading.Thread(target=trickler)
+    th.start()
+    time.sleep(0.5)
+    lat2, errors2 = scrape_latencies(port, 100, 4)
+    time.sleep(1.0)
+    _, _, body = get(port)
+    c1, t1 = metric(body, "kvmscope_export_collections_total"), time.monotonic()
+    stop.set()
+    th.join()
+    expected = (t1 - t0) / interval
+    result(not errors2, f"100 scrapes answered while 64 idle and 24 trickling clients hold connections "
+           f"(p50 {statistics.median(lat2) * 1e3:.2f} ms, max {max(lat2) * 1e3:.2f} ms)",
+           f"{len(errors2)} failed: {errors2[:3]}")
+    result(c1 - c0 >= 0.5 * expected, f"collection kept its schedule under load: {c1 - c0:.0f} collections "
+           f"in {t1 - t0:.2f} s at {interval * 1e3:.0f} ms ({(c1 - c0) / expected:.0%} of the schedule)",
+           f"{c1 - c0} vs {expected:.0f} expected")
+    # Trickling clients stay within their 10 s header deadline: still open.
+    for s in idle + trickle:
+        s.close()
+    return p50, p99
+
+
+def main():
+    if not os.path.exists(KVMSCOPE):
+        print("FAIL export-http: build/bin/kvmscope missing (make all)")
+        return 1
+    cli_checks()
+    interval = 0.1
+    p, port = start("-i", "100ms")
+    try:
+        http_checks(port)
+        load_checks(port, interval)
+        _, _, body = get(port)
+        bpf = metric(body, "kvmscope_bpf_attached")
+        result(bpf in (0, 1), f"kvmscope_bpf_attached present ({bpf:.0f} on this kernel)", str(bpf))
+    finally:
+        p.send_signal(signal.SIGINT)
+        try:
+            rc = p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            rc = "hang"
+    err = p.stderr.read()
+    result(rc == 0, "SIGINT ends export with status 0", f"{rc} {err[-300:]!r}")
+    if bpf == 0:
+        result("exporting binary stats only" in err, "no BPF: the note says binary stats only", err)
+    # Without privileges BPF cannot load: stats only, bpf_attached 0, one note.
+    if os.geteuid() != 0:
+        print("SKIP export-http: unprivileged run: needs root to drop to another user")
+        return 1 if failed else 0
+    p, port = start("-i", "100ms", user="65534")
+    _, _, body = get(port)
+    p.send_signal(signal.SIGTERM)
+    rc = p.wait(timeout=10)
+    err = p.stderr.read()
+    notes = [l for l in err.splitlines() if "binary stats only" in l]
+    result(metric(body, "kvmscope_bpf_attached") == 0 and len(notes) == 1 and rc == 0,
+           "unprivileged: serves stats only with kvmscope_bpf_attached 0, one note, SIGTERM exit 0",
+           f"{metric(body, 'kvmscope_bpf_attached')} {rc} {err!r}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
