@@ -16,7 +16,9 @@
 #include "export.h"
 #include "hooks.h"
 
-#define NS 1e-9
+/* ns to s by division: 3 / 1e9 is the double nearest 3e-9 and prints as
+ * "3e-09"; 3 * 1e-9 is one ulp off and prints as 3.0000000000000004e-09. */
+#define SECONDS(ns) ((double)(ns) / 1e9)
 
 struct vm_labels {
 	char pid[16], vcpu[16], vm[32];
@@ -99,13 +101,20 @@ static struct ks_prom_family *stat_family(struct ks_prom *w, const char *scope,
 	return ks_prom_family(w, name, type, unit, help);
 }
 
+/* A raw stat value in its base unit; negative decimal exponents divide,
+ * for the same reason as SECONDS(). */
+static double to_base(const struct ks_stat_desc *d, double raw)
+{
+	if (!d->base2 && d->exponent < 0)
+		return raw / pow(10.0, -d->exponent);
+	return raw * pow(d->base2 ? 2.0 : 10.0, d->exponent);
+}
+
 /* Upper bounds of KVM's histogram buckets, inclusive, in the base unit:
  * linear bucket i holds [i*b, (i+1)*b), log bucket 0 holds 0 and bucket i
  * [2^(i-1), 2^i); the last bucket of either takes everything above. */
 static void stat_bounds(const struct ks_stat_desc *d, double *upper)
 {
-	double scale = pow(d->base2 ? 2.0 : 10.0, d->exponent);
-
 	for (unsigned int i = 0; i < d->size; i++) {
 		double raw;
 
@@ -117,7 +126,7 @@ static void stat_bounds(const struct ks_stat_desc *d, double *upper)
 			raw = (double)(i + 1) * d->bucket_size - 1;
 		else
 			raw = i ? ldexp(1.0, (int)i) - 1 : 0;
-		upper[i] = raw * scale;
+		upper[i] = to_base(d, raw);
 	}
 }
 
@@ -142,7 +151,7 @@ static void render_stats(struct ks_prom *w, const char *scope, const struct ks_s
 		} else if (d->exponent == 0) {
 			ks_prom_u64(f, l, nl, v[0]);
 		} else {
-			ks_prom_f64(f, l, nl, ks_stats_scaled(d, v[0]));
+			ks_prom_f64(f, l, nl, to_base(d, (double)v[0]));
 		}
 	}
 }
@@ -152,7 +161,7 @@ static void render_stats(struct ks_prom *w, const char *scope, const struct ks_s
 static void lat_bounds(double *upper)
 {
 	for (int b = 0; b < KS_LAT_BUCKETS; b++)
-		upper[b] = b == KS_LAT_BUCKETS - 1 ? INFINITY : (ldexp(1.0, b + 1) - 1) * NS;
+		upper[b] = b == KS_LAT_BUCKETS - 1 ? INFINITY : SECONDS(ldexp(1.0, b + 1) - 1);
 }
 
 static bool hook(const struct ks_exporter *x, const char *metric)
@@ -196,11 +205,11 @@ static void render_migrate(struct ks_exporter *x, struct ks_prom *w, const struc
 		if (!hook(x, op ? "clear_dirty_log" : "get_dirty_log"))
 			continue;
 		l[3] = (struct ks_prom_label){ "op", op ? "clear" : "get" };
-		ks_prom_histogram(f, l, 4, upper, io->hist[op], KS_LAT_BUCKETS, true, io->ns[op] * NS);
+		ks_prom_histogram(f, l, 4, upper, io->hist[op], KS_LAT_BUCKETS, true, SECONDS(io->ns[op]));
 	}
 	ks_prom_f64(ks_prom_family(w, "kvmscope_dirty_log_host_seconds", KS_PROM_COUNTER, "seconds",
 				   "Host time in dirty-logging ioctls: logging on/off, get, clear "
-				   "(docs/overhead.md)"), l, 3, vm->host_ns_total * NS);
+				   "(docs/overhead.md)"), l, 3, SECONDS(vm->host_ns_total));
 	ks_prom_u64(ks_prom_family(w, "kvmscope_dirty_pages", KS_PROM_COUNTER, NULL,
 				   "Pages KVM_GET_DIRTY_LOG reported dirty"), l, 3, dirty);
 	ks_prom_u64(ks_prom_family(w, "kvmscope_dirty_pages_cleared", KS_PROM_COUNTER, NULL,
@@ -232,7 +241,7 @@ static void render_migrate(struct ks_exporter *x, struct ks_prom *w, const struc
 		ks_prom_histogram(ks_prom_family(w, "kvmscope_page_fault_seconds", KS_PROM_HISTOGRAM,
 						 "seconds", "Time in KVM's page fault handler per fault "
 						 "(while dirty logging: mostly write-protect faults)"),
-				  l, 3, upper, lat, KS_LAT_BUCKETS, true, c->fault_ns * NS);
+				  l, 3, upper, lat, KS_LAT_BUCKETS, true, SECONDS(c->fault_ns));
 	if (hook(x, "splits")) {
 		f = ks_prom_family(w, "kvmscope_huge_page_splits", KS_PROM_COUNTER, NULL,
 				   "Huge pages split, by the level split from");
@@ -299,9 +308,9 @@ static void render_self(struct ks_exporter *x, struct ks_prom *w)
 				   "Collections (stats sampled, counters read, page rendered) so far"),
 		    NULL, 0, x->collections);
 	ks_prom_f64(ks_prom_family(w, "kvmscope_export_collect_seconds", KS_PROM_GAUGE, "seconds",
-				   "Duration of the previous collection"), NULL, 0, x->last_collect_ns * NS);
+				   "Duration of the previous collection"), NULL, 0, SECONDS(x->last_collect_ns));
 	ks_prom_f64(ks_prom_family(w, "kvmscope_export_interval_seconds", KS_PROM_GAUGE, "seconds",
-				   "Collection interval (-i)"), NULL, 0, x->interval_ns * NS);
+				   "Collection interval (-i)"), NULL, 0, SECONDS(x->interval_ns));
 	if (x->h) {
 		ks_prom_u64(ks_prom_family(w, "kvmscope_export_http_requests", KS_PROM_COUNTER, NULL,
 					   "HTTP requests answered"), NULL, 0,

@@ -165,11 +165,23 @@ def main():
     for op, recs_op in (("get", gets), ("clear", clears)):
         n = val("kvmscope_dirty_log_ioctl_seconds_count", op=op)
         result(n == len(recs_op) and n > 0, L, f"{op} ioctls counted = kvmload's ({len(recs_op)})", f"{n}")
+        # Each ioctl is timed whole in the kernel; kvmload times it around
+        # the system call, which under TCG adds hundreds of microseconds
+        # (check_migrate.py compares single ioctls): so no ioctl may look
+        # longer to the exporter than to kvmload. For the histogram: at
+        # every bound, at least as many observations as kvmload has ioctls
+        # that short; for the sum: no more than kvmload's.
         s = val("kvmscope_dirty_log_ioctl_seconds_sum", op=op)
         truth = sum(r["dur_ns"] for r in recs_op) / 1e9
-        result(s is not None and 0.5 * truth <= s <= truth + 1e-6, L,
-               f"{op} ioctl time {s}s within kvmload's {truth:.6f}s measured around the calls",
+        result(s is not None and 0 < s <= truth, L,
+               f"{op} ioctl time {s * 1e3:.3f} ms, kvmload measured {truth * 1e3:.3f} ms around the calls",
                f"{s} vs {truth}")
+        buckets = sorted((float(lab(k)["le"]), v) for k, v in mine.items()
+                         if k[0] == "kvmscope_dirty_log_ioctl_seconds_bucket" and lab(k).get("op") == op)
+        short = [(le, v, sum(1 for r in recs_op if r["dur_ns"] / 1e9 <= le)) for le, v in buckets]
+        result(buckets and all(v >= n for _, v, n in short), L,
+               f"{op} ioctl latency histogram: never slower than kvmload's timing of the same calls",
+               f"(le, exporter, kvmload): {[x for x in short if x[1] < x[2]][:3]}")
     d = val("kvmscope_dirty_pages_total")
     result(d == sum(r["pages_dirty"] for r in gets), L, f"dirty pages = kvmload's ({d})",
            f"{d} vs {sum(r['pages_dirty'] for r in gets)}")
