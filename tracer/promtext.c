@@ -298,11 +298,13 @@ int ks_prom_render(const struct ks_prom *w, enum ks_prom_format fmt, struct ks_b
 		/* The text format names a counter family by its samples'
 		 * name; OpenMetrics by the name without _total. */
 		const char *suffix = fmt == KS_PROM_TEXT && f->type == KS_PROM_COUNTER ? "_total" : "";
-		const char *p = f->lines.p, *end = p + f->lines.len;
+		const char *p, *end;
 
 		oom |= f->lines.oom;
 		if (!f->lines.len)
 			continue; /* no samples this time: no family */
+		p = f->lines.p;
+		end = p + f->lines.len;
 		ks_buf_printf(out, "# HELP %s%s ", f->name, suffix);
 		ks_prom_escape_help(out, f->help, fmt);
 		ks_buf_printf(out, "\n# TYPE %s%s %s\n", f->name, suffix, type_name(f->type));

@@ -16,7 +16,8 @@ import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-KVMSCOPE = os.path.join(ROOT, "build", "bin", "kvmscope")
+# KVMSCOPE_BIN: another build of it, e.g. with sanitizers (make SANITIZE=1).
+KVMSCOPE = os.environ.get("KVMSCOPE_BIN", os.path.join(ROOT, "build", "bin", "kvmscope"))
 failed = 0
 
 
@@ -90,6 +91,9 @@ def cli_checks():
         lines = [l for l in p.stderr.splitlines() if l.strip()]
         result(p.returncode == 2 and len(lines) >= 1 and lines[0].startswith("kvmscope"), f"{what}: exit 2",
                f"status {p.returncode}, stderr {p.stderr!r}")
+    p = subprocess.run([KVMSCOPE, "export", "-p", "1"], capture_output=True, text=True, timeout=10)
+    result(p.returncode == 1 and len(p.stderr.strip().splitlines()) == 1 and "not a VMM" in p.stderr,
+           "-p of a process that is not a VMM: one line, exit 1", f"{p.returncode} {p.stderr!r}")
     p = subprocess.run([KVMSCOPE, "export", "--listen", "10.1.2.3:1"], capture_output=True, text=True)
     result(len(p.stderr.strip().splitlines()) == 1 and "--allow-remote" in p.stderr,
            "non-loopback refusal is one line naming --allow-remote", p.stderr)
