@@ -94,7 +94,9 @@ $(BIN)/kvmload: $(KVMLOAD_SRCS) $(wildcard tests/workload/*.h) | $(BIN)
 # and the tracer sources it names in its first line ("// uses: a.c b.c").
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRCS))
-$(OUT)/tests/%: tests/unit/%.c tests/unit/unit.h $(COMMON_SRCS) $(TRACER_HDRS) $(BPF_SKELS) | $(OUT)/tests
+# (Every tracer source is a prerequisite: which ones a test uses is only
+# known from its first line.)
+$(OUT)/tests/%: tests/unit/%.c tests/unit/unit.h $(COMMON_SRCS) $(wildcard tracer/*.c) $(TRACER_HDRS) $(BPF_SKELS) | $(OUT)/tests
 	$(call msg,CCLD,$@)
 	$(Q)$(CC) $(USER_CFLAGS) $(STATIC) -I$(ROOT)/tests/unit $< $(COMMON_SRCS) \
 		$(addprefix tracer/,$(shell sed -n '1s|^// uses: ||p' $<)) $(BPF_LIBS) -o $@
