@@ -227,9 +227,24 @@ def main():
     interval = 0.1
     p, port = start("-i", "100ms")
     try:
+        # A slowloris client: one byte of a request, then nothing. The
+        # server must close it 10 s after that byte (checked at the end).
+        slow = socket.create_connection(("127.0.0.1", port))
+        slow.send(b"G")
+        slow_t0 = time.monotonic()
         http_checks(port)
         load_checks(port, interval)
+        time.sleep(max(0.0, slow_t0 + 10.8 - time.monotonic()))
+        slow.settimeout(2)
+        try:
+            closed = slow.recv(100) == b""
+        except (socket.timeout, ConnectionResetError):
+            closed = False
         _, _, body = get(port)
+        tmo = re.search(rb'^kvmscope_export_http_rejected_total\{reason="timeout"\} (\d+)$', body, re.M)
+        result(closed and tmo and int(tmo.group(1)) >= 1,
+               "a request head not finished 10 s after its first byte: connection closed, counted",
+               f"closed {closed}, metric {tmo.group(1) if tmo else None}")
         bpf = metric(body, "kvmscope_bpf_attached")
         result(bpf in (0, 1), f"kvmscope_bpf_attached present ({bpf:.0f} on this kernel)", str(bpf))
     finally:
