@@ -1,12 +1,15 @@
 #!/bin/sh
 # In the lab: `kvmscope export` on loopback, scraped by busybox wget and by
 # a real Prometheus (the build machine's own, run from its root shared over
-# 9p), while kvmload's VM sits paused between two dirty-log iterations so
-# every value is stable. Sections ("=== NAME") for tests/e2e/check_export.py.
+# 9p: tests/lab/run --host-root), while kvmload's VM sits paused between two
+# dirty-log iterations so every value is stable. Sections ("=== NAME") for
+# tests/e2e/check_export.py. --no-prometheus: the same without Prometheus.
 set -u
 PORT=9464
 PROM=127.0.0.1:9090
 URL=http://127.0.0.1:$PORT/metrics
+WITH_PROM=1
+[ "${1:-}" = --no-prometheus ] && WITH_PROM=0
 fail() { echo "FAIL $*"; exit 1; }
 # wait_for FILE PATTERN TENTHS: until FILE has a line matching PATTERN.
 wait_for() {
@@ -17,32 +20,37 @@ wait_for() {
 	done
 	return 0
 }
+# Prometheus' HTTP API; POSTed as a form, so the query needs no escaping
+# as long as it has no '&', '+', '%' or ';'.
 query() { wget -q -O - --post-data "query=$1" "http://$PROM/api/v1/query"; }
 
 # The lab's /init leaves the network alone: loopback starts down.
 ip link set lo up || fail "cannot bring up loopback"
-lab-mount-host /host || fail "cannot mount the build machine's root over 9p"
-[ -x /host/usr/bin/prometheus ] || fail "/usr/bin/prometheus missing on the build machine (scripts/deps)"
-
 t0=$(cut -d' ' -f1 /proc/uptime)
 kvmscope export --listen 127.0.0.1:$PORT -i 250ms >/tmp/export.out 2>/tmp/export.err &
 xp=$!
-mkdir -p /host/tmp/prom
-cat >/host/tmp/prom/prometheus.yml <<EOF
-global: { scrape_interval: 1s, scrape_timeout: 900ms, evaluation_interval: 1s }
-scrape_configs:
-  - job_name: kvmscope
-    static_configs: [ { targets: [ '127.0.0.1:$PORT' ] } ]
-EOF
-chroot /host /usr/bin/prometheus --config.file=/tmp/prom/prometheus.yml \
-	--storage.tsdb.path=/tmp/prom/data --web.listen-address=$PROM >/tmp/prom.log 2>&1 &
-pp=$!
-n=0
-until wget -q -O /dev/null "http://$PROM/-/ready" 2>/dev/null; do
-	sleep 0.5; n=$((n + 1))
-	[ $n -gt 240 ] && { tail -n 20 /tmp/prom.log; fail "Prometheus not ready after 120 s"; }
-done
-echo "=== prometheus ready after $(awk -v a="$t0" '{ printf "%.1f", $1 - a }' /proc/uptime) s"
+# It prints its URL once the BPF programs are attached: from then on every
+# dirty-log ioctl counts.
+wait_for /tmp/export.out '^kvmscope export: serving' 600 || { cat /tmp/export.err; fail "export did not start"; }
+if [ $WITH_PROM = 1 ]; then
+	lab-mount-host /host || fail "cannot mount the build machine's root over 9p"
+	[ -x /host/usr/bin/prometheus ] || fail "/usr/bin/prometheus missing on the build machine (scripts/deps)"
+	mkdir -p /host/tmp/prom
+	printf '%s\n' \
+		'global: { scrape_interval: 1s, scrape_timeout: 900ms, evaluation_interval: 1s }' \
+		'scrape_configs:' \
+		'  - job_name: kvmscope' \
+		"    static_configs: [ { targets: [ '127.0.0.1:$PORT' ] } ]" >/host/tmp/prom/prometheus.yml
+	chroot /host /usr/bin/prometheus --config.file=/tmp/prom/prometheus.yml \
+		--storage.tsdb.path=/tmp/prom/data --web.listen-address=$PROM >/tmp/prom.log 2>&1 &
+	pp=$!
+	n=0
+	until wget -q -O /dev/null "http://$PROM/-/ready" 2>/dev/null; do
+		sleep 0.5; n=$((n + 1))
+		[ $n -gt 240 ] && { tail -n 20 /tmp/prom.log; fail "Prometheus not ready after 120 s"; }
+	done
+	echo "=== prometheus ready after $(awk -v a="$t0" '{ printf "%.1f", $1 - a }' /proc/uptime) s"
+fi
 
 # A VMM whose comm needs escaping: quote, backslash and a byte that is not UTF-8.
 weird=/tmp/$(printf 'kv"m\\l\377d')
@@ -52,23 +60,29 @@ cp "$(command -v kvmload)" "$weird"
 kp=$!
 wait_for /tmp/kvmload.json '"type":"iteration"' 900 || { cat /tmp/kvmload.json; fail "kvmload did not finish iteration 0"; }
 echo "=== kvmload pid=$kp"
-# Paused now (30 s): let the exporter and Prometheus catch up.
+# Paused now (30 s): let the exporter (and Prometheus) catch up.
 gets=$(grep -c '"op":"get_dirty_log"' /tmp/kvmload.json)
-n=0
-until query "sum(kvmscope_dirty_log_ioctl_seconds_count{op=\"get\",pid=\"$kp\"})" |
-	grep -q "\"$gets\"\]"; do
-	sleep 0.5; n=$((n + 1))
-	[ $n -gt 40 ] && { query "kvmscope_dirty_log_ioctl_seconds_count"; fail "Prometheus never saw $gets GET ioctls"; }
-done
+if [ $WITH_PROM = 1 ]; then
+	n=0
+	until query "sum(kvmscope_dirty_log_ioctl_seconds_count{op=\"get\",pid=\"$kp\"})" |
+		grep -q "\"$gets\"\]"; do
+		sleep 0.5; n=$((n + 1))
+		[ $n -gt 40 ] && { query "kvmscope_dirty_log_ioctl_seconds_count"; fail "Prometheus never saw $gets GET ioctls"; }
+	done
+else
+	sleep 0.6 # two collections after the pause began
+fi
 wget -q -O /tmp/scrape1.txt "$URL" || fail "scrape failed"
 wget -q -O /tmp/scrape.om --header 'Accept: application/openmetrics-text; version=1.0.0; charset=utf-8' \
 	"$URL" || fail "OpenMetrics scrape failed"
 wget -q -S -O /dev/null --header 'Accept: application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5' \
-	"$URL" 2>&1 | grep -i 'content-type' | sed 's/^/=== om-content-type /'
+	"$URL" 2>&1 | grep -i 'content-type' | sed 's/^ */=== om-content-type /'
 kvmscope stats -p "$kp" --json -i 100ms -d 150ms >/tmp/stats.json 2>&1
-query "{__name__=~\"kvmscope_(vm|vcpu)_.*\",pid=\"$kp\"}" >/tmp/q-stats.json
-query "{__name__=~\"kvmscope_(dirty|page|write_protect|huge|remote|rmap).*\",pid=\"$kp\"}" >/tmp/q-migrate.json
-query "kvmscope_bpf_attached" >/tmp/q-bpf.json
+if [ $WITH_PROM = 1 ]; then
+	query "{__name__=~\"kvmscope_(vm|vcpu)_.*\",pid=\"$kp\"}" >/tmp/q-stats.json
+	query "{__name__=~\"kvmscope_(dirty|page|write_protect|huge|remote|rmap).*\",pid=\"$kp\"}" >/tmp/q-migrate.json
+	query "kvmscope_bpf_attached" >/tmp/q-bpf.json
+fi
 # N concurrent scrapes while the collector keeps its schedule.
 c0=$(grep '^kvmscope_export_collections_total ' /tmp/scrape1.txt | cut -d' ' -f2)
 s0=$(cut -d' ' -f1 /proc/uptime)
@@ -91,12 +105,14 @@ echo "=== kvmload-json"
 cat /tmp/kvmload.json
 echo "=== stats-json"
 cat /tmp/stats.json
-echo "=== query-stats"
-cat /tmp/q-stats.json; echo
-echo "=== query-migrate"
-cat /tmp/q-migrate.json; echo
-echo "=== query-bpf"
-cat /tmp/q-bpf.json; echo
+if [ $WITH_PROM = 1 ]; then
+	echo "=== query-stats"
+	cat /tmp/q-stats.json; echo
+	echo "=== query-migrate"
+	cat /tmp/q-migrate.json; echo
+	echo "=== query-bpf"
+	cat /tmp/q-bpf.json; echo
+fi
 echo "=== scrape1"
 cat /tmp/scrape1.txt
 echo "=== scrape2"
@@ -113,6 +129,8 @@ kill -TERM "$xp"
 wait "$xp"
 echo "=== export exit=$?"
 cat /tmp/export.out /tmp/export.err
-kill "$pp" 2>/dev/null
-wait "$pp" 2>/dev/null
+if [ $WITH_PROM = 1 ]; then
+	kill "$pp" 2>/dev/null
+	wait "$pp" 2>/dev/null
+fi
 echo "=== end"
