@@ -58,6 +58,7 @@ static struct ks_prom_family *stat_family(struct ks_prom *w, const char *scope,
 	static const char *const time_suffixes[] = { "_ns", "_us", "_ms", "_seconds", "_time" };
 	char base[KS_STATS_MAX_NAME], name[200], help[300];
 	const char *unit = NULL;
+	struct ks_prom_family *f;
 	enum ks_prom_type type;
 
 	ks_prom_metric_name(base, sizeof(base), d->name);
@@ -94,6 +95,9 @@ static struct ks_prom_family *stat_family(struct ks_prom *w, const char *scope,
 	}
 	snprintf(name, sizeof(name), "kvmscope_%s_%s%s%s", scope, base, unit ? "_" : "",
 		 unit ? unit : "");
+	f = ks_prom_lookup(w, name);
+	if (f)
+		return f;
 	snprintf(help, sizeof(help), "KVM %s binary statistic %s (%s, unit %s, as read from the stats fd%s)",
 		 scope, d->name, ks_stat_type_name(d->type), ks_stat_unit_name(d->unit),
 		 d->type == KS_STAT_LINEAR_HIST || d->type == KS_STAT_LOG_HIST ?

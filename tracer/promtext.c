@@ -16,6 +16,11 @@ struct ks_prom_family {
 	char unit[16];
 	char *help;
 	struct ks_buf lines;
+	/* Histograms: the last bucket bounds and their "le" strings, which
+	 * every series of a family shares; formatting floats is dear. */
+	double *le_val;
+	char (*le_str)[40];
+	unsigned int n_le;
 };
 
 static bool grow(struct ks_buf *b, size_t need)
@@ -70,6 +75,19 @@ void ks_buf_printf(struct ks_buf *b, const char *fmt, ...)
 	b->len += (size_t)n;
 }
 
+/* Decimal u64 and newline, without printf's machinery (the hot path). */
+static void put_u64_nl(struct ks_buf *b, uint64_t v)
+{
+	char tmp[24], *p = tmp + sizeof(tmp);
+
+	*--p = '\n';
+	do {
+		*--p = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	ks_buf_put(b, p, (size_t)(tmp + sizeof(tmp) - p));
+}
+
 void ks_buf_free(struct ks_buf *b)
 {
 	free(b->p);
@@ -107,8 +125,17 @@ static void escape(struct ks_buf *b, const char *v, bool quote)
 	const unsigned char *s = (const unsigned char *)v;
 
 	while (*s) {
-		size_t n = utf8_len(s);
+		const unsigned char *run = s;
+		size_t n;
 
+		/* Plain ASCII goes in one copy: labels are mostly that. */
+		while (*s >= 0x20 && *s < 0x80 && *s != '\\' && (*s != '"' || !quote))
+			s++;
+		if (s > run)
+			ks_buf_put(b, (const char *)run, (size_t)(s - run));
+		if (!*s)
+			break;
+		n = utf8_len(s);
 		if (*s == '\\')
 			ks_buf_put(b, "\\\\", 2);
 		else if (*s == '\n')
@@ -145,10 +172,30 @@ void ks_prom_float(char *out, size_t len, double v)
 		snprintf(out, len, v > 0 ? "+Inf" : "-Inf");
 		return;
 	}
-	for (int prec = 1; prec <= 17; prec++) {
-		snprintf(out, len, "%.*g", prec, v);
-		if (strtod(out, NULL) == v)
-			break;
+	/* Reading back as v is monotonic in the precision (17 always
+	 * does): search for the smallest that does. */
+	{
+		int lo = 1, hi = 17;
+
+		while (lo < hi) {
+			int mid = (lo + hi) / 2;
+
+			snprintf(out, len, "%.*g", mid, v);
+			if (strtod(out, NULL) == v)
+				hi = mid;
+			else
+				lo = mid + 1;
+		}
+		snprintf(out, len, "%.*g", lo, v);
+		/* %g turns to exponent form as soon as the digits end before
+		 * the point (10 -> "1e+01"); keep plain digits up to 10^6, as
+		 * the Go and Python clients do. */
+		if (strchr(out, 'e')) {
+			int x = atoi(strchr(out, 'e') + 1);
+
+			if (x >= 0 && x < 6)
+				snprintf(out, len, "%.0f", v);
+		}
 	}
 	if (!strpbrk(out, ".e") && strlen(out) + 3 <= len)
 		strcat(out, ".0");
@@ -171,6 +218,14 @@ void ks_prom_metric_name(char *out, size_t len, const char *name)
 	out[i] = '\0';
 }
 
+struct ks_prom_family *ks_prom_lookup(const struct ks_prom *w, const char *name)
+{
+	for (unsigned int i = 0; i < w->nfam; i++)
+		if (!strcmp(w->fam[i]->name, name))
+			return w->fam[i];
+	return NULL;
+}
+
 struct ks_prom_family *ks_prom_family(struct ks_prom *w, const char *name, enum ks_prom_type type,
 				      const char *unit, const char *help)
 {
@@ -178,9 +233,9 @@ struct ks_prom_family *ks_prom_family(struct ks_prom *w, const char *name, enum 
 	char clean[sizeof(f->name)];
 
 	ks_prom_metric_name(clean, sizeof(clean), name);
-	for (unsigned int i = 0; i < w->nfam; i++)
-		if (!strcmp(w->fam[i]->name, clean))
-			return w->fam[i];
+	f = ks_prom_lookup(w, clean);
+	if (f)
+		return f;
 	if (w->nfam == w->capfam) {
 		unsigned int cap = w->capfam ? w->capfam * 2 : 64;
 		struct ks_prom_family **p = realloc(w->fam, cap * sizeof(*p));
@@ -225,8 +280,11 @@ static void line_start(struct ks_prom_family *f, char kind, const char *suffix,
 			ks_prom_escape_label(b, l[i].value ? l[i].value : "");
 			ks_buf_put(b, "\"", 1);
 		}
-		if (le)
-			ks_buf_printf(b, "%sle=\"%s\"", nl ? "," : "", le);
+		if (le) {
+			ks_buf_puts(b, nl ? ",le=\"" : "le=\"");
+			ks_buf_puts(b, le);
+			ks_buf_put(b, "\"", 1);
+		}
 		ks_buf_put(b, "}", 1);
 	}
 	ks_buf_put(b, " ", 1);
@@ -238,7 +296,7 @@ void ks_prom_u64(struct ks_prom_family *f, const struct ks_prom_label *l, unsign
 	if (!f)
 		return;
 	line_start(f, LINE_BOTH, f->type == KS_PROM_COUNTER ? "_total" : "", l, nl, NULL);
-	ks_buf_printf(&f->lines, "%llu\n", (unsigned long long)v);
+	put_u64_nl(&f->lines, v);
 }
 
 void ks_prom_f64(struct ks_prom_family *f, const struct ks_prom_label *l, unsigned int nl,
@@ -265,18 +323,34 @@ void ks_prom_histogram(struct ks_prom_family *f, const struct ks_prom_label *l, 
 
 	if (!f)
 		return;
+	if (n != f->n_le || (n && memcmp(upper, f->le_val, n * sizeof(double)))) {
+		double *v = realloc(f->le_val, (n ? n : 1) * sizeof(*v));
+		char (*str)[40] = v ? realloc(f->le_str, (n ? n : 1) * sizeof(*str)) : NULL;
+
+		if (!v || !str) {
+			f->le_val = v;
+			f->lines.oom = true;
+			return;
+		}
+		f->le_val = v;
+		f->le_str = str;
+		f->n_le = n;
+		for (unsigned int i = 0; i < n; i++) {
+			v[i] = upper[i];
+			ks_prom_float(str[i], sizeof(str[i]), upper[i]);
+		}
+	}
 	for (unsigned int i = 0; i < n; i++) {
 		cum += counts[i];
-		ks_prom_float(le, sizeof(le), upper[i]);
-		line_start(f, LINE_BOTH, "_bucket", l, nl, le);
-		ks_buf_printf(&f->lines, "%llu\n", (unsigned long long)cum);
+		line_start(f, LINE_BOTH, "_bucket", l, nl, f->le_str[i]);
+		put_u64_nl(&f->lines, cum);
 	}
 	if (!n || !isinf(upper[n - 1])) {
 		line_start(f, LINE_BOTH, "_bucket", l, nl, "+Inf");
-		ks_buf_printf(&f->lines, "%llu\n", (unsigned long long)cum);
+		put_u64_nl(&f->lines, cum);
 	}
 	line_start(f, have_sum ? LINE_BOTH : LINE_TEXT_ONLY, "_count", l, nl, NULL);
-	ks_buf_printf(&f->lines, "%llu\n", (unsigned long long)cum);
+	put_u64_nl(&f->lines, cum);
 	if (have_sum) {
 		ks_prom_float(le, sizeof(le), sum);
 		line_start(f, LINE_BOTH, "_sum", l, nl, NULL);
@@ -328,6 +402,8 @@ void ks_prom_free(struct ks_prom *w)
 {
 	for (unsigned int i = 0; i < w->nfam; i++) {
 		free(w->fam[i]->help);
+		free(w->fam[i]->le_val);
+		free(w->fam[i]->le_str);
 		ks_buf_free(&w->fam[i]->lines);
 		free(w->fam[i]);
 	}

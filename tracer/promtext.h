@@ -57,6 +57,8 @@ struct ks_prom {
  */
 struct ks_prom_family *ks_prom_family(struct ks_prom *w, const char *name, enum ks_prom_type type,
 				      const char *unit, const char *help);
+/* The family of that exact (already valid) name, or NULL. */
+struct ks_prom_family *ks_prom_lookup(const struct ks_prom *w, const char *name);
 /* A counter or gauge sample; integers are written exactly. */
 void ks_prom_u64(struct ks_prom_family *f, const struct ks_prom_label *l, unsigned int nl,
 		 uint64_t v);

@@ -74,6 +74,11 @@ static void test_numbers(void)
 	CHECK("float: 2^-30 round-trips", strtod(fl(ldexp(1, -30)), NULL) == ldexp(1, -30), "%s",
 	      fl(ldexp(1, -30)));
 	CHECK("float: 1e-9 short", !strcmp(fl(1e-9), "1e-09"), "%s", fl(1e-9));
+	CHECK("float: 10 in plain digits", !strcmp(fl(10), "10.0"), "%s", fl(10));
+	CHECK("float: 123000 in plain digits", !strcmp(fl(123000), "123000.0"), "%s", fl(123000));
+	CHECK("float: 1e6 in exponent form", !strcmp(fl(1e6), "1e+06"), "%s", fl(1e6));
+	CHECK("float: 2147483647 round-trips", strtod(fl(2147483647.0), NULL) == 2147483647.0, "%s",
+	      fl(2147483647.0));
 	CHECK("float: +Inf", !strcmp(fl(INFINITY), "+Inf"), "%s", fl(INFINITY));
 	CHECK("float: NaN", !strcmp(fl(NAN), "NaN"), "%s", fl(NAN));
 	ks_prom_metric_name(n, sizeof(n), "halt-poll.ns");
@@ -160,10 +165,37 @@ static void test_families(void)
 	ks_prom_free(&w);
 }
 
+/* Series of one family with different bucket bounds each get their own
+ * "le" values (the writer keeps the last bounds' strings). */
+static void test_bounds_change(void)
+{
+	struct ks_prom w = { 0 };
+	struct ks_prom_family *h = ks_prom_family(&w, "kvmscope_h", KS_PROM_HISTOGRAM, NULL, "h");
+	struct ks_prom_label a[] = { { "vcpu", "0" } }, b[] = { { "vcpu", "1" } };
+	double up1[] = { 1, 3, INFINITY }, up2[] = { 10, 30, INFINITY };
+	uint64_t c[] = { 1, 2, 3 };
+	char *t;
+
+	ks_prom_histogram(h, a, 1, up1, c, 3, false, 0);
+	ks_prom_histogram(h, b, 1, up2, c, 3, false, 0);
+	ks_prom_histogram(h, a, 1, up1, c, 2, false, 0);
+	t = render(&w, KS_PROM_TEXT);
+	CHECK("histogram: bounds per series", t &&
+	      strstr(t, "kvmscope_h_bucket{vcpu=\"0\",le=\"3.0\"} 3\n") &&
+	      strstr(t, "kvmscope_h_bucket{vcpu=\"1\",le=\"30.0\"} 3\n") &&
+	      strstr(t, "kvmscope_h_bucket{vcpu=\"1\",le=\"+Inf\"} 6\n"), "%s", t ? t : "(null)");
+	CHECK("histogram: fewer buckets, +Inf added", t &&
+	      strstr(t, "kvmscope_h_bucket{vcpu=\"0\",le=\"3.0\"} 3\nkvmscope_h_bucket{vcpu=\"0\",le=\"+Inf\"} 3\n"
+			"kvmscope_h_count{vcpu=\"0\"} 3\n"), "%s", t ? t : "(null)");
+	free(t);
+	ks_prom_free(&w);
+}
+
 int main(void)
 {
 	test_escaping();
 	test_numbers();
 	test_families();
+	test_bounds_change();
 	UNIT_EXIT();
 }
