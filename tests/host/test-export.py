@@ -258,6 +258,27 @@ def main():
     result(rc == 0, "SIGINT ends export with status 0", f"{rc} {err[-300:]!r}")
     if bpf == 0:
         result("exporting binary stats only" in err, "no BPF: the note says binary stats only", err)
+    # IPv6 loopback.
+    if socket.has_ipv6 and os.path.exists("/proc/net/if_inet6"):
+        p = subprocess.Popen([KVMSCOPE, "export", "--listen", "[::1]:0"], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+        m = re.search(r"http://\[::1\]:(\d+)/metrics", p.stdout.readline())
+        data = b""
+        if m:
+            s = socket.create_connection(("::1", int(m.group(1))), timeout=5)
+            s.sendall(b"GET /metrics HTTP/1.1\r\nConnection: close\r\n\r\n")
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+            s.close()
+        p.send_signal(signal.SIGTERM)
+        rc = p.wait(timeout=10)
+        result(m and data.startswith(b"HTTP/1.1 200 OK") and rc == 0, "--listen [::1]:0 serves over IPv6",
+               f"{m} {data[:40]!r} {rc}")
+    else:
+        print("SKIP export-http: IPv6: no IPv6 on this machine")
     # Without privileges BPF cannot load: stats only, bpf_attached 0, one note.
     if os.geteuid() != 0:
         print("SKIP export-http: unprivileged run: needs root to drop to another user")
