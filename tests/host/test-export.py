@@ -232,6 +232,21 @@ def main():
         slow = socket.create_connection(("127.0.0.1", port))
         slow.send(b"G")
         slow_t0 = time.monotonic()
+        # A client that never reads: thousands of pipelined requests fill
+        # its receive buffer and the server's send buffer; the response
+        # makes no progress and must be dropped after 10 s.
+        hog = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        hog.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        hog.connect(("127.0.0.1", port))
+        hog.settimeout(15)
+
+        def flood():
+            try:
+                hog.sendall(b"GET /metrics HTTP/1.1\r\n\r\n" * 40000)
+            except OSError:
+                pass
+        flooder = threading.Thread(target=flood)
+        flooder.start()
         http_checks(port)
         load_checks(port, interval)
         time.sleep(max(0.0, slow_t0 + 10.8 - time.monotonic()))
@@ -245,6 +260,26 @@ def main():
         result(closed and tmo and int(tmo.group(1)) >= 1,
                "a request head not finished 10 s after its first byte: connection closed, counted",
                f"closed {closed}, metric {tmo.group(1) if tmo else None}")
+        # The hog: once the server gave up, reading drains what was sent
+        # and then ends (EOF or reset) instead of blocking.
+        hog.settimeout(5)
+        got, ended = 0, False
+        try:
+            while True:
+                chunk = hog.recv(1 << 20)
+                if not chunk:
+                    ended = True
+                    break
+                got += len(chunk)
+        except ConnectionResetError:
+            ended = True
+        except socket.timeout:
+            pass
+        flooder.join()
+        hog.close()
+        result(ended and tmo and int(tmo.group(1)) >= 2,
+               f"a client that stops reading is dropped after 10 s without progress ({got} bytes had been sent)",
+               f"ended {ended}, timeouts {tmo.group(1) if tmo else None}")
         bpf = metric(body, "kvmscope_bpf_attached")
         result(bpf in (0, 1), f"kvmscope_bpf_attached present ({bpf:.0f} on this kernel)", str(bpf))
     finally:
