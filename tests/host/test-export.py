@@ -91,7 +91,9 @@ def cli_checks():
         lines = [l for l in p.stderr.splitlines() if l.strip()]
         result(p.returncode == 2 and len(lines) >= 1 and lines[0].startswith("kvmscope"), f"{what}: exit 2",
                f"status {p.returncode}, stderr {p.stderr!r}")
-    p = subprocess.run([KVMSCOPE, "export", "-p", "1"], capture_output=True, text=True, timeout=10)
+    # This test's own process: inspectable, and no VMM.
+    p = subprocess.run([KVMSCOPE, "export", "-p", str(os.getpid())], capture_output=True, text=True,
+                       timeout=10)
     result(p.returncode == 1 and len(p.stderr.strip().splitlines()) == 1 and "not a VMM" in p.stderr,
            "-p of a process that is not a VMM: one line, exit 1", f"{p.returncode} {p.stderr!r}")
     p = subprocess.run([KVMSCOPE, "export", "--listen", "10.1.2.3:1"], capture_output=True, text=True)
