@@ -239,6 +239,18 @@ static void render_migrate(struct ks_exporter *x, struct ks_prom *w, const struc
 					   "Guest write faults handled by KVM's MMU (write-protect faults "
 					   "while dirty logging)"), l, 3, c->write_faults);
 	}
+	if (hook(x, "faults")) {
+		char id[16];
+
+		f = ks_prom_family(w, "kvmscope_write_protect_faults", KS_PROM_COUNTER, NULL,
+				   "Write faults on present, write-protected pages, per vCPU: under dirty "
+				   "logging, one per page first written after it was protected");
+		for (int v = 0; v < vm->nvcpus; v++) {
+			snprintf(id, sizeof(id), "%d", vm->vcpus[v].id);
+			l[3] = (struct ks_prom_label){ "vcpu", id };
+			ks_prom_u64(f, l, 4, vm->vcpus[v].total.wp_faults);
+		}
+	}
 	for (int b = 0; b < KS_LAT_BUCKETS; b++)
 		lat[b] = c->fault_lat[b];
 	if (hook(x, "faults") && x->m.fault_latency)
@@ -279,8 +291,6 @@ static void render_migrate(struct ks_exporter *x, struct ks_prom *w, const struc
 
 static void render_self(struct ks_exporter *x, struct ks_prom *w)
 {
-	static const char *const drop_names[KS_DROP_MAX] = {
-		"ringbuf_full", "vm_table_full", "start_table_full" };
 	struct ks_prom_family *f;
 	struct ks_prom_label l[2];
 	uint64_t with_stats = 0;
@@ -298,7 +308,7 @@ static void render_self(struct ks_exporter *x, struct ks_prom *w)
 		f = ks_prom_family(w, "kvmscope_events_lost", KS_PROM_COUNTER, NULL,
 				   "BPF events not recorded, by reason");
 		for (int i = 0; i < KS_DROP_MAX; i++) {
-			l[0] = (struct ks_prom_label){ "reason", drop_names[i] };
+			l[0] = (struct ks_prom_label){ "reason", ks_drop_names[i] };
 			ks_prom_u64(f, l, 1, x->m.drops[i]);
 		}
 	}

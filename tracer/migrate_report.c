@@ -489,8 +489,6 @@ static void summary_vm(struct ks_migrate *m, struct ks_vm *vm, uint64_t now_ns)
 
 void ks_migrate_report_summary(struct ks_migrate *m, uint64_t now_ns)
 {
-	static const char *const drop_names[KS_DROP_MAX] = {
-		"ringbuf_full", "vm_table_full", "start_table_full", "vcpu_table_full" };
 	uint64_t lost = 0;
 	struct ks_json j;
 
@@ -512,7 +510,7 @@ void ks_migrate_report_summary(struct ks_migrate *m, uint64_t now_ns)
 		ks_json_u64(&j, "vms", m->nvm);
 		ks_json_obj(&j, "lost");
 		for (int i = 0; i < KS_DROP_MAX; i++)
-			ks_json_u64(&j, drop_names[i], m->drops[i]);
+			ks_json_u64(&j, ks_drop_names[i], m->drops[i]);
 		ks_json_close(&j);
 		if (ks_json_end(&j))
 			m->output_failed = true;
@@ -522,7 +520,7 @@ void ks_migrate_report_summary(struct ks_migrate *m, uint64_t now_ns)
 		(now_ns - m->start_ns) / 1e9, (unsigned long long)lost);
 	for (int i = 0; i < KS_DROP_MAX; i++)
 		if (m->drops[i])
-			fprintf(m->out, " (%s %llu)", drop_names[i], (unsigned long long)m->drops[i]);
+			fprintf(m->out, " (%s %llu)", ks_drop_names[i], (unsigned long long)m->drops[i]);
 	fprintf(m->out, "\n");
 	fflush(m->out);
 }

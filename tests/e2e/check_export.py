@@ -221,6 +221,18 @@ def main():
         result(pf == faults and pf > 0, L, f"page fault latency histogram counts every fault ({pf})",
                f"{pf} vs {faults}")
 
+    # Write-protect faults per vCPU: one per page the vCPU wrote after
+    # logging started (kvmload's --mode manual protects at enable), within
+    # 1% as in check_migrate.py.
+    written = {}
+    for r in kl:
+        if r["type"] == "vcpu" and r["phase"] == "iteration":
+            written[str(r["vcpu"])] = written.get(str(r["vcpu"]), 0) + r["pages_written"]
+    wpf = {v: val("kvmscope_write_protect_faults_total", vcpu=v) for v in written}
+    off = [(v, wpf[v], n) for v, n in written.items() if wpf[v] is None or abs(wpf[v] - n) > 0.01 * n]
+    result(written and not off, L, f"write-protect faults per vCPU within 1% of the pages each wrote "
+           f"while protected ({written})", f"(vcpu, faults, pages): {off}")
+
     # rmaps: the TDP MMU allocates none for kvmload's VM; series kernels
     # report what that saved, which is the formula over its memslots.
     start = next((r for r in kl if r["type"] == "start"), None)
