@@ -92,7 +92,7 @@ void ks_migrate_vm_free(struct ks_vm *vm);
  * active VM's totals, and the drop counters into m->drops
  * (tracer/migrate_counters.c). */
 void ks_migrate_read_counters(struct ks_migrate *m, struct migrate_bpf *skel);
-/* Names of the drop counters (KS_DROP_*), as reported. */
+/* Names of the drop counters (KS_DROP_*), as reported (migrate_report.c). */
 extern const char *const ks_drop_names[];
 /* Deletes a VMM's entries from the kernel maps so they do not fill up. */
 void ks_migrate_forget_in_kernel(struct migrate_bpf *skel, pid_t pid);

@@ -11,11 +11,6 @@
 #include "migrate.h"
 #include "migrate.skel.h"
 
-const char *const ks_drop_names[] = {
-	"ringbuf_full", "vm_table_full", "start_table_full", "vcpu_table_full" };
-_Static_assert(sizeof(ks_drop_names) / sizeof(ks_drop_names[0]) == KS_DROP_MAX,
-	       "a name for every drop counter");
-
 /* Sums the per-CPU vCPU fault counters into each vCPU's running total.
  * One entry per vCPU: the cost does not grow with the fault rate. */
 static void read_vcpu_faults(struct ks_migrate *m, struct migrate_bpf *skel, int ncpu)

@@ -24,6 +24,11 @@ static const char *text_comm(const struct ks_vm *vm)
 	return ks_text_escape(vm->comm, buf, sizeof(buf));
 }
 
+const char *const ks_drop_names[] = {
+	"ringbuf_full", "vm_table_full", "start_table_full", "vcpu_table_full" };
+_Static_assert(sizeof(ks_drop_names) / sizeof(ks_drop_names[0]) == KS_DROP_MAX,
+	       "a name for every drop counter");
+
 static const char *const level_names[KS_MAX_LEVEL] = { "-", "4k", "2m", "1g" };
 
 static uint64_t d(uint64_t now, uint64_t before)
