@@ -5,7 +5,7 @@
 # Prometheus, run from the build machine's root (--host-root), scrapes it
 # too. The patched 6.12 (the series' tracepoints, rmap bytes avoided) runs
 # without Prometheus: the format does not depend on the kernel, and
-# Prometheus takes 10-20 s to start under TCG. LAB_KERNELS overrides the list.
+# Prometheus takes 10-60 s to start under TCG. LAB_KERNELS overrides the list.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=tests/lab/lib.sh

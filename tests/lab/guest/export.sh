@@ -47,7 +47,7 @@ if [ $WITH_PROM = 1 ]; then
 	n=0
 	until wget -q -O /dev/null "http://$PROM/-/ready" 2>/dev/null; do
 		sleep 0.5; n=$((n + 1))
-		[ $n -gt 240 ] && { tail -n 20 /tmp/prom.log; fail "Prometheus not ready after 120 s"; }
+		[ $n -gt 400 ] && { tail -n 20 /tmp/prom.log; fail "Prometheus not ready after 200 s"; }
 	done
 	echo "=== prometheus ready after $(awk -v a="$t0" '{ printf "%.1f", $1 - a }' /proc/uptime) s"
 fi
