@@ -124,8 +124,8 @@ struct ks_event {
 	unsigned int wp_known;       /* get/clear: wp_calls/wp_changed were counted */
 	unsigned long long bytes;    /* rmap bytes (series tracepoints) */
 	/* For ioctl events: time in KVM's function proper (the dirty-log or
-	 * memslot work); dur_ns is then the whole VM ioctl when the ioctl
-	 * itself could be timed (kvm_vm_ioctl), else equal to kvm_ns. */
+	 * memslot work); dur_ns is then the whole ioctl when it could be
+	 * timed (the ioctl system call, or kvm_vm_ioctl), else equal to kvm_ns. */
 	unsigned long long kvm_ns;
 	/* The VM's write-protect faults so far (all CPUs), read when the
 	 * KVM work of this dirty-log or memslot event ended; -1 if unknown.

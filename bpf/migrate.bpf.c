@@ -210,8 +210,8 @@ static __always_inline struct ks_event *event_new(enum ks_event_type type,
 
 /* --- whole VM ioctls ------------------------------------------------------ *
  * An event of a dirty-log or memslot ioctl is held here until the ioctl
- * returns, so its duration is what the VMM paid in the kernel, not only the
- * KVM function inside. */
+ * system call returns, so its duration is what the VMM paid in the kernel,
+ * not only the KVM function inside. */
 #define KVM_GET_DIRTY_LOG_NR 0x4010ae42
 #define KVM_CLEAR_DIRTY_LOG_NR 0xc018aec0
 #define KVM_SET_USER_MEMORY_REGION_NR 0x4020ae46
@@ -978,7 +978,9 @@ int BPF_PROG(tp_stats_read, struct kvm *kvm, struct kvm_vcpu *vcpu, loff_t pos,
 	return 0;
 }
 
-/* --- whole VM ioctls: the outer timing ------------------------------------- */
+/* --- whole VM ioctls: the outer timing ------------------------------------- *
+ * One of three ways (tracer/hooks.c): the ioctl system call (fentry, or the
+ * raw_syscalls tracepoints), or kvm_vm_ioctl. */
 
 static __always_inline bool timed_ioctl(unsigned int ioctl)
 {
