@@ -204,6 +204,14 @@ def check_run(label, truth, mig, mode, backing):
                "each vCPU's latency histogram counts all its faults, and its time lost is reported",
                f"{lat[:2]}")
 
+    # SEV live-migration interface: every KVM_HC_MAP_GPA_RANGE the guest
+    # made (one page each), and no MSR_KVM_MIGRATION_CONTROL write.
+    calls = sum(r["map_gpa_calls"] for r in by_type(truth, "vcpu"))
+    got = (vs["map_gpa_range_hypercalls"], vs["map_gpa_range_pages"], vs["migration_control_writes"])
+    result(calls and got == (calls, calls, 0), label,
+           f"{calls} KVM_HC_MAP_GPA_RANGE hypercalls of one page each, no migration-control MSR write",
+           f"traced (calls, pages, MSR writes) {got}")
+
     # Binary stats: attached, and exact agreements held in every interval.
     vmrec = by_type(mig, "vm", pid)
     result(any(r["stats"] for r in vmrec), label, "binary stats read through the VMM's stats fds",

@@ -21,7 +21,13 @@
  *           addr = base_gpa + p * 4096;
  *           ((u32 *)addr)[0] = tag;  ((u32 *)addr)[1] = addr;
  *   }
- *   params->written = k;  out KL_DONE_PORT, al;  and again from the top
+ *   params->written = k;
+ *   for (n = params->hypercalls; n; n--)      (the SEV page-status hypercall:
+ *           params->hypercall_ret = hypercall(KVM_HC_MAP_GPA_RANGE, a0 = &params,
+ *                                             a1 = 1 page, a2 = 0);  KVM
+ *                                             answers -KVM_ENOSYS unless the
+ *                                             VMM asked to handle it)
+ *   out KL_DONE_PORT, al;  and again from the top
  * The VMM rewrites the parameters between phases; re-entering KVM_RUN after
  * the `out` exit resumes at the jmp, which re-reads them.
  */
@@ -46,8 +52,19 @@ static const uint8_t guest_code[] = {
 	/* 26         */ 0x49,			/* dec  ecx                      */
 	/* 27         */ 0x75, 0xe8,		/* jnz  next                     */
 	/* 29 done:   */ 0x89, 0x6b, 0x14,	/* mov  [ebx+20], ebp   written  */
-	/* 2c         */ 0xe6, KL_DONE_PORT,	/* out  KL_DONE_PORT, al         */
-	/* 2e         */ 0xeb, 0xd0,		/* jmp  top                      */
+	/* 2c         */ 0x8b, 0x6b, 0x18,	/* mov  ebp, [ebx+24]   hypercalls */
+	/* 2f hc:     */ 0x85, 0xed,		/* test ebp, ebp                 */
+	/* 31         */ 0x74, 0x17,		/* jz   out                      */
+	/* 33         */ 0xb8, 0x0c, 0, 0, 0,	/* mov  eax, 12  KVM_HC_MAP_GPA_RANGE */
+	/* 38         */ 0xb9, 0x01, 0, 0, 0,	/* mov  ecx, 1   a1: pages (a0: ebx) */
+	/* 3d         */ 0x31, 0xd2,		/* xor  edx, edx  a2: attributes */
+	/* 3f         */ 0x31, 0xf6,		/* xor  esi, esi                 */
+	/* 41         */ 0x0f, 0x01, 0xd9,	/* vmmcall (KVM fixes it to vmcall on Intel) */
+	/* 44         */ 0x89, 0x43, 0x1c,	/* mov  [ebx+28], eax   hypercall_ret */
+	/* 47         */ 0x4d,			/* dec  ebp                      */
+	/* 48         */ 0xeb, 0xe5,		/* jmp  hc                       */
+	/* 4a out:    */ 0xe6, KL_DONE_PORT,	/* out  KL_DONE_PORT, al         */
+	/* 4c         */ 0xeb, 0xb2,		/* jmp  top                      */
 };
 
 void kl_guest_install(uint8_t *code_hva)

@@ -89,6 +89,7 @@ struct kl_config {
 	bool json;
 	bool no_stats_fd;	/* --no-stats-fd */
 	unsigned int stats_reads;	/* --stats-reads: data reads per point */
+	unsigned int map_gpa_calls;	/* --map-gpa-calls: per vCPU and iteration */
 	unsigned int pause_ms;
 	unsigned int hold_ms;
 	uint64_t clear_chunk_pages;	/* 0: one KVM_CLEAR_DIRTY_LOG per slot */
@@ -107,7 +108,8 @@ struct kl_guest_params {
 	uint32_t count;		/* pages to write, wrapping at npages */
 	uint32_t tag;		/* value for dword 0 of each page */
 	uint32_t written;	/* guest -> VMM: pages it wrote */
-	uint32_t reserved[2];
+	uint32_t hypercalls;	/* KVM_HC_MAP_GPA_RANGE calls to make after writing */
+	uint32_t hypercall_ret;	/* guest -> VMM: what the last one returned */
 };
 _Static_assert(sizeof(struct kl_guest_params) == 32, "guest ABI");
 
@@ -270,7 +272,8 @@ struct kl_slot_check {
 struct kl_truth *kl_truth_new(uint64_t total_pages);
 void kl_truth_free(struct kl_truth *t);
 uint64_t kl_truth_plan(struct kl_truth *t, struct kl_vcpu *vcpus, unsigned int n,
-		       const struct kl_phase *ph, unsigned int write_percent);
+		       const struct kl_phase *ph, unsigned int write_percent,
+		       unsigned int hypercalls);
 void kl_truth_protect(struct kl_truth *t, const struct kl_slot *s, const uint64_t *bits);
 void kl_truth_check_guest_counts(const struct kl_vcpu *vcpus, unsigned int n,
 				 const struct kl_phase *ph);

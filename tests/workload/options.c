@@ -38,6 +38,9 @@ static const char usage_text[] =
 "  --stats-reads N        read the VM's and every vCPU's stats fd N times\n"
 "                         after populating, after each iteration and after\n"
 "                         logging is disabled (0..1000, default 0)\n"
+"  --map-gpa-calls N      each vCPU makes N KVM_HC_MAP_GPA_RANGE hypercalls\n"
+"                         per iteration, one page each (0..100000,\n"
+"                         default 0): the SEV page-status interface\n"
 "  --json                 JSON lines ground truth on stdout\n"
 "  --inject-fault KIND    test the checks: in the last iteration pretend\n"
 "                         lost-dirty | extra-dirty | bad-value (exits 1)\n"
@@ -148,6 +151,7 @@ enum {
 	OPT_VCPUS = 256, OPT_MEM, OPT_SLOTS, OPT_BACKING, OPT_ITERATIONS,
 	OPT_WRITE_PERCENT, OPT_MODE, OPT_CLEAR_CHUNK, OPT_PAUSE, OPT_HOLD,
 	OPT_JSON, OPT_INJECT, OPT_HELP, OPT_NO_STATS_FD, OPT_STATS_READS,
+	OPT_MAP_GPA_CALLS,
 };
 
 static const struct option long_options[] = {
@@ -164,6 +168,7 @@ static const struct option long_options[] = {
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "no-stats-fd", no_argument, NULL, OPT_NO_STATS_FD },
 	{ "stats-reads", required_argument, NULL, OPT_STATS_READS },
+	{ "map-gpa-calls", required_argument, NULL, OPT_MAP_GPA_CALLS },
 	{ "inject-fault", required_argument, NULL, OPT_INJECT },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
@@ -254,6 +259,9 @@ void kl_parse_options(int argc, char **argv, struct kl_config *c)
 		case OPT_HOLD:
 			c->hold_ms = parse_small("--hold-ms", optarg, 0,
 						KL_MAX_SLEEP_MS);
+			break;
+		case OPT_MAP_GPA_CALLS:
+			c->map_gpa_calls = parse_small("--map-gpa-calls", optarg, 0, 100000);
 			break;
 		case OPT_NO_STATS_FD:
 			c->no_stats_fd = true;

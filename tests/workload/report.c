@@ -161,6 +161,7 @@ void kl_report_start(const struct kl_vm *vm, const struct kl_vcpu *vcpus)
 	jl_u64(&j, "clear_chunk_pages", c->clear_chunk_pages);
 	jl_u64(&j, "pause_ms", c->pause_ms);
 	jl_u64(&j, "hold_ms", c->hold_ms);
+	jl_u64(&j, "map_gpa_calls", c->map_gpa_calls);
 	jl_bool(&j, "stats_fd", vm->stats_fd >= 0);
 	jl_u64(&j, "vcpu_stats_fds", vm->vcpu_stats_fds);
 	jl_u64(&j, "stats_reads", R.cfg->stats_reads);
@@ -311,6 +312,7 @@ void kl_report_vcpu(const struct kl_vcpu *v, const struct kl_phase *ph)
 	jl_u64(&j, "run_calls", v->stats.run_calls);
 	jl_u64(&j, "first_page", v->params->first);
 	jl_u64(&j, "pages_written", v->params->written);
+	jl_u64(&j, "map_gpa_calls", v->params->hypercalls);
 	jl_end(&j);
 }
 

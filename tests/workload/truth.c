@@ -10,6 +10,7 @@
  */
 #include "kvmload.h"
 
+#include <linux/kvm_para.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -52,7 +53,8 @@ void kl_truth_free(struct kl_truth *t)
 
 /* Fill every vCPU's parameter block for the phase and record the plan. */
 uint64_t kl_truth_plan(struct kl_truth *t, struct kl_vcpu *vcpus, unsigned int n,
-		       const struct kl_phase *ph, unsigned int write_percent)
+		       const struct kl_phase *ph, unsigned int write_percent,
+		       unsigned int hypercalls)
 {
 	uint32_t tag = kl_guest_tag(ph->generation);
 	uint64_t total = 0;
@@ -80,6 +82,8 @@ uint64_t kl_truth_plan(struct kl_truth *t, struct kl_vcpu *vcpus, unsigned int n
 		v->params->count = (uint32_t)count;
 		v->params->tag = tag;
 		v->params->written = UINT32_MAX;	/* the guest must overwrite it */
+		v->params->hypercalls = hypercalls;
+		v->params->hypercall_ret = 0;
 		total += count;
 	}
 	/* The guest's first write to a protected page makes it writable. */
@@ -120,6 +124,11 @@ void kl_truth_check_guest_counts(const struct kl_vcpu *vcpus, unsigned int n,
 			kl_fail("vCPU %u: guest reports %u pages written during %s, VMM asked for %u",
 				i, p->written,
 				kl_phase_label(ph, label, sizeof(label)), p->count);
+		/* KVM answers KVM_HC_MAP_GPA_RANGE itself unless the VMM enabled
+		 * KVM_CAP_EXIT_HYPERCALL for it, which kvmload does not. */
+		if (p->hypercalls && p->hypercall_ret != (uint32_t)-KVM_ENOSYS)
+			kl_fail("vCPU %u: KVM_HC_MAP_GPA_RANGE returned 0x%x to the guest during %s, expected -KVM_ENOSYS",
+				i, p->hypercall_ret, kl_phase_label(ph, label, sizeof(label)));
 	}
 }
 

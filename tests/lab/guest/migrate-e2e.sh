@@ -23,7 +23,7 @@ for backing in anon thp hugetlb; do
 		if [ $((i % 2)) -eq 0 ]; then vcpus=2 slots=3; else vcpus=1 slots=1; fi
 		name="$backing $mode vcpus=$vcpus slots=$slots"
 		taskset -c 0 kvmload --vcpus $vcpus --mem-per-vcpu 12 --slots $slots --backing $backing \
-			--iterations 3 --write-percent 60 --mode $mode --pause-ms 200 --json \
+			--iterations 3 --write-percent 60 --mode $mode --pause-ms 200 --map-gpa-calls 7 --json \
 			--stats-reads $((i % 3)) \
 			>/tmp/k.json 2>/tmp/k.err
 		echo "=== kvmload $name exit=$?"
