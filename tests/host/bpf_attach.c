@@ -170,7 +170,7 @@ static pid_t run_kvmload(const char *path, const char *mode, int *status)
 			dup2(devnull, STDOUT_FILENO);
 		execl(path, "kvmload", "--vcpus", "1", "--mem-per-vcpu", "16",
 		      "--backing", "thp", "--iterations", "2", "--mode", mode,
-		      "--json", (char *)NULL);
+		      "--map-gpa-calls", "2", "--json", (char *)NULL);
 		fprintf(stderr, "bpf_attach: cannot run %s: %s\n", path, strerror(errno));
 		_exit(127);
 	}
@@ -338,6 +338,7 @@ int main(int argc, char **argv)
 			{ "fexit_page_fault", "guest write faults", c.write_faults, false },
 			{ "tp_page_fault", "guest write faults", c.write_faults, false },
 			{ "fentry_flush_remote_tlbs", "remote TLB flushes", c.tlb_flushes, false },
+			{ "tp_hypercall", "KVM_HC_MAP_GPA_RANGE hypercalls (kvmload --map-gpa-calls)", c.hypercalls_map_gpa, false },
 			/* Shadow paging (--rmap runs) splits no TDP huge pages
 			 * and skips no rmaps: those two are TDP-only. */
 			{ "tp_split_huge_page", "huge page splits (THP, dirty logging)", c.splits[2] + c.splits[3], true },
