@@ -205,18 +205,19 @@ static void sample_settled(struct run *r, struct ks_vm *only, uint64_t ts)
 	/* Without the series' page-size events there is nothing to settle:
 	 * one read of each, no extra work for the VMMs' CPUs. */
 	if (!r->m.page_stats) {
-		ks_migrate_read_counters(&r->m, r->l.skel);
+		ks_migrate_read_vm_counters(&r->m, r->l.skel);
 		for (int i = 0; i < KS_MAX_TRACKED; i++) {
 			struct ks_vm *vm = &r->m.vms[i];
 
 			if ((!only || vm == only) && vm->used && vm->active && vm->have_stats)
 				ks_vmstats_sample(&vm->st, ts);
 		}
+		ks_migrate_read_vcpu_faults(&r->m, r->l.skel);
 		return;
 	}
 	for (int t = 0; t < TRIES && moved; t++) {
 		moved = false;
-		ks_migrate_read_counters(&r->m, r->l.skel);
+		ks_migrate_read_vm_counters(&r->m, r->l.skel);
 		for (int i = 0; i < KS_MAX_TRACKED; i++) {
 			struct ks_vm *vm = &r->m.vms[i];
 
@@ -229,7 +230,7 @@ static void sample_settled(struct run *r, struct ks_vm *only, uint64_t ts)
 				ks_vmstats_sample(&vm->st, ts);
 			memcpy(before[i], vm->total.page_delta, sizeof(before[i]));
 		}
-		ks_migrate_read_counters(&r->m, r->l.skel);
+		ks_migrate_read_vm_counters(&r->m, r->l.skel);
 		for (int i = 0; i < KS_MAX_TRACKED; i++) {
 			struct ks_vm *vm = &r->m.vms[i];
 
@@ -239,6 +240,9 @@ static void sample_settled(struct run *r, struct ks_vm *only, uint64_t ts)
 			moved |= !vm->page_settled;
 		}
 	}
+	/* The vCPU table after the sample: the VM counters are compared with
+	 * the stats read right after them, and nothing may widen that gap. */
+	ks_migrate_read_vcpu_faults(&r->m, r->l.skel);
 }
 
 static void vm_exited(struct run *r, struct ks_vm *vm, uint64_t ts, const char *why)

@@ -92,6 +92,9 @@ void ks_migrate_vm_free(struct ks_vm *vm);
  * active VM's totals, and the drop counters into m->drops
  * (tracer/migrate_counters.c). */
 void ks_migrate_read_counters(struct ks_migrate *m, struct migrate_bpf *skel);
+/* Its two halves: the VM counters and drops; the vCPU fault counters. */
+void ks_migrate_read_vm_counters(struct ks_migrate *m, struct migrate_bpf *skel);
+void ks_migrate_read_vcpu_faults(struct ks_migrate *m, struct migrate_bpf *skel);
 /* Names of the drop counters (KS_DROP_*), as reported (migrate_report.c). */
 extern const char *const ks_drop_names[];
 /* Deletes a VMM's entries from the kernel maps so they do not fill up. */

@@ -13,11 +13,12 @@
 
 /* Sums the per-CPU vCPU fault counters into each vCPU's running total.
  * One entry per vCPU: the cost does not grow with the fault rate. */
-static void read_vcpu_faults(struct ks_migrate *m, struct migrate_bpf *skel, int ncpu)
+void ks_migrate_read_vcpu_faults(struct ks_migrate *m, struct migrate_bpf *skel)
 {
+	int ncpu = libbpf_num_possible_cpus();
 	int fd = bpf_map__fd(skel->maps.vcpu_faults);
 	struct ks_vcpu_key key, next, *prev = NULL;
-	struct ks_vcpu_faults *vals = calloc(ncpu, sizeof(*vals));
+	struct ks_vcpu_faults *vals = ncpu > 0 ? calloc(ncpu, sizeof(*vals)) : NULL;
 
 	if (!vals)
 		return;
@@ -51,7 +52,7 @@ static void read_vcpu_faults(struct ks_migrate *m, struct migrate_bpf *skel, int
 	free(vals);
 }
 
-void ks_migrate_read_counters(struct ks_migrate *m, struct migrate_bpf *skel)
+void ks_migrate_read_vm_counters(struct ks_migrate *m, struct migrate_bpf *skel)
 {
 	int ncpu = libbpf_num_possible_cpus();
 	int fd = bpf_map__fd(skel->maps.vm_counters);
@@ -81,7 +82,6 @@ void ks_migrate_read_counters(struct ks_migrate *m, struct migrate_bpf *skel)
 				t[k] += s[k];
 		}
 	}
-	read_vcpu_faults(m, skel, ncpu);
 	for (uint32_t i = 0; i < KS_DROP_MAX; i++) {
 		if (bpf_map_lookup_elem(dfd, &i, dv))
 			continue;
@@ -92,6 +92,12 @@ void ks_migrate_read_counters(struct ks_migrate *m, struct migrate_bpf *skel)
 out:
 	free(vals);
 	free(dv);
+}
+
+void ks_migrate_read_counters(struct ks_migrate *m, struct migrate_bpf *skel)
+{
+	ks_migrate_read_vm_counters(m, skel);
+	ks_migrate_read_vcpu_faults(m, skel);
 }
 
 void ks_migrate_forget_in_kernel(struct migrate_bpf *skel, pid_t pid)
