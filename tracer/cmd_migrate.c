@@ -187,34 +187,37 @@ static void scan_known(struct run *r, uint64_t ts)
 	}
 }
 
+/* The counters the interval's agreements compare with KVM's statistics. */
+struct settle_key {
+	unsigned long long tlb_flushes, faults;
+	unsigned long long page_delta[KS_MAX_LEVEL];
+};
+
+static void settle_key(const struct ks_vm *vm, struct settle_key *k)
+{
+	k->tlb_flushes = vm->total.tlb_flushes;
+	k->faults = vm->total.faults;
+	memcpy(k->page_delta, vm->total.page_delta, sizeof(k->page_delta));
+}
+
 /* Reads the counters and samples the binary stats of one VM (or of every
  * active VM with stats if vm is NULL) at the end of an interval.
- * KVM adds to pages_4k/2m/1g and then fires kvm_mmu_page_stats, whose sums
- * are in the counters; an update made between reading the counters and the
- * stats would count in different intervals on the two sides. So the counters
- * are read again after the stats: if a VM's page sums did not move, none of
- * its updates can have fallen between the reads (short of one stalled for
- * the whole sample) and the VM is "settled"; if they moved, sample again, a
- * few times at most. */
+ * KVM counts a TLB flush request or a fault in its stats and the BPF program
+ * counts it in the map a moment apart, and page-size stats are added before
+ * kvm_mmu_page_stats fires; an event between reading the counters and the
+ * stats would count in different intervals on the two sides (the tracer's
+ * thread can be preempted for milliseconds between the two reads). So the
+ * counters are read again after the stats: if the compared counters did not
+ * move, no such event fell between the reads (short of one stalled for the
+ * whole sample) and the VM is "settled"; if they moved, sample again, a few
+ * times at most. An interval not settled at both ends has its comparisons
+ * shown, not judged (migrate_report.c). */
 static void sample_settled(struct run *r, struct ks_vm *only, uint64_t ts)
 {
 	enum { TRIES = 4 };
-	unsigned long long before[KS_MAX_TRACKED][KS_MAX_LEVEL];
+	struct settle_key before[KS_MAX_TRACKED], after;
 	bool moved = true;
 
-	/* Without the series' page-size events there is nothing to settle:
-	 * one read of each, no extra work for the VMMs' CPUs. */
-	if (!r->m.page_stats) {
-		ks_migrate_read_vm_counters(&r->m, r->l.skel);
-		for (int i = 0; i < KS_MAX_TRACKED; i++) {
-			struct ks_vm *vm = &r->m.vms[i];
-
-			if ((!only || vm == only) && vm->used && vm->active && vm->have_stats)
-				ks_vmstats_sample(&vm->st, ts);
-		}
-		ks_migrate_read_vcpu_faults(&r->m, r->l.skel);
-		return;
-	}
 	for (int t = 0; t < TRIES && moved; t++) {
 		moved = false;
 		ks_migrate_read_vm_counters(&r->m, r->l.skel);
@@ -228,7 +231,7 @@ static void sample_settled(struct run *r, struct ks_vm *only, uint64_t ts)
 				ks_vmstats_resample(&vm->st, ts);
 			else
 				ks_vmstats_sample(&vm->st, ts);
-			memcpy(before[i], vm->total.page_delta, sizeof(before[i]));
+			settle_key(vm, &before[i]);
 		}
 		ks_migrate_read_vm_counters(&r->m, r->l.skel);
 		for (int i = 0; i < KS_MAX_TRACKED; i++) {
@@ -236,8 +239,9 @@ static void sample_settled(struct run *r, struct ks_vm *only, uint64_t ts)
 
 			if ((only && vm != only) || !vm->used || !vm->active || !vm->have_stats)
 				continue;
-			vm->page_settled = !memcmp(before[i], vm->total.page_delta, sizeof(before[i]));
-			moved |= !vm->page_settled;
+			settle_key(vm, &after);
+			vm->settled = !memcmp(&before[i], &after, sizeof(after));
+			moved |= !vm->settled;
 		}
 	}
 	/* The vCPU table after the sample: the VM counters are compared with

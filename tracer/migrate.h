@@ -49,9 +49,10 @@ struct ks_vm {
 	uint64_t found_ts, exit_ts;
 	struct ks_slot slots[KS_MAX_SLOTS];
 	struct ks_vm_counters total, last;  /* counters now, at the last interval */
-	/* No page-size stats update fell between the reads of the counters and
-	 * of the stats, now and at the last interval (sample_settled()). */
-	bool page_settled, page_settled_prev;
+	/* None of the counters compared with the stats (TLB flushes, faults,
+	 * page-size updates) moved between the reads of the counters and of
+	 * the stats, now and at the last interval (sample_settled()). */
+	bool settled, settled_prev;
 	/* host time in dirty-log ioctls, for the overhead figure */
 	uint64_t host_ns_interval, host_ns_total;
 	uint64_t syncs_interval;

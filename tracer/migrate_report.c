@@ -45,7 +45,10 @@ static uint64_t d(uint64_t now, uint64_t before)
  *            counted for MMIO and a few retried faults that still go
  *            through kvm_mmu_page_fault): stat <= seen, and close to it;
  *  INFO      related but not comparable (new huge mappings raise pages_2m
- *            while splits lower it): shown, never flagged;
+ *            while splits lower it): shown, never flagged; also EQUAL and
+ *            WITHIN comparisons of an interval whose ends were not both
+ *            sampled "settled" (cmd_migrate.c, sample_settled()): events
+ *            that fell between the two reads count on one side only;
  *  EXACT     a signed sum (page-size stats updates) that must equal the
  *            stat's change exactly: the sample is taken so that no update
  *            falls between the two reads (cmd_migrate.c, sample_settled());
@@ -71,13 +74,16 @@ static void fill_agreements(struct ks_vm *vm, const struct ks_vm_counters *dc,
 	*n = 0;
 	/* Both sides must cover the same span: from the interval after the
 	 * stats were attached on. */
+	bool settled = vm->settled && vm->settled_prev;
+
 	if (!vm->have_stats || !vm->stats_baseline)
 		return;
 	a[*n] = (struct agreement){ "tlb_flushes", "remote_tlb_flush_requests",
-				    dc->tlb_flushes, 0, false, EQUAL };
+				    dc->tlb_flushes, 0, false, settled ? EQUAL : INFO };
 	a[*n].stat_delta = ks_vmstats_delta(&vm->st, false, a[*n].stat, &a[*n].found);
 	(*n)++;
-	a[*n] = (struct agreement){ "faults", "pf_taken", dc->faults, 0, false, WITHIN };
+	a[*n] = (struct agreement){ "faults", "pf_taken", dc->faults, 0, false,
+				    settled ? WITHIN : INFO };
 	a[*n].stat_delta = ks_vmstats_delta(&vm->st, true, a[*n].stat, &a[*n].found);
 	(*n)++;
 	a[*n] = (struct agreement){ "wp_faults", "pf_fast", dc->wp_faults, 0, false, INFO };
@@ -90,8 +96,6 @@ static void fill_agreements(struct ks_vm *vm, const struct ks_vm_counters *dc,
 	 * are the change of pages_4k/2m/1g over it, exactly, when both ends of
 	 * the interval were sampled with no update in between the reads. */
 	if (m_page_stats) {
-		bool settled = vm->page_settled && vm->page_settled_prev;
-
 		static const char *const pages[] = { NULL, "pages_4k", "pages_2m", "pages_1g" };
 		static const char *const names[] = { NULL, "page_stats_4k", "page_stats_2m",
 						     "page_stats_1g" };
@@ -291,7 +295,7 @@ static void interval_vm(struct ks_migrate *m, struct ks_vm *vm, uint64_t now_ns,
 			m->output_failed = true;
 	}
 	vm->last = vm->total;
-	vm->page_settled_prev = vm->page_settled;
+	vm->settled_prev = vm->settled;
 	for (int i = 0; i < vm->nvcpus; i++)
 		vm->vcpus[i].last = vm->vcpus[i].total;
 	vm->host_ns_interval = 0;

@@ -216,10 +216,12 @@ def check_run(label, truth, mig, mode, backing):
     vmrec = by_type(mig, "vm", pid)
     result(any(r["stats"] for r in vmrec), label, "binary stats read through the VMM's stats fds",
            [r.get("stats_missing") for r in vmrec] or "VM never found")
-    # "equal" must hold in every interval. "within" (faults vs pf_taken)
-    # compares two reads made while vCPUs run; when the lab's vCPU running
-    # kvmscope is preempted between them, one interval can be off: at most
-    # one in five (at least one) may disagree.
+    # "equal" must hold in every interval the tracer sampled settled (no
+    # compared event between its reads of the counters and of the stats;
+    # the others are "info"). "within" (faults vs pf_taken) compares two
+    # reads made while vCPUs run; when the lab's vCPU running kvmscope is
+    # preempted between them, one interval can be off: at most one in five
+    # (at least one) may disagree. At least one interval must be settled.
     comps = [(r["ts_ns"], a) for r in by_type(mig, "interval", pid) for a in r["agreement"]
              if a["relation"] != "info" and "stat_delta" in a]
     bad_eq = [c for c in comps if c[1]["relation"] == "equal" and not c[1]["agree"]]
