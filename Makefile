@@ -140,7 +140,17 @@ $(FUZZ_OUT)/%: tests/fuzz/%.c $(FUZZ_HDRS) $(COMMON_SRCS) $(TRACER_SRCS) $(TRACE
 		-I$(ROOT)/tracer -I$(ROOT)/tests/fuzz $< $(COMMON_SRCS) $(call fuzz_uses,$<) \
 		$(BPF_LIBS) -o $@
 
-PROGS := $(BIN)/kvmscope $(BIN)/kvmload $(LAB_HELPERS) $(BIN)/map-entries
+# The guest QEMU live-migrates in the lab (tests/lab/qemu/): an initramfs
+# whose only file is a static /init that keeps dirtying memory. Outside
+# build/bin: the lab reaches it through the host root share, not its initramfs.
+LABQ := $(OUT)/lab
+$(LABQ)/qemu-guest.cpio: tests/lab/qemu/dirtier.c | $(LABQ)
+	$(call msg,CPIO,$@)
+	$(Q)rm -rf $(LABQ)/guest-root && mkdir -p $(LABQ)/guest-root
+	$(Q)$(CC) $(STD) $(CFLAGS) $(WARN) $(STATIC) $< -o $(LABQ)/guest-root/init
+	$(Q)cd $(LABQ)/guest-root && echo init | cpio -o -H newc -R 0:0 --quiet >$@.tmp && mv $@.tmp $@
+
+PROGS := $(BIN)/kvmscope $(BIN)/kvmload $(LAB_HELPERS) $(BIN)/map-entries $(LABQ)/qemu-guest.cpio
 TESTS := $(UNIT_BINS) $(REPLAYS) $(OUT)/tests/bpf_attach
 
 .PHONY: all bpf progs tests deps check demo clean install uninstall vmlinux-h kernel-modules kernel-check kernel-test \
@@ -152,7 +162,7 @@ tests: $(TESTS)
 # What tests/run's sanitize tier runs (with SANITIZE=1: under build/sanitize).
 sanitize-tests: $(BIN)/kvmscope $(UNIT_BINS) $(REPLAYS)
 
-$(BPF_OUT) $(BIN) $(OUT)/tests $(FUZZ_OUT):
+$(BPF_OUT) $(BIN) $(OUT)/tests $(FUZZ_OUT) $(LABQ):
 	$(Q)mkdir -p $@
 
 deps:

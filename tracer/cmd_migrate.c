@@ -99,7 +99,7 @@ static void adopt(struct run *r, const struct ks_vmm *v, uint64_t ts)
 {
 	struct ks_vm *vm = ks_migrate_vm(&r->m, v->pid, true);
 	struct epoll_event ev = { .events = EPOLLIN };
-	bool retry;
+	bool retry, more_vcpus;
 	int rc;
 
 	if (!vm) {
@@ -111,7 +111,10 @@ static void adopt(struct run *r, const struct ks_vmm *v, uint64_t ts)
 	}
 	r->seen[vm - r->m.vms] = true;
 	retry = vm->found_ts != 0;
-	if (retry && (vm->have_stats || (v->vm_stats_fd < 0 && !v->nvcpu_stats)))
+	/* Debugfs stats sum the vCPUs that existed when they were opened. */
+	more_vcpus = vm->have_stats && vm->st.vm.dbg_dir >= 0 &&
+		     ks_vmstats_vcpus(&vm->st) != v->nvcpu;
+	if (retry && !more_vcpus && (vm->have_stats || (v->vm_stats_fd < 0 && !v->nvcpu_stats)))
 		return; /* nothing new to attach */
 	if (retry) {
 		epoll_ctl(r->epfd, EPOLL_CTL_DEL, vm->st.pidfd, NULL);

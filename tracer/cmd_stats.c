@@ -106,13 +106,17 @@ static int adopt(const struct ks_vmm *v, void *ctx)
 	struct tracked *t = find(r, v->pid), *slot = NULL;
 	int rc;
 
+	/* Debugfs sums the vCPUs that existed when it was opened: reopen it
+	 * when the VMM has created more (QEMU: after its first memslots). */
+	bool refresh = t && t->st.vm.dbg_dir >= 0 && ks_vmstats_vcpus(&t->st) != v->nvcpu;
+
 	if (t)
 		r->seen[t - r->vms] = true;
-	if (t && t->st.vm.fd >= 0)
+	if (t && ks_stats_src_ok(&t->st.vm) && !refresh)
 		return 0;
 	if (t) {
 		/* Known without stats: the VMM may have opened them since. */
-		if (v->vm_stats_fd < 0)
+		if (v->vm_stats_fd < 0 && !refresh)
 			return 0;
 		ks_vmstats_close(&t->st);
 		slot = t;
@@ -301,7 +305,11 @@ static void print_vm(struct stats_run *r, struct tracked *t)
 	if (r->a->per_vcpu) {
 		for (int i = 0; i < st->nvcpu; i++) {
 			one[0] = &st->vcpu[i];
-			printf("-- vCPU %d\n", st->vcpu[i].vcpu_id);
+			if (st->vcpu[i].vcpus_summed)
+				printf("-- all %d vCPUs (debugfs has no per-vCPU values)\n",
+				       st->vcpu[i].vcpus_summed);
+			else
+				printf("-- vCPU %d\n", st->vcpu[i].vcpu_id);
 			print_src(r->a, one, 1, dt);
 		}
 		return;
@@ -311,7 +319,7 @@ static void print_vm(struct stats_run *r, struct tracked *t)
 		return;
 	for (int i = 0; i < st->nvcpu; i++)
 		all[i] = &st->vcpu[i];
-	printf("-- all %d vCPUs\n", st->nvcpu);
+	printf("-- all %d vCPUs\n", ks_vmstats_vcpus(st));
 	print_src(r->a, all, st->nvcpu, dt);
 	free(all);
 }
@@ -330,6 +338,10 @@ static void json_src(struct stats_run *r, const struct ks_vmstats *st, const str
 	ks_json_str(&j, "id", s->schema.id);
 	if (s->vcpu_id >= 0)
 		ks_json_i64(&j, "vcpu", s->vcpu_id);
+	if (s->vcpus_summed)
+		ks_json_i64(&j, "vcpus_summed", s->vcpus_summed);
+	if (s->dbg_dir >= 0)
+		ks_json_str(&j, "source", "debugfs");
 	ks_json_obj(&j, "values");   /* scaled to the base unit */
 	for (unsigned int k = 0; k < s->schema.ndesc; k++) {
 		const struct ks_stat_desc *d = &s->schema.desc[k];
@@ -463,7 +475,7 @@ static void sample_all(struct stats_run *r, uint64_t ts)
 			vm_gone(r, t, ts, "closed");
 			continue;
 		}
-		if (t->st.vm.fd < 0)
+		if (!ks_stats_src_ok(&t->st.vm))
 			continue;
 		if (ks_vmstats_sample(&t->st, ts)) {
 			vm_gone(r, t, ts, "exited");
@@ -509,7 +521,7 @@ int cmd_stats(int argc, char **argv)
 		free(r);
 		return KS_EXIT_FAIL;
 	}
-	if (a.run.pid && find(r, a.run.pid)->st.vm.fd < 0) {
+	if (a.run.pid && !ks_stats_src_ok(&find(r, a.run.pid)->st.vm)) {
 		ks_err("PID %d: %s", a.run.pid, find(r, a.run.pid)->st.why);
 		ks_vmstats_close(&find(r, a.run.pid)->st);
 		free(r);

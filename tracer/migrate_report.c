@@ -331,7 +331,7 @@ void ks_migrate_report_vm(struct ks_migrate *m, struct ks_vm *vm, const char *wh
 		ks_json_str(&j, "comm", vm->comm);
 		ks_json_bool(&j, "stats", vm->have_stats);
 		if (vm->have_stats) {
-			ks_json_u64(&j, "vcpus", vm->st.nvcpu);
+			ks_json_u64(&j, "vcpus", ks_vmstats_vcpus(&vm->st));
 			ks_json_str(&j, "stats_id", vm->st.vm.schema.id);
 		} else {
 			ks_json_str(&j, "stats_missing", vm->st.why);
@@ -343,7 +343,8 @@ void ks_migrate_report_vm(struct ks_migrate *m, struct ks_vm *vm, const char *wh
 	fprintf(m->out, "%10.3fs  pid %-7d %s: VM %s", (now_ns - m->start_ns) / 1e9, vm->pid,
 		text_comm(vm), what);
 	if (vm->have_stats)
-		fprintf(m->out, " (%d vCPUs, stats fd '%s')\n", vm->st.nvcpu, vm->st.vm.schema.id);
+		fprintf(m->out, " (%d vCPUs, stats %s '%s')\n", ks_vmstats_vcpus(&vm->st),
+			vm->st.vm.dbg_dir >= 0 ? "from debugfs" : "fd", vm->st.vm.schema.id);
 	else
 		fprintf(m->out, " (binary stats not available yet: %s)\n",
 			vm->st.why[0] ? vm->st.why : "not attached");

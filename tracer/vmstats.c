@@ -6,24 +6,30 @@
 #include <unistd.h>
 #include <sys/ioctl.h>
 #include <linux/kvm.h>
+#include "statsdbg.h"
 #include "vmstats.h"
 
 static void src_init(struct ks_stats_src *s)
 {
 	memset(s, 0, sizeof(*s));
 	s->fd = -1;
+	s->dbg_dir = -1;
 }
 
 static void src_close(struct ks_stats_src *s)
 {
 	if (s->fd >= 0)
 		close(s->fd);
+	if (s->dbg_dir >= 0)
+		close(s->dbg_dir);
 	ks_stats_schema_free(&s->schema);
 	free(s->scratch);
 	free(s->cur);
 	free(s->prev);
 	src_init(s);
 }
+
+static int src_alloc(struct ks_stats_src *s, char *why, size_t whylen);
 
 /* Turns stats fd sfd (ours) into a stats source. */
 static int src_init_fd(struct ks_stats_src *s, int sfd, char *why, size_t whylen)
@@ -36,6 +42,12 @@ static int src_init_fd(struct ks_stats_src *s, int sfd, char *why, size_t whylen
 		src_close(s);
 		return -1;
 	}
+	return src_alloc(s, why, whylen);
+}
+
+/* Value arrays of a source whose schema is set. */
+static int src_alloc(struct ks_stats_src *s, char *why, size_t whylen)
+{
 	s->scratch = malloc(s->schema.data_size ? s->schema.data_size : 1);
 	s->cur = calloc(s->schema.nvalues, sizeof(uint64_t));
 	s->prev = calloc(s->schema.nvalues, sizeof(uint64_t));
@@ -88,6 +100,34 @@ static int vcpu_id_of(const char *id)
 	return p ? atoi(p + 6) : -1;
 }
 
+/*
+ * The VMM holds no stats fd (QEMU opens them only while answering
+ * query-stats): the same statistics from debugfs, the VM's and the sums of
+ * its vCPUs' (statsdbg.h). 0, or -1 leaving vs->why as it was.
+ */
+static int open_debugfs(struct ks_vmstats *vs, const struct ks_vmm *v)
+{
+	char err[200];
+
+	vs->vm.dbg_dir = ks_statsdbg_open(v->pid, v->vm_fd, false, &vs->vm.schema, err, sizeof(err));
+	if (vs->vm.dbg_dir < 0 || src_alloc(&vs->vm, err, sizeof(err)))
+		return -1;
+	if (!v->nvcpu)
+		return 0;
+	vs->vcpu = calloc(1, sizeof(*vs->vcpu));
+	if (!vs->vcpu)
+		return 0;
+	src_init(&vs->vcpu[0]);
+	vs->vcpu[0].vcpu_id = -1;
+	vs->vcpu[0].dbg_dir = ks_statsdbg_open(v->pid, v->vm_fd, true, &vs->vcpu[0].schema,
+					       err, sizeof(err));
+	if (vs->vcpu[0].dbg_dir < 0 || src_alloc(&vs->vcpu[0], err, sizeof(err)))
+		return 0; /* VM statistics without the vCPUs' */
+	vs->vcpu[0].vcpus_summed = v->nvcpu;
+	vs->nvcpu = 1;
+	return 0;
+}
+
 int ks_vmstats_open(struct ks_vmstats *vs, const struct ks_vmm *v)
 {
 	memset(vs, 0, sizeof(*vs));
@@ -102,8 +142,12 @@ int ks_vmstats_open(struct ks_vmstats *vs, const struct ks_vmm *v)
 	vs->vcpus_seen = v->nvcpu;
 	if (v->vm_stats_fd >= 0 ?
 	    src_open(&vs->vm, v->pid, v->vm_stats_fd, true, -1, vs->why, sizeof(vs->why)) :
-	    src_open(&vs->vm, v->pid, v->vm_fd, false, -1, vs->why, sizeof(vs->why)))
-		return 1;
+	    src_open(&vs->vm, v->pid, v->vm_fd, false, -1, vs->why, sizeof(vs->why))) {
+		if (v->vm_stats_fd >= 0 || open_debugfs(vs, v))
+			return 1;
+		vs->why[0] = '\0';
+		return 0;
+	}
 	vs->vcpu = calloc(v->nvcpu + v->nvcpu_stats + 1, sizeof(*vs->vcpu));
 	if (!vs->vcpu) {
 		snprintf(vs->why, sizeof(vs->why), "out of memory");
@@ -138,13 +182,14 @@ static int src_sample(struct ks_stats_src *s, uint64_t now_ns)
 	char err[160];
 	uint64_t *t;
 
-	if (s->fd < 0)
+	if (!ks_stats_src_ok(s))
 		return -1;
 	t = s->prev;
 	s->prev = s->cur;
 	s->cur = t;
 	s->prev_ns = s->cur_ns;
-	if (ks_stats_sample(s->fd, &s->schema, s->scratch, s->cur, err, sizeof(err))) {
+	if (s->dbg_dir >= 0 ? ks_statsdbg_sample(s->dbg_dir, &s->schema, s->cur, err, sizeof(err)) :
+	    ks_stats_sample(s->fd, &s->schema, s->scratch, s->cur, err, sizeof(err))) {
 		/* Keep the last good sample as the current one. */
 		t = s->prev;
 		s->prev = s->cur;
@@ -200,7 +245,7 @@ static int64_t src_get(const struct ks_stats_src *s, const char *name, bool delt
 	int i;
 	const struct ks_stat_desc *d;
 
-	if (s->fd < 0)
+	if (!ks_stats_src_ok(s))
 		return 0;
 	i = ks_stats_find(&s->schema, name);
 	if (i < 0)

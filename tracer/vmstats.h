@@ -9,12 +9,15 @@
 #ifndef KS_VMSTATS_H
 #define KS_VMSTATS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include "statsfd.h"
 #include "vmfind.h"
 
 struct ks_stats_src {
 	int fd;                       /* stats fd, -1 if none */
+	int dbg_dir;                  /* else the VM's debugfs directory, -1 if none (statsdbg.h) */
+	int vcpus_summed;             /* debugfs vCPU source: vCPUs it sums */
 	struct ks_stats_schema schema;
 	void *scratch;                /* one data block */
 	uint64_t *cur, *prev;         /* values of the last two samples */
@@ -39,6 +42,18 @@ struct ks_vmstats {
  * or -1 if the process is gone.
  */
 int ks_vmstats_open(struct ks_vmstats *vs, const struct ks_vmm *v);
+/* Does this source have statistics (a stats fd or debugfs files)? */
+static inline bool ks_stats_src_ok(const struct ks_stats_src *s)
+{
+	return s->fd >= 0 || s->dbg_dir >= 0;
+}
+
+/* vCPUs covered: those with a source each, or those a debugfs source sums. */
+static inline int ks_vmstats_vcpus(const struct ks_vmstats *vs)
+{
+	return vs->nvcpu == 1 && vs->vcpu[0].vcpus_summed ? vs->vcpu[0].vcpus_summed : vs->nvcpu;
+}
+
 /* Samples every fd (cur becomes prev). -1 if the VM fd could not be read. */
 int ks_vmstats_sample(struct ks_vmstats *vs, uint64_t now_ns);
 /* Takes the current sample again (a retry of the same sample point). */
