@@ -6,6 +6,7 @@
 #   make SANITIZE=1 build userspace with ASan+UBSan into build/sanitize/
 #   make fuzz       run each libFuzzer target FUZZ_SECONDS (default 60) s
 #   make demo       boot the lab, run a workload VM under the tracer
+#                   (DEMO=qemu: live-migrate a real QEMU guest instead)
 #   make install    install kvmscope and its man page (PREFIX=/usr/local DESTDIR=)
 #   make uninstall  remove what install installed
 #   make V=1 ...    show the commands
@@ -150,19 +151,41 @@ $(LABQ)/qemu-guest.cpio: tests/lab/qemu/dirtier.c | $(LABQ)
 	$(Q)$(CC) $(STD) $(CFLAGS) $(WARN) $(STATIC) $< -o $(LABQ)/guest-root/init
 	$(Q)cd $(LABQ)/guest-root && echo init | cpio -o -H newc -R 0:0 --quiet >$@.tmp && mv $@.tmp $@
 
+# Benchmarks (bench/, not run by make check): static helpers the bench
+# scripts copy into the lab, and the empty BPF programs hookcost compares with.
+BENCH     := $(OUT)/bench/bin
+BENCH_OBJ := $(ROOT)/build/obj/bench
+$(BENCH_OBJ)/empty.skel.h: bench/empty.bpf.c $(BPF_HDRS) | $(BENCH_OBJ)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $(BENCH_OBJ)/empty.bpf.o.tmp
+	$(Q)$(BPFTOOL) gen object $(BENCH_OBJ)/empty.bpf.o $(BENCH_OBJ)/empty.bpf.o.tmp
+	$(Q)rm -f $(BENCH_OBJ)/empty.bpf.o.tmp
+	$(Q)$(BPFTOOL) gen skeleton $(BENCH_OBJ)/empty.bpf.o name empty_bpf > $@.tmp && mv $@.tmp $@
+$(BENCH)/hookcost: bench/hookcost.c $(BENCH_OBJ)/empty.skel.h | $(BENCH)
+	$(call msg,CCLD,$@)
+	$(Q)$(CC) $(USER_CFLAGS) -I$(BENCH_OBJ) $(STATIC) $< $(BPF_LIBS) -o $@
+$(BENCH)/statscost: bench/statscost.c tracer/statsfd.c tracer/statsdbg.c $(TRACER_HDRS) | $(BENCH)
+	$(call msg,CCLD,$@)
+	$(Q)$(CC) $(USER_CFLAGS) $(STATIC) $< tracer/statsfd.c tracer/statsdbg.c -lm -o $@
+$(BENCH)/startup: bench/startup.c | $(BENCH)
+	$(call msg,CCLD,$@)
+	$(Q)$(CC) $(STD) $(CFLAGS) $(WARN) $(STATIC) $< -o $@
+BENCH_BINS := $(BENCH)/hookcost $(BENCH)/statscost $(BENCH)/startup
+
 PROGS := $(BIN)/kvmscope $(BIN)/kvmload $(LAB_HELPERS) $(BIN)/map-entries $(LABQ)/qemu-guest.cpio
 TESTS := $(UNIT_BINS) $(REPLAYS) $(OUT)/tests/bpf_attach
+BENCHES := $(BENCH_BINS)
 
 .PHONY: all bpf progs tests deps check demo clean install uninstall vmlinux-h kernel-modules kernel-check kernel-test \
 	sanitize-tests fuzz fuzz-build
-all: $(BPF_OBJS) $(BPF_SKELS) $(PROGS) $(TESTS)
+all: $(BPF_OBJS) $(BPF_SKELS) $(PROGS) $(TESTS) $(BENCHES)
 bpf: $(BPF_OBJS) $(BPF_SKELS)
 progs: $(PROGS)
 tests: $(TESTS)
 # What tests/run's sanitize tier runs (with SANITIZE=1: under build/sanitize).
 sanitize-tests: $(BIN)/kvmscope $(UNIT_BINS) $(REPLAYS)
 
-$(BPF_OUT) $(BIN) $(OUT)/tests $(FUZZ_OUT) $(LABQ):
+$(BPF_OUT) $(BIN) $(OUT)/tests $(FUZZ_OUT) $(LABQ) $(BENCH_OBJ) $(BENCH):
 	$(Q)mkdir -p $@
 
 deps:
@@ -191,7 +214,7 @@ fuzz: fuzz-build
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all
-	$(Q)scripts/demo
+	$(Q)DEMO=$(DEMO) scripts/demo
 
 # The KVM tracepoint series (kernel/): patched kvm.ko/kvm-amd.ko for the
 # lab's patched-6.12 kernel (cached by a hash of patches and config), the
