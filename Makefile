@@ -164,9 +164,9 @@ $(BENCH_OBJ)/empty.skel.h: bench/empty.bpf.c $(BPF_HDRS) | $(BENCH_OBJ)
 $(BENCH)/hookcost: bench/hookcost.c $(BENCH_OBJ)/empty.skel.h | $(BENCH)
 	$(call msg,CCLD,$@)
 	$(Q)$(CC) $(USER_CFLAGS) -I$(BENCH_OBJ) $(STATIC) $< $(BPF_LIBS) -o $@
-$(BENCH)/statscost: bench/statscost.c tracer/statsfd.c tracer/statsdbg.c $(TRACER_HDRS) | $(BENCH)
+$(BENCH)/statscost: bench/statscost.c tracer/statsfd.c tracer/statsdbg.c $(COMMON_SRCS) $(TRACER_HDRS) | $(BENCH)
 	$(call msg,CCLD,$@)
-	$(Q)$(CC) $(USER_CFLAGS) $(STATIC) $< tracer/statsfd.c tracer/statsdbg.c -lm -o $@
+	$(Q)$(CC) $(USER_CFLAGS) $(STATIC) $< tracer/statsfd.c tracer/statsdbg.c $(COMMON_SRCS) $(BPF_LIBS) -o $@
 $(BENCH)/startup: bench/startup.c | $(BENCH)
 	$(call msg,CCLD,$@)
 	$(Q)$(CC) $(STD) $(CFLAGS) $(WARN) $(STATIC) $< -o $@

@@ -45,3 +45,79 @@ int BPF_PROG(x_msr) { return 0; }
 
 SEC("tp_btf/kvm_hypercall")
 int BPF_PROG(x_hcall) { return 0; }
+
+/* --- one piece of the fault path each, on the same hook: where the cost of
+ * fentry_page_fault/fexit_page_fault goes (bench/hookcost prints these
+ * against x_pf_entry). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 8192);
+	__type(key, __u64);
+	__type(value, __u64);
+} y_hash SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u64);
+	__type(value, __u64);
+} y_pcpu SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, __u64);
+} y_task SEC(".maps");
+
+SEC("fentry/kvm_mmu_page_fault")
+int BPF_PROG(y_ktime)
+{
+	volatile __u64 t = bpf_ktime_get_ns();
+
+	(void)t;
+	return 0;
+}
+
+SEC("fentry/kvm_mmu_page_fault")
+int BPF_PROG(y_pid_tgid)
+{
+	volatile __u64 t = bpf_get_current_pid_tgid();
+
+	(void)t;
+	return 0;
+}
+
+SEC("fentry/kvm_mmu_page_fault")
+int BPF_PROG(y_task_storage)
+{
+	__u64 *v = bpf_task_storage_get(&y_task, bpf_get_current_task_btf(), NULL,
+					BPF_LOCAL_STORAGE_GET_F_CREATE);
+
+	if (v)
+		(*v)++;
+	return 0;
+}
+
+SEC("fentry/kvm_mmu_page_fault")
+int BPF_PROG(y_hash_upd_del)
+{
+	__u64 k = bpf_get_current_pid_tgid(), v = 1;
+
+	bpf_map_update_elem(&y_hash, &k, &v, BPF_ANY);
+	bpf_map_delete_elem(&y_hash, &k);
+	return 0;
+}
+
+SEC("fentry/kvm_mmu_page_fault")
+int BPF_PROG(y_pcpu_lookup)
+{
+	__u64 k = bpf_get_current_pid_tgid() >> 32, v = 0, *p;
+
+	p = bpf_map_lookup_elem(&y_pcpu, &k);
+	if (!p)
+		bpf_map_update_elem(&y_pcpu, &k, &v, BPF_NOEXIST);
+	else
+		(*p)++;
+	return 0;
+}

@@ -105,6 +105,22 @@ int main(void)
 		else
 			printf("%6s\n", "-");
 	}
+	/* The pieces of the fault path, each alone on the same hook. */
+	{
+		static const char *const pieces[] = { "y_ktime", "y_pid_tgid", "y_task_storage",
+						      "y_hash_upd_del", "y_pcpu_lookup" };
+		struct stat_of e = lookup("x_pf_entry");
+
+		printf("\npieces of the fault path, alone on fentry kvm_mmu_page_fault:\n");
+		for (unsigned int i = 0; i < sizeof(pieces) / sizeof(pieces[0]); i++) {
+			struct stat_of p = lookup(pieces[i]);
+
+			if (p.cnt && e.cnt)
+				printf("  %-16s %10llu events %9.0f ns/event (empty %.0f, ratio %.2f)\n",
+				       pieces[i], p.cnt, (double)p.ns / p.cnt, (double)e.ns / e.cnt,
+				       ((double)p.ns / p.cnt) / ((double)e.ns / e.cnt));
+		}
+	}
 	close(stats_fd);
 	empty_bpf__destroy(skel);
 	return 0;
