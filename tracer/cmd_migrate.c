@@ -99,7 +99,7 @@ static void adopt(struct run *r, const struct ks_vmm *v, uint64_t ts)
 {
 	struct ks_vm *vm = ks_migrate_vm(&r->m, v->pid, true);
 	struct epoll_event ev = { .events = EPOLLIN };
-	bool retry, more_vcpus;
+	bool retry, reopen;
 	int rc;
 
 	if (!vm) {
@@ -111,10 +111,11 @@ static void adopt(struct run *r, const struct ks_vmm *v, uint64_t ts)
 	}
 	r->seen[vm - r->m.vms] = true;
 	retry = vm->found_ts != 0;
-	/* Debugfs stats sum the vCPUs that existed when they were opened. */
-	more_vcpus = vm->have_stats && vm->st.vm.dbg_dir >= 0 &&
-		     ks_vmstats_vcpus(&vm->st) != v->nvcpu;
-	if (retry && !more_vcpus && (vm->have_stats || (v->vm_stats_fd < 0 && !v->nvcpu_stats)))
+	/* Debugfs stats sum the vCPUs that existed when they were opened, and
+	 * a VMM found before it opened its stats fds has them now: reopen. */
+	reopen = vm->have_stats && vm->st.vm.dbg_dir >= 0 &&
+		     (ks_vmstats_vcpus(&vm->st) != v->nvcpu || v->vm_stats_fd >= 0);
+	if (retry && !reopen && (vm->have_stats || (v->vm_stats_fd < 0 && !v->nvcpu_stats)))
 		return; /* nothing new to attach */
 	if (retry) {
 		epoll_ctl(r->epfd, EPOLL_CTL_DEL, vm->st.pidfd, NULL);
@@ -179,13 +180,15 @@ static void scan(struct run *r, uint64_t ts)
 }
 
 /* Every interval: VMMs known from events but not yet found in /proc, and
- * VMMs still without stats, are looked at again (one directory each). */
+ * VMMs still without stats fds (none, or debugfs for now), are looked at
+ * again (one directory each). */
 static void scan_known(struct run *r, uint64_t ts)
 {
 	for (int i = 0; i < KS_MAX_TRACKED; i++) {
 		struct ks_vm *vm = &r->m.vms[i];
 
-		if (vm->used && vm->active && (!vm->found_ts || !vm->have_stats))
+		if (vm->used && vm->active &&
+		    (!vm->found_ts || !vm->have_stats || vm->st.vm.dbg_dir >= 0))
 			adopt_pid(r, vm->pid, ts);
 	}
 }

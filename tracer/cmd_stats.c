@@ -107,8 +107,10 @@ static int adopt(const struct ks_vmm *v, void *ctx)
 	int rc;
 
 	/* Debugfs sums the vCPUs that existed when it was opened: reopen it
-	 * when the VMM has created more (QEMU: after its first memslots). */
-	bool refresh = t && t->st.vm.dbg_dir >= 0 && ks_vmstats_vcpus(&t->st) != v->nvcpu;
+	 * when the VMM has created more (QEMU: after its first memslots), or
+	 * has opened stats fds since (they are cheaper and have histograms). */
+	bool refresh = t && t->st.vm.dbg_dir >= 0 &&
+		       (ks_vmstats_vcpus(&t->st) != v->nvcpu || v->vm_stats_fd >= 0);
 
 	if (t)
 		r->seen[t - r->vms] = true;

@@ -208,7 +208,8 @@ static void src_resample(struct ks_stats_src *s, uint64_t now_ns)
 {
 	char err[160];
 
-	if (s->fd >= 0 && !ks_stats_sample(s->fd, &s->schema, s->scratch, s->cur, err, sizeof(err)))
+	if (s->dbg_dir >= 0 ? !ks_statsdbg_sample(s->dbg_dir, &s->schema, s->cur, err, sizeof(err)) :
+	    s->fd >= 0 && !ks_stats_sample(s->fd, &s->schema, s->scratch, s->cur, err, sizeof(err)))
 		s->cur_ns = now_ns;
 }
 

@@ -40,7 +40,8 @@ for run in idle storm; do
 		sleep 20
 	fi
 	sleep 1.5
-	kill -INT $tp
+	# $tp is time(1): signal the kvmscope it runs.
+	kill -INT "$(pgrep -P $tp)"
 	wait $tp
 	faults=$(awk -F'"faults":' '/"type":"interval"/ { split($2, a, ","); s += a[1] } END { print s + 0 }' /tmp/mig-$run.json)
 	ev=$(grep -c -E '"type":"(dirty_log|memslot)"' /tmp/mig-$run.json)
