@@ -62,6 +62,9 @@ def main():
     if name != "qmp exit=0":
         result(False, L, "QEMU migrated under the lab's KVM", f"{name}: {' '.join(qlines[-3:])}")
         return exit_status()
+    for l in qlines:
+        if l.startswith("NOTE "):
+            print(l)  # a guest boot the driver retried
     qmp = [json.loads(l) for l in qlines if l.startswith('{"qmp"')]
     by = {}
     for r in qmp:
@@ -80,11 +83,12 @@ def main():
         result(False, L, "kvmscope migrate ran", name or "no output")
         return exit_status()
     recs = records(mlines)
-    qpid = None
-    for r in recs:
-        if r["type"] == "vm" and r.get("comm", "").startswith("qemu-system"):
-            qpid = r["pid"]
-    result(qpid is not None, L, "kvmscope migrate found QEMU", "no vm record for qemu-system-*")
+    # The QEMU that migrated (the driver may have booted the guest twice).
+    qpid = by["qemu"][-1]["return"]["pid"]
+    found = any(r["type"] == "vm" and r["pid"] == qpid for r in recs)
+    result(found, L, "kvmscope migrate found QEMU", f"no vm record for PID {qpid}")
+    if not found:
+        qpid = None
     if qpid is None:
         return exit_status()
     mine = [r for r in recs if r.get("pid") == qpid]
