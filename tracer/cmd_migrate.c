@@ -206,6 +206,22 @@ static void settle_key(const struct ks_vm *vm, struct settle_key *k)
 	memcpy(k->page_delta, vm->total.page_delta, sizeof(k->page_delta));
 }
 
+/* Nothing moved between the two reads that a comparison would notice: TLB
+ * flushes and page-size sums are compared exactly, so they must not move at
+ * all; faults are compared within a slack (migrate_report.c) and during a
+ * fault storm move by a few in any window, so the window's faults must stay
+ * within max(2, 1%) of the interval's. */
+static bool settle_same(const struct ks_vm *vm, const struct settle_key *a,
+			const struct settle_key *b)
+{
+	unsigned long long interval = b->faults >= vm->last.faults ? b->faults - vm->last.faults : 0;
+	unsigned long long slack = interval / 100 > 2 ? interval / 100 : 2;
+
+	return a->tlb_flushes == b->tlb_flushes &&
+	       !memcmp(a->page_delta, b->page_delta, sizeof(a->page_delta)) &&
+	       b->faults - a->faults <= slack;
+}
+
 /* Reads the counters and samples the binary stats of one VM (or of every
  * active VM with stats if vm is NULL) at the end of an interval.
  * KVM counts a TLB flush request or a fault in its stats and the BPF program
@@ -214,9 +230,9 @@ static void settle_key(const struct ks_vm *vm, struct settle_key *k)
  * stats would count in different intervals on the two sides (the tracer's
  * thread can be preempted for milliseconds between the two reads). So the
  * counters are read again after the stats: if the compared counters did not
- * move, no such event fell between the reads (short of one stalled for the
- * whole sample) and the VM is "settled"; if they moved, sample again, a few
- * times at most. An interval not settled at both ends has its comparisons
+ * move (settle_same()), no such event fell between the reads (short of one
+ * stalled for the whole sample) and the VM is "settled"; if they moved,
+ * sample again, a few times at most. An interval not settled at both ends has its comparisons
  * shown, not judged (migrate_report.c). */
 static void sample_settled(struct run *r, struct ks_vm *only, uint64_t ts)
 {
@@ -246,7 +262,7 @@ static void sample_settled(struct run *r, struct ks_vm *only, uint64_t ts)
 			if ((only && vm != only) || !vm->used || !vm->active || !vm->have_stats)
 				continue;
 			settle_key(vm, &after);
-			vm->settled = !memcmp(&before[i], &after, sizeof(after));
+			vm->settled = settle_same(vm, &before[i], &after);
 			moved |= !vm->settled;
 		}
 	}
