@@ -289,6 +289,11 @@ static void vm_exited(struct run *r, struct ks_vm *vm, uint64_t ts, const char *
 	ks_vmstats_close(&vm->st);   /* the stats fds pin the VM in the kernel */
 	vm->active = false;
 	ks_migrate_forget_in_kernel(r->l.skel, vm);
+	/* Its summary now, and its slot free for the next VM: a long run
+	 * with VMs coming and going must neither run out of the
+	 * KS_MAX_TRACKED slots nor grow. */
+	ks_migrate_report_vm_summary(&r->m, vm, ts);
+	vm->used = false;
 }
 
 static int loop(struct run *r, const struct migrate_args *a)

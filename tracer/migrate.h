@@ -88,6 +88,9 @@ struct ks_migrate {
 	bool gfn_wp;              /* write protection by min_level is traced */
 	struct ks_trace *trace;   /* --trace FILE, or NULL */
 };
+/* The summary of one VM (vm_summary record, or its text block): printed
+ * when the VM goes away, so its slot can be reused. */
+void ks_migrate_report_vm_summary(struct ks_migrate *m, struct ks_vm *vm, uint64_t now_ns);
 
 struct migrate_bpf;
 

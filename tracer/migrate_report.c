@@ -497,6 +497,11 @@ static void summary_vm(struct ks_migrate *m, struct ks_vm *vm, uint64_t now_ns)
 	}
 }
 
+void ks_migrate_report_vm_summary(struct ks_migrate *m, struct ks_vm *vm, uint64_t now_ns)
+{
+	summary_vm(m, vm, now_ns);
+}
+
 void ks_migrate_report_summary(struct ks_migrate *m, uint64_t now_ns)
 {
 	uint64_t lost = 0;
