@@ -293,6 +293,7 @@ static void vm_exited(struct run *r, struct ks_vm *vm, uint64_t ts, const char *
 	 * with VMs coming and going must neither run out of the
 	 * KS_MAX_TRACKED slots nor grow. */
 	ks_migrate_report_vm_summary(&r->m, vm, ts);
+	ks_migrate_vm_free(vm);
 	vm->used = false;
 }
 
