@@ -37,6 +37,10 @@ expect "migrate: interval garbage" 2 "invalid duration" migrate -i soon
 expect "migrate: interval bad unit" 2 "unit" migrate -i 5parsecs
 expect "migrate: duration huge" 2 "out of range|too large" migrate -d 999999999h
 expect "migrate: duration negative" 2 "invalid duration" migrate -d -1s
+# Hostile values are echoed escaped: still one line, no raw control bytes.
+expect "migrate: PID with a newline" 2 "invalid PID: '1\\\\n2'" migrate -p $'1\n2'
+expect "stats: interval with a terminal escape" 2 "invalid duration '\\\\x1b\\[2J'" stats -i $'\e[2J'
+expect "rmap: duration of 10000 bytes" 2 "invalid duration" rmap -d "$(printf 'x%.0s' {1..10000})"
 # A PID that cannot exist (above pid_max) and one that is not a VMM.
 expect "migrate: no such process" 1 "no process with PID 4194304" migrate -p 4194304
 expect "migrate: not a VMM" 1 "PID $$ is not a VMM" migrate -p $$
