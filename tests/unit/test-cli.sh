@@ -41,6 +41,13 @@ expect "migrate: duration negative" 2 "invalid duration" migrate -d -1s
 expect "migrate: PID with a newline" 2 "invalid PID: '1\\\\n2'" migrate -p $'1\n2'
 expect "stats: interval with a terminal escape" 2 "invalid duration '\\\\x1b\\[2J'" stats -i $'\e[2J'
 expect "rmap: duration of 10000 bytes" 2 "invalid duration" rmap -d "$(printf 'x%.0s' {1..10000})"
+# --trace never writes through a symlink (kvmscope runs as root).
+tmpd=$(mktemp -d)
+ln -s "$tmpd/victim" "$tmpd/link"
+expect "migrate: --trace to a symlink refused" 1 "--trace $tmpd/link: Too many levels of symbolic links" \
+	migrate --trace "$tmpd/link" -d 10ms
+if [ -e "$tmpd/victim" ]; then echo "FAIL migrate: --trace wrote through the symlink"; else echo "PASS migrate: --trace left the symlink's target alone"; fi
+rm -rf "$tmpd"
 # A PID that cannot exist (above pid_max) and one that is not a VMM.
 expect "migrate: no such process" 1 "no process with PID 4194304" migrate -p 4194304
 expect "migrate: not a VMM" 1 "PID $$ is not a VMM" migrate -p $$
