@@ -175,6 +175,32 @@ static void reap_unfound(struct run *r, uint64_t ts)
 	}
 }
 
+/* Counters under a process that is not a traced VMM: what KVM does while
+ * a VM is destroyed is counted in whichever process closed the VM's last
+ * fd (kvmscope's own, or another tracer's holding copies of its stats
+ * fds), after that VM was forgotten. Deleted at each rescan, unless the
+ * process is a VMM about to be adopted. */
+static void sweep_strays(struct run *r)
+{
+	int fd = bpf_map__fd(r->l.skel->maps.vm_counters);
+	struct ks_vm_key key, next;
+	struct ks_vmm *v = NULL;
+	bool more = !bpf_map_get_next_key(fd, NULL, &next);
+
+	while (more) {
+		key = next;
+		more = !bpf_map_get_next_key(fd, &key, &next);
+		if (ks_migrate_vm(&r->m, (pid_t)key.tgid, false))
+			continue;
+		if (!v && !(v = malloc(sizeof(*v))))
+			break;
+		if (ks_vmm_scan((pid_t)key.tgid, v) == 1)
+			continue;
+		bpf_map_delete_elem(fd, &key);
+	}
+	free(v);
+}
+
 /* Finds new VMMs; a traced VM whose VMM lives on without any VM fd was
  * closed, and is let go: our copies of its stats fds would otherwise keep
  * it alive in the kernel. */
@@ -193,6 +219,7 @@ static void scan(struct run *r, uint64_t ts)
 			vm_exited(r, vm, ts, "closed");
 	}
 	reap_unfound(r, ts);
+	sweep_strays(r);
 }
 
 /* Every interval: VMMs known from events but not yet found in /proc, and
