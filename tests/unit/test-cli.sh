@@ -15,7 +15,9 @@ expect() { # NAME STATUS STDERR-PATTERN ARGS...
 	lines=$(printf '%s\n' "$err" | grep -vE '^Try |^information' | grep -c .)
 	if [ "$rc" -ne "$want" ]; then
 		echo "FAIL $name: exit $rc, want $want (stderr: $err)"
-	elif ! printf '%s\n' "$err" | grep -qE -e "$pattern"; then
+	# A here-string, not a pipe: with pipefail, grep -q leaving early
+	# makes printf die of SIGPIPE and the match count as a failure.
+	elif ! grep -qE -e "$pattern" <<<"$err"; then
 		echo "FAIL $name: stderr does not match /$pattern/: $err"
 	elif [ "$want" -ne 0 ] && [ "$lines" -ne 1 ]; then
 		echo "FAIL $name: $lines lines on stderr: $err"
@@ -64,7 +66,7 @@ expect "stats: not a VMM" 1 "PID $$ is not a VMM" stats -p $$
 expect "rmap: PID zero" 2 "invalid PID" rmap -p 0
 expect "rmap: duration garbage" 2 "invalid duration" rmap -d forever
 expect "rmap: no such process" 1 "no process with PID 4194304" rmap -p 4194304
-if out=$("$ks" --help 2>&1) && printf '%s' "$out" | grep -q migrate; then
+if out=$("$ks" --help 2>&1) && grep -q migrate <<<"$out"; then
 	echo "PASS --help lists the commands"
 else
 	echo "FAIL --help lists the commands: $out"
