@@ -10,6 +10,8 @@ RSS of the tracers after the VMs are gone against their baseline taken
 after a warm-up round. Prints PASS/FAIL/NOTE lines; exits 1 on a failure.
 """
 import argparse
+import contextlib
+import io
 import re
 import sys
 from collections import defaultdict
@@ -72,7 +74,7 @@ def main():
 
     real = labcheck.result
     check_migrate.result = collect
-    vms = 0
+    vms = nnotes = 0
     for head, recs, other in secs:
         m = re.match(r"kvmload (\S+) (\S+) (.*) exit=(\d+)", head)
         if not m:
@@ -83,8 +85,12 @@ def main():
         if code != "0" or not check_migrate.by_type(recs, "start"):
             collect(False, vm_label, "kvmload ran", f"exit {code}: {other[:2]}")
             continue
-        check_migrate.check_run(vm_label, recs, mrecs, mode, backing)
+        # Its per-VM NOTE lines (timing figures) would be one per VM here.
+        with contextlib.redirect_stdout(io.StringIO()) as notes:
+            check_migrate.check_run(vm_label, recs, mrecs, mode, backing)
+        nnotes += notes.getvalue().count("NOTE ")
     check_migrate.result = real
+    print(f"NOTE {label}: {nnotes} per-VM timing notes of check_migrate.py left out")
     # Exact agreements between counted events and stats deltas, every VM,
     # every interval.
     eq = [(r["pid"], a) for r in check_migrate.by_type(mrecs, "interval")

@@ -49,7 +49,8 @@ round() {
 		vcpus=$((1 + vm % 2)); slots=$((1 + (vm / 2) % 2))
 		echo "$backing $mode vcpus=$vcpus slots=$slots" >$D/$vm.name
 		( kvmload --vcpus $vcpus --mem-per-vcpu 4 --slots $slots --backing $backing \
-			--iterations 2 --write-percent 50 --mode $mode --pause-ms 100 --json \
+			--iterations 2 --write-percent 50 --mode $mode --pause-ms 100 \
+			--map-gpa-calls $((1 + vm % 4)) --json \
 			>$D/$vm.json 2>$D/$vm.err; echo $? >$D/$vm.rc ) &
 		pids="$pids $!"
 		i=$((i + 1))
