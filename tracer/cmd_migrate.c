@@ -9,6 +9,7 @@
 #include <argp.h>
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -160,6 +161,46 @@ static int adopt_cb(const struct ks_vmm *v, void *ctx)
 
 static void vm_exited(struct run *r, struct ks_vm *vm, uint64_t ts, const char *why);
 
+/* A VMM known only from its events (it was gone before /proc showed it:
+ * a VM that lived for milliseconds) has no pidfd to report its exit: one
+ * whose process is gone has exited. Not from on_event: vm_exited drains
+ * the ring buffer, which must not nest. */
+static void reap_unfound(struct run *r, uint64_t ts)
+{
+	for (int i = 0; i < KS_MAX_TRACKED; i++) {
+		struct ks_vm *vm = &r->m.vms[i];
+
+		if (vm->used && vm->active && !vm->found_ts && kill(vm->pid, 0) && errno == ESRCH)
+			vm_exited(r, vm, ts, "exited");
+	}
+}
+
+/* Counters under a process that is not a traced VMM: what KVM does while
+ * a VM is destroyed is counted in whichever process closed the VM's last
+ * fd (kvmscope's own, or another tracer's holding copies of its stats
+ * fds), after that VM was forgotten. Deleted at each rescan, unless the
+ * process is a VMM about to be adopted. */
+static void sweep_strays(struct run *r)
+{
+	int fd = bpf_map__fd(r->l.skel->maps.vm_counters);
+	struct ks_vm_key key, next;
+	struct ks_vmm *v = NULL;
+	bool more = !bpf_map_get_next_key(fd, NULL, &next);
+
+	while (more) {
+		key = next;
+		more = !bpf_map_get_next_key(fd, &key, &next);
+		if (ks_migrate_vm(&r->m, (pid_t)key.tgid, false))
+			continue;
+		if (!v && !(v = malloc(sizeof(*v))))
+			break;
+		if (ks_vmm_scan((pid_t)key.tgid, v) == 1)
+			continue;
+		bpf_map_delete_elem(fd, &key);
+	}
+	free(v);
+}
+
 /* Finds new VMMs; a traced VM whose VMM lives on without any VM fd was
  * closed, and is let go: our copies of its stats fds would otherwise keep
  * it alive in the kernel. */
@@ -177,6 +218,8 @@ static void scan(struct run *r, uint64_t ts)
 		if (vm->used && vm->active && vm->found_ts && !r->seen[i])
 			vm_exited(r, vm, ts, "closed");
 	}
+	reap_unfound(r, ts);
+	sweep_strays(r);
 }
 
 /* Every interval: VMMs known from events but not yet found in /proc, and
@@ -191,6 +234,7 @@ static void scan_known(struct run *r, uint64_t ts)
 		    (!vm->found_ts || !vm->have_stats || vm->st.vm.dbg_dir >= 0))
 			adopt_pid(r, vm->pid, ts);
 	}
+	reap_unfound(r, ts);
 }
 
 /* The counters the interval's agreements compare with KVM's statistics. */
@@ -271,6 +315,7 @@ static void sample_settled(struct run *r, struct ks_vm *only, uint64_t ts)
 	ks_migrate_read_vcpu_faults(&r->m, r->l.skel);
 }
 
+/* The VM went away: its VMM exited, or closed it ("exited"/"closed"). */
 static void vm_exited(struct run *r, struct ks_vm *vm, uint64_t ts, const char *why)
 {
 	/* Collect what is still in flight before the VM leaves the report. */
@@ -286,7 +331,13 @@ static void vm_exited(struct run *r, struct ks_vm *vm, uint64_t ts, const char *
 	epoll_ctl(r->epfd, EPOLL_CTL_DEL, vm->st.pidfd, NULL);
 	ks_vmstats_close(&vm->st);   /* the stats fds pin the VM in the kernel */
 	vm->active = false;
-	ks_migrate_forget_in_kernel(r->l.skel, vm->pid);
+	ks_migrate_forget_in_kernel(r->l.skel, vm);
+	/* Its summary now, and its slot free for the next VM: a long run
+	 * with VMs coming and going must neither run out of the
+	 * KS_MAX_TRACKED slots nor grow. */
+	ks_migrate_report_vm_summary(&r->m, vm, ts);
+	ks_migrate_vm_free(vm);
+	vm->used = false;
 }
 
 static int loop(struct run *r, const struct migrate_args *a)

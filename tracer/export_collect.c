@@ -87,7 +87,7 @@ static void drop(struct ks_exporter *x, struct ks_vm *vm)
 
 	ks_vmstats_close(&vm->st);
 	if (x->bpf)
-		ks_migrate_forget_in_kernel(x->l.skel, vm->pid);
+		ks_migrate_forget_in_kernel(x->l.skel, vm);
 	ks_migrate_vm_free(vm);
 	memset(vm, 0, sizeof(*vm));
 	vm->st.pidfd = -1;

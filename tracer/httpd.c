@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include "httpd.h"
 #include "promtext.h"
+#include "common/json.h"
 #include "common/log.h"
 #include "common/runopts.h"
 
@@ -49,17 +50,20 @@ struct ks_httpd_conn {
 int ks_parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *len,
 		    char *err, size_t errlen)
 {
-	char host[64];
+	char host[64], q[80];
 	const char *colon, *port_s;
 	char *end;
 	unsigned long port;
 
 	memset(ss, 0, sizeof(*ss));
+	/* The value as error lines show it: escaped and cut short, so a
+	 * newline or terminal escape in it cannot break the one line. */
+	ks_text_escape(s, q, sizeof(q));
 	if (s[0] == '[') {
 		const char *rb = strchr(s, ']');
 
 		if (!rb || rb[1] != ':' || (size_t)(rb - s - 1) >= sizeof(host)) {
-			snprintf(err, errlen, "'%s': expected [IPV6]:PORT", s);
+			snprintf(err, errlen, "'%s': expected [IPV6]:PORT", q);
 			return -1;
 		}
 		memcpy(host, s + 1, (size_t)(rb - s - 1));
@@ -68,7 +72,7 @@ int ks_parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *len,
 	} else {
 		colon = strrchr(s, ':');
 		if (!colon || (size_t)(colon - s) >= sizeof(host) || strchr(s, ':') != colon) {
-			snprintf(err, errlen, "'%s': expected ADDR:PORT (IPv6 as [ADDR]:PORT)", s);
+			snprintf(err, errlen, "'%s': expected ADDR:PORT (IPv6 as [ADDR]:PORT)", q);
 			return -1;
 		}
 		memcpy(host, s, (size_t)(colon - s));
@@ -78,7 +82,7 @@ int ks_parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *len,
 	errno = 0;
 	port = strtoul(port_s, &end, 10);
 	if (!*port_s || *end || errno || port > 65535 || *port_s == '-' || *port_s == '+') {
-		snprintf(err, errlen, "'%s': port must be 0-65535", s);
+		snprintf(err, errlen, "'%s': port must be 0-65535", q);
 		return -1;
 	}
 	if (!strcmp(host, "localhost"))
@@ -89,7 +93,7 @@ int ks_parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *len,
 		a->sin6_family = AF_INET6;
 		a->sin6_port = htons((uint16_t)port);
 		if (inet_pton(AF_INET6, host, &a->sin6_addr) != 1) {
-			snprintf(err, errlen, "'%s': '%s' is not an IPv6 address", s, host);
+			snprintf(err, errlen, "'%s': not an IPv6 address", q);
 			return -1;
 		}
 		*len = sizeof(*a);
@@ -99,8 +103,7 @@ int ks_parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *len,
 		a->sin_family = AF_INET;
 		a->sin_port = htons((uint16_t)port);
 		if (!host[0] || inet_pton(AF_INET, host, &a->sin_addr) != 1) {
-			snprintf(err, errlen, "'%s': '%s' is not an IPv4 address (names are not resolved)",
-				 s, host);
+			snprintf(err, errlen, "'%s': not an IPv4 address (names are not resolved)", q);
 			return -1;
 		}
 		*len = sizeof(*a);

@@ -13,6 +13,8 @@
 #define KS_MAX_SLOTS 128
 #define KS_MAX_TRACKED 256
 
+#define KS_MAX_KVM_PER_VMM 8
+
 /* One memslot as seen through its dirty-logging lifecycle. */
 struct ks_slot {
 	bool used;
@@ -66,6 +68,10 @@ struct ks_vm {
 	int nvcpus, vcpus_alloc;
 	bool trace_named;         /* --trace: process and tracks named */
 	uint64_t trace_stats_ns;  /* --trace: last stats sample written */
+	/* struct kvm addresses its events came from (a VMM may create more
+	 * than one VM): the keys of its entries in the kernel maps. */
+	uint64_t kvm[KS_MAX_KVM_PER_VMM];
+	int nkvm;
 };
 
 struct ks_migrate {
@@ -82,6 +88,9 @@ struct ks_migrate {
 	bool gfn_wp;              /* write protection by min_level is traced */
 	struct ks_trace *trace;   /* --trace FILE, or NULL */
 };
+/* The summary of one VM (vm_summary record, or its text block): printed
+ * when the VM goes away, so its slot can be reused. */
+void ks_migrate_report_vm_summary(struct ks_migrate *m, struct ks_vm *vm, uint64_t now_ns);
 
 struct migrate_bpf;
 
@@ -99,7 +108,9 @@ void ks_migrate_read_vcpu_faults(struct ks_migrate *m, struct migrate_bpf *skel)
 /* Names of the drop counters (KS_DROP_*), as reported (migrate_report.c). */
 extern const char *const ks_drop_names[];
 /* Deletes a VMM's entries from the kernel maps so they do not fill up. */
-void ks_migrate_forget_in_kernel(struct migrate_bpf *skel, pid_t pid);
+void ks_migrate_forget_in_kernel(struct migrate_bpf *skel, struct ks_vm *vm);
+/* Notes a struct kvm address a VMM's events came from (its map keys). */
+void ks_migrate_remember_kvm(struct ks_vm *vm, uint64_t kvm);
 /* Handles one ring-buffer event (memslot, sync, write protect, rmap). */
 void ks_migrate_event(struct ks_migrate *m, const struct ks_event *e);
 /* Prints one interval (each active VM) and the final summary. */

@@ -5,6 +5,7 @@
  * forgetting a VMM that exited. Shared by `migrate` and `export`.
  */
 #include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -100,25 +101,56 @@ void ks_migrate_read_counters(struct ks_migrate *m, struct migrate_bpf *skel)
 	ks_migrate_read_vcpu_faults(m, skel);
 }
 
-void ks_migrate_forget_in_kernel(struct migrate_bpf *skel, pid_t pid)
+/* A gone VM's entries go, so they neither fill the maps up nor, once KVM
+ * reuses the struct kvm address for a new VM, lend it the old VM's memslot
+ * sizes: its counters (keyed by VMM and struct kvm), its vCPUs' fault
+ * counters, and the memslot sizes of its struct kvm addresses (KVM frees
+ * memslots without a delete when a VM is destroyed, so the BPF side never
+ * sees them go). Closing our copies of its stats fds may have destroyed
+ * the VM in our own process, and what KVM does then (TLB flushes, zaps) is
+ * counted under our tgid: those entries go too. */
+void ks_migrate_forget_in_kernel(struct migrate_bpf *skel, struct ks_vm *vm)
 {
 	int fd = bpf_map__fd(skel->maps.vm_counters);
 	int vfd = bpf_map__fd(skel->maps.vcpu_faults);
+	int sfd = bpf_map__fd(skel->maps.slot_pages);
 	struct ks_vcpu_key vkey, vnext;
 	struct ks_vm_key key, next;
+	struct ks_slot_key skey, snext;
+	pid_t self = getpid();
 	bool more = !bpf_map_get_next_key(fd, NULL, &next);
 
 	while (more) {
 		key = next;
 		more = !bpf_map_get_next_key(fd, &key, &next);
-		if ((pid_t)key.tgid == pid)
+		if ((pid_t)key.tgid == vm->pid)
+			ks_migrate_remember_kvm(vm, key.kvm);
+	}
+	more = !bpf_map_get_next_key(fd, NULL, &next);
+	while (more) {
+		bool mine = false;
+
+		key = next;
+		more = !bpf_map_get_next_key(fd, &key, &next);
+		for (int i = 0; i < vm->nkvm && (pid_t)key.tgid == self; i++)
+			mine |= key.kvm == vm->kvm[i];
+		if ((pid_t)key.tgid == vm->pid || mine)
 			bpf_map_delete_elem(fd, &key);
 	}
 	more = !bpf_map_get_next_key(vfd, NULL, &vnext);
 	while (more) {
 		vkey = vnext;
 		more = !bpf_map_get_next_key(vfd, &vkey, &vnext);
-		if ((pid_t)vkey.tgid == pid)
+		if ((pid_t)vkey.tgid == vm->pid)
 			bpf_map_delete_elem(vfd, &vkey);
 	}
+	more = vm->nkvm && !bpf_map_get_next_key(sfd, NULL, &snext);
+	while (more) {
+		skey = snext;
+		more = !bpf_map_get_next_key(sfd, &skey, &snext);
+		for (int i = 0; i < vm->nkvm; i++)
+			if (skey.kvm == vm->kvm[i])
+				bpf_map_delete_elem(sfd, &skey);
+	}
+	vm->nkvm = 0;
 }

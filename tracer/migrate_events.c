@@ -339,6 +339,17 @@ static void rmap_skip_event(struct ks_migrate *m, struct ks_vm *vm, const struct
 		m->output_failed = true;
 }
 
+void ks_migrate_remember_kvm(struct ks_vm *vm, uint64_t kvm)
+{
+	if (!kvm)
+		return;
+	for (int i = 0; i < vm->nkvm; i++)
+		if (vm->kvm[i] == kvm)
+			return;
+	if (vm->nkvm < KS_MAX_KVM_PER_VMM)
+		vm->kvm[vm->nkvm++] = kvm;
+}
+
 void ks_migrate_event(struct ks_migrate *m, const struct ks_event *e)
 {
 	struct ks_vm *vm;
@@ -350,6 +361,7 @@ void ks_migrate_event(struct ks_migrate *m, const struct ks_event *e)
 	vm = ks_migrate_vm(m, (pid_t)e->tgid, true);
 	if (!vm)
 		return;
+	ks_migrate_remember_kvm(vm, e->kvm);
 	switch (e->type) {
 	case KS_EV_MEMSLOT_COMMIT:
 		memslot_event(m, vm, e);

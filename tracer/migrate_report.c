@@ -497,6 +497,11 @@ static void summary_vm(struct ks_migrate *m, struct ks_vm *vm, uint64_t now_ns)
 	}
 }
 
+void ks_migrate_report_vm_summary(struct ks_migrate *m, struct ks_vm *vm, uint64_t now_ns)
+{
+	summary_vm(m, vm, now_ns);
+}
+
 void ks_migrate_report_summary(struct ks_migrate *m, uint64_t now_ns)
 {
 	uint64_t lost = 0;
@@ -508,12 +513,18 @@ void ks_migrate_report_summary(struct ks_migrate *m, uint64_t now_ns)
 	for (int i = 0; i < KS_DROP_MAX; i++)
 		lost += m->drops[i];
 	/* Said on stderr too, where a JSON consumer's operator looks. */
-	if (lost)
-		ks_warn("%llu events lost (ring buffer full %llu, VM table full %llu, "
-			"timestamp table full %llu): figures that depend on them are incomplete",
-			(unsigned long long)lost, (unsigned long long)m->drops[KS_DROP_RINGBUF_FULL],
-			(unsigned long long)m->drops[KS_DROP_VM_TABLE_FULL],
-			(unsigned long long)m->drops[KS_DROP_START_TABLE_FULL]);
+	if (lost) {
+		char why[256];
+		size_t o = 0;
+
+		why[0] = '\0';
+		for (int i = 0; i < KS_DROP_MAX && o < sizeof(why); i++)
+			if (m->drops[i])
+				o += (size_t)snprintf(why + o, sizeof(why) - o, "%s%s %llu", o ? ", " : "",
+						      ks_drop_names[i], (unsigned long long)m->drops[i]);
+		ks_warn("%llu events lost (%s): figures that depend on them are incomplete",
+			(unsigned long long)lost, why);
+	}
 	if (m->json) {
 		ks_json_begin(&j, m->out, "summary", now_ns);
 		ks_json_u64(&j, "duration_ns", now_ns - m->start_ns);

@@ -26,7 +26,9 @@ void ks_trace_start(struct ks_trace *t, FILE *f)
 
 int ks_trace_open(struct ks_trace *t, const char *path)
 {
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOCTTY, 0644);
+	/* Never through a symlink: kvmscope runs as root, and a link planted
+	 * in a shared directory (/tmp) would have it truncate any file. */
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW, 0644);
 	FILE *f;
 
 	memset(t, 0, sizeof(*t));

@@ -15,7 +15,9 @@ expect() { # NAME STATUS STDERR-PATTERN ARGS...
 	lines=$(printf '%s\n' "$err" | grep -vE '^Try |^information' | grep -c .)
 	if [ "$rc" -ne "$want" ]; then
 		echo "FAIL $name: exit $rc, want $want (stderr: $err)"
-	elif ! printf '%s\n' "$err" | grep -qE -e "$pattern"; then
+	# A here-string, not a pipe: with pipefail, grep -q leaving early
+	# makes printf die of SIGPIPE and the match count as a failure.
+	elif ! grep -qE -e "$pattern" <<<"$err"; then
 		echo "FAIL $name: stderr does not match /$pattern/: $err"
 	elif [ "$want" -ne 0 ] && [ "$lines" -ne 1 ]; then
 		echo "FAIL $name: $lines lines on stderr: $err"
@@ -37,6 +39,17 @@ expect "migrate: interval garbage" 2 "invalid duration" migrate -i soon
 expect "migrate: interval bad unit" 2 "unit" migrate -i 5parsecs
 expect "migrate: duration huge" 2 "out of range|too large" migrate -d 999999999h
 expect "migrate: duration negative" 2 "invalid duration" migrate -d -1s
+# Hostile values are echoed escaped: still one line, no raw control bytes.
+expect "migrate: PID with a newline" 2 "invalid PID: '1\\\\n2'" migrate -p $'1\n2'
+expect "stats: interval with a terminal escape" 2 "invalid duration '\\\\x1b\\[2J'" stats -i $'\e[2J'
+expect "rmap: duration of 10000 bytes" 2 "invalid duration" rmap -d "$(printf 'x%.0s' {1..10000})"
+# --trace never writes through a symlink (kvmscope runs as root).
+tmpd=$(mktemp -d)
+ln -s "$tmpd/victim" "$tmpd/link"
+expect "migrate: --trace to a symlink refused" 1 "--trace $tmpd/link: Too many levels of symbolic links" \
+	migrate --trace "$tmpd/link" -d 10ms
+if [ -e "$tmpd/victim" ]; then echo "FAIL migrate: --trace wrote through the symlink"; else echo "PASS migrate: --trace left the symlink's target alone"; fi
+rm -rf "$tmpd"
 # A PID that cannot exist (above pid_max) and one that is not a VMM.
 expect "migrate: no such process" 1 "no process with PID 4194304" migrate -p 4194304
 expect "migrate: not a VMM" 1 "PID $$ is not a VMM" migrate -p $$
@@ -53,7 +66,7 @@ expect "stats: not a VMM" 1 "PID $$ is not a VMM" stats -p $$
 expect "rmap: PID zero" 2 "invalid PID" rmap -p 0
 expect "rmap: duration garbage" 2 "invalid duration" rmap -d forever
 expect "rmap: no such process" 1 "no process with PID 4194304" rmap -p 4194304
-if out=$("$ks" --help 2>&1) && printf '%s' "$out" | grep -q migrate; then
+if out=$("$ks" --help 2>&1) && grep -q migrate <<<"$out"; then
 	echo "PASS --help lists the commands"
 else
 	echo "FAIL --help lists the commands: $out"

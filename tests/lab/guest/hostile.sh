@@ -204,7 +204,7 @@ kill -INT $p
 wait $p; rc=$?
 lost=$(tail -n 1 $T/out | sed -n 's/.*"ringbuf_full":\([0-9]*\).*/\1/p')
 if [ $krc = 0 ] && [ $rc = 0 ] && [ "${lost:-0}" -gt 0 ] && [ "$(lines $T/err)" = 1 ] &&
-	grep -q "events lost (ring buffer full $lost" $T/err; then
+	grep -q "events lost (ringbuf_full $lost" $T/err; then
 	pass "ring buffer overflow: $lost events lost, reported in the summary and on stderr"
 else
 	fail "ring buffer overflow reported" "kvmload $krc, exit $rc, lost '${lost}': $(tail -n 1 $T/out) $(head -c 300 $T/err $T/kerr)"

@@ -1,0 +1,109 @@
+#!/bin/sh
+# In the lab: VMs come and go under `kvmscope migrate --json` and
+# `kvmscope stats --json`. ROUNDS rounds (default 11) of 5 kvmload VMs at
+# once, every shape in turn; before and after, the tracers' open fds, RSS
+# and kvmscope's kernel map entries. Sections for tests/e2e/check_churn.py.
+# SOAK_SECONDS=N instead keeps starting rounds for N seconds and prints the
+# figures after every round (bench/soak).
+set -u
+ROUNDS=${ROUNDS:-11}
+SOAK_SECONDS=${SOAK_SECONDS:-0}
+D=/tmp/churn
+mkdir -p $D
+wait_for() { # FILE PATTERN
+	n=0
+	while ! grep -q "$2" "$1" 2>/dev/null; do
+		sleep 0.1; n=$((n + 1))
+		[ $n -gt 900 ] && { echo "FAIL waiting for $2 in $1: $(tail -n 2 "$1")"; exit 1; }
+	done
+}
+# figures NAME: one line of what must come back to its baseline.
+figures() {
+	# The fewest of five looks: a tracer scanning /proc holds a directory
+	# fd or two for a moment; what it keeps open is what counts.
+	mfd=999 sfd=999 n=0
+	while [ $n -lt 5 ]; do
+		a=$(ls /proc/$MP/fd | wc -l); [ "$a" -lt $mfd ] && mfd=$a
+		a=$(ls /proc/$SP/fd | wc -l); [ "$a" -lt $sfd ] && sfd=$a
+		n=$((n + 1))
+		sleep 0.1
+	done
+	mrss=$(sed -n 's/^VmRSS:[^0-9]*\([0-9]*\).*/\1/p' /proc/$MP/status)
+	srss=$(sed -n 's/^VmRSS:[^0-9]*\([0-9]*\).*/\1/p' /proc/$SP/status)
+	maps=""
+	for m in vm_counters vcpu_faults slot_pages starts ioctl_pending memslot_pending; do
+		maps="$maps $m=$(map-entries $m | awk '{n += $3} END {print n + 0}')"
+	done
+	echo "figures $1 t=$(cut -d' ' -f1 /proc/uptime) vms=$2 migrate_fds=$mfd stats_fds=$sfd migrate_rss_kb=$mrss stats_rss_kb=$srss$maps"
+}
+# round N: 5 kvmload VMs at once, shapes chosen by N.
+vm=0
+round() {
+	i=0 pids=
+	while [ $i -lt 5 ]; do
+		vm=$((vm + 1))
+		set -- anon thp hugetlb
+		shift $((vm % 3)); backing=$1
+		set -- get manual manual-init-set
+		shift $(((vm / 3) % 3)); mode=$1
+		vcpus=$((1 + vm % 2)); slots=$((1 + (vm / 2) % 2))
+		echo "$backing $mode vcpus=$vcpus slots=$slots" >$D/$vm.name
+		( kvmload --vcpus $vcpus --mem-per-vcpu 4 --slots $slots --backing $backing \
+			--iterations 2 --write-percent 50 --mode $mode --pause-ms 100 \
+			--map-gpa-calls $((1 + vm % 4)) --json \
+			>$D/$vm.json 2>$D/$vm.err; echo $? >$D/$vm.rc ) &
+		pids="$pids $!"
+		i=$((i + 1))
+	done
+	# Only these: a bare `wait` would wait for the tracers too.
+	# shellcheck disable=SC2086
+	wait $pids
+}
+
+kvmscope migrate --json -i 500ms >$D/migrate.json 2>$D/migrate.err &
+MP=$!
+kvmscope stats --json -i 500ms >$D/stats.json 2>$D/stats.err &
+SP=$!
+wait_for $D/migrate.json '"type":"attached"'
+wait_for $D/stats.json '"type":"stats"'
+# Warm-up: the first VMs grow the tracers' heaps to their working size.
+round
+sleep 2.5
+figures baseline $vm
+start=$(cut -d. -f1 /proc/uptime)
+r=0
+while :; do
+	round
+	r=$((r + 1))
+	if [ "$SOAK_SECONDS" -gt 0 ]; then
+		[ $((r % 5)) -eq 0 ] && figures soak $vm
+		[ $(($(cut -d. -f1 /proc/uptime) - start)) -ge "$SOAK_SECONDS" ] && break
+	else
+		[ $r -ge "$ROUNDS" ] && break
+	fi
+done
+# Every exit seen, every rescan done (the tracers rescan once a second).
+sleep 2.5
+figures after $vm
+kill -INT $MP $SP
+wait $MP; mrc=$?
+wait $SP; src=$?
+[ "$SOAK_SECONDS" -gt 0 ] && { echo "=== soak done rounds=$r vms=$vm"; cat $D/migrate.err $D/stats.err; exit 0; }
+i=0
+while [ $i -lt $vm ]; do
+	i=$((i + 1))
+	echo "=== kvmload $(cat $D/$i.name) exit=$(cat $D/$i.rc)"
+	cat $D/$i.json $D/$i.err
+done
+echo "=== migrate exit=$mrc"
+cat $D/migrate.json
+echo "=== migrate stderr"
+cat $D/migrate.err
+# The stats rows and schemas are many and long: VM events, and a count of
+# rows per VM.
+echo "=== stats exit=$src"
+grep -v -e '"type":"stats"' -e '"type":"stats_schema"' $D/stats.json
+echo "=== stats rows"
+sed -n 's/.*"type":"stats",.*"pid":\([0-9]*\),.*/\1/p' $D/stats.json | sort | uniq -c
+echo "=== stats stderr"
+cat $D/stats.err
