@@ -8,7 +8,10 @@
 # usage: qemu-migrate.sh REPO GUEST_KERNEL GUEST_INITRD   (host paths)
 set -u
 repo=$1 kernel=$2 initrd=$3
-lab-mount-host /host || { echo "FAIL cannot mount the host root"; exit 1; }
+# The checkout (driver, initramfs) and the guest kernel's directory stay
+# visible in the chroot even when they live under the host's /tmp.
+lab-mount-host /host "$repo" "$(dirname "$kernel")" ||
+	{ echo "FAIL cannot mount the host root"; exit 1; }
 # The chroot's /tmp (a tmpfs lab-mount-host puts there) is /host/tmp here:
 # the driver's files are exchanged through it.
 dir=/host/tmp/qemu
