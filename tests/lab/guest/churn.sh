@@ -62,7 +62,7 @@ round() {
 
 kvmscope migrate --json -i 500ms >$D/migrate.json 2>$D/migrate.err &
 MP=$!
-kvmscope stats --json -i 500ms >$D/stats.json 2>$D/stats.err &
+kvmscope stats --json -i 100ms >$D/stats.json 2>$D/stats.err &
 SP=$!
 wait_for $D/migrate.json '"type":"attached"'
 wait_for $D/stats.json '"type":"stats"'
