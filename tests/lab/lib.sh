@@ -2,7 +2,9 @@
 # Shared by the lab test scripts (sourced).
 #
 # lab_run ARGS...: tests/lab/run --timeout 300 ARGS..., but a boot whose
-# kernel panicked or oopsed is retried, up to three boots in all. Under TCG the lab kernels
+# kernel panicked, oopsed or stalled (an RCU stall: a lab CPU stuck in
+# nested guest mode under TCG, seen once running QEMU nested) is retried, up
+# to three boots in all. Under TCG the lab kernels
 # rarely oops while live-patching kernel text (int3 in __schedule, seen with
 # and without kvmscope's programs attached; /init's kvm-hold makes it rare);
 # retrying keeps that from failing a run, and the oops is printed (NOTE line) so it stays visible in
@@ -12,7 +14,7 @@ lab_run() {
 	out=$("$LAB_HERE/run" --timeout 300 "$@" 2>&1)
 	rc=$?
 	for attempt in 2 3; do
-		why=$(printf '%s\n' "$out" | grep -m1 -E '^lab: kernel panic|Oops:|BUG: ' || true)
+		why=$(printf '%s\n' "$out" | grep -m1 -E '^lab: kernel panic|Oops:|BUG: |rcu: INFO: rcu_preempt detected stalls' || true)
 		[ -n "$why" ] || break
 		echo "NOTE lab kernel failed ($why), boot $attempt of 3" >&2
 		out=$("$LAB_HERE/run" --timeout 300 "$@" 2>&1)
