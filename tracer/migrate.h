@@ -121,7 +121,10 @@ void ks_migrate_report_summary(struct ks_migrate *m, uint64_t now_ns);
 struct ks_json;
 /* key: {"4k": v[1], "2m": v[2], "1g": v[3]} */
 void ks_migrate_json_levels(struct ks_json *j, const char *key, const unsigned long long *v);
-/* A get/clear's write protection by min_level, or null if not counted. */
-void ks_migrate_json_sync_wp(struct ks_json *j, const struct ks_migrate *m, const struct ks_event *e);
+/* A get/clear's fields, shared by its JSON line and its trace slice: op,
+ * slot, iteration, KVM's time, write-protect faults, pages, result, and
+ * write protection by min_level (null if not counted). */
+void ks_migrate_json_sync(struct ks_json *j, const struct ks_migrate *m, const struct ks_slot *s,
+			  const struct ks_event *e, uint64_t iteration, int64_t wp_faults);
 
 #endif

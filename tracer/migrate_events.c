@@ -241,26 +241,29 @@ static void sync_event(struct ks_migrate *m, struct ks_vm *vm, const struct ks_e
 		return; /* human output aggregates syncs per interval */
 	ks_json_begin(&j, m->out, "dirty_log", e->ts_ns);
 	ks_json_i64(&j, "pid", vm->pid);
-	ks_json_str(&j, "op", get ? "get" : "clear");
-	ks_json_u64(&j, "slot", s->id);
-	ks_json_u64(&j, "as_id", s->as_id);
-	ks_json_u64(&j, "iteration", iteration);
 	ks_json_u64(&j, "dur_ns", e->dur_ns);
-	ks_json_u64(&j, "kvm_ns", e->kvm_ns);
-	ks_json_i64(&j, "wp_faults", wp);
-	ks_json_i64(&j, get ? "pages_dirty" : "pages_cleared", e->pages);
-	if (!get) {
-		ks_json_u64(&j, "first_page", e->first_page);
-		ks_json_u64(&j, "num_pages", e->num_pages);
-	}
-	ks_json_i64(&j, "result", e->result);
-	ks_migrate_json_sync_wp(&j, m, e);
+	ks_migrate_json_sync(&j, m, s, e, iteration, wp);
 	if (ks_json_end(&j))
 		m->output_failed = true;
 }
 
-void ks_migrate_json_sync_wp(struct ks_json *j, const struct ks_migrate *m, const struct ks_event *e)
+void ks_migrate_json_sync(struct ks_json *j, const struct ks_migrate *m, const struct ks_slot *s,
+			  const struct ks_event *e, uint64_t iteration, int64_t wp_faults)
 {
+	bool get = e->type == KS_EV_GET_DIRTY_LOG;
+
+	ks_json_str(j, "op", get ? "get" : "clear");
+	ks_json_u64(j, "slot", s->id);
+	ks_json_u64(j, "as_id", s->as_id);
+	ks_json_u64(j, "iteration", iteration);
+	ks_json_u64(j, "kvm_ns", e->kvm_ns);
+	ks_json_i64(j, "wp_faults", wp_faults);
+	ks_json_i64(j, get ? "pages_dirty" : "pages_cleared", e->pages);
+	if (!get) {
+		ks_json_u64(j, "first_page", e->first_page);
+		ks_json_u64(j, "num_pages", e->num_pages);
+	}
+	ks_json_i64(j, "result", e->result);
 	if (m->gfn_wp && e->wp_known) {
 		ks_migrate_json_levels(j, "wp_calls", e->wp_calls);
 		ks_migrate_json_levels(j, "wp_changed", e->wp_changed);

@@ -148,19 +148,7 @@ void ks_mtrace_sync(struct ks_migrate *m, struct ks_vm *vm, const struct ks_slot
 	ks_trace_event(t, &j, 'X', name, "dirty_log", vm->pid, tid_of(vm, TRACK_IOCTL), e->ts_ns);
 	ks_trace_dur(&j, e->dur_ns);
 	ks_json_obj(&j, "args");
-	ks_json_str(&j, "op", get ? "get" : "clear");
-	ks_json_u64(&j, "slot", s->id);
-	ks_json_u64(&j, "as_id", s->as_id);
-	ks_json_u64(&j, "iteration", iteration);
-	ks_json_u64(&j, "kvm_ns", e->kvm_ns);
-	ks_json_i64(&j, "wp_faults", wp_faults);
-	ks_json_i64(&j, get ? "pages_dirty" : "pages_cleared", e->pages);
-	if (!get) {
-		ks_json_u64(&j, "first_page", e->first_page);
-		ks_json_u64(&j, "num_pages", e->num_pages);
-	}
-	ks_json_i64(&j, "result", e->result);
-	ks_migrate_json_sync_wp(&j, m, e);
+	ks_migrate_json_sync(&j, m, s, e, iteration, wp_faults);
 	ks_trace_event_end(t, &j);
 }
 
