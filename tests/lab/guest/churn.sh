@@ -11,11 +11,7 @@ SOAK_SECONDS=${SOAK_SECONDS:-0}
 D=/tmp/churn
 mkdir -p $D
 wait_for() { # FILE PATTERN
-	n=0
-	while ! grep -q "$2" "$1" 2>/dev/null; do
-		sleep 0.1; n=$((n + 1))
-		[ $n -gt 900 ] && { echo "FAIL waiting for $2 in $1: $(tail -n 2 "$1")"; exit 1; }
-	done
+	lab-wait "$1" "$2" 90 || { echo "FAIL waiting for $2 in $1: $(tail -n 2 "$1")"; exit 1; }
 }
 # figures NAME: one line of what must come back to its baseline.
 figures() {

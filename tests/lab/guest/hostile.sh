@@ -20,14 +20,7 @@ expect_err() {
 	fi
 }
 # wait_for FILE PATTERN: up to 60 s (TCG boots BPF slowly).
-wait_for() {
-	n=0
-	while ! grep -q "$2" "$1" 2>/dev/null; do
-		sleep 0.1; n=$((n + 1))
-		[ $n -gt 600 ] && return 1
-	done
-	return 0
-}
+wait_for() { lab-wait "$1" "$2" 60; }
 # A VM to look at for the whole script (exits on its own later).
 kvmload --vcpus 1 --mem-per-vcpu 4 --iterations 1 --hold-ms 600000 >/dev/null 2>&1 &
 VMM=$!

@@ -32,15 +32,8 @@ wait_file() {
 
 kvmscope migrate --json -i 250ms >/tmp/migrate.json 2>/tmp/migrate.err &
 mpid=$!
-n=0
-while ! grep -q '"type":"attached"' /tmp/migrate.json 2>/dev/null; do
-	sleep 0.1
-	n=$((n + 1))
-	if [ $n -gt 300 ] || ! kill -0 $mpid 2>/dev/null; then
-		echo "FAIL migrate did not attach: $(cat /tmp/migrate.err)"
-		exit 1
-	fi
-done
+lab-wait /tmp/migrate.json '"type":"attached"' 30 $mpid ||
+	{ echo "FAIL migrate did not attach: $(cat /tmp/migrate.err)"; exit 1; }
 
 start=$(cut -d' ' -f1 /proc/uptime)
 chroot /host /usr/bin/python3 "$repo/tests/lab/qemu/migrate.py" \

@@ -10,15 +10,10 @@ set -u
 
 # wait_for FILE PATTERN WHAT: up to 60 s for PATTERN to appear in FILE.
 wait_for() {
-	n=0
-	while ! grep -q "$2" "$1" 2>/dev/null; do
-		sleep 0.1; n=$((n + 1))
-		if [ $n -gt 600 ]; then
-			echo "FAIL $3 (waited 60 s): $(tail -c 300 "$1" 2>/dev/null)"
-			dmesg | tail -n 5
-			exit 1
-		fi
-	done
+	lab-wait "$1" "$2" 60 && return 0
+	echo "FAIL $3 (waited 60 s): $(tail -c 300 "$1" 2>/dev/null)"
+	dmesg | tail -n 5
+	exit 1
 }
 
 kvmload --vcpus 2 --mem-per-vcpu 8 --backing thp --iterations 1 --hold-ms 600000 --json \

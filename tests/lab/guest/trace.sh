@@ -6,15 +6,8 @@
 set -u
 kvmscope migrate --json -i 250ms --trace /tmp/trace.json >/tmp/migrate.json 2>/tmp/migrate.err &
 mpid=$!
-n=0
-while ! grep -q '"type":"attached"' /tmp/migrate.json 2>/dev/null; do
-	sleep 0.1
-	n=$((n + 1))
-	if [ $n -gt 300 ] || ! kill -0 $mpid 2>/dev/null; then
-		echo "FAIL migrate did not attach: $(cat /tmp/migrate.err)"
-		exit 1
-	fi
-done
+lab-wait /tmp/migrate.json '"type":"attached"' 30 $mpid ||
+	{ echo "FAIL migrate did not attach: $(cat /tmp/migrate.err)"; exit 1; }
 run() { # NAME ARGS...
 	name=$1
 	shift
