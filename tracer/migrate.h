@@ -46,7 +46,7 @@ struct ks_vm {
 	pid_t pid;
 	char comm[64];
 	bool have_stats;
-	bool stats_baseline;      /* stats sampled at the last interval boundary */
+	bool stats_baseline;      /* compared from a boundary sampled settled on */
 	struct ks_vmstats st;
 	uint64_t found_ts, exit_ts;
 	struct ks_slot slots[KS_MAX_SLOTS];
