@@ -137,6 +137,10 @@ struct ks_event {
 	 * those that changed a mapping; valid when wp_known. */
 	unsigned long long wp_calls[KS_MAX_LEVEL];
 	unsigned long long wp_changed[KS_MAX_LEVEL];
+	/* Ioctl events timed at the ioctl's boundary: involuntary context
+	 * switches of the calling thread during it (dur_ns includes waiting
+	 * for a CPU that many times); -1 otherwise. */
+	long long preempted;
 };
 
 /* What the BPF side remembers of a memslot to count its bitmaps. */

@@ -61,7 +61,7 @@ struct {
 
 /* Entry timestamps of the timed functions. Keyed by thread and hook because
  * the hooks nest (memslot commit calls the whole-slot write protect). */
-enum hook_id { H_VM_IOCTL, H_GET_LOG, H_CLEAR_LOG, H_SLOT_WP, H_RMAP };
+enum hook_id { H_VM_IOCTL, H_GET_LOG, H_CLEAR_LOG, H_SLOT_WP, H_RMAP, H_IOCTL_NIVCSW };
 struct start_key {
 	__u64 pid_tgid;
 	__u32 hook;
@@ -205,6 +205,7 @@ static __always_inline struct ks_event *event_new(enum ks_event_type type,
 	e->ts_ns = t0;
 	e->dur_ns = bpf_ktime_get_ns() - t0;
 	e->slot = -1;
+	e->preempted = -1;
 	return e;
 }
 
@@ -1013,11 +1014,32 @@ static __always_inline bool timed_ioctl(unsigned int ioctl)
 	       ioctl == KVM_SET_USER_MEMORY_REGION_NR || ioctl == KVM_SET_USER_MEMORY_REGION2_NR;
 }
 
+/* The calling thread's involuntary context switches so far: those during
+ * an ioctl mean its duration includes waiting for a CPU (the VMM's own
+ * timing of the call can then be compared with ours only if it was not
+ * preempted outside of it). */
+static __always_inline __u64 nivcsw(void)
+{
+	return BPF_CORE_READ((struct task_struct *)bpf_get_current_task(), nivcsw);
+}
+
+/* A timed ioctl starts: its entry time, and the thread's preemptions so
+ * far (+ 1: finish() says 0 for "not seen"). */
+static __always_inline void ioctl_start(void)
+{
+	struct start_key key = { .pid_tgid = bpf_get_current_pid_tgid(), .hook = H_IOCTL_NIVCSW };
+	__u64 n = nivcsw() + 1;
+
+	start(H_VM_IOCTL);
+	if (bpf_map_update_elem(&starts, &key, &n, BPF_ANY))
+		drop(KS_DROP_START_TABLE_FULL);
+}
+
 SEC("fentry/kvm_vm_ioctl")
 int BPF_PROG(fentry_vm_ioctl, struct file *filp, unsigned int ioctl, unsigned long arg)
 {
 	if (traced() && timed_ioctl(ioctl))
-		start(H_VM_IOCTL);
+		ioctl_start();
 	return 0;
 }
 
@@ -1025,10 +1047,11 @@ int BPF_PROG(fentry_vm_ioctl, struct file *filp, unsigned int ioctl, unsigned lo
  * duration, and goes out. */
 static __always_inline void ioctl_done(void)
 {
-	__u64 id = bpf_get_current_pid_tgid(), t0;
+	__u64 id = bpf_get_current_pid_tgid(), t0, n0;
 	struct ks_event *held, *e;
 
 	t0 = finish(H_VM_IOCTL);
+	n0 = finish(H_IOCTL_NIVCSW);
 	held = bpf_map_lookup_elem(&ioctl_pending, &id);
 	if (!held)
 		return;
@@ -1038,6 +1061,7 @@ static __always_inline void ioctl_done(void)
 		if (t0) {
 			e->ts_ns = t0;
 			e->dur_ns = bpf_ktime_get_ns() - t0;
+			e->preempted = n0 ? (long long)(nivcsw() + 1 - n0) : -1;
 		}
 		submit(e);
 	} else {
@@ -1064,7 +1088,7 @@ SEC("fentry/__x64_sys_ioctl")
 int BPF_PROG(fentry_sys_ioctl, const struct pt_regs *regs)
 {
 	if (traced() && regs && timed_ioctl((unsigned int)BPF_CORE_READ(regs, si)))
-		start(H_VM_IOCTL);
+		ioctl_start();
 	return 0;
 }
 
@@ -1082,7 +1106,7 @@ int BPF_PROG(tp_sys_enter_ioctl, struct pt_regs *regs, long id)
 	if (id != NR_IOCTL || !traced() || !regs)
 		return 0;
 	if (timed_ioctl((unsigned int)BPF_CORE_READ(regs, si)))
-		start(H_VM_IOCTL);
+		ioctl_start();
 	return 0;
 }
 

@@ -191,6 +191,8 @@ static void memslot_event(struct ks_migrate *m, struct ks_vm *vm, const struct k
 		json_actions(&j, e->actions);
 		ks_json_u64(&j, "dur_ns", e->dur_ns);
 		ks_json_u64(&j, "kvm_ns", e->kvm_ns);
+		if (e->preempted >= 0)
+			ks_json_i64(&j, "preempted", e->preempted);
 		ks_json_i64(&j, "wp_faults", wp);
 		if (ks_json_end(&j))
 			m->output_failed = true;
@@ -257,6 +259,8 @@ void ks_migrate_json_sync(struct ks_json *j, const struct ks_migrate *m, const s
 	ks_json_u64(j, "as_id", s->as_id);
 	ks_json_u64(j, "iteration", iteration);
 	ks_json_u64(j, "kvm_ns", e->kvm_ns);
+	if (e->preempted >= 0)
+		ks_json_i64(j, "preempted", e->preempted);
 	ks_json_i64(j, "wp_faults", wp_faults);
 	ks_json_i64(j, get ? "pages_dirty" : "pages_cleared", e->pages);
 	if (!get) {

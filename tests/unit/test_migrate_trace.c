@@ -16,7 +16,8 @@ static void feed(unsigned int type, int slot, uint64_t ts, uint64_t dur, unsigne
 	struct ks_event e = { .type = type, .tgid = 4242, .ts_ns = ts, .dur_ns = dur,
 			      .slot = slot, .npages = 512, .old_flags = old_flags,
 			      .new_flags = new_flags, .change = 3, .pages = pages,
-			      .kvm_ns = dur / 2, .wp_known = 1, .kvm = 0xffff8880c0de0000ULL };
+			      .kvm_ns = dur / 2, .wp_known = 1, .kvm = 0xffff8880c0de0000ULL,
+			      .preempted = 1 };
 
 	wp_total += 3;
 	e.wp_faults_total = wp_total;
@@ -76,10 +77,11 @@ int main(void)
 	CHECK("process named once", count(buf, "\"process_name\"") == 1, "%d", count(buf, "\"process_name\""));
 	CHECK("memslot create without logging change: no slice",
 	      count(buf, "memslot ioctl") == 3, "%d slices", count(buf, "memslot ioctl"));
-	CHECK("get slice: exact ts/dur, pages, iteration, per-ioctl write protect",
+	CHECK("get slice: exact ts/dur, pages, iteration, preemptions, per-ioctl write protect",
 	      strstr(buf, "\"name\":\"KVM_GET_DIRTY_LOG slot 1\",\"cat\":\"dirty_log\",\"ph\":\"X\","
 			  "\"pid\":4242,\"tid\":4242001,\"ts\":1300000.000,\"dur\":1.500,\"args\":{\"op\":\"get\","
-			  "\"slot\":1,\"as_id\":0,\"iteration\":0,\"kvm_ns\":750,\"wp_faults\":3,\"pages_dirty\":40,"
+			  "\"slot\":1,\"as_id\":0,\"iteration\":0,\"kvm_ns\":750,\"preempted\":1,\"wp_faults\":3,"
+			  "\"pages_dirty\":40,"
 			  "\"result\":0,"
 			  "\"wp_calls\":{\"4k\":0,\"2m\":7,\"1g\":0},\"wp_changed\":{\"4k\":0,\"2m\":5,\"1g\":0}}}"),
 	      "%s", buf);
