@@ -18,7 +18,7 @@ from collections import defaultdict
 # The bound on an ioctl's duration: max(10%, this) of kvmload's.
 IOCTL_GAP_NS = 100_000
 # Ioctls of the whole session, and those compared with the bound above.
-IOCTLS = {"all": 0, "compared": 0, "far": []}
+IOCTLS = {"all": 0, "compared": 0, "far": [], "before": [], "after": []}
 
 
 def parse_sections(path):
@@ -88,9 +88,9 @@ def check_run(label, truth, mig, mode, backing):
     # the ioctl can see. Preempted inside, both figures include the wait.
     # The lab pins the tracer to another CPU so that it preempts kvmload
     # rarely.
-    # The bound is asserted over the session (main): TCG stalls the whole
-    # lab CPU now and then (the host deschedules it; TCG flushes its code
-    # cache), unseen by the guest; docs/overhead.md.
+    # The bound is reported over the session (main), not asserted: the
+    # whole lab CPU stalls now and then for milliseconds, unseen by the
+    # guest; docs/overhead.md ("Why the bound is not asserted").
     t_all = {(r["op"], r["slot"], r.get("iteration")): r for r in truth if r.get("type") == "dirty_log"}
     names = {"get": "get_dirty_log", "clear": "clear_dirty_log"}
     m_all = {(names[r["op"]], r["slot"], r["iteration"]): r for r in by_type(mig, "dirty_log", pid)}
@@ -111,11 +111,16 @@ def check_run(label, truth, mig, mode, backing):
         # them when it times the call at its boundary).
         if t["preempted"] - m.get("preempted", 0) > 0:
             preempted += 1
-        elif gap > max(0.1 * t["dur_ns"], IOCTL_GAP_NS):
-            # The gap's two parts: before the system call's entry and after
-            # its exit (docs/overhead.md).
-            far.append((k, t["dur_ns"], m["dur_ns"], m["ts_ns"] - t["ts_ns"],
-                        t["ts_ns"] + t["dur_ns"] - m["ts_ns"] - m["dur_ns"]))
+            continue
+        # The gap's two parts: from kvmload's clock read to the system
+        # call's entry, and from its exit to kvmload's second clock read
+        # (docs/overhead.md).
+        before = m["ts_ns"] - t["ts_ns"]
+        after = t["ts_ns"] + t["dur_ns"] - m["ts_ns"] - m["dur_ns"]
+        IOCTLS["before"].append(before)
+        IOCTLS["after"].append(after)
+        if gap > max(0.1 * t["dur_ns"], IOCTL_GAP_NS):
+            far.append((k, t["dur_ns"], m["dur_ns"], before, after))
     gaps.sort()
     result(len(gaps) == len(t_all) and not outside, label,
            f"{len(gaps)} ioctls traced, each inside kvmload's timing of it",
@@ -123,7 +128,7 @@ def check_run(label, truth, mig, mode, backing):
     if gaps:
         print(f"NOTE {label}: ioctl duration gap to kvmload's: median {gaps[len(gaps) // 2] / 1e3:.1f} us, "
               f"max {gaps[-1] / 1e3:.1f} us; {len(far)} beyond max(10%, 100 us); "
-              f"{preempted} of {len(gaps)} not compared (kvmload preempted)")
+              f"{preempted} of {len(gaps)} not compared (kvmload preempted outside the system call)")
     IOCTLS["compared"] += len(gaps) - preempted
     IOCTLS["all"] += len(gaps)
     IOCTLS["far"] += [(label.split(": ", 1)[-1],) + f for f in far]
@@ -348,18 +353,28 @@ def main():
             continue
         check_run(label, recs, mrecs, mode, backing)
     result(runs > 0, a.label, f"{runs} kvmload runs traced", "none")
-    # The duration bound is a timing figure: reported, not judged. A fresh
-    # clone on a quiet build machine still had 2 of 86 compared ioctls on
-    # stock 6.1 miss max(10%, 100 us) by 180-430 us with kvmload's thread
-    # not preempted (the whole lab CPU stalls, which the guest cannot see).
+    # The duration bound is a timing figure: reported, not judged. Twelve
+    # sessions had 17 of 1288 compared ioctls beyond max(10%, 100 us), 0 to
+    # 4 per session, each by a window before or after the system call
+    # (270 us to 13.7 ms) in which the lab CPU ran nothing, kvmload's thread
+    # not preempted: the whole lab CPU stalled, which the guest cannot see.
     # What is asserted per ioctl is that the traced time lies inside
     # kvmload's (check_run). docs/overhead.md has the figures.
     far, compared = IOCTLS["far"], IOCTLS["compared"]
+    for part in ("before", "after"):
+        v = sorted(IOCTLS[part])
+        if v:
+            print(f"NOTE {a.label}: ioctl gap {part} the system call: median {v[len(v) // 2] / 1e3:.1f} us, "
+                  f"p90 {v[len(v) * 9 // 10] / 1e3:.1f} us, max {v[-1] / 1e3:.1f} us ({len(v)} compared)")
     print(f"NOTE {a.label}: {compared - len(far)} of {compared} ioctl durations within "
-          f"max(10%, 100 us) of kvmload's ({IOCTLS['all'] - compared} not compared: kvmload "
-          f"preempted); beyond: (run, ioctl, kvmload ns, traced ns, before ns, after ns) {far[:4]}")
-    result(IOCTLS["all"] > 0, a.label, f"{IOCTLS['all']} ioctl durations compared with kvmload's",
-           "none")
+          f"max(10%, 100 us) of kvmload's ({IOCTLS['all'] - compared} not compared: kvmload preempted "
+          f"outside the system call); beyond: (run, ioctl, kvmload ns, traced ns, before ns, after ns) {far[:4]}")
+    # Preempted inside the system call, both timings include the wait and
+    # the call is compared: only preemption in the few microseconds outside
+    # it excludes one, and that must stay the exception.
+    result(IOCTLS["all"] > 0 and compared * 2 >= IOCTLS["all"], a.label,
+           f"{compared} of {IOCTLS['all']} ioctl durations compared with kvmload's (at least half)",
+           f"{compared} of {IOCTLS['all']}")
     for f in far:
         print(f"NOTE {a.label}: ioctl beyond max(10%, 100 us): {f}")
     return exit_status()
