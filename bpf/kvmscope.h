@@ -14,9 +14,21 @@
 /* log2 buckets of a latency in ns: bucket i holds [2^i, 2^(i+1)). */
 #define KS_LAT_BUCKETS 32
 
-/* Size of the VM table in the kernel; a VM that does not fit is counted in
- * KS_DROP_VM_TABLE_FULL and reported, never silently merged into another. */
-#define KS_MAX_VMS 1024
+/* VMs the kernel tables hold by default; `--max-vms N` (1 to
+ * KS_MAX_VMS_LIMIT) sizes them at load time (tracer/loader.c). A VM takes
+ * up to KS_VM_ENTRIES entries of the VM table (its struct kvm's, and its
+ * VMM process's for what the kernel reports without a struct kvm: splits,
+ * hypercalls, stats reads) and up to KS_VCPU_ENTRIES of the vCPU table.
+ * Counters of a VM that finds the table full are counted in
+ * KS_DROP_VM_TABLE_FULL and its VMM is marked in the untracked map: its
+ * counters are reported as not tracked, never as zeros or merged into
+ * another VM's. */
+#define KS_MAX_VMS 512
+#define KS_MAX_VMS_LIMIT 2048
+#define KS_VM_ENTRIES 2
+#define KS_VCPU_ENTRIES 16
+/* VMMs remembered as untracked at once (more than kvmscope follows). */
+#define KS_MAX_UNTRACKED 512
 
 /* The events ring buffer. Records are sent without a wakeup until a
  * quarter of it is in use; the tracer drains it at least this often
@@ -63,7 +75,7 @@ struct ks_vm_counters {
 /* Guest faults of one vCPU (the per-vCPU view of the VM's fault counters),
  * aggregated per CPU like them. vcpu_id as in the vCPU fd's name
  * (anon_inode:kvm-vcpu:N). */
-#define KS_MAX_VCPU_ENTRIES 8192
+#define KS_MAX_VCPU_ENTRIES (KS_MAX_VMS * KS_VCPU_ENTRIES)
 struct ks_vcpu_key {
 	unsigned int tgid;
 	int vcpu_id;

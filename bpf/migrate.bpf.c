@@ -35,7 +35,7 @@ const volatile unsigned int filter_tgid = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
-	__uint(max_entries, KS_MAX_VMS);
+	__uint(max_entries, KS_MAX_VMS * KS_VM_ENTRIES);
 	__type(key, struct ks_vm_key);
 	__type(value, struct ks_vm_counters);
 } vm_counters SEC(".maps");
@@ -94,6 +94,29 @@ static __always_inline void drop(__u32 why)
 		(*n)++;
 }
 
+/* VMMs with counters that found the VM table full: tgid -> how many. Their
+ * counters are incomplete for the rest of their life, and the tracer says
+ * so instead of showing what did fit; it deletes the entry with the VMM. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, KS_MAX_UNTRACKED);
+	__type(key, __u32);
+	__type(value, __u64);
+} untracked SEC(".maps");
+
+/* A VM's counters did not fit: counted, and its VMM marked. Cold path. */
+static __always_inline void vm_table_full(__u32 tgid)
+{
+	__u64 one = 1, *n;
+
+	drop(KS_DROP_VM_TABLE_FULL);
+	n = bpf_map_lookup_elem(&untracked, &tgid);
+	if (n)
+		__sync_fetch_and_add(n, 1);
+	else
+		bpf_map_update_elem(&untracked, &tgid, &one, BPF_NOEXIST);
+}
+
 static __always_inline bool traced(void)
 {
 	return !filter_tgid || (bpf_get_current_pid_tgid() >> 32) == filter_tgid;
@@ -109,9 +132,15 @@ static __always_inline struct ks_vm_counters *vm_of_pid(struct kvm *kvm, __u32 t
 
 	if (c)
 		return c;
+	/* Once untracked, for good: a slot freed later goes to a new VM, not
+	 * to one whose counters already have a gap. */
+	if (bpf_map_lookup_elem(&untracked, &tgid)) {
+		vm_table_full(tgid);
+		return NULL;
+	}
 	if (bpf_map_update_elem(&vm_counters, &key, &zero_counters, BPF_NOEXIST) &&
 	    !bpf_map_lookup_elem(&vm_counters, &key)) {
-		drop(KS_DROP_VM_TABLE_FULL);
+		vm_table_full(tgid);
 		return NULL;
 	}
 	return bpf_map_lookup_elem(&vm_counters, &key);

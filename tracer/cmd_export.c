@@ -38,6 +38,7 @@ struct export_args {
 	struct ks_run_opts run;
 	const char *listen;
 	bool allow_remote;
+	struct ks_loader_opts loader;   /* --max-vms */
 };
 
 static const struct argp_option export_options[] = {
@@ -48,6 +49,7 @@ static const struct argp_option export_options[] = {
 	{ "pid", 'p', "PID", 0, "Export only the VMM with this process id", 0 },
 	{ "interval", 'i', "INTERVAL", 0, "Collect every INTERVAL (default 1s, at least 10ms)", 0 },
 	{ "verbose", 'v', NULL, 0, "Verbose output, including libbpf's log", 0 },
+	KS_LOADER_OPTION_MAX_VMS,
 	{ 0 },
 };
 
@@ -62,6 +64,8 @@ static error_t parse_export(int key, char *arg, struct argp_state *state)
 	case OPT_ALLOW_REMOTE:
 		a->allow_remote = true;
 		return 0;
+	case KS_OPT_MAX_VMS:
+		return ks_loader_parse_max_vms(arg, state, &a->loader);
 	default:
 		return ks_parse_run_opt(key, arg, state, &a->run);
 	}
@@ -141,11 +145,11 @@ static bool should_stop(void *ctx)
 }
 
 /* BPF side; on any failure export carries on with binary stats only. */
-static void start_bpf(struct ks_exporter *x, int pid)
+static void start_bpf(struct ks_exporter *x, int pid, struct ks_loader_opts lo)
 {
-	struct ks_loader_opts lo = { .filter_tgid = (unsigned int)pid };
 	struct ks_probe p;
 
+	lo.filter_tgid = (unsigned int)pid;
 	ks_libbpf_logging();
 	ks_probe_init(&p);
 	/* What the probe alone can tell goes in the one note below; the
@@ -170,6 +174,8 @@ static void start_bpf(struct ks_exporter *x, int pid)
 			"kvmscope_bpf_attached 0");
 		return;
 	}
+	x->m.skel = x->l.skel;
+	x->m.max_vms = ks_loader_max_vms(&lo);
 	for (unsigned int i = 0; i < ks_nr_hooks && i < sizeof(x->hook_ok); i++) {
 		const struct ks_choice *c = &x->l.choices[i];
 
@@ -233,7 +239,7 @@ int cmd_export(int argc, char **argv)
 	if (ks_httpd_open(&r->h, &ss, sslen))
 		goto out;
 	r->x->h = &r->h;
-	start_bpf(r->x, a.run.pid);
+	start_bpf(r->x, a.run.pid, a.loader);
 	/* The first page exists before the first scrape can come. */
 	collect_and_publish(r);
 	printf("kvmscope export: serving %s (%s), collecting every %.3f s. Ctrl-C ends.\n", r->h.url,

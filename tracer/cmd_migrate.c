@@ -37,6 +37,7 @@
 struct migrate_args {
 	struct ks_run_opts run;
 	const char *trace_path;   /* --trace FILE */
+	struct ks_loader_opts loader;   /* --max-vms */
 };
 
 static const struct argp_option migrate_options[] = {
@@ -47,6 +48,7 @@ static const struct argp_option migrate_options[] = {
 	{ "verbose", 'v', NULL, 0, "Verbose output, including libbpf's log", 0 },
 	{ "trace", 't', "FILE", 0, "Also write the run as a Chrome trace-event JSON timeline "
 	  "(opens in Perfetto and chrome://tracing)", 0 },
+	KS_LOADER_OPTION_MAX_VMS,
 	{ 0 },
 };
 
@@ -60,6 +62,8 @@ static error_t parse_migrate(int key, char *arg, struct argp_state *state)
 		a->trace_path = arg;
 		return 0;
 	}
+	if (key == KS_OPT_MAX_VMS)
+		return ks_loader_parse_max_vms(arg, state, &a->loader);
 	return ks_parse_run_opt(key, arg, state, &a->run);
 }
 
@@ -180,23 +184,37 @@ static void reap_unfound(struct run *r, uint64_t ts)
  * fd (kvmscope's own, or another tracer's holding copies of its stats
  * fds), after that VM was forgotten. Deleted at each rescan, unless the
  * process is a VMM about to be adopted. */
+static bool stray(struct run *r, pid_t pid, struct ks_vmm **v)
+{
+	if (ks_migrate_vm(&r->m, pid, false))
+		return false;
+	if (!*v && !(*v = malloc(sizeof(**v))))
+		return false;
+	return ks_vmm_scan(pid, *v) != 1;
+}
+
 static void sweep_strays(struct run *r)
 {
 	int fd = bpf_map__fd(r->l.skel->maps.vm_counters);
+	int ufd = bpf_map__fd(r->l.skel->maps.untracked);
 	struct ks_vm_key key, next;
+	uint32_t ukey, unext;
 	struct ks_vmm *v = NULL;
 	bool more = !bpf_map_get_next_key(fd, NULL, &next);
 
 	while (more) {
 		key = next;
 		more = !bpf_map_get_next_key(fd, &key, &next);
-		if (ks_migrate_vm(&r->m, (pid_t)key.tgid, false))
-			continue;
-		if (!v && !(v = malloc(sizeof(*v))))
-			break;
-		if (ks_vmm_scan((pid_t)key.tgid, v) == 1)
-			continue;
-		bpf_map_delete_elem(fd, &key);
+		if (stray(r, (pid_t)key.tgid, &v))
+			bpf_map_delete_elem(fd, &key);
+	}
+	/* The same for the marks of processes that found the table full. */
+	more = !bpf_map_get_next_key(ufd, NULL, &unext);
+	while (more) {
+		ukey = unext;
+		more = !bpf_map_get_next_key(ufd, &ukey, &unext);
+		if (stray(r, (pid_t)ukey, &v))
+			bpf_map_delete_elem(ufd, &ukey);
 	}
 	free(v);
 }
@@ -405,7 +423,6 @@ int cmd_migrate(int argc, char **argv)
 	struct migrate_args a = { .run.interval_ns = KS_NS_PER_S };
 	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = EV_RINGBUF };
 	struct epoll_event out_ev = { .events = 0, .data.u64 = EV_STDOUT };
-	struct ks_loader_opts lo = { 0 };
 	struct ks_probe p;
 	struct run *r;
 	int status = KS_EXIT_FAIL;
@@ -437,8 +454,8 @@ int cmd_migrate(int argc, char **argv)
 	}
 	ks_libbpf_logging();
 	ks_probe_init(&p);
-	lo.filter_tgid = (unsigned int)a.run.pid;
-	if (ks_loader_start(&r->l, &p, &lo)) {
+	a.loader.filter_tgid = (unsigned int)a.run.pid;
+	if (ks_loader_start(&r->l, &p, &a.loader)) {
 		ks_probe_free(&p);
 		/* A signal may interrupt the loading itself (EINTR). */
 		if (ks_stop_signal)
@@ -446,6 +463,8 @@ int cmd_migrate(int argc, char **argv)
 		goto out;
 	}
 	ks_probe_free(&p);
+	r->m.skel = r->l.skel;
+	r->m.max_vms = ks_loader_max_vms(&a.loader);
 	/* Interrupted while attaching: nothing was traced, so no summary. */
 	if (ks_stop_signal) {
 		ks_err("interrupted before tracing started");

@@ -220,6 +220,24 @@ static void render_migrate(struct ks_exporter *x, struct ks_prom *w, const struc
 				   "Pages handed back to KVM_CLEAR_DIRTY_LOG (re-protected)"), l, 3, cleared);
 	ks_prom_u64(ks_prom_family(w, "kvmscope_dirty_logging_slots", KS_PROM_GAUGE, NULL,
 				   "Memslots with dirty logging on"), l, 3, logging);
+	if (hook(x, "rmap_alloc")) {
+		ks_prom_u64(ks_prom_family(w, "kvmscope_rmap_allocations", KS_PROM_COUNTER, NULL,
+					   "Memslot rmap array allocations seen"), l, 3, rmap_n);
+		ks_prom_u64(ks_prom_family(w, "kvmscope_rmap_allocated_bytes", KS_PROM_COUNTER, "bytes",
+					   "Bytes of memslot rmap arrays allocated"), l, 3, rmap_b);
+		if (x->rmap_avoided)
+			ks_prom_u64(ks_prom_family(w, "kvmscope_rmap_avoided_bytes", KS_PROM_GAUGE, "bytes",
+						   "Bytes of rmap arrays not allocated (lazy rmaps, series "
+						   "kernels)"), l, 3, avoided);
+	}
+	ks_prom_u64(ks_prom_family(w, "kvmscope_vm_counters_tracked", KS_PROM_GAUGE, NULL,
+				   "1 if the kernel's VM table (--max-vms) held this VM's counters; 0 if "
+				   "it was full, and the VM's counter series below are left out"),
+		    l, 3, !vm->untracked);
+	/* Counters that missed events are not exported at all: a series that
+	 * stops growing would read as an idle VM. */
+	if (vm->untracked)
+		return;
 	if (hook(x, "gfn_write_protect")) {
 		struct ks_prom_family *calls = ks_prom_family(w, "kvmscope_write_protect_calls",
 			KS_PROM_COUNTER, NULL, "kvm_mmu_slot_gfn_write_protect calls, by min_level");
@@ -269,16 +287,6 @@ static void render_migrate(struct ks_exporter *x, struct ks_prom *w, const struc
 	if (hook(x, "tlb_flushes"))
 		ks_prom_u64(ks_prom_family(w, "kvmscope_remote_tlb_flushes", KS_PROM_COUNTER, NULL,
 					   "Remote TLB flushes (kvm_flush_remote_tlbs)"), l, 3, c->tlb_flushes);
-	if (hook(x, "rmap_alloc")) {
-		ks_prom_u64(ks_prom_family(w, "kvmscope_rmap_allocations", KS_PROM_COUNTER, NULL,
-					   "Memslot rmap array allocations seen"), l, 3, rmap_n);
-		ks_prom_u64(ks_prom_family(w, "kvmscope_rmap_allocated_bytes", KS_PROM_COUNTER, "bytes",
-					   "Bytes of memslot rmap arrays allocated"), l, 3, rmap_b);
-		if (x->rmap_avoided)
-			ks_prom_u64(ks_prom_family(w, "kvmscope_rmap_avoided_bytes", KS_PROM_GAUGE, "bytes",
-						   "Bytes of rmap arrays not allocated (lazy rmaps, series "
-						   "kernels)"), l, 3, avoided);
-	}
 	if (hook(x, "map_gpa_range"))
 		ks_prom_u64(ks_prom_family(w, "kvmscope_map_gpa_range_hypercalls", KS_PROM_COUNTER, NULL,
 					   "KVM_HC_MAP_GPA_RANGE hypercalls (SEV page status)"), l, 3,

@@ -3,12 +3,55 @@
 #include <stdio.h>
 #include <string.h>
 #include <bpf/libbpf.h>
+#include "kvmscope.h"
 #include "loader.h"
 #include "common/log.h"
+#include "common/parse.h"
 #include "migrate.skel.h"
 
 _Static_assert(sizeof(((struct ks_loader *)0)->choices) / sizeof(struct ks_choice) >= 12,
 	       "ks_loader.choices must hold every hook");
+
+_Static_assert(KS_MAX_VMS <= KS_MAX_VMS_LIMIT, "the default --max-vms must be accepted");
+
+error_t ks_loader_parse_max_vms(const char *arg, struct argp_state *state,
+				struct ks_loader_opts *o)
+{
+	char err[160];
+	uint64_t n;
+
+	if (ks_parse_u64(arg, 1, KS_MAX_VMS_LIMIT, &n, err, sizeof(err)))
+		argp_error(state, "--max-vms: %s", err);
+	o->max_vms = (unsigned int)n;
+	return 0;
+}
+
+unsigned int ks_loader_max_vms(const struct ks_loader_opts *o)
+{
+	return o->max_vms ? o->max_vms : KS_MAX_VMS;
+}
+
+/* The tables sized by the number of VMs, all in one place: the VM table
+ * (KS_VM_ENTRIES per VM) and the vCPU table (KS_VCPU_ENTRIES per VM). */
+static int size_tables(struct migrate_bpf *skel, unsigned int max_vms)
+{
+	const struct {
+		struct bpf_map *map;
+		unsigned int per_vm;
+	} t[] = {
+		{ skel->maps.vm_counters, KS_VM_ENTRIES },
+		{ skel->maps.vcpu_faults, KS_VCPU_ENTRIES },
+	};
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		int err = bpf_map__set_max_entries(t[i].map, max_vms * t[i].per_vm);
+
+		if (err)
+			return ks_err("cannot size BPF map %s for %u VMs: %s",
+				      bpf_map__name(t[i].map), max_vms, strerror(-err));
+	}
+	return 0;
+}
 
 /* Is this program part of a chosen way? */
 static bool chosen(const struct ks_loader *l, const char *prog)
@@ -87,6 +130,8 @@ static int try_start(struct ks_loader *l, const struct ks_loader_opts *o)
 	if (!l->skel)
 		return ks_err("cannot open BPF object: %s", strerror(errno));
 	l->skel->rodata->filter_tgid = o->filter_tgid;
+	if (size_tables(l->skel, ks_loader_max_vms(o)))
+		return -1;
 
 	bpf_object__for_each_program(prog, l->skel->obj) {
 		bool on = chosen(l, bpf_program__name(prog));

@@ -6,6 +6,7 @@
 #ifndef KS_LOADER_H
 #define KS_LOADER_H
 
+#include <argp.h>
 #include "hooks.h"
 
 struct migrate_bpf;
@@ -23,7 +24,20 @@ struct ks_loader {
 
 struct ks_loader_opts {
 	unsigned int filter_tgid;   /* 0 = every VMM */
+	unsigned int max_vms;       /* --max-vms; 0 = KS_MAX_VMS */
 };
+
+/* --max-vms N, shared by the commands that load the programs (migrate,
+ * export): the option, and its parser (argp_error, exit 2, for a value
+ * outside [1, KS_MAX_VMS_LIMIT]). */
+#define KS_OPT_MAX_VMS 0x4d56
+#define KS_LOADER_OPTION_MAX_VMS \
+	{ "max-vms", KS_OPT_MAX_VMS, "N", 0, "Size the kernel's VM tables for N VMs " \
+	  "(default 512, at most 2048); counters of VMs beyond them are reported as not tracked", 0 }
+error_t ks_loader_parse_max_vms(const char *arg, struct argp_state *state,
+				struct ks_loader_opts *o);
+/* The VMs the tables are sized for under these options. */
+unsigned int ks_loader_max_vms(const struct ks_loader_opts *o);
 
 /* Chooses the hooks from the probe, then loads and attaches. A way that
  * loads but cannot attach (e.g. fexit on a function with more arguments

@@ -72,6 +72,9 @@ struct ks_vm {
 	 * than one VM): the keys of its entries in the kernel maps. */
 	uint64_t kvm[KS_MAX_KVM_PER_VMM];
 	int nkvm;
+	/* Counter events lost because the kernel's VM table was full (the
+	 * untracked map); once non-zero its counters are not tracked. */
+	uint64_t untracked;
 };
 
 struct ks_migrate {
@@ -87,6 +90,11 @@ struct ks_migrate {
 	bool page_stats;          /* page-size stats updates are traced (series) */
 	bool gfn_wp;              /* write protection by min_level is traced */
 	struct ks_trace *trace;   /* --trace FILE, or NULL */
+	/* The loaded programs (NULL without BPF), and the VMs their tables
+	 * hold (--max-vms), for the untracked checks. */
+	struct migrate_bpf *skel;
+	unsigned int max_vms;
+	int untracked_vms;        /* VMs whose counters found it full, so far */
 };
 /* The summary of one VM (vm_summary record, or its text block): printed
  * when the VM goes away, so its slot can be reused. */
@@ -107,6 +115,9 @@ void ks_migrate_read_vm_counters(struct ks_migrate *m, struct migrate_bpf *skel)
 void ks_migrate_read_vcpu_faults(struct ks_migrate *m, struct migrate_bpf *skel);
 /* Names of the drop counters (KS_DROP_*), as reported (migrate_report.c). */
 extern const char *const ks_drop_names[];
+/* Has this VMM's counters found the kernel's VM table full? Looks it up
+ * (once it is, it stays so) and says so once on stderr. */
+bool ks_migrate_untracked(struct ks_migrate *m, struct ks_vm *vm);
 /* Deletes a VMM's entries from the kernel maps so they do not fill up. */
 void ks_migrate_forget_in_kernel(struct migrate_bpf *skel, struct ks_vm *vm);
 /* Notes a struct kvm address a VMM's events came from (its map keys). */

@@ -11,6 +11,8 @@
 #include <bpf/libbpf.h>
 #include "migrate.h"
 #include "migrate.skel.h"
+#include "common/json.h"
+#include "common/log.h"
 
 /* Sums the per-CPU vCPU fault counters into each vCPU's running total.
  * One entry per vCPU: the cost does not grow with the fault rate. */
@@ -83,6 +85,9 @@ void ks_migrate_read_vm_counters(struct ks_migrate *m, struct migrate_bpf *skel)
 				t[k] += s[k];
 		}
 	}
+	for (int i = 0; i < KS_MAX_TRACKED; i++)
+		if (m->vms[i].used && m->vms[i].active)
+			ks_migrate_untracked(m, &m->vms[i]);
 	for (uint32_t i = 0; i < KS_DROP_MAX; i++) {
 		if (bpf_map_lookup_elem(dfd, &i, dv))
 			continue;
@@ -93,6 +98,28 @@ void ks_migrate_read_vm_counters(struct ks_migrate *m, struct migrate_bpf *skel)
 out:
 	free(vals);
 	free(dv);
+}
+
+bool ks_migrate_untracked(struct ks_migrate *m, struct ks_vm *vm)
+{
+	uint32_t tgid = (uint32_t)vm->pid;
+	uint64_t n;
+
+	if (!m->skel || !vm->active)
+		return vm->untracked != 0;
+	if (bpf_map_lookup_elem(bpf_map__fd(m->skel->maps.untracked), &tgid, &n) || !n)
+		return vm->untracked != 0;
+	if (!vm->untracked) {
+		char comm[64];
+
+		/* The name is the process's choice: escaped to stay one line. */
+		ks_warn("PID %d (%s): the kernel's VM table is full (--max-vms %u): its counters "
+			"(faults, write protection, splits, TLB flushes) are not tracked",
+			(int)vm->pid, ks_text_escape(vm->comm, comm, sizeof(comm)), m->max_vms);
+		m->untracked_vms++;
+	}
+	vm->untracked = n;
+	return true;
 }
 
 void ks_migrate_read_counters(struct ks_migrate *m, struct migrate_bpf *skel)
@@ -118,6 +145,7 @@ void ks_migrate_forget_in_kernel(struct migrate_bpf *skel, struct ks_vm *vm)
 	struct ks_vm_key key, next;
 	struct ks_slot_key skey, snext;
 	pid_t self = getpid();
+	uint32_t tgid = (uint32_t)vm->pid;
 	bool more = !bpf_map_get_next_key(fd, NULL, &next);
 
 	while (more) {
@@ -153,4 +181,5 @@ void ks_migrate_forget_in_kernel(struct migrate_bpf *skel, struct ks_vm *vm)
 				bpf_map_delete_elem(sfd, &skey);
 	}
 	vm->nkvm = 0;
+	bpf_map_delete_elem(bpf_map__fd(skel->maps.untracked), &tgid);
 }

@@ -125,13 +125,14 @@ static double ms(uint64_t ns)
 
 /* Write-protect faults since the VM's previous dirty-log or memslot event:
  * with syncs as boundaries, those of one dirty-log iteration. -1 when
- * unknown (not read, or the previous event was of another VM of the
- * process). */
-static int64_t wp_faults_since(struct ks_vm *vm, const struct ks_event *e)
+ * unknown (not read, the previous event was of another VM of the process,
+ * or the VM's counters found the kernel's VM table full: the kernel then
+ * has no faults of it to sum, which must not read as 0). */
+static int64_t wp_faults_since(struct ks_migrate *m, struct ks_vm *vm, const struct ks_event *e)
 {
 	int64_t n = -1;
 
-	if (e->wp_faults_total < 0)
+	if (e->wp_faults_total < 0 || ks_migrate_untracked(m, vm))
 		return -1;
 	if (vm->wp_mark_kvm == e->kvm)
 		n = (uint64_t)e->wp_faults_total >= vm->wp_mark ?
@@ -149,7 +150,7 @@ static void memslot_event(struct ks_migrate *m, struct ks_vm *vm, const struct k
 	struct ks_slot *s = slot_of(vm, e->as_id, (unsigned int)e->slot, true);
 	bool was = e->old_flags & MEM_LOG_DIRTY, is = e->new_flags & MEM_LOG_DIRTY;
 	const char *logging = "unchanged";
-	int64_t wp = wp_faults_since(vm, e);
+	int64_t wp = wp_faults_since(m, vm, e);
 	struct ks_json j;
 
 	if (!s)
@@ -210,7 +211,7 @@ static void sync_event(struct ks_migrate *m, struct ks_vm *vm, const struct ks_e
 {
 	bool get = e->type == KS_EV_GET_DIRTY_LOG;
 	struct ks_slot *s = slot_of(vm, e->as_id, (unsigned int)e->slot, true);
-	int64_t wp = wp_faults_since(vm, e);
+	int64_t wp = wp_faults_since(m, vm, e);
 	uint64_t iteration;
 	struct ks_json j;
 

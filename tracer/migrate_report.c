@@ -76,7 +76,7 @@ static void fill_agreements(struct ks_vm *vm, const struct ks_vm_counters *dc,
 	 * stats were attached on. */
 	bool settled = vm->settled && vm->settled_prev;
 
-	if (!vm->have_stats || !vm->stats_baseline)
+	if (!vm->have_stats || !vm->stats_baseline || vm->untracked)
 		return;
 	a[*n] = (struct agreement){ "tlb_flushes", "remote_tlb_flush_requests",
 				    dc->tlb_flushes, 0, false, settled ? EQUAL : INFO };
@@ -182,11 +182,34 @@ void ks_migrate_json_levels(struct ks_json *j, const char *key, const unsigned l
 	ks_json_close(j);
 }
 
+/* A VM whose counters found the kernel's VM table full has none to show:
+ * each counter field is null, never a 0 that would read as measured. */
+static void json_count(struct ks_json *j, const struct ks_vm *vm, const char *key, uint64_t v)
+{
+	if (vm->untracked)
+		ks_json_null(j, key);
+	else
+		ks_json_u64(j, key, v);
+}
+
+static void json_count_levels(struct ks_json *j, const struct ks_vm *vm, const char *key,
+			      const unsigned long long *v)
+{
+	if (vm->untracked)
+		ks_json_null(j, key);
+	else
+		ks_migrate_json_levels(j, key, v);
+}
+
 /* Per vCPU: faults, write-protect faults, time in the handler and its
  * share of span_ns (null without fault latency), log2 latency histogram. */
 static void json_vcpus(struct ks_migrate *m, struct ks_json *j, const struct ks_vm *vm,
 		       bool delta, uint64_t span_ns)
 {
+	if (vm->untracked) {
+		ks_json_null(j, "vcpu_faults");
+		return;
+	}
 	ks_json_arr(j, "vcpu_faults");
 	for (int i = 0; i < vm->nvcpus; i++) {
 		const struct ks_vcpu_stat *v = &vm->vcpus[i];
@@ -232,29 +255,34 @@ static void interval_vm(struct ks_migrate *m, struct ks_vm *vm, uint64_t now_ns,
 		ks_json_u64(&j, "interval_ns", dt_ns);
 		ks_json_u64(&j, "syncs", vm->syncs_interval);
 		ks_json_u64(&j, "host_ioctl_ns", vm->host_ns_interval);
-		ks_migrate_json_levels(&j, "wp_calls", dc.wp_gfn_calls);
-		ks_migrate_json_levels(&j, "wp_changed", dc.wp_gfn_protected);
-		ks_migrate_json_levels(&j, "splits", dc.splits);
-		ks_json_u64(&j, "faults", dc.faults);
-		ks_json_u64(&j, "write_faults", dc.write_faults);
-		ks_json_u64(&j, "wp_faults", dc.wp_faults);
-		ks_json_u64(&j, "fault_ns", dc.fault_ns);
-		ks_json_arr(&j, "fault_lat_log2_ns");
-		for (int i = 0; i < KS_LAT_BUCKETS; i++)
-			ks_json_arr_u64(&j, dc.fault_lat[i]);
-		ks_json_close(&j);
+		ks_json_bool(&j, "vm_table_full", vm->untracked != 0);
+		json_count_levels(&j, vm, "wp_calls", dc.wp_gfn_calls);
+		json_count_levels(&j, vm, "wp_changed", dc.wp_gfn_protected);
+		json_count_levels(&j, vm, "splits", dc.splits);
+		json_count(&j, vm, "faults", dc.faults);
+		json_count(&j, vm, "write_faults", dc.write_faults);
+		json_count(&j, vm, "wp_faults", dc.wp_faults);
+		json_count(&j, vm, "fault_ns", dc.fault_ns);
+		if (vm->untracked) {
+			ks_json_null(&j, "fault_lat_log2_ns");
+		} else {
+			ks_json_arr(&j, "fault_lat_log2_ns");
+			for (int i = 0; i < KS_LAT_BUCKETS; i++)
+				ks_json_arr_u64(&j, dc.fault_lat[i]);
+			ks_json_close(&j);
+		}
 		ks_json_u64(&j, "vcpus", nvcpu);
-		if (m->fault_latency)
+		if (m->fault_latency && !vm->untracked)
 			ks_json_double(&j, "vcpu_time_lost_pct", lost);
 		else
-			ks_json_double(&j, "vcpu_time_lost_pct", NAN); /* null: not measured */
+			ks_json_null(&j, "vcpu_time_lost_pct"); /* not measured */
 		json_vcpus(m, &j, vm, true, dt_ns);
-		ks_json_u64(&j, "tlb_flushes", dc.tlb_flushes);
-		ks_json_u64(&j, "stats_reads", dc.stats_reads);
-		ks_json_u64(&j, "stats_read_bytes", dc.stats_read_bytes);
-		ks_json_u64(&j, "map_gpa_range_hypercalls", dc.hypercalls_map_gpa);
-		ks_json_u64(&j, "map_gpa_range_pages", dc.map_gpa_pages);
-		ks_json_u64(&j, "migration_control_writes", dc.msr_migration_control);
+		json_count(&j, vm, "tlb_flushes", dc.tlb_flushes);
+		json_count(&j, vm, "stats_reads", dc.stats_reads);
+		json_count(&j, vm, "stats_read_bytes", dc.stats_read_bytes);
+		json_count(&j, vm, "map_gpa_range_hypercalls", dc.hypercalls_map_gpa);
+		json_count(&j, vm, "map_gpa_range_pages", dc.map_gpa_pages);
+		json_count(&j, vm, "migration_control_writes", dc.msr_migration_control);
 		ks_json_bool(&j, "settled", vm->have_stats && vm->settled);
 		ks_json_arr(&j, "agreement");
 		for (int i = 0; i < na; i++) {
@@ -277,6 +305,13 @@ static void interval_vm(struct ks_migrate *m, struct ks_vm *vm, uint64_t now_ns,
 	} else if (!vm->syncs_interval && !vm->host_ns_interval && !dc.faults && !dc.tlb_flushes &&
 		   !dc.wp_gfn_calls[1] && !dc.wp_gfn_calls[2]) {
 		/* Text output shows active VMs only; JSON has every interval. */
+	} else if (vm->untracked) {
+		fprintf(m->out, "%10.3fs  pid %-7d %-15.15s syncs %-4llu ioctl %8.3f ms  "
+			"counters not tracked (kernel VM table full)\n",
+			(now_ns - m->start_ns) / 1e9, vm->pid, text_comm(vm),
+			(unsigned long long)vm->syncs_interval, vm->host_ns_interval / 1e6);
+		if (ks_output_check(m->out))
+			m->output_failed = true;
 	} else {
 		fprintf(m->out, "%10.3fs  pid %-7d %-15.15s syncs %-4llu ioctl %8.3f ms  wp 4k/2m %llu/%llu  "
 			"faults %llu (w %llu, p99 %llu us)  vCPU stall %.2f%%  splits %llu  tlb %llu\n",
@@ -383,6 +418,45 @@ static uint64_t logging_window(const struct ks_vm *vm, uint64_t now_ns)
 	return first && last > first ? last - first : 0;
 }
 
+/* The text summary's counter lines of a VM whose counters were tracked. */
+static void text_counters(struct ks_migrate *m, const struct ks_vm *vm, uint64_t window,
+			  double host_pct, double guest_pct, int nvcpu)
+{
+	const struct ks_vm_counters *c = &vm->total;
+
+	if (window && m->fault_latency)
+		fprintf(m->out, "  migration overhead over %.3f s of dirty logging: host %.2f%% (ioctls), "
+			"guest %.2f%% of %d vCPUs' time (faults)\n",
+			window / 1e9, host_pct, guest_pct, nvcpu);
+	else if (window)
+		fprintf(m->out, "  migration overhead over %.3f s of dirty logging: host %.2f%% (ioctls), "
+			"guest unavailable (fault latency cannot be traced on this kernel)\n",
+			window / 1e9, host_pct);
+	fprintf(m->out, "  host: %.3f ms in dirty-log ioctls; guest: %.3f ms in %llu faults (%llu writes)\n",
+		vm->host_ns_total / 1e6, c->fault_ns / 1e6, (unsigned long long)c->faults,
+		(unsigned long long)c->write_faults);
+	fprintf(m->out, "  write-protect calls by min_level: 4k %llu, 2m %llu, 1g %llu; splits 2m %llu, 1g %llu; TLB flushes %llu\n",
+		(unsigned long long)c->wp_gfn_calls[1], (unsigned long long)c->wp_gfn_calls[2],
+		(unsigned long long)c->wp_gfn_calls[3], (unsigned long long)c->splits[2],
+		(unsigned long long)c->splits[3], (unsigned long long)c->tlb_flushes);
+	for (int i = 0; i < vm->nvcpus; i++) {
+		const struct ks_vcpu_faults *f = &vm->vcpus[i].total;
+
+		fprintf(m->out, "  vCPU %-3d faults %llu (write-protect %llu)", vm->vcpus[i].id,
+			(unsigned long long)f->faults, (unsigned long long)f->wp_faults);
+		if (m->fault_latency && f->faults)
+			fprintf(m->out, ", latency p50 %.1f us, p99 %.1f us, %.2f%% of its time over the logging window",
+				hist_quantile(f->fault_lat, 0.5) / 1e3, hist_quantile(f->fault_lat, 0.99) / 1e3,
+				window ? 100.0 * f->fault_ns / window : 0);
+		fprintf(m->out, "\n");
+	}
+	if (c->hypercalls_map_gpa || c->msr_migration_control)
+		fprintf(m->out, "  SEV migration interface: %llu KVM_HC_MAP_GPA_RANGE hypercalls (%llu pages), "
+			"%llu MSR_KVM_MIGRATION_CONTROL writes\n",
+			(unsigned long long)c->hypercalls_map_gpa, (unsigned long long)c->map_gpa_pages,
+			(unsigned long long)c->msr_migration_control);
+}
+
 static void summary_vm(struct ks_migrate *m, struct ks_vm *vm, uint64_t now_ns)
 {
 	const struct ks_vm_counters *c = &vm->total;
@@ -404,21 +478,22 @@ static void summary_vm(struct ks_migrate *m, struct ks_vm *vm, uint64_t now_ns)
 		ks_json_u64(&j, "vcpus", nvcpu);
 		ks_json_u64(&j, "host_ioctl_ns", vm->host_ns_total);
 		ks_json_double(&j, "host_overhead_pct", host_pct);
-		if (m->fault_latency)
+		if (m->fault_latency && !vm->untracked)
 			ks_json_double(&j, "guest_overhead_pct", guest_pct);
 		else
-			ks_json_double(&j, "guest_overhead_pct", NAN); /* null: not measured */
-		ks_json_u64(&j, "fault_ns", c->fault_ns);
-		ks_json_u64(&j, "faults", c->faults);
-		ks_json_u64(&j, "write_faults", c->write_faults);
-		ks_json_u64(&j, "wp_faults", c->wp_faults);
-		ks_migrate_json_levels(&j, "wp_calls", c->wp_gfn_calls);
-		ks_migrate_json_levels(&j, "wp_changed", c->wp_gfn_protected);
-		ks_migrate_json_levels(&j, "splits", c->splits);
-		ks_json_u64(&j, "tlb_flushes", c->tlb_flushes);
-		ks_json_u64(&j, "map_gpa_range_hypercalls", c->hypercalls_map_gpa);
-		ks_json_u64(&j, "map_gpa_range_pages", c->map_gpa_pages);
-		ks_json_u64(&j, "migration_control_writes", c->msr_migration_control);
+			ks_json_null(&j, "guest_overhead_pct"); /* not measured */
+		ks_json_bool(&j, "vm_table_full", vm->untracked != 0);
+		json_count(&j, vm, "fault_ns", c->fault_ns);
+		json_count(&j, vm, "faults", c->faults);
+		json_count(&j, vm, "write_faults", c->write_faults);
+		json_count(&j, vm, "wp_faults", c->wp_faults);
+		json_count_levels(&j, vm, "wp_calls", c->wp_gfn_calls);
+		json_count_levels(&j, vm, "wp_changed", c->wp_gfn_protected);
+		json_count_levels(&j, vm, "splits", c->splits);
+		json_count(&j, vm, "tlb_flushes", c->tlb_flushes);
+		json_count(&j, vm, "map_gpa_range_hypercalls", c->hypercalls_map_gpa);
+		json_count(&j, vm, "map_gpa_range_pages", c->map_gpa_pages);
+		json_count(&j, vm, "migration_control_writes", c->msr_migration_control);
 		json_vcpus(m, &j, vm, false, window);
 		ks_json_arr(&j, "slots");
 		for (int i = 0; i < KS_MAX_SLOTS; i++) {
@@ -456,37 +531,12 @@ static void summary_vm(struct ks_migrate *m, struct ks_vm *vm, uint64_t now_ns)
 	if (!window && !c->faults && !vm->host_ns_total && !c->tlb_flushes)
 		return;
 	fprintf(m->out, "\nVM pid %d (%s)%s\n", vm->pid, text_comm(vm), vm->active ? "" : ", exited");
-	if (window && m->fault_latency)
-		fprintf(m->out, "  migration overhead over %.3f s of dirty logging: host %.2f%% (ioctls), "
-			"guest %.2f%% of %d vCPUs' time (faults)\n",
-			window / 1e9, host_pct, guest_pct, nvcpu);
-	else if (window)
-		fprintf(m->out, "  migration overhead over %.3f s of dirty logging: host %.2f%% (ioctls), "
-			"guest unavailable (fault latency cannot be traced on this kernel)\n",
-			window / 1e9, host_pct);
-	fprintf(m->out, "  host: %.3f ms in dirty-log ioctls; guest: %.3f ms in %llu faults (%llu writes)\n",
-		vm->host_ns_total / 1e6, c->fault_ns / 1e6, (unsigned long long)c->faults,
-		(unsigned long long)c->write_faults);
-	fprintf(m->out, "  write-protect calls by min_level: 4k %llu, 2m %llu, 1g %llu; splits 2m %llu, 1g %llu; TLB flushes %llu\n",
-		(unsigned long long)c->wp_gfn_calls[1], (unsigned long long)c->wp_gfn_calls[2],
-		(unsigned long long)c->wp_gfn_calls[3], (unsigned long long)c->splits[2],
-		(unsigned long long)c->splits[3], (unsigned long long)c->tlb_flushes);
-	for (int i = 0; i < vm->nvcpus; i++) {
-		const struct ks_vcpu_faults *f = &vm->vcpus[i].total;
-
-		fprintf(m->out, "  vCPU %-3d faults %llu (write-protect %llu)", vm->vcpus[i].id,
-			(unsigned long long)f->faults, (unsigned long long)f->wp_faults);
-		if (m->fault_latency && f->faults)
-			fprintf(m->out, ", latency p50 %.1f us, p99 %.1f us, %.2f%% of its time over the logging window",
-				hist_quantile(f->fault_lat, 0.5) / 1e3, hist_quantile(f->fault_lat, 0.99) / 1e3,
-				window ? 100.0 * f->fault_ns / window : 0);
-		fprintf(m->out, "\n");
-	}
-	if (c->hypercalls_map_gpa || c->msr_migration_control)
-		fprintf(m->out, "  SEV migration interface: %llu KVM_HC_MAP_GPA_RANGE hypercalls (%llu pages), "
-			"%llu MSR_KVM_MIGRATION_CONTROL writes\n",
-			(unsigned long long)c->hypercalls_map_gpa, (unsigned long long)c->map_gpa_pages,
-			(unsigned long long)c->msr_migration_control);
+	if (vm->untracked)
+		/* Only what the events say: time in ioctls and the memslots. */
+		fprintf(m->out, "  counters not tracked: the kernel's VM table was full (--max-vms %u)\n"
+			"  host: %.3f ms in dirty-log ioctls\n", m->max_vms, vm->host_ns_total / 1e6);
+	else
+		text_counters(m, vm, window, host_pct, guest_pct, nvcpu);
 	fprintf(m->out, "  %5s %10s %8s %10s %6s %10s %12s %6s %10s %12s\n", "slot", "pages", "start",
 		"start ms", "iters", "get ms", "dirty", "clears", "clear ms", "cleared");
 	for (int i = 0; i < KS_MAX_SLOTS; i++) {
@@ -533,10 +583,15 @@ void ks_migrate_report_summary(struct ks_migrate *m, uint64_t now_ns)
 		ks_warn("%llu events lost (%s): figures that depend on them are incomplete",
 			(unsigned long long)lost, why);
 	}
+	if (m->untracked_vms)
+		ks_warn("%d VM%s not tracked: the kernel's VM table (--max-vms %u) was full; "
+			"their counters are null, their dirty-log events are complete",
+			m->untracked_vms, m->untracked_vms == 1 ? "" : "s", m->max_vms);
 	if (m->json) {
 		ks_json_begin(&j, m->out, "summary", now_ns);
 		ks_json_u64(&j, "duration_ns", now_ns - m->start_ns);
 		ks_json_u64(&j, "vms", m->nvm);
+		ks_json_u64(&j, "vms_not_tracked", (uint64_t)m->untracked_vms);
 		ks_json_obj(&j, "lost");
 		for (int i = 0; i < KS_DROP_MAX; i++)
 			ks_json_u64(&j, ks_drop_names[i], m->drops[i]);

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Check a churn run (tests/lab/guest/churn.sh): many kvmload VMs started
-and stopped, five at a time, under `kvmscope migrate --json` and
-`kvmscope stats --json`.
+and stopped, five at a time, under `kvmscope migrate --json`,
+`kvmscope stats --json` and `kvmscope export` (scraped twice a second).
 
 Per VM, the numbers `migrate` reported are held to that VM's own ground
 truth with the checks of check_migrate.py (each check is one line here,
@@ -145,6 +145,16 @@ def main():
            f"stats let each of the {len(shown)} VMs it showed go exactly once",
            {p: exits[p] for p in shown if exits[p] != 1} if shown else "no VM shown")
 
+    # export: every scrape answered, a clean stop, nothing on stderr.
+    xhead = get.get("export", ("export missing", [], []))[0]
+    result(xhead.startswith("export exit=0 "), label, "export ended cleanly on SIGINT", xhead)
+    result(xhead.endswith(" failed_scrapes=0"), label, "every scrape of export answered", xhead)
+    xlines = get.get("export", ("", [], ["0"]))[2]
+    result(xlines and xlines[0].isdigit() and int(xlines[0]) > 0, label,
+           "export's last scrape has kvmscope metrics", xlines[:1])
+    xerr = get.get("export stderr", ("", [], []))[2]
+    result(not xerr, label, "export said nothing on stderr", xerr[:3])
+
     # Resources back to their baseline.
     fig = figures(a.log)
     if "baseline" not in fig or "after" not in fig:
@@ -153,13 +163,13 @@ def main():
     b, e = fig["baseline"], fig["after"]
     print(f"NOTE {label}: baseline {b}")
     print(f"NOTE {label}: after    {e}")
-    for k in ("migrate_fds", "stats_fds"):
-        result(e[k] == b[k], label, f"{k.replace('_', ' ')} back to baseline ({b[k]:.0f})",
+    for k in ("migrate_fds", "stats_fds", "export_fds"):
+        result(e[k] <= b[k], label, f"{k.replace('_', ' ')} back to baseline ({b[k]:.0f} -> {e[k]:.0f})",
                f"{b[k]:.0f} -> {e[k]:.0f}")
     for k in ("vm_counters", "vcpu_faults", "slot_pages", "starts", "ioctl_pending", "memslot_pending"):
         result(e[k] == b[k], label, f"BPF map {k}: {b[k]:.0f} entries before, {e[k]:.0f} after",
                "entries left behind by exited VMs")
-    for k in ("migrate_rss_kb", "stats_rss_kb"):
+    for k in ("migrate_rss_kb", "stats_rss_kb", "export_rss_kb"):
         result(e[k] <= b[k] + RSS_SLACK_KB, label,
                f"{k.split('_')[0]} RSS {b[k]:.0f} kB -> {e[k]:.0f} kB (budget +{RSS_SLACK_KB} kB)",
                "grew")

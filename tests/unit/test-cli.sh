@@ -39,6 +39,11 @@ expect "migrate: interval garbage" 2 "invalid duration" migrate -i soon
 expect "migrate: interval bad unit" 2 "unit" migrate -i 5parsecs
 expect "migrate: duration huge" 2 "out of range|too large" migrate -d 999999999h
 expect "migrate: duration negative" 2 "invalid duration" migrate -d -1s
+expect "migrate: --max-vms zero" 2 "--max-vms: '0' is out of range \\[1, 2048\\]" migrate --max-vms 0
+expect "migrate: --max-vms huge" 2 "--max-vms: '4096' is out of range" migrate --max-vms 4096
+expect "migrate: --max-vms negative" 2 "--max-vms: '-1' is not a non-negative integer" migrate --max-vms -1
+expect "export: --max-vms garbage" 2 "--max-vms: '3x' is not a non-negative integer" export --max-vms 3x
+expect "export: --max-vms 2^64" 2 "--max-vms: .18446744073709551616. is too large" export --max-vms 18446744073709551616
 # Hostile values are echoed escaped: still one line, no raw control bytes.
 expect "migrate: PID with a newline" 2 "invalid PID: '1\\\\n2'" migrate -p $'1\n2'
 expect "stats: interval with a terminal escape" 2 "invalid duration '\\\\x1b\\[2J'" stats -i $'\e[2J'

@@ -206,6 +206,12 @@ void ks_json_bool(struct ks_json *j, const char *k, bool v)
 	fputs(v ? "true" : "false", j->f);
 }
 
+void ks_json_null(struct ks_json *j, const char *k)
+{
+	if (key(j, k))
+		fputs("null", j->f);
+}
+
 static void open_(struct ks_json *j, const char *k, char c)
 {
 	/* Deeper nesting than KS_JSON_DEPTH (the schema never needs it): the

@@ -50,6 +50,7 @@ void ks_json_u64(struct ks_json *j, const char *key, uint64_t v);
 void ks_json_i64(struct ks_json *j, const char *key, int64_t v);
 void ks_json_double(struct ks_json *j, const char *key, double v);
 void ks_json_bool(struct ks_json *j, const char *key, bool v);
+void ks_json_null(struct ks_json *j, const char *key);  /* not measured */
 void ks_json_obj(struct ks_json *j, const char *key);   /* key NULL inside arrays */
 void ks_json_arr(struct ks_json *j, const char *key);
 void ks_json_close(struct ks_json *j);                  /* ends obj or arr */

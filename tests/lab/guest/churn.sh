@@ -1,6 +1,7 @@
 #!/bin/sh
-# In the lab: VMs come and go under `kvmscope migrate --json` and
-# `kvmscope stats --json`. ROUNDS rounds (default 11) of 5 kvmload VMs at
+# In the lab: VMs come and go under `kvmscope migrate --json`,
+# `kvmscope stats --json` and `kvmscope export` (scraped twice a second over
+# loopback). ROUNDS rounds (default 11) of 5 kvmload VMs at
 # once, every shape in turn; before and after, the tracers' open fds, RSS
 # and kvmscope's kernel map entries. Sections for tests/e2e/check_churn.py.
 # SOAK_SECONDS=N instead keeps starting rounds for N seconds and prints the
@@ -17,20 +18,23 @@ wait_for() { # FILE PATTERN
 figures() {
 	# The fewest of five looks: a tracer scanning /proc holds a directory
 	# fd or two for a moment; what it keeps open is what counts.
-	mfd=999 sfd=999 n=0
+	# The exporter also holds a scrape's connection for a moment.
+	mfd=999 sfd=999 xfd=999 n=0
 	while [ $n -lt 5 ]; do
 		a=$(ls /proc/$MP/fd | wc -l); [ "$a" -lt $mfd ] && mfd=$a
 		a=$(ls /proc/$SP/fd | wc -l); [ "$a" -lt $sfd ] && sfd=$a
+		a=$(ls /proc/$XP/fd | wc -l); [ "$a" -lt $xfd ] && xfd=$a
 		n=$((n + 1))
 		sleep 0.1
 	done
 	mrss=$(sed -n 's/^VmRSS:[^0-9]*\([0-9]*\).*/\1/p' /proc/$MP/status)
 	srss=$(sed -n 's/^VmRSS:[^0-9]*\([0-9]*\).*/\1/p' /proc/$SP/status)
+	xrss=$(sed -n 's/^VmRSS:[^0-9]*\([0-9]*\).*/\1/p' /proc/$XP/status)
 	maps=""
 	for m in vm_counters vcpu_faults slot_pages starts ioctl_pending memslot_pending; do
 		maps="$maps $m=$(map-entries $m | awk '{n += $3} END {print n + 0}')"
 	done
-	echo "figures $1 t=$(cut -d' ' -f1 /proc/uptime) vms=$2 migrate_fds=$mfd stats_fds=$sfd migrate_rss_kb=$mrss stats_rss_kb=$srss$maps"
+	echo "figures $1 t=$(cut -d' ' -f1 /proc/uptime) vms=$2 migrate_fds=$mfd stats_fds=$sfd export_fds=$xfd migrate_rss_kb=$mrss stats_rss_kb=$srss export_rss_kb=$xrss$maps"
 }
 # round N: 5 kvmload VMs at once, shapes chosen by N.
 vm=0
@@ -60,8 +64,21 @@ kvmscope migrate --json -i 500ms >$D/migrate.json 2>$D/migrate.err &
 MP=$!
 kvmscope stats --json -i 100ms >$D/stats.json 2>$D/stats.err &
 SP=$!
+# The lab's /init leaves the network alone: loopback starts down.
+ip link set lo up
+URL=http://127.0.0.1:9464/metrics
+kvmscope export --listen 127.0.0.1:9464 -i 250ms >$D/export.out 2>$D/export.err &
+XP=$!
 wait_for $D/migrate.json '"type":"attached"'
 wait_for $D/stats.json '"type":"stats"'
+wait_for $D/export.out '^kvmscope export: serving'
+# A scraper, as Prometheus would be; it keeps the last page and counts
+# failed scrapes.
+( while :; do
+	wget -q -O $D/scrape.tmp "$URL" && mv $D/scrape.tmp $D/scrape.txt || echo x >>$D/scrape.fail
+	sleep 0.5
+done ) &
+WP=$!
 # Warm-up: the first VMs grow the tracers' heaps to their working size.
 round
 sleep 2.5
@@ -81,10 +98,18 @@ done
 # Every exit seen, every rescan done (the tracers rescan once a second).
 sleep 2.5
 figures after $vm
-kill -INT $MP $SP
+kill $WP
+wait $WP 2>/dev/null
+kill -INT $MP $SP $XP
 wait $MP; mrc=$?
 wait $SP; src=$?
-[ "$SOAK_SECONDS" -gt 0 ] && { echo "=== soak done rounds=$r vms=$vm"; cat $D/migrate.err $D/stats.err; exit 0; }
+wait $XP; xrc=$?
+nfail=$(cat $D/scrape.fail 2>/dev/null | wc -l)
+[ "$SOAK_SECONDS" -gt 0 ] && {
+	echo "=== soak done rounds=$r vms=$vm migrate_exit=$mrc stats_exit=$src export_exit=$xrc failed_scrapes=$nfail"
+	cat $D/migrate.err $D/stats.err $D/export.err
+	exit 0
+}
 i=0
 while [ $i -lt $vm ]; do
 	i=$((i + 1))
@@ -103,3 +128,7 @@ echo "=== stats rows"
 sed -n 's/.*"type":"stats",.*"pid":\([0-9]*\),.*/\1/p' $D/stats.json | sort | uniq -c
 echo "=== stats stderr"
 cat $D/stats.err
+echo "=== export exit=$xrc failed_scrapes=$nfail"
+grep -c '^kvmscope_' $D/scrape.txt
+echo "=== export stderr"
+cat $D/export.err
