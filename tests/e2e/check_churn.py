@@ -29,6 +29,10 @@ RSS_SLACK_KB = 256
 # baseline is read when the tracer gets to a new VM, late under this load. With five VMs and two tracers on the lab's two TCG
 # vCPUs they are reported, not asserted; check_migrate.py asserts them on
 # a quiet lab. The exact relations ("equal") are asserted below.
+# kvmload's error when its guest read a page tag as an address
+# (tests/workload/vcpu.c, unexpected_exit()): see main().
+NESTED_TCG_SIGNATURE = re.compile(
+    r"unexpected exit reason 6 \(KVM_EXIT_MMIO\): read of \d+ bytes at unbacked gpa 0x4b4c[0-9a-f]{4} ")
 TIMING = ("ioctl durations", "ioctl's duration", "event counts agree with stats deltas",
           "pf_fast")
 
@@ -75,7 +79,7 @@ def main():
     real = labcheck.result
     check_migrate.result = collect
     vms = nnotes = 0
-    failed = []
+    failed, tolerated = [], []
     for head, recs, other in secs:
         m = re.match(r"kvmload (\S+) (\S+) (.*) exit=(\d+)", head)
         if not m:
@@ -85,11 +89,16 @@ def main():
         vm_label = f"VM {vms} ({backing} {mode} {shape})"
         if code != "0" or not check_migrate.by_type(recs, "start"):
             # The workload's own failure leaves no ground truth to compare
-            # with. One in a churn run is shown, not judged: kvmload is
-            # tested on its own (test-kvmload), and once, with five VMs at a
-            # time under nested TCG, a guest read an unbacked address while
-            # populating. More than one fails the run.
-            failed.append((vm_label, code, other[:2]))
+            # with, and fails the run; with one exception, shown, not
+            # judged: a read of a page tag (KL_TAG_BASE + generation) as an
+            # address. The guest code (tests/workload/guest.c) never uses a
+            # tag as an address: EAX holds it at the phase's `out`, and the
+            # bytes inside `mov eax, 12` (00 00, 01 00) decode as
+            # `add [eax], al` / `add [eax], eax`, so the guest resumed after
+            # an exit at a wrong RIP: seen once, five VMs at a time under
+            # the lab's nested TCG (its SVM emulation), never on its own.
+            tag_read = any(NESTED_TCG_SIGNATURE.search(l) for l in other)
+            (tolerated if tag_read else failed).append((vm_label, code, other[:2]))
             print(f"NOTE {label}: {vm_label}: kvmload failed (exit {code}): {other[:2]}")
             continue
         # Its per-VM NOTE lines (timing figures) would be one per VM here.
@@ -106,9 +115,11 @@ def main():
     result(eq and not bad_eq, label,
            f"{len(eq)} exact agreements of event counts with stats deltas", bad_eq[:3])
     result(vms >= 50, label, f"{vms} VMs started and stopped, five at a time", f"only {vms}")
-    result(len(failed) <= 1 and vms - len(failed) >= 50, label,
-           f"kvmload ran in {vms - len(failed)} of {vms} VMs (their numbers compared)",
-           f"{len(failed)} kvmload failures: {failed[:3]}")
+    ran = vms - len(failed) - len(tolerated)
+    result(not failed and len(tolerated) <= 1 and ran >= 50, label,
+           f"kvmload ran in {ran} of {vms} VMs (their numbers compared)",
+           f"{len(failed)} kvmload failures: {failed[:3]}; tag read as an address (nested TCG): "
+           f"{tolerated[:2]}")
     for what, runs in outcomes.items():
         bad = [r for r in runs if not r[0]]
         text = f"{len(runs)} VMs: {what}"
