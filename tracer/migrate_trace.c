@@ -274,6 +274,13 @@ void ks_mtrace_interval(struct ks_migrate *m, struct ks_vm *vm, const struct ks_
 	ks_trace_counter_u64(t, vm->pid, "syncs", "get", start, vm->syncs_interval);
 	ks_trace_counter(t, vm->pid, "dirty-log ioctl time", "ms", start,
 			 vm->host_ns_interval / 1e6);
+	/* A VM whose counters found the kernel's VM table full has no
+	 * counts to show: nothing rather than zeros. */
+	if (vm->untracked) {
+		stats_counters(t, vm);
+		ks_trace_flush(t);
+		return;
+	}
 	ks_trace_counter_u64(t, vm->pid, "faults", "all", start, dc->faults);
 	ks_trace_counter_u64(t, vm->pid, "write faults", "write", start, dc->write_faults);
 	ks_trace_counter_u64(t, vm->pid, "write-protect faults", "wp", start, dc->wp_faults);
