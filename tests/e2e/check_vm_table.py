@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Check a run of tests/lab/guest/vm-table.sh: the kernel's VM table sized
 for 3 VMs (--max-vms 3) under `kvmscope migrate --json` and `kvmscope
-export`; 6 kvmload VMs at once (phase 1), then 3 one after another
-(phase 2).
+export`; one kvmload VM, then 5 at once (phase 1), then 3 one after
+another (phase 2).
 
 Asserted: the VMs that did not fit are counted (lost.vm_table_full), named
 on stderr and in the summary line, and reported with null counters; every
@@ -74,11 +74,15 @@ def main():
     p1 = [v for v in vms if v[1] == "1"]
     p2 = [v for v in vms if v[1] == "2"]
     untracked = [v for v in vms if not v[3]]
-    result(len(p1) == 6 and len(p2) == 3, label, "6 VMs at once, then 3 one at a time",
+    result(len(p1) == 6 and len(p2) == 3, label, "1 VM, 5 more at once, then 3 one at a time",
            f"{len(p1)} and {len(p2)}")
-    result(any(v[3] for v in p1) and any(not v[3] for v in p1), label,
-           f"phase 1: {sum(v[3] for v in p1)} of 6 VMs fit in a table for {MAX_VMS}, "
-           f"{sum(not v[3] for v in p1)} did not", [v[2:] for v in p1])
+    # The first VM had its entries before the others started; of the five
+    # started together, which fit depends on which fault first (each needs
+    # two entries; the tracers' own stats reads hold one each).
+    result(p1 and p1[0][3] and any(not v[3] for v in p1[1:]), label,
+           f"phase 1: the first VM tracked; {sum(v[3] for v in p1[1:])} of the 5 after it fit "
+           f"in a table for {MAX_VMS} VMs, {sum(not v[3] for v in p1[1:])} did not",
+           [v[2:] for v in p1])
     result(p2 and all(v[3] for v in p2), label,
            "phase 2: every VM tracked (the entries of the VMs gone were reused)",
            [v[2:] for v in p2])

@@ -1,7 +1,7 @@
 #!/bin/bash
 # The kernel's VM table full (issue: BPF map full with many VMs) in the lab
-# (stock 6.12): `--max-vms 3` under migrate and export, 6 kvmload VMs at
-# once, then 3 one after another (tests/lab/guest/vm-table.sh), checked
+# (stock 6.12): `--max-vms 3` under migrate and export, one kvmload VM,
+# then 5 at once, then 3 one after another (tests/lab/guest/vm-table.sh), checked
 # by tests/e2e/check_vm_table.py against each VM's ground truth.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)

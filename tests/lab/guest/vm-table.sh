@@ -1,7 +1,7 @@
 #!/bin/sh
 # In the lab: the kernel's VM table sized for 3 VMs (--max-vms 3) under
-# `kvmscope migrate --json` and `kvmscope export`. Phase 1 runs 6 kvmload
-# VMs at once: more than fit. Phase 2 runs 3 more one after another, once
+# `kvmscope migrate --json` and `kvmscope export`. Phase 1 runs one kvmload
+# VM, then 5 more at once: more than fit. Phase 2 runs 3 more one after another, once
 # the first ones are gone: their entries must have been freed for them.
 # Sections for tests/e2e/check_vm_table.py.
 set -u
@@ -26,9 +26,14 @@ start_vm() { # PHASE
 		--write-percent 50 --mode manual --pause-ms 300 --map-gpa-calls 2 --json \
 		>$D/$vm.json 2>$D/$vm.err; echo $? >$D/$vm.rc ) &
 }
-# Phase 1: six at once; export is scraped while they run.
-pids=
-for i in 1 2 3 4 5 6; do
+# Phase 1: one VM, and once it has both its entries (its struct kvm's at
+# its first fault, its process's at its first hypercall, in iteration 0)
+# five more at once, which do not all fit; export is scraped meanwhile.
+start_vm 1
+pids=$!
+lab-wait $D/1.json '"type":"iteration"' 120 ||
+	{ echo "FAIL first VM did not finish iteration 0: $(cat $D/1.err)"; exit 1; }
+for i in 2 3 4 5 6; do
 	start_vm 1
 	pids="$pids $!"
 done
