@@ -59,6 +59,18 @@ static int src_alloc(struct ks_stats_src *s, char *why, size_t whylen)
 	return 0;
 }
 
+int ks_stats_src_from_fd(struct ks_stats_src *s, int sfd, int vcpu_id, char *why, size_t whylen)
+{
+	src_init(s);
+	s->vcpu_id = vcpu_id;
+	return src_init_fd(s, sfd, why, whylen);
+}
+
+void ks_stats_src_close(struct ks_stats_src *s)
+{
+	src_close(s);
+}
+
 /*
  * A stats source from the VMM's fd number `fd`: a stats fd the VMM opened
  * (is_stats) is copied and read directly; a VM or vCPU fd is copied and
