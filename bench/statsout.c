@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * bench/statsout [SAMPLES] [OUT]: what `kvmscope stats` spends per VM
+ * bench/statsout [SAMPLES] [OUT] [WAY,...]: what `kvmscope stats` spends per VM
  * sample besides the kernel's side, on stats replayed from memory: a VM
  * and 2 vCPUs with the descriptors of Linux 6.12 on x86 (15 VM statistics;
  * 45 per vCPU, 138 values with the histograms), every counter moving
@@ -13,7 +13,8 @@
  *   scan   one look through /proc for VMMs (tracer/vmfind.c), as `stats`
  *          makes every second to find new VMs
  * CPU time (user + system) per operation from getrusage, the median of 5
- * rounds that alternate the ways; bytes written per sample.
+ * rounds that alternate the ways (all, or those named: for a profiler);
+ * bytes written per sample.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -165,12 +166,19 @@ static struct fake make_source(const char *id, const struct desc *d, unsigned in
 	return f;
 }
 
-/* Counters of a busy VM: large, and moving by varied amounts. */
+/* Counters of a VM that has run a while: large (nanoseconds above all). */
+static void start(struct fake *f)
+{
+	for (unsigned int i = 0; i < f->nvalues; i++)
+		f->data[i] = 1000003ull * (i + 1) * (i + 7) * (i % 5 ? 1 : 100000);
+}
+
+/* Every counter moves between samples, by varied amounts (the worst case:
+ * in an idle VM at 10 ms most stay put). */
 static void move(struct fake *f, unsigned int step)
 {
 	for (unsigned int i = 0; i < f->nvalues; i++)
-		f->data[i] = (step ? f->data[i] : 1000003ull * (i + 1) * (i + 7)) +
-			     (i * 7919u + step * 104729u) % 5000u;
+		f->data[i] += (i * 7919u + step * 104729u) % 5000u + 1;
 }
 
 static double cpu_us(void)
@@ -195,6 +203,13 @@ static double median(double *v, int n)
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
+static void json_sample(const struct ks_stats_out *o, struct ks_vmstats *st, uint64_t ts)
+{
+	ks_stats_json_src(o, st, &st->vm, ts);
+	for (int i = 0; i < st->nvcpu; i++)
+		ks_stats_json_src(o, st, &st->vcpu[i], ts);
+}
+
 enum way { READ, JSON, TEXT, SCAN, NWAYS };
 static const char *const way_name[] = { "read", "json", "text", "scan" };
 
@@ -202,6 +217,7 @@ int main(int argc, char **argv)
 {
 	int samples = argc > 1 ? atoi(argv[1]) : 2000;
 	const char *path = argc > 2 ? argv[2] : "/dev/null";
+	bool run[NWAYS];
 	struct fake src[NVCPU + 1];
 	struct ks_vmstats st = { .pid = 4242, .comm = "kvmload", .pidfd = -1 };
 	struct ks_stats_out o = { 0 };
@@ -214,6 +230,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "statsout: SAMPLES must be at least 1\n");
 		return 2;
 	}
+	for (int w = 0; w < NWAYS; w++)
+		run[w] = argc <= 3 || strstr(argv[3], way_name[w]);
 	o.f = fopen(path, "w");
 	if (!o.f)
 		die(path);
@@ -233,12 +251,12 @@ int main(int argc, char **argv)
 	}
 	st.nvcpu = st.vcpus_seen = NVCPU;
 	for (int i = 0; i <= NVCPU; i++)
-		move(&src[i], step++);
+		start(&src[i]);
 	ks_vmstats_sample(&st, 1);
 
 	for (int r = 0; r < ROUNDS; r++) {
 		for (int w = 0; w < NWAYS; w++) {
-			int n = w == SCAN ? samples / 100 + 1 : samples;
+			int n = !run[w] ? 0 : w == SCAN ? samples / 100 + 1 : samples;
 			long before = ftell(o.f);
 			double c0 = cpu_us();
 
@@ -252,16 +270,16 @@ int main(int argc, char **argv)
 				for (int i = 0; i <= NVCPU; i++)
 					move(&src[i], ++step);
 				ks_vmstats_sample(&st, ts);
-				if (w == JSON) {
-					ks_stats_json_src(&o, &st, &st.vm, ts);
-					for (int i = 0; i < NVCPU; i++)
-						ks_stats_json_src(&o, &st, &st.vcpu[i], ts);
-				} else if (w == TEXT) {
+				if (w == JSON)
+					json_sample(&o, &st, ts);
+				else if (w == TEXT)
 					ks_stats_text_vm(&o, &st);
-				}
+				/* As kvmscope stats: one flush per sample. */
+				if (w == JSON || w == TEXT)
+					fflush(o.f);
 			}
 			fflush(o.f);
-			t[w][r] = (cpu_us() - c0) / n;
+			t[w][r] = n ? (cpu_us() - c0) / n : 0;
 			if (before >= 0 && ftell(o.f) >= before)
 				bytes[w] = (double)(ftell(o.f) - before) / n;
 			/* Keep OUT from growing without end. */
@@ -276,6 +294,8 @@ int main(int argc, char **argv)
 	for (int w = 0; w < NWAYS; w++) {
 		double m = median(t[w], ROUNDS);
 
+		if (!run[w])
+			continue;
 		if (w == SCAN)
 			printf("median %s: %.1f us of CPU per look through /proc (%d VMMs found)\n",
 			       way_name[w], m, procs);
@@ -283,6 +303,14 @@ int main(int argc, char **argv)
 			printf("median %s: %.1f us of CPU per VM sample (VM + %d vCPUs), %.0f bytes\n",
 			       way_name[w], m, NVCPU, bytes[w]);
 	}
+	/* One sample of each way left in OUT, to look at. */
+	for (int i = 0; i <= NVCPU; i++)
+		move(&src[i], ++step);
+	ks_vmstats_sample(&st, 1000000000ull + step * 10000000ull);
+	if (run[JSON])
+		json_sample(&o, &st, 1000000000ull + step * 10000000ull);
+	if (run[TEXT])
+		ks_stats_text_vm(&o, &st);
 	for (int i = 0; i < NVCPU; i++)
 		ks_stats_src_close(&st.vcpu[i]);
 	ks_stats_src_close(&st.vm);

@@ -24,11 +24,18 @@
 
 #define MAX_VMS 256
 #define MAX_FILTERS 32
+/* Looking through /proc for VMMs costs the same whatever -i is, and grows
+ * with the host's processes and fds: it is done once a second, or less
+ * often (up to every 10 s) when a look takes more than 10 ms of CPU, so
+ * that it stays within 1% of a CPU (docs/usage.md). */
 #define RESCAN_NS KS_NS_PER_S
+#define RESCAN_MAX_NS (10 * KS_NS_PER_S)
+#define RESCAN_SHARE 100
 
 struct stats_args {
 	struct ks_run_opts run;
 	bool per_vcpu;
+	bool raw;
 	char *filters[MAX_FILTERS];
 	int nfilters;
 	char filter_buf[1024];
@@ -41,6 +48,7 @@ static const struct argp_option stats_options[] = {
 	{ "vcpu", 'c', NULL, 0, "One row per vCPU instead of the sum over vCPUs", 0 },
 	{ "filter", 'f', "NAME[,NAME]", 0, "Only these statistics (exact names)", 0 },
 	{ "json", 'j', NULL, 0, "JSON lines (docs/json.md) instead of a table", 0 },
+	{ "raw", 'r', NULL, 0, "JSON: also each statistic's u64 as read", 0 },
 	{ "verbose", 'v', NULL, 0, "Verbose output", 0 },
 	{ 0 },
 };
@@ -53,6 +61,13 @@ static error_t parse_stats(int key, char *arg, struct argp_state *state)
 	switch (key) {
 	case 'c':
 		a->per_vcpu = true;
+		return 0;
+	case 'r':
+		a->raw = true;
+		return 0;
+	case ARGP_KEY_END:
+		if (a->raw && !a->run.json)
+			argp_error(state, "--raw: only with --json (the table shows values in their units)");
 		return 0;
 	case 'f':
 		if (strlen(arg) >= sizeof(a->filter_buf))
@@ -79,7 +94,9 @@ struct stats_run {
 	struct tracked vms[MAX_VMS];
 	bool seen[MAX_VMS];      /* found with a VM fd by the current scan */
 	uint64_t start_ns, last_scan;
+	uint64_t rescan_ns;      /* RESCAN_NS, or longer on a host where a look is dear */
 	bool output_failed;
+	bool tty;                /* table to a terminal: redrawn in place */
 	bool warned_full;        /* said once that VMMs went unshown */
 };
 
@@ -140,6 +157,16 @@ static int adopt(const struct ks_vmm *v, void *ctx)
 	return 0;
 }
 
+/* CPU time this process has used, in ns. */
+static uint64_t cpu_ns(void)
+{
+	struct timespec t;
+
+	if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t))
+		return 0;
+	return (uint64_t)t.tv_sec * KS_NS_PER_S + (uint64_t)t.tv_nsec;
+}
+
 /* Finds new VMMs and marks which tracked ones still hold a VM fd
  * (r->seen): one that lives on without any was closed (sample_all). */
 static void scan(struct stats_run *r, uint64_t ts)
@@ -149,7 +176,11 @@ static void scan(struct stats_run *r, uint64_t ts)
 	r->last_scan = ts;
 	memset(r->seen, 0, sizeof(r->seen));
 	if (!r->a->run.pid) {
+		uint64_t cpu = cpu_ns(), next;
+
 		ks_vmm_scan_all(adopt, r);
+		next = (cpu_ns() - cpu) * RESCAN_SHARE;
+		r->rescan_ns = next < RESCAN_NS ? RESCAN_NS : next > RESCAN_MAX_NS ? RESCAN_MAX_NS : next;
 		return;
 	}
 	v = malloc(sizeof(*v));
@@ -162,19 +193,15 @@ static void scan(struct stats_run *r, uint64_t ts)
 
 static void json_vm(struct stats_run *r, struct tracked *t, uint64_t ts)
 {
-	int rc = 0;
-
 	if (!t->announced) {
-		rc |= ks_stats_json_schema(&r->out, &t->st, &t->st.vm, ts);
+		ks_stats_json_schema(&r->out, &t->st, &t->st.vm, ts);
 		if (t->st.nvcpu)
-			rc |= ks_stats_json_schema(&r->out, &t->st, &t->st.vcpu[0], ts);
+			ks_stats_json_schema(&r->out, &t->st, &t->st.vcpu[0], ts);
 		t->announced = true;
 	}
-	rc |= ks_stats_json_src(&r->out, &t->st, &t->st.vm, ts);
+	ks_stats_json_src(&r->out, &t->st, &t->st.vm, ts);
 	for (int i = 0; i < t->st.nvcpu; i++)
-		rc |= ks_stats_json_src(&r->out, &t->st, &t->st.vcpu[i], ts);
-	if (rc)
-		r->output_failed = true;
+		ks_stats_json_src(&r->out, &t->st, &t->st.vcpu[i], ts);
 }
 
 /* --- the loop ---------------------------------------------------------------- */
@@ -189,8 +216,7 @@ static void vm_gone(struct stats_run *r, struct tracked *t, uint64_t ts, const c
 		ks_json_str(&j, "event", why);
 		ks_json_i64(&j, "pid", t->st.pid);
 		ks_json_str(&j, "comm", t->st.comm);
-		if (ks_json_end(&j))
-			r->output_failed = true;
+		ks_json_end_batch(&j); /* flushed with the sample */
 	}
 	ks_vmstats_close(&t->st);
 	t->used = false;
@@ -205,14 +231,13 @@ static bool exited(const struct tracked *t)
 
 static void sample_all(struct stats_run *r, uint64_t ts)
 {
-	bool tty = !r->a->run.json && isatty(STDOUT_FILENO);
 	int shown = 0;
 
-	bool scanned = ts - r->last_scan >= RESCAN_NS;
+	bool scanned = ts - r->last_scan >= r->rescan_ns;
 
 	if (scanned)
 		scan(r, ts);
-	if (tty)
+	if (r->tty)
 		printf("\033[H\033[2J"); /* top-like: redraw in place */
 	if (!r->a->run.json)
 		printf("kvmscope stats  %.3f s\n", (ts - r->start_ns) / 1e9);
@@ -269,9 +294,14 @@ int cmd_stats(int argc, char **argv)
 	if (!r)
 		return ks_err("out of memory"), KS_EXIT_FAIL;
 	r->a = &a;
-	r->out = (struct ks_stats_out){ .f = stdout, .per_vcpu = a.per_vcpu,
+	r->out = (struct ks_stats_out){ .f = stdout, .per_vcpu = a.per_vcpu, .raw = a.raw,
 					.filters = a.filters, .nfilters = a.nfilters };
+	r->tty = !a.run.json && isatty(STDOUT_FILENO);
+	/* A sample (all its records, or the whole table) goes out in one
+	 * write, even to a terminal, which stdio would write line by line. */
+	setvbuf(stdout, NULL, _IOFBF, 1 << 16);
 	r->start_ns = ks_now_ns();
+	r->rescan_ns = RESCAN_NS;
 	scan(r, r->start_ns);
 	if (a.run.pid && !find(r, a.run.pid)) {
 		ks_err("PID %d exited", a.run.pid);

@@ -58,6 +58,74 @@ static void human(char *buf, size_t len, const struct ks_stat_desc *d, double v)
 		snprintf(buf, len, "%.3g", v);
 }
 
+/* A value as read, for a cell: integers without floating point wherever
+ * the unit allows (most statistics are plain counts, and at short
+ * intervals most rates are 0), else human(). */
+static void human_raw(char *buf, size_t len, const struct ks_stat_desc *d, uint64_t raw)
+{
+	char digits[24], *p;
+
+	digits[23] = '\0';
+	if (d->exponent == 0 || raw == 0) {
+		p = ks_u64_digits(raw, digits + 23);
+		switch (d->unit) {
+		case KS_UNIT_NONE:
+			snprintf(buf, len, "%s", p);
+			return;
+		case KS_UNIT_CYCLES:
+			snprintf(buf, len, "%s cycles", p);
+			return;
+		case KS_UNIT_BOOLEAN:
+			snprintf(buf, len, "%s", raw ? "yes" : "no");
+			return;
+		case KS_UNIT_BYTES:
+			if (raw < 1024) {
+				snprintf(buf, len, "%s B", p);
+				return;
+			}
+			break;
+		case KS_UNIT_SECONDS:
+			if (!raw) {
+				snprintf(buf, len, "0 s");
+				return;
+			}
+			break;
+		}
+	}
+	human(buf, len, d, ks_stats_scaled(d, raw));
+}
+
+/* Appends s, right-aligned in width columns (left-aligned if width < 0),
+ * to line[*n] within room bytes. */
+static void cell(char *line, size_t room, size_t *n, const char *s, int width)
+{
+	size_t len = strlen(s), w = (size_t)(width < 0 ? -width : width);
+
+	for (size_t i = len; width > 0 && i < w && *n < room; i++)
+		line[(*n)++] = ' ';
+	for (size_t i = 0; i < len && *n < room; i++)
+		line[(*n)++] = s[i];
+	for (size_t i = len; width < 0 && i < w && *n < room; i++)
+		line[(*n)++] = ' ';
+}
+
+/* One table row, as "%-32s %16s %16s  %s\n" without printf. */
+static void row(FILE *f, const char *name, const char *val, const char *rate, const char *type)
+{
+	char line[320];
+	size_t n = 0;
+
+	cell(line, sizeof(line), &n, name, -32);
+	cell(line, sizeof(line), &n, " ", 0);
+	cell(line, sizeof(line), &n, val, 16);
+	cell(line, sizeof(line), &n, " ", 0);
+	cell(line, sizeof(line), &n, rate, 16);
+	cell(line, sizeof(line), &n, "  ", 0);
+	cell(line, sizeof(line), &n, type, 0);
+	cell(line, sizeof(line), &n, "\n", 0);
+	fwrite(line, 1, n, f);
+}
+
 /* Bucket i's lower bound, in the stat's base unit. */
 static double bucket_low(const struct ks_stat_desc *d, unsigned int i)
 {
@@ -88,51 +156,67 @@ static void print_hist(const struct ks_stats_out *o, const struct ks_stat_desc *
 	fprintf(o->f, "%s\n", shown == 8 ? " ..." : "");
 }
 
+/* Index of statistic k of schema s in source src: the same position when
+ * the schemas agree (vCPUs share one), else looked up by name; -1 if none. */
+static int same_stat(const struct ks_stats_src *src, const struct ks_stats_schema *s, unsigned int k)
+{
+	const struct ks_stats_schema *o = &src->schema;
+
+	if (o == s || (k < o->ndesc && !strcmp(o->desc[k].name, s->desc[k].name)))
+		return (int)k;
+	return ks_stats_find(o, s->desc[k].name);
+}
+
 static void print_src(const struct ks_stats_out *o, const struct ks_stats_src *const *srcs, int nsrc,
 		      double dt)
 {
 	const struct ks_stats_schema *s = &srcs[0]->schema;
+	uint64_t small[64], *sum = small;
+	size_t room = sizeof(small) / sizeof(small[0]);
 
 	for (unsigned int k = 0; k < s->ndesc; k++) {
 		const struct ks_stat_desc *d = &s->desc[k];
 		char val[48], rate[48] = "";
-		uint64_t *sum;
+		uint64_t prev = 0;
 
 		if (!ks_stats_wanted(o, d->name))
 			continue;
-		sum = calloc(d->size, sizeof(uint64_t));
-		if (!sum)
-			return;
+		if (d->size > room) {
+			uint64_t *big = realloc(sum == small ? NULL : sum, d->size * sizeof(*sum));
+
+			if (!big)
+				break;
+			sum = big;
+			room = d->size;
+		}
+		memset(sum, 0, d->size * sizeof(*sum));
 		for (int n = 0; n < nsrc; n++) {
-			/* vCPU schemas are identical; look the stat up anyway. */
-			int idx = ks_stats_find(&srcs[n]->schema, d->name);
+			int idx = same_stat(srcs[n], s, k);
+			const struct ks_stat_desc *dn;
 
 			if (idx < 0)
 				continue;
-			for (unsigned int b = 0; b < d->size && b < srcs[n]->schema.desc[idx].size; b++)
-				sum[b] += srcs[n]->cur[srcs[n]->schema.desc[idx].index + b];
+			dn = &srcs[n]->schema.desc[idx];
+			for (unsigned int b = 0; b < d->size && b < dn->size; b++)
+				sum[b] += srcs[n]->cur[dn->index + b];
+			prev += srcs[n]->prev[dn->index];
 		}
 		if (d->type == KS_STAT_LINEAR_HIST || d->type == KS_STAT_LOG_HIST) {
 			print_hist(o, d, sum);
-			free(sum);
 			continue;
 		}
-		human(val, sizeof(val), d, ks_stats_scaled(d, sum[0]));
+		human_raw(val, sizeof(val), d, sum[0]);
 		if (d->type == KS_STAT_CUMULATIVE && dt > 0) {
-			uint64_t prev = 0;
-
-			for (int n = 0; n < nsrc; n++) {
-				int idx = ks_stats_find(&srcs[n]->schema, d->name);
-
-				if (idx >= 0)
-					prev += srcs[n]->prev[srcs[n]->schema.desc[idx].index];
-			}
-			human(rate, sizeof(rate), d, ks_stats_scaled(d, sum[0] - prev) / dt);
+			if (sum[0] == prev)
+				human_raw(rate, sizeof(rate), d, 0);
+			else
+				human(rate, sizeof(rate), d, ks_stats_scaled(d, sum[0] - prev) / dt);
 			strncat(rate, "/s", sizeof(rate) - strlen(rate) - 1);
 		}
-		fprintf(o->f, "%-32s %16s %16s  %s\n", d->name, val, rate, ks_stat_type_name(d->type));
-		free(sum);
+		row(o->f, d->name, val, rate, ks_stat_type_name(d->type));
 	}
+	if (sum != small)
+		free(sum);
 }
 
 void ks_stats_text_vm(const struct ks_stats_out *o, const struct ks_vmstats *st)
@@ -175,10 +259,27 @@ void ks_stats_text_vm(const struct ks_stats_out *o, const struct ks_vmstats *st)
 
 /* --- JSON output ----------------------------------------------------------- */
 
-int ks_stats_json_src(const struct ks_stats_out *o, const struct ks_vmstats *st,
-		      const struct ks_stats_src *s, uint64_t ts)
+/* A value in its base unit, exactly: raw × 10^exponent as a decimal
+ * (integers stay integers), × 2^exponent as an integer where it is one. */
+static void json_value(struct ks_json *j, const char *key, const struct ks_stat_desc *d, uint64_t raw)
 {
-	double dt = s->prev_ns && s->cur_ns > s->prev_ns ? (s->cur_ns - s->prev_ns) / 1e9 : 0;
+	if (!d->base2)
+		ks_json_dec(j, key, raw, d->exponent);
+	else if (d->exponent >= 0 && d->exponent < 64 && raw <= UINT64_MAX >> d->exponent)
+		ks_json_u64(j, key, raw << d->exponent);
+	else
+		ks_json_double(j, key, ks_stats_scaled(d, raw));
+}
+
+static bool is_hist(const struct ks_stat_desc *d)
+{
+	return d->type == KS_STAT_LINEAR_HIST || d->type == KS_STAT_LOG_HIST;
+}
+
+void ks_stats_json_src(const struct ks_stats_out *o, const struct ks_vmstats *st,
+		       const struct ks_stats_src *s, uint64_t ts)
+{
+	bool have_prev = s->prev_ns && s->cur_ns > s->prev_ns;
 	struct ks_json j;
 
 	ks_json_begin(&j, o->f, "stats", ts);
@@ -191,45 +292,49 @@ int ks_stats_json_src(const struct ks_stats_out *o, const struct ks_vmstats *st,
 		ks_json_i64(&j, "vcpus_summed", s->vcpus_summed);
 	if (s->dbg_dir >= 0)
 		ks_json_str(&j, "source", "debugfs");
-	ks_json_obj(&j, "values");   /* scaled to the base unit */
+	ks_json_u64(&j, "interval_ns", have_prev ? s->cur_ns - s->prev_ns : 0);
+	ks_json_obj(&j, "values");   /* in the base unit */
 	for (unsigned int k = 0; k < s->schema.ndesc; k++) {
 		const struct ks_stat_desc *d = &s->schema.desc[k];
 
 		if (!ks_stats_wanted(o, d->name))
 			continue;
-		if (d->type == KS_STAT_LINEAR_HIST || d->type == KS_STAT_LOG_HIST) {
+		if (is_hist(d)) {
 			ks_json_arr(&j, d->name);
 			for (unsigned int b = 0; b < d->size; b++)
 				ks_json_arr_u64(&j, s->cur[d->index + b]);
 			ks_json_close(&j);
 		} else {
-			ks_json_double(&j, d->name, ks_stats_scaled(d, s->cur[d->index]));
+			json_value(&j, d->name, d, s->cur[d->index]);
 		}
 	}
 	ks_json_close(&j);
-	ks_json_obj(&j, "raw");
-	for (unsigned int k = 0; k < s->schema.ndesc; k++) {
-		const struct ks_stat_desc *d = &s->schema.desc[k];
+	if (o->raw) {
+		ks_json_obj(&j, "raw");
+		for (unsigned int k = 0; k < s->schema.ndesc; k++) {
+			const struct ks_stat_desc *d = &s->schema.desc[k];
 
-		if (ks_stats_wanted(o, d->name) && d->type != KS_STAT_LINEAR_HIST &&
-		    d->type != KS_STAT_LOG_HIST)
-			ks_json_u64(&j, d->name, s->cur[d->index]);
+			if (ks_stats_wanted(o, d->name) && !is_hist(d))
+				ks_json_u64(&j, d->name, s->cur[d->index]);
+		}
+		ks_json_close(&j);
+	}
+	/* Cumulative statistics that moved since the previous sample: at
+	 * short intervals most do not, and a rate is delta / interval_ns. */
+	ks_json_obj(&j, "deltas");
+	for (unsigned int k = 0; have_prev && k < s->schema.ndesc; k++) {
+		const struct ks_stat_desc *d = &s->schema.desc[k];
+		uint64_t delta = s->cur[d->index] - s->prev[d->index];
+
+		if (delta && d->type == KS_STAT_CUMULATIVE && ks_stats_wanted(o, d->name))
+			json_value(&j, d->name, d, delta);
 	}
 	ks_json_close(&j);
-	ks_json_obj(&j, "rates");    /* per second, cumulative stats only */
-	for (unsigned int k = 0; dt > 0 && k < s->schema.ndesc; k++) {
-		const struct ks_stat_desc *d = &s->schema.desc[k];
-
-		if (ks_stats_wanted(o, d->name) && d->type == KS_STAT_CUMULATIVE)
-			ks_json_double(&j, d->name,
-				       ks_stats_scaled(d, s->cur[d->index] - s->prev[d->index]) / dt);
-	}
-	ks_json_close(&j);
-	return ks_json_end(&j);
+	ks_json_end_batch(&j);
 }
 
-int ks_stats_json_schema(const struct ks_stats_out *o, const struct ks_vmstats *st,
-			 const struct ks_stats_src *s, uint64_t ts)
+void ks_stats_json_schema(const struct ks_stats_out *o, const struct ks_vmstats *st,
+			  const struct ks_stats_src *s, uint64_t ts)
 {
 	struct ks_json j;
 
@@ -253,5 +358,5 @@ int ks_stats_json_schema(const struct ks_stats_out *o, const struct ks_vmstats *
 		ks_json_close(&j);
 	}
 	ks_json_close(&j);
-	return ks_json_end(&j);
+	ks_json_end_batch(&j);
 }

@@ -15,6 +15,7 @@
 struct ks_stats_out {
 	FILE *f;
 	bool per_vcpu;              /* table: a block per vCPU, not their sum */
+	bool raw;                   /* JSON: the u64s as read too (--raw) */
 	char *const *filters;       /* only these statistics (exact names) */
 	int nfilters;               /* 0: all */
 };
@@ -23,11 +24,12 @@ bool ks_stats_wanted(const struct ks_stats_out *o, const char *name);
 /* The table of one VM: its statistics, then its vCPUs' (summed, or one
  * block each with per_vcpu). */
 void ks_stats_text_vm(const struct ks_stats_out *o, const struct ks_vmstats *st);
-/* JSON records: a source's stats_schema, and one stats record per source.
- * Each returns -1 if the output failed. */
-int ks_stats_json_schema(const struct ks_stats_out *o, const struct ks_vmstats *st,
-			 const struct ks_stats_src *s, uint64_t ts);
-int ks_stats_json_src(const struct ks_stats_out *o, const struct ks_vmstats *st,
-		      const struct ks_stats_src *s, uint64_t ts);
+/* JSON records (docs/json.md): a source's stats_schema, and its stats
+ * record of the current sample. Not flushed: the caller flushes a whole
+ * sample at once (ks_output_check), one write for all its records. */
+void ks_stats_json_schema(const struct ks_stats_out *o, const struct ks_vmstats *st,
+			  const struct ks_stats_src *s, uint64_t ts);
+void ks_stats_json_src(const struct ks_stats_out *o, const struct ks_vmstats *st,
+		       const struct ks_stats_src *s, uint64_t ts);
 
 #endif
