@@ -261,9 +261,14 @@ void ks_stats_text_vm(const struct ks_stats_out *o, const struct ks_vmstats *st)
 
 /* A value in its base unit, exactly: raw × 10^exponent as a decimal
  * (integers stay integers), × 2^exponent as an integer where it is one. */
-static void json_value(struct ks_json *j, const char *key, const struct ks_stat_desc *d, uint64_t raw)
+static void json_value(struct ks_json *j, const struct ks_stats_src *s, unsigned int k, uint64_t raw)
 {
-	if (!d->base2)
+	const struct ks_stat_desc *d = &s->schema.desc[k];
+	const char *key = d->name;
+
+	if (!d->base2 && s->names)
+		ks_json_dec_n(j, &s->names[k], raw, d->exponent);
+	else if (!d->base2)
 		ks_json_dec(j, key, raw, d->exponent);
 	else if (d->exponent >= 0 && d->exponent < 64 && raw <= UINT64_MAX >> d->exponent)
 		ks_json_u64(j, key, raw << d->exponent);
@@ -300,12 +305,15 @@ void ks_stats_json_src(const struct ks_stats_out *o, const struct ks_vmstats *st
 		if (!ks_stats_wanted(o, d->name))
 			continue;
 		if (is_hist(d)) {
-			ks_json_arr(&j, d->name);
+			if (s->names)
+				ks_json_arr_n(&j, &s->names[k]);
+			else
+				ks_json_arr(&j, d->name);
 			for (unsigned int b = 0; b < d->size; b++)
 				ks_json_arr_u64(&j, s->cur[d->index + b]);
 			ks_json_close(&j);
 		} else {
-			json_value(&j, d->name, d, s->cur[d->index]);
+			json_value(&j, s, k, s->cur[d->index]);
 		}
 	}
 	ks_json_close(&j);
@@ -314,7 +322,11 @@ void ks_stats_json_src(const struct ks_stats_out *o, const struct ks_vmstats *st
 		for (unsigned int k = 0; k < s->schema.ndesc; k++) {
 			const struct ks_stat_desc *d = &s->schema.desc[k];
 
-			if (ks_stats_wanted(o, d->name) && !is_hist(d))
+			if (!ks_stats_wanted(o, d->name) || is_hist(d))
+				continue;
+			if (s->names)
+				ks_json_u64_n(&j, &s->names[k], s->cur[d->index]);
+			else
 				ks_json_u64(&j, d->name, s->cur[d->index]);
 		}
 		ks_json_close(&j);
@@ -327,7 +339,7 @@ void ks_stats_json_src(const struct ks_stats_out *o, const struct ks_vmstats *st
 		uint64_t delta = s->cur[d->index] - s->prev[d->index];
 
 		if (delta && d->type == KS_STAT_CUMULATIVE && ks_stats_wanted(o, d->name))
-			json_value(&j, d->name, d, delta);
+			json_value(&j, s, k, delta);
 	}
 	ks_json_close(&j);
 	ks_json_end_batch(&j);

@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include "statsfd.h"
 #include "vmfind.h"
+#include "common/json.h"
 
 struct ks_stats_src {
 	int fd;                       /* stats fd, -1 if none */
@@ -22,6 +23,7 @@ struct ks_stats_src {
 	void *scratch;                /* one data block */
 	uint64_t *cur, *prev;         /* values of the last two samples */
 	uint64_t cur_ns, prev_ns;     /* CLOCK_MONOTONIC of those samples */
+	struct ks_json_name *names;   /* per descriptor, escaped once for JSON; NULL if none */
 	int vcpu_id;                  /* -1 for the VM */
 };
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #include "common/json.h"
 
@@ -71,13 +72,7 @@ static void put(struct ks_json *j, const char *s, size_t n)
 			return;
 		}
 	}
-	/* Most pieces are a few bytes (digits, a name): a loop beats a call. */
-	if (n <= 16) {
-		for (size_t i = 0; i < n; i++)
-			j->buf[j->len + i] = s[i];
-	} else {
-		memcpy(j->buf + j->len, s, n);
-	}
+	memcpy(j->buf + j->len, s, n);
 	j->len += n;
 }
 
@@ -334,13 +329,11 @@ void ks_json_double(struct ks_json *j, const char *k, double v)
 	put_double(j, v);
 }
 
-void ks_json_dec(struct ks_json *j, const char *k, uint64_t v, int exp10)
+static void put_dec(struct ks_json *j, uint64_t v, int exp10)
 {
 	char buf[24], *end = buf + sizeof(buf), *p = ks_u64_digits(v, end);
 	size_t nd = (size_t)(end - p), frac;
 
-	if (!key(j, k))
-		return;
 	if (exp10 < -24 || exp10 > 24) {
 		put_double(j, (double)v * pow(10.0, exp10));
 		return;
@@ -376,6 +369,13 @@ void ks_json_dec(struct ks_json *j, const char *k, uint64_t v, int exp10)
 	put(j, p, nd);
 }
 
+void ks_json_dec(struct ks_json *j, const char *k, uint64_t v, int exp10)
+{
+	if (!key(j, k))
+		return;
+	put_dec(j, v, exp10);
+}
+
 void ks_json_bool(struct ks_json *j, const char *k, bool v)
 {
 	if (!key(j, k))
@@ -386,18 +386,23 @@ void ks_json_bool(struct ks_json *j, const char *k, bool v)
 		put(j, "false", 5);
 }
 
-static void open_(struct ks_json *j, const char *k, char c)
+static bool key_n(struct ks_json *j, const struct ks_json_name *n);
+
+static void open_(struct ks_json *j, const char *k, const struct ks_json_name *n, char c)
 {
 	/* Deeper nesting than KS_JSON_DEPTH (the schema never needs it): the
 	 * container becomes null and what goes into it is dropped, so the
 	 * line stays valid JSON; its closing call unmutes. */
 	if (j->muted || j->depth >= KS_JSON_DEPTH - 1) {
-		if (key(j, k))
+		if (n ? key_n(j, n) : key(j, k))
 			put(j, "null", 4);
 		j->muted++;
 		return;
 	}
-	key(j, k);
+	if (n)
+		key_n(j, n);
+	else
+		key(j, k);
 	put_c(j, c);
 	j->depth++;
 	j->need_comma[j->depth] = false;
@@ -406,12 +411,12 @@ static void open_(struct ks_json *j, const char *k, char c)
 
 void ks_json_obj(struct ks_json *j, const char *k)
 {
-	open_(j, k, '{');
+	open_(j, k, NULL, '{');
 }
 
 void ks_json_arr(struct ks_json *j, const char *k)
 {
-	open_(j, k, '[');
+	open_(j, k, NULL, '[');
 }
 
 void ks_json_close(struct ks_json *j)
@@ -438,4 +443,64 @@ void ks_json_arr_str(struct ks_json *j, const char *v)
 	if (!key(j, NULL))
 		return;
 	put_string(j, v);
+}
+
+/* --- prepared names ------------------------------------------------------- */
+
+int ks_json_name_set(struct ks_json_name *n, const char *name)
+{
+	struct ks_json tmp;
+
+	n->lit = NULL;
+	n->len = 0;
+	/* Escaped, a byte takes at most 6 (\u00XX): the whole literal must
+	 * fit tmp's buffer, which then never drains (tmp has no stream). */
+	if (!name || strlen(name) > (KS_JSON_BUF - 4) / 6)
+		return -1;
+	tmp.f = NULL;
+	tmp.len = 0;
+	put_string(&tmp, name);
+	put_c(&tmp, ':');
+	n->lit = malloc(tmp.len);
+	if (!n->lit)
+		return -1;
+	memcpy(n->lit, tmp.buf, tmp.len);
+	n->len = tmp.len;
+	return 0;
+}
+
+void ks_json_name_free(struct ks_json_name *n)
+{
+	free(n->lit);
+	n->lit = NULL;
+	n->len = 0;
+}
+
+/* key() with a prepared name. */
+static bool key_n(struct ks_json *j, const struct ks_json_name *n)
+{
+	if (j->muted)
+		return false;
+	if (j->need_comma[j->depth])
+		put_c(j, ',');
+	j->need_comma[j->depth] = true;
+	put(j, n->lit, n->len);
+	return true;
+}
+
+void ks_json_dec_n(struct ks_json *j, const struct ks_json_name *n, uint64_t v, int exp10)
+{
+	if (key_n(j, n))
+		put_dec(j, v, exp10);
+}
+
+void ks_json_u64_n(struct ks_json *j, const struct ks_json_name *n, uint64_t v)
+{
+	if (key_n(j, n))
+		put_u64(j, v);
+}
+
+void ks_json_arr_n(struct ks_json *j, const struct ks_json_name *n)
+{
+	open_(j, NULL, n, '[');
 }

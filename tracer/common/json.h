@@ -73,6 +73,21 @@ void ks_json_close(struct ks_json *j);                  /* ends obj or arr */
 void ks_json_arr_u64(struct ks_json *j, uint64_t v);    /* element of an array */
 void ks_json_arr_str(struct ks_json *j, const char *v); /* element of an array */
 
+/* A member name escaped once, for records that repeat the same names
+ * (kvmscope stats writes every statistic's name at every sample): the
+ * name's literal and the colon, copied as they are. */
+struct ks_json_name {
+	char *lit;
+	size_t len;
+};
+/* 0, or -1 (out of memory, or a name too long to escape here). */
+int ks_json_name_set(struct ks_json_name *n, const char *name);
+void ks_json_name_free(struct ks_json_name *n);
+/* ks_json_dec, ks_json_u64 and ks_json_arr with a prepared name. */
+void ks_json_dec_n(struct ks_json *j, const struct ks_json_name *n, uint64_t v, int exp10);
+void ks_json_u64_n(struct ks_json *j, const struct ks_json_name *n, uint64_t v);
+void ks_json_arr_n(struct ks_json *j, const struct ks_json_name *n);
+
 /* A bare object, without the JSON-lines header (type, schema, ts_ns) and
  * without the newline and flush: for other JSON formats written with the
  * same builder (the Chrome trace, tracer/trace_chrome.c). */
