@@ -222,21 +222,33 @@ static void vm_gone(struct stats_run *r, struct tracked *t, uint64_t ts, const c
 	t->used = false;
 }
 
-static bool exited(const struct tracked *t)
+/* Which tracked VMMs have exited (their pidfd is readable): one poll for
+ * all of them, not a system call per VM per sample. */
+static void exits(struct stats_run *r, bool *gone)
 {
-	struct pollfd p = { .fd = t->st.pidfd, .events = POLLIN };
+	struct pollfd p[MAX_VMS];
+	int at[MAX_VMS], n = 0;
 
-	return poll(&p, 1, 0) > 0;
+	for (int i = 0; i < MAX_VMS; i++) {
+		gone[i] = false;
+		if (r->vms[i].used) {
+			p[n] = (struct pollfd){ .fd = r->vms[i].st.pidfd, .events = POLLIN };
+			at[n++] = i;
+		}
+	}
+	if (n && poll(p, (nfds_t)n, 0) > 0)
+		for (int k = 0; k < n; k++)
+			gone[at[k]] = p[k].revents != 0;
 }
 
 static void sample_all(struct stats_run *r, uint64_t ts)
 {
+	bool scanned = ts - r->last_scan >= r->rescan_ns, gone[MAX_VMS];
 	int shown = 0;
-
-	bool scanned = ts - r->last_scan >= r->rescan_ns;
 
 	if (scanned)
 		scan(r, ts);
+	exits(r, gone);
 	if (r->tty)
 		printf("\033[H\033[2J"); /* top-like: redraw in place */
 	if (!r->a->run.json)
@@ -246,7 +258,7 @@ static void sample_all(struct stats_run *r, uint64_t ts)
 
 		if (!t->used)
 			continue;
-		if (exited(t)) {
+		if (gone[i]) {
 			vm_gone(r, t, ts, "exited");
 			continue;
 		}
