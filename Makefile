@@ -167,10 +167,15 @@ $(BENCH)/hookcost: bench/hookcost.c $(BENCH_OBJ)/empty.skel.h | $(BENCH)
 $(BENCH)/statscost: bench/statscost.c tracer/statsfd.c tracer/statsdbg.c $(COMMON_SRCS) $(TRACER_HDRS) | $(BENCH)
 	$(call msg,CCLD,$@)
 	$(Q)$(CC) $(USER_CFLAGS) $(STATIC) $< tracer/statsfd.c tracer/statsdbg.c $(COMMON_SRCS) $(BPF_LIBS) -o $@
+# statsout times stats' own output code: the tracer sources it needs.
+STATSOUT_SRCS := tracer/stats_output.c tracer/vmstats.c tracer/statsfd.c tracer/statsdbg.c tracer/vmfind.c
+$(BENCH)/statsout: bench/statsout.c $(STATSOUT_SRCS) $(COMMON_SRCS) $(TRACER_HDRS) | $(BENCH)
+	$(call msg,CCLD,$@)
+	$(Q)$(CC) $(USER_CFLAGS) $(STATIC) $< $(STATSOUT_SRCS) $(COMMON_SRCS) $(BPF_LIBS) -o $@
 $(BENCH)/startup: bench/startup.c | $(BENCH)
 	$(call msg,CCLD,$@)
 	$(Q)$(CC) $(STD) $(CFLAGS) $(WARN) $(STATIC) $< -o $@
-BENCH_BINS := $(BENCH)/hookcost $(BENCH)/statscost $(BENCH)/startup
+BENCH_BINS := $(BENCH)/hookcost $(BENCH)/statscost $(BENCH)/statsout $(BENCH)/startup
 
 PROGS := $(BIN)/kvmscope $(BIN)/kvmload $(LAB_HELPERS) $(BIN)/map-entries $(LABQ)/qemu-guest.cpio
 TESTS := $(UNIT_BINS) $(REPLAYS) $(OUT)/tests/bpf_attach

@@ -6,7 +6,6 @@
  */
 #include <argp.h>
 #include <errno.h>
-#include <math.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +14,7 @@
 #include <unistd.h>
 #include "commands.h"
 #include "statsfd.h"
+#include "stats_output.h"
 #include "vmstats.h"
 #include "common/json.h"
 #include "common/parse.h"
@@ -24,11 +24,18 @@
 
 #define MAX_VMS 256
 #define MAX_FILTERS 32
+/* Looking through /proc for VMMs costs the same whatever -i is, and grows
+ * with the host's processes and fds: it is done once a second, or less
+ * often (up to every 10 s) when a look takes more than 10 ms of CPU, so
+ * that it stays within 1% of a CPU (docs/usage.md). */
 #define RESCAN_NS KS_NS_PER_S
+#define RESCAN_MAX_NS (10 * KS_NS_PER_S)
+#define RESCAN_SHARE 100
 
 struct stats_args {
 	struct ks_run_opts run;
 	bool per_vcpu;
+	bool raw;
 	char *filters[MAX_FILTERS];
 	int nfilters;
 	char filter_buf[1024];
@@ -41,6 +48,7 @@ static const struct argp_option stats_options[] = {
 	{ "vcpu", 'c', NULL, 0, "One row per vCPU instead of the sum over vCPUs", 0 },
 	{ "filter", 'f', "NAME[,NAME]", 0, "Only these statistics (exact names)", 0 },
 	{ "json", 'j', NULL, 0, "JSON lines (docs/json.md) instead of a table", 0 },
+	{ "raw", 'r', NULL, 0, "JSON: also each statistic's u64 as read", 0 },
 	{ "verbose", 'v', NULL, 0, "Verbose output", 0 },
 	{ 0 },
 };
@@ -53,6 +61,13 @@ static error_t parse_stats(int key, char *arg, struct argp_state *state)
 	switch (key) {
 	case 'c':
 		a->per_vcpu = true;
+		return 0;
+	case 'r':
+		a->raw = true;
+		return 0;
+	case ARGP_KEY_END:
+		if (a->raw && !a->run.json)
+			argp_error(state, "--raw: only with --json (the table shows values in their units)");
 		return 0;
 	case 'f':
 		if (strlen(arg) >= sizeof(a->filter_buf))
@@ -75,22 +90,15 @@ struct tracked {
 
 struct stats_run {
 	const struct stats_args *a;
+	struct ks_stats_out out;
 	struct tracked vms[MAX_VMS];
 	bool seen[MAX_VMS];      /* found with a VM fd by the current scan */
 	uint64_t start_ns, last_scan;
+	uint64_t rescan_ns;      /* RESCAN_NS, or longer on a host where a look is dear */
 	bool output_failed;
+	bool tty;                /* table to a terminal: redrawn in place */
 	bool warned_full;        /* said once that VMMs went unshown */
 };
-
-static bool wanted(const struct stats_args *a, const char *name)
-{
-	if (!a->nfilters)
-		return true;
-	for (int i = 0; i < a->nfilters; i++)
-		if (!strcmp(a->filters[i], name))
-			return true;
-	return false;
-}
 
 static struct tracked *find(struct stats_run *r, pid_t pid)
 {
@@ -149,6 +157,16 @@ static int adopt(const struct ks_vmm *v, void *ctx)
 	return 0;
 }
 
+/* CPU time this process has used, in ns. */
+static uint64_t cpu_ns(void)
+{
+	struct timespec t;
+
+	if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t))
+		return 0;
+	return (uint64_t)t.tv_sec * KS_NS_PER_S + (uint64_t)t.tv_nsec;
+}
+
 /* Finds new VMMs and marks which tracked ones still hold a VM fd
  * (r->seen): one that lives on without any was closed (sample_all). */
 static void scan(struct stats_run *r, uint64_t ts)
@@ -158,7 +176,11 @@ static void scan(struct stats_run *r, uint64_t ts)
 	r->last_scan = ts;
 	memset(r->seen, 0, sizeof(r->seen));
 	if (!r->a->run.pid) {
+		uint64_t cpu = cpu_ns(), next;
+
 		ks_vmm_scan_all(adopt, r);
+		next = (cpu_ns() - cpu) * RESCAN_SHARE;
+		r->rescan_ns = next < RESCAN_NS ? RESCAN_NS : next > RESCAN_MAX_NS ? RESCAN_MAX_NS : next;
 		return;
 	}
 	v = malloc(sizeof(*v));
@@ -167,261 +189,19 @@ static void scan(struct stats_run *r, uint64_t ts)
 	free(v);
 }
 
-/* --- human output ---------------------------------------------------------- */
-
-/* A value in its base unit with a unit suffix people read at a glance. */
-static void human(char *buf, size_t len, const struct ks_stat_desc *d, double v)
-{
-	static const char *const bytes[] = { "B", "KiB", "MiB", "GiB", "TiB" };
-	int i = 0;
-
-	switch (d->unit) {
-	case KS_UNIT_BYTES:
-		while (fabs(v) >= 1024 && i < 4) {
-			v /= 1024;
-			i++;
-		}
-		snprintf(buf, len, "%.*f %s", i ? 1 : 0, v, bytes[i]);
-		return;
-	case KS_UNIT_SECONDS:
-		if (v == 0)
-			snprintf(buf, len, "0 s");
-		else if (fabs(v) < 1e-6)
-			snprintf(buf, len, "%.0f ns", v * 1e9);
-		else if (fabs(v) < 1e-3)
-			snprintf(buf, len, "%.1f us", v * 1e6);
-		else if (fabs(v) < 1)
-			snprintf(buf, len, "%.1f ms", v * 1e3);
-		else
-			snprintf(buf, len, "%.3f s", v);
-		return;
-	case KS_UNIT_CYCLES:
-		snprintf(buf, len, "%.0f cycles", v);
-		return;
-	case KS_UNIT_BOOLEAN:
-		snprintf(buf, len, "%s", v ? "yes" : "no");
-		return;
-	case KS_UNIT_NONE:
-		break;
-	}
-	if (v == floor(v) && fabs(v) < 1e15)
-		snprintf(buf, len, "%.0f", v);
-	else
-		snprintf(buf, len, "%.3g", v);
-}
-
-/* Bucket i's lower bound, in the stat's base unit. */
-static double bucket_low(const struct ks_stat_desc *d, unsigned int i)
-{
-	double unit = pow(d->base2 ? 2.0 : 10.0, d->exponent);
-
-	if (d->type == KS_STAT_LINEAR_HIST)
-		return (double)i * d->bucket_size * unit;
-	/* Log histogram: bucket 0 holds 0, bucket i holds [2^(i-1), 2^i). */
-	return i ? ldexp(1.0, (int)i - 1) * unit : 0;
-}
-
-static void print_hist(const struct ks_stat_desc *d, const uint64_t *v)
-{
-	char lo[32];
-	uint64_t total = 0;
-	int shown = 0;
-
-	for (unsigned int i = 0; i < d->size; i++)
-		total += v[i];
-	printf("%-32s %12llu samples:", d->name, (unsigned long long)total);
-	for (unsigned int i = 0; i < d->size && shown < 8; i++) {
-		if (!v[i])
-			continue;
-		human(lo, sizeof(lo), d, bucket_low(d, i));
-		printf(" [>=%s]%llu", lo, (unsigned long long)v[i]);
-		shown++;
-	}
-	printf("%s\n", shown == 8 ? " ..." : "");
-}
-
-static void print_src(const struct stats_args *a, const struct ks_stats_src *const *srcs, int nsrc,
-		      double dt)
-{
-	const struct ks_stats_schema *s = &srcs[0]->schema;
-
-	for (unsigned int k = 0; k < s->ndesc; k++) {
-		const struct ks_stat_desc *d = &s->desc[k];
-		char val[48], rate[48] = "";
-		uint64_t *sum;
-
-		if (!wanted(a, d->name))
-			continue;
-		sum = calloc(d->size, sizeof(uint64_t));
-		if (!sum)
-			return;
-		for (int n = 0; n < nsrc; n++) {
-			/* vCPU schemas are identical; look the stat up anyway. */
-			int idx = ks_stats_find(&srcs[n]->schema, d->name);
-
-			if (idx < 0)
-				continue;
-			for (unsigned int b = 0; b < d->size && b < srcs[n]->schema.desc[idx].size; b++)
-				sum[b] += srcs[n]->cur[srcs[n]->schema.desc[idx].index + b];
-		}
-		if (d->type == KS_STAT_LINEAR_HIST || d->type == KS_STAT_LOG_HIST) {
-			print_hist(d, sum);
-			free(sum);
-			continue;
-		}
-		human(val, sizeof(val), d, ks_stats_scaled(d, sum[0]));
-		if (d->type == KS_STAT_CUMULATIVE && dt > 0) {
-			uint64_t prev = 0;
-
-			for (int n = 0; n < nsrc; n++) {
-				int idx = ks_stats_find(&srcs[n]->schema, d->name);
-
-				if (idx >= 0)
-					prev += srcs[n]->prev[srcs[n]->schema.desc[idx].index];
-			}
-			human(rate, sizeof(rate), d, ks_stats_scaled(d, sum[0] - prev) / dt);
-			strncat(rate, "/s", sizeof(rate) - strlen(rate) - 1);
-		}
-		printf("%-32s %16s %16s  %s\n", d->name, val, rate, ks_stat_type_name(d->type));
-		free(sum);
-	}
-}
-
-static void print_vm(struct stats_run *r, struct tracked *t)
-{
-	const struct ks_vmstats *st = &t->st;
-	const struct ks_stats_src *one[1] = { &st->vm };
-	const struct ks_stats_src **all;
-	double dt = st->vm.prev_ns && st->vm.cur_ns > st->vm.prev_ns ?
-		    (st->vm.cur_ns - st->vm.prev_ns) / 1e9 : 0;
-
-	char comm[64], id[160];
-
-	printf("\nVM pid %d (%s)  %s  vCPUs %d\n", (int)st->pid,
-	       ks_text_escape(st->comm, comm, sizeof(comm)),
-	       ks_text_escape(st->vm.schema.id, id, sizeof(id)), st->vcpus_seen);
-	printf("%-32s %16s %16s  %s\n", "statistic", "value", "rate", "type");
-	print_src(r->a, one, 1, dt);
-	if (!st->nvcpu)
-		return;
-	if (r->a->per_vcpu) {
-		for (int i = 0; i < st->nvcpu; i++) {
-			one[0] = &st->vcpu[i];
-			if (st->vcpu[i].vcpus_summed)
-				printf("-- all %d vCPUs (debugfs has no per-vCPU values)\n",
-				       st->vcpu[i].vcpus_summed);
-			else
-				printf("-- vCPU %d\n", st->vcpu[i].vcpu_id);
-			print_src(r->a, one, 1, dt);
-		}
-		return;
-	}
-	all = malloc(st->nvcpu * sizeof(*all));
-	if (!all)
-		return;
-	for (int i = 0; i < st->nvcpu; i++)
-		all[i] = &st->vcpu[i];
-	printf("-- all %d vCPUs\n", ks_vmstats_vcpus(st));
-	print_src(r->a, all, st->nvcpu, dt);
-	free(all);
-}
-
-/* --- JSON output ----------------------------------------------------------- */
-
-static void json_src(struct stats_run *r, const struct ks_vmstats *st, const struct ks_stats_src *s,
-		     uint64_t ts)
-{
-	double dt = s->prev_ns && s->cur_ns > s->prev_ns ? (s->cur_ns - s->prev_ns) / 1e9 : 0;
-	struct ks_json j;
-
-	ks_json_begin(&j, stdout, "stats", ts);
-	ks_json_i64(&j, "pid", st->pid);
-	ks_json_str(&j, "comm", st->comm);
-	ks_json_str(&j, "id", s->schema.id);
-	if (s->vcpu_id >= 0)
-		ks_json_i64(&j, "vcpu", s->vcpu_id);
-	if (s->vcpus_summed)
-		ks_json_i64(&j, "vcpus_summed", s->vcpus_summed);
-	if (s->dbg_dir >= 0)
-		ks_json_str(&j, "source", "debugfs");
-	ks_json_obj(&j, "values");   /* scaled to the base unit */
-	for (unsigned int k = 0; k < s->schema.ndesc; k++) {
-		const struct ks_stat_desc *d = &s->schema.desc[k];
-
-		if (!wanted(r->a, d->name))
-			continue;
-		if (d->type == KS_STAT_LINEAR_HIST || d->type == KS_STAT_LOG_HIST) {
-			ks_json_arr(&j, d->name);
-			for (unsigned int b = 0; b < d->size; b++)
-				ks_json_arr_u64(&j, s->cur[d->index + b]);
-			ks_json_close(&j);
-		} else {
-			ks_json_double(&j, d->name, ks_stats_scaled(d, s->cur[d->index]));
-		}
-	}
-	ks_json_close(&j);
-	ks_json_obj(&j, "raw");
-	for (unsigned int k = 0; k < s->schema.ndesc; k++) {
-		const struct ks_stat_desc *d = &s->schema.desc[k];
-
-		if (wanted(r->a, d->name) && d->type != KS_STAT_LINEAR_HIST &&
-		    d->type != KS_STAT_LOG_HIST)
-			ks_json_u64(&j, d->name, s->cur[d->index]);
-	}
-	ks_json_close(&j);
-	ks_json_obj(&j, "rates");    /* per second, cumulative stats only */
-	for (unsigned int k = 0; dt > 0 && k < s->schema.ndesc; k++) {
-		const struct ks_stat_desc *d = &s->schema.desc[k];
-
-		if (wanted(r->a, d->name) && d->type == KS_STAT_CUMULATIVE)
-			ks_json_double(&j, d->name,
-				       ks_stats_scaled(d, s->cur[d->index] - s->prev[d->index]) / dt);
-	}
-	ks_json_close(&j);
-	if (ks_json_end(&j))
-		r->output_failed = true;
-}
-
-static void json_schema(struct stats_run *r, const struct ks_vmstats *st, const struct ks_stats_src *s,
-			uint64_t ts)
-{
-	struct ks_json j;
-
-	ks_json_begin(&j, stdout, "stats_schema", ts);
-	ks_json_i64(&j, "pid", st->pid);
-	ks_json_str(&j, "id", s->schema.id);
-	ks_json_obj(&j, "stats");
-	for (unsigned int k = 0; k < s->schema.ndesc; k++) {
-		const struct ks_stat_desc *d = &s->schema.desc[k];
-
-		if (!wanted(r->a, d->name))
-			continue;
-		ks_json_obj(&j, d->name);
-		ks_json_str(&j, "type", ks_stat_type_name(d->type));
-		ks_json_str(&j, "unit", ks_stat_unit_name(d->unit));
-		ks_json_u64(&j, "base", d->base2 ? 2 : 10);
-		ks_json_i64(&j, "exponent", d->exponent);
-		ks_json_u64(&j, "size", d->size);
-		if (d->type == KS_STAT_LINEAR_HIST)
-			ks_json_u64(&j, "bucket_size", d->bucket_size);
-		ks_json_close(&j);
-	}
-	ks_json_close(&j);
-	if (ks_json_end(&j))
-		r->output_failed = true;
-}
+/* --- output (stats_output.c) ------------------------------------------------- */
 
 static void json_vm(struct stats_run *r, struct tracked *t, uint64_t ts)
 {
 	if (!t->announced) {
-		json_schema(r, &t->st, &t->st.vm, ts);
+		ks_stats_json_schema(&r->out, &t->st, &t->st.vm, ts);
 		if (t->st.nvcpu)
-			json_schema(r, &t->st, &t->st.vcpu[0], ts);
+			ks_stats_json_schema(&r->out, &t->st, &t->st.vcpu[0], ts);
 		t->announced = true;
 	}
-	json_src(r, &t->st, &t->st.vm, ts);
+	ks_stats_json_src(&r->out, &t->st, &t->st.vm, ts);
 	for (int i = 0; i < t->st.nvcpu; i++)
-		json_src(r, &t->st, &t->st.vcpu[i], ts);
+		ks_stats_json_src(&r->out, &t->st, &t->st.vcpu[i], ts);
 }
 
 /* --- the loop ---------------------------------------------------------------- */
@@ -436,30 +216,40 @@ static void vm_gone(struct stats_run *r, struct tracked *t, uint64_t ts, const c
 		ks_json_str(&j, "event", why);
 		ks_json_i64(&j, "pid", t->st.pid);
 		ks_json_str(&j, "comm", t->st.comm);
-		if (ks_json_end(&j))
-			r->output_failed = true;
+		ks_json_end_batch(&j); /* flushed with the sample */
 	}
 	ks_vmstats_close(&t->st);
 	t->used = false;
 }
 
-static bool exited(const struct tracked *t)
+/* Which tracked VMMs have exited (their pidfd is readable): one poll for
+ * all of them, not a system call per VM per sample. */
+static void exits(struct stats_run *r, bool *gone)
 {
-	struct pollfd p = { .fd = t->st.pidfd, .events = POLLIN };
+	struct pollfd p[MAX_VMS];
+	int at[MAX_VMS], n = 0;
 
-	return poll(&p, 1, 0) > 0;
+	for (int i = 0; i < MAX_VMS; i++) {
+		gone[i] = false;
+		if (r->vms[i].used) {
+			p[n] = (struct pollfd){ .fd = r->vms[i].st.pidfd, .events = POLLIN };
+			at[n++] = i;
+		}
+	}
+	if (n && poll(p, (nfds_t)n, 0) > 0)
+		for (int k = 0; k < n; k++)
+			gone[at[k]] = p[k].revents != 0;
 }
 
 static void sample_all(struct stats_run *r, uint64_t ts)
 {
-	bool tty = !r->a->run.json && isatty(STDOUT_FILENO);
+	bool scanned = ts - r->last_scan >= r->rescan_ns, gone[MAX_VMS];
 	int shown = 0;
-
-	bool scanned = ts - r->last_scan >= RESCAN_NS;
 
 	if (scanned)
 		scan(r, ts);
-	if (tty)
+	exits(r, gone);
+	if (r->tty)
 		printf("\033[H\033[2J"); /* top-like: redraw in place */
 	if (!r->a->run.json)
 		printf("kvmscope stats  %.3f s\n", (ts - r->start_ns) / 1e9);
@@ -468,7 +258,7 @@ static void sample_all(struct stats_run *r, uint64_t ts)
 
 		if (!t->used)
 			continue;
-		if (exited(t)) {
+		if (gone[i]) {
 			vm_gone(r, t, ts, "exited");
 			continue;
 		}
@@ -487,7 +277,7 @@ static void sample_all(struct stats_run *r, uint64_t ts)
 		if (r->a->run.json)
 			json_vm(r, t, ts);
 		else
-			print_vm(r, t);
+			ks_stats_text_vm(&r->out, &t->st);
 	}
 	if (!r->a->run.json && !shown)
 		printf("no VM with binary stats%s\n", r->a->run.pid ? " in that process" : "");
@@ -516,7 +306,14 @@ int cmd_stats(int argc, char **argv)
 	if (!r)
 		return ks_err("out of memory"), KS_EXIT_FAIL;
 	r->a = &a;
+	r->out = (struct ks_stats_out){ .f = stdout, .per_vcpu = a.per_vcpu, .raw = a.raw,
+					.filters = a.filters, .nfilters = a.nfilters };
+	r->tty = !a.run.json && isatty(STDOUT_FILENO);
+	/* A sample (all its records, or the whole table) goes out in one
+	 * write, even to a terminal, which stdio would write line by line. */
+	setvbuf(stdout, NULL, _IOFBF, 1 << 16);
 	r->start_ns = ks_now_ns();
+	r->rescan_ns = RESCAN_NS;
 	scan(r, r->start_ns);
 	if (a.run.pid && !find(r, a.run.pid)) {
 		ks_err("PID %d exited", a.run.pid);

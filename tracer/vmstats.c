@@ -22,6 +22,9 @@ static void src_close(struct ks_stats_src *s)
 		close(s->fd);
 	if (s->dbg_dir >= 0)
 		close(s->dbg_dir);
+	for (unsigned int i = 0; s->names && i < s->schema.ndesc; i++)
+		ks_json_name_free(&s->names[i]);
+	free(s->names);
 	ks_stats_schema_free(&s->schema);
 	free(s->scratch);
 	free(s->cur);
@@ -56,7 +59,30 @@ static int src_alloc(struct ks_stats_src *s, char *why, size_t whylen)
 		src_close(s);
 		return -1;
 	}
+	/* The names as JSON writes them, once: optional (JSON falls back to
+	 * escaping them at every sample). */
+	s->names = calloc(s->schema.ndesc, sizeof(*s->names));
+	for (unsigned int i = 0; s->names && i < s->schema.ndesc; i++) {
+		if (ks_json_name_set(&s->names[i], s->schema.desc[i].name)) {
+			for (unsigned int k = 0; k < i; k++)
+				ks_json_name_free(&s->names[k]);
+			free(s->names);
+			s->names = NULL;
+		}
+	}
 	return 0;
+}
+
+int ks_stats_src_from_fd(struct ks_stats_src *s, int sfd, int vcpu_id, char *why, size_t whylen)
+{
+	src_init(s);
+	s->vcpu_id = vcpu_id;
+	return src_init_fd(s, sfd, why, whylen);
+}
+
+void ks_stats_src_close(struct ks_stats_src *s)
+{
+	src_close(s);
 }
 
 /*

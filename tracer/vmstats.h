@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include "statsfd.h"
 #include "vmfind.h"
+#include "common/json.h"
 
 struct ks_stats_src {
 	int fd;                       /* stats fd, -1 if none */
@@ -22,6 +23,7 @@ struct ks_stats_src {
 	void *scratch;                /* one data block */
 	uint64_t *cur, *prev;         /* values of the last two samples */
 	uint64_t cur_ns, prev_ns;     /* CLOCK_MONOTONIC of those samples */
+	struct ks_json_name *names;   /* per descriptor, escaped once for JSON; NULL if none */
 	int vcpu_id;                  /* -1 for the VM */
 };
 
@@ -53,6 +55,12 @@ static inline int ks_vmstats_vcpus(const struct ks_vmstats *vs)
 {
 	return vs->nvcpu == 1 && vs->vcpu[0].vcpus_summed ? vs->vcpu[0].vcpus_summed : vs->nvcpu;
 }
+
+/* A source from a stats fd of ours (taken over: closed with the source),
+ * for a vCPU (vcpu_id) or the VM (-1): 0, or -1 with why set and sfd
+ * closed. For bench/statsout, which replays stats from a memfd. */
+int ks_stats_src_from_fd(struct ks_stats_src *s, int sfd, int vcpu_id, char *why, size_t whylen);
+void ks_stats_src_close(struct ks_stats_src *s);
 
 /* Samples every fd (cur becomes prev). -1 if the VM fd could not be read. */
 int ks_vmstats_sample(struct ks_vmstats *vs, uint64_t now_ns);

@@ -146,8 +146,9 @@ def main():
             compared += 1
             if key is None:
                 bad.append((scope, name, "missing", fam))
-            elif not math.isclose(mine[key], r["raw"][name] * exp, rel_tol=1e-12, abs_tol=1e-300):
-                bad.append((scope, name, r["raw"][name], mine[key]))
+            # values: the stats fd's u64 x base^exponent, written exactly
+            elif not math.isclose(mine[key], r["values"][name], rel_tol=1e-12, abs_tol=1e-300):
+                bad.append((scope, name, r["values"][name], mine[key]))
     result(compared > 50 and not bad, L,
            f"every binary stat equals the stats fd's value, in base units ({compared} compared)",
            f"{len(bad)} differ: {bad[:4]}")

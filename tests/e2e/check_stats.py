@@ -8,8 +8,10 @@ decode; a VM that exits while watched must be reported gone, and the run
 must end cleanly. One PASS/FAIL line per check; exit 1 on any failure.
 """
 import argparse
+import json
 import re
 import sys
+from decimal import Decimal
 
 from labcheck import exit_status, records, result, sections
 
@@ -74,6 +76,38 @@ def main():
              for n, v in hists)
     result(hists and ok, L, f"{len(hists)} histograms decoded with their bucket counts",
            str([(n, len(v)) for n, v in hists][:3]))
+
+    # Exact values (schema 2): every value is raw x 10^exponent to the last
+    # digit, and deltas are exactly the cumulative statistics that moved
+    # since the source's previous sample (json.md). Parsed as decimals.
+    exact = [json.loads(l, parse_float=Decimal) for l in sec[head] if l.startswith("{")]
+    exps = {r["id"].split("/")[-1] if "/" in r["id"] else "vm": r["stats"]
+            for r in exact if r["type"] == "stats_schema"}
+    def schema_of(r):
+        return next((v for k, v in exps.items() if k.startswith("vcpu")), {}) if "vcpu" in r \
+            else exps.get("vm", {})
+    bad, checked, prev = [], 0, {}
+    for r in (x for x in exact if x["type"] == "stats"):
+        sch = schema_of(r)
+        for name, raw in r.get("raw", {}).items():
+            want = Decimal(raw).scaleb(sch[name]["exponent"]) if sch[name]["base"] == 10 else None
+            checked += 1
+            if want is not None and r["values"][name] != want:
+                bad.append((r["id"], name, str(r["values"][name]), raw))
+        p = prev.get(r["id"])
+        if p is None:
+            ok = r["interval_ns"] == 0 and r["deltas"] == {}
+        else:
+            moved = {n: (Decimal(v) - Decimal(p["raw"][n])).scaleb(sch[n]["exponent"])
+                     for n, v in r["raw"].items()
+                     if sch[n]["type"] == "cumulative" and v != p["raw"][n]}
+            ok = r["interval_ns"] == r["ts_ns"] - p["ts_ns"] and r["deltas"] == moved
+        if not ok:
+            bad.append((r["id"], "interval_ns/deltas", r["interval_ns"], r["deltas"]))
+        prev[r["id"]] = r
+    result(checked >= 20 and "raw" in stats[0] and not bad, L,
+           f"values exactly raw x 10^exponent, deltas exactly what moved ({checked} values)",
+           f"{checked} checked; wrong: {bad[:4]}")
 
     churn = next((k for k in sec if k.startswith("churn ")), None)
     m = re.match(r"churn pid=(\d+) exit=(\d+)", churn or "")

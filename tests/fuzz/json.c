@@ -66,6 +66,57 @@ static void fuzz_string(const char *s)
 	}
 }
 
+/* v x 10^e as ks_json_dec must write it, built another way: the digits
+ * of v with e zeros after them or a point e places from their end, the
+ * fraction's trailing zeros dropped. */
+static void ref_dec(uint64_t v, int e, char *out)
+{
+	char d[96];
+	int n = snprintf(d, sizeof(d), "%llu", (unsigned long long)v), intlen;
+
+	if (e >= 0 || !v) {
+		for (int i = 0; v && i < e; i++)
+			d[n++] = '0';
+		d[n] = '\0';
+		strcpy(out, d);
+		return;
+	}
+	/* Left-pad so that the point falls inside the digits. */
+	if (n <= -e) {
+		memmove(d + (-e - n + 1), d, (size_t)n + 1);
+		memset(d, '0', (size_t)(-e - n + 1));
+		n = -e + 1;
+	}
+	intlen = n + e;
+	memcpy(out, d, (size_t)intlen);
+	out[intlen] = '.';
+	strcpy(out + intlen + 1, d + intlen);
+	n = (int)strlen(out);
+	while (out[n - 1] == '0')
+		out[--n] = '\0';
+	if (out[n - 1] == '.')
+		out[--n] = '\0';
+}
+
+/* One exact decimal, checked against ref_dec. */
+static void check_dec(uint64_t v, int e)
+{
+	char *text = NULL, want[128];
+	size_t tlen;
+	struct ks_json j;
+	FILE *f = open_memstream(&text, &tlen);
+
+	FUZZ_ASSERT(f, "open_memstream failed");
+	ks_json_open(&j, f);
+	ks_json_dec(&j, "v", v, e);
+	ks_json_finish(&j);
+	fclose(f);
+	ref_dec(v, e, want);
+	FUZZ_ASSERT(tlen == strlen(want) + 6 && !strncmp(text + 5, want, strlen(want)),
+		    "%llu x 10^%d: %s, want %s", (unsigned long long)v, e, text, want);
+	free(text);
+}
+
 /* Mode 1: data drives calls; keys inside objects, none inside arrays, as
  * the API asks. The container stack mirrors what was opened. */
 static void fuzz_record(const uint8_t *d, size_t n)
@@ -95,7 +146,7 @@ static void fuzz_record(const uint8_t *d, size_t n)
 		if (sl)
 			key = stack[top] == '{' ? str : NULL;
 		memcpy(&v, str, sl < 8 ? sl : 8);
-		switch (op % 10) {
+		switch (op % 11) {
 		case 0:
 		case 1:
 			if (top + 1 < (int)sizeof(stack)) {
@@ -136,6 +187,12 @@ static void fuzz_record(const uint8_t *d, size_t n)
 			break;
 		case 9:
 			ks_json_str(&j, key, NULL);
+			break;
+		case 10:
+			/* Exponents past ±24 fall back to a double. */
+			ks_json_dec(&j, key, v, (int)(int8_t)op % 30);
+			if ((int8_t)op % 30 >= -24 && (int8_t)op % 30 <= 24)
+				check_dec(v, (int8_t)op % 30);
 			break;
 		}
 	}

@@ -14,6 +14,22 @@ static char *render(const char *in)
 	return buf;
 }
 
+/* One record holding ks_json_dec(v, exp10) as "v". */
+static void dec(uint64_t v, int exp10, const char *want)
+{
+	char buf[256], name[96], got[128] = "";
+	struct ks_json j;
+	FILE *f = fmemopen(buf, sizeof(buf), "w");
+
+	ks_json_open(&j, f);
+	ks_json_dec(&j, "v", v, exp10);
+	ks_json_finish(&j);
+	fclose(f);
+	sscanf(buf, "{\"v\":%127[^}]}", got);
+	snprintf(name, sizeof(name), "exact decimal %llu x 10^%d", (unsigned long long)v, exp10);
+	CHECK(name, !strcmp(got, want), "got %s want %s", buf, want);
+}
+
 static void esc(const char *name, const char *in, const char *want)
 {
 	const char *got = render(in);
@@ -53,7 +69,7 @@ int main(void)
 	ks_json_end(&j);
 	fclose(f);
 	CHECK("nested object", !strcmp(buf,
-		"{\"type\":\"interval\",\"schema\":1,\"ts_ns\":5,\"wp\":{\"4k\":1,\"hist\":[1,2]},"
+		"{\"type\":\"interval\",\"schema\":2,\"ts_ns\":5,\"wp\":{\"4k\":1,\"hist\":[1,2]},"
 		"\"nan\":null,\"ok\":true,\"neg\":-3}\n"), "got %s", buf);
 
 	f = fmemopen(buf, sizeof(buf), "w");
@@ -63,7 +79,7 @@ int main(void)
 	ks_json_end(&j);   /* closes what is open */
 	fclose(f);
 	CHECK("end closes open levels", !strcmp(buf,
-		"{\"type\":\"x\",\"schema\":1,\"ts_ns\":0,\"a\":{\"b\":[]}}\n"), "got %s", buf);
+		"{\"type\":\"x\",\"schema\":2,\"ts_ns\":0,\"a\":{\"b\":[]}}\n"), "got %s", buf);
 	/* Bare objects and exact thousandths (the Chrome trace's us from ns). */
 	f = fmemopen(buf, sizeof(buf), "w");
 	ks_json_open(&j, f);
@@ -77,5 +93,41 @@ int main(void)
 	CHECK("bare object, thousandths exact", !strcmp(buf,
 		"{\"a\":0.000,\"b\":0.001,\"c\":1.000,\"d\":18446744073709551.615,\"args\":{}}"),
 	      "got %s", buf);
+
+	/* Scaled statistics exactly: nanoseconds as seconds, no exponent. */
+	dec(0, -9, "0");
+	dec(1234, -9, "0.000001234");
+	dec(1000, -9, "0.000001");
+	dec(5000000000ULL, -9, "5");
+	dec(1234567890123ULL, -9, "1234.567890123");
+	dec(18446744073709551615ULL, -9, "18446744073.709551615");
+	dec(123450, -1, "12345");
+	dec(5, 0, "5");
+	dec(7, 2, "700");
+	dec(0, 2, "0");
+	dec(1, -30, "1e-30");
+
+	/* A record longer than the builder's buffer, with escapes across its
+	 * boundary, comes out whole. */
+	{
+		static char big[3 * KS_JSON_BUF], want[3 * KS_JSON_BUF];
+		char name[16], *p = want;
+		size_t n = 0;
+
+		f = fmemopen(big, sizeof(big), "w");
+		ks_json_begin(&j, f, "big", 1);
+		p += sprintf(p, "{\"type\":\"big\",\"schema\":%d,\"ts_ns\":1", KS_JSON_SCHEMA);
+		for (int i = 0; i < 400; i++) {
+			snprintf(name, sizeof(name), "k\"%d", i);
+			ks_json_u64(&j, name, 18446744073709551615ULL - i);
+			p += sprintf(p, ",\"k\\\"%d\":%llu", i, 18446744073709551615ULL - i);
+		}
+		strcpy(p, "}\n");
+		ks_json_end(&j);
+		n = (size_t)ftell(f);
+		fclose(f);
+		CHECK("record past the buffer", n > KS_JSON_BUF && !strcmp(big, want),
+		      "%zu bytes, differs from %.80s", n, want);
+	}
 	UNIT_EXIT();
 }

@@ -47,7 +47,7 @@ if wait_file $dir/started 200 "the guest to start"; then
 	sleep 1.5
 	: >$dir/go
 	if wait_file $dir/migrated 200 "the migration"; then
-		kvmscope stats --json -i 10ms -d 10ms -p "$(cat $dir/qemu.pid)" \
+		kvmscope stats --json --raw -i 10ms -d 10ms -p "$(cat $dir/qemu.pid)" \
 			>/tmp/stats.json 2>/tmp/stats.err
 		echo "=== stats exit=$?"
 		cat /tmp/stats.json /tmp/stats.err

@@ -21,7 +21,7 @@ kvmload --vcpus 2 --mem-per-vcpu 8 --backing thp --iterations 1 --hold-ms 600000
 kp=$!
 wait_for /tmp/hold.json '"type":"hold"' "kvmload did not reach its hold"
 echo "=== kvmload pid=$kp"
-echo "=== stats exit=$(kvmscope stats -p $kp --json -i 100ms -d 150ms >/tmp/stats.json 2>/tmp/stats.err; echo $?)"
+echo "=== stats exit=$(kvmscope stats -p $kp --json --raw -i 100ms -d 150ms >/tmp/stats.json 2>/tmp/stats.err; echo $?)"
 cat /tmp/stats.json /tmp/stats.err
 echo "=== debugfs"
 for dir in /sys/kernel/debug/kvm/$kp-*; do
