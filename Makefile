@@ -164,13 +164,16 @@ $(BENCH_OBJ)/empty.skel.h: bench/empty.bpf.c $(BPF_HDRS) | $(BENCH_OBJ)
 $(BENCH)/hookcost: bench/hookcost.c $(BENCH_OBJ)/empty.skel.h | $(BENCH)
 	$(call msg,CCLD,$@)
 	$(Q)$(CC) $(USER_CFLAGS) -I$(BENCH_OBJ) $(STATIC) $< $(BPF_LIBS) -o $@
+$(BENCH)/hookonly: bench/hookonly.c $(BENCH_OBJ)/empty.skel.h | $(BENCH)
+	$(call msg,CCLD,$@)
+	$(Q)$(CC) $(USER_CFLAGS) -I$(BENCH_OBJ) $(STATIC) $< $(BPF_LIBS) -o $@
 $(BENCH)/statscost: bench/statscost.c tracer/statsfd.c tracer/statsdbg.c $(COMMON_SRCS) $(TRACER_HDRS) | $(BENCH)
 	$(call msg,CCLD,$@)
 	$(Q)$(CC) $(USER_CFLAGS) $(STATIC) $< tracer/statsfd.c tracer/statsdbg.c $(COMMON_SRCS) $(BPF_LIBS) -o $@
 $(BENCH)/startup: bench/startup.c | $(BENCH)
 	$(call msg,CCLD,$@)
 	$(Q)$(CC) $(STD) $(CFLAGS) $(WARN) $(STATIC) $< -o $@
-BENCH_BINS := $(BENCH)/hookcost $(BENCH)/statscost $(BENCH)/startup
+BENCH_BINS := $(BENCH)/hookcost $(BENCH)/hookonly $(BENCH)/statscost $(BENCH)/startup
 
 PROGS := $(BIN)/kvmscope $(BIN)/kvmload $(LAB_HELPERS) $(BIN)/map-entries $(LABQ)/qemu-guest.cpio
 TESTS := $(UNIT_BINS) $(REPLAYS) $(OUT)/tests/bpf_attach

@@ -19,6 +19,11 @@ int BPF_PROG(x_pf_entry) { return 0; }
 SEC("fexit/kvm_mmu_page_fault")
 int BPF_PROG(x_pf_exit) { return 0; }
 
+/* The tracepoint KVM fires once per guest page fault exit (NPF/#PF), with
+ * the error code: the cheapest way to count faults. */
+SEC("tp_btf/kvm_page_fault")
+int BPF_PROG(x_pf_tp) { return 0; }
+
 SEC("fexit/kvm_mmu_slot_gfn_write_protect")
 int BPF_PROG(x_gfn_wp) { return 0; }
 
