@@ -105,7 +105,7 @@ $(OUT)/tests/%: tests/unit/%.c tests/unit/unit.h $(COMMON_SRCS) $(wildcard trace
 # Host test: loads and attaches every BPF program on this machine's kernel.
 $(OUT)/tests/bpf_attach: tests/host/bpf_attach.c $(COMMON_SRCS) tracer/hooks.c $(TRACER_HDRS) $(BPF_SKELS) | $(OUT)/tests
 	$(call msg,CCLD,$@)
-	$(Q)$(CC) $(USER_CFLAGS) $(STATIC) $< $(COMMON_SRCS) tracer/hooks.c tracer/loader.c $(BPF_LIBS) -o $@
+	$(Q)$(CC) $(USER_CFLAGS) $(STATIC) $< $(COMMON_SRCS) tracer/hooks.c tracer/loader.c tracer/fault_slots.c $(BPF_LIBS) -o $@
 
 # Lab helpers (each file's comment says what for): kvm-hold keeps one VM
 # open in the lab; as-user, vm-close and map-entries serve the reliability

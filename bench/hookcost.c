@@ -23,6 +23,8 @@
 /* kvmscope program (name as the kernel keeps it: 15 characters) and the
  * empty program on its hook. */
 static const struct { const char *hook, *prog, *empty; } pairs[] = {
+	{ "tp kvm_page_fault", "tp_page_fault", "x_pf_tp" },
+	/* The fault latency pair: kvmscope migrate --fault-latency. */
 	{ "fentry kvm_mmu_page_fault", "fentry_page_fault", "x_pf_entry" },
 	{ "fexit kvm_mmu_page_fault", "fexit_page_fault", "x_pf_exit" },
 	{ "fexit kvm_mmu_slot_gfn_write_protect", "fexit_gfn_write_protect", "x_gfn_wp" },

@@ -150,7 +150,7 @@ static void start_bpf(struct ks_exporter *x, int pid)
 	ks_probe_init(&p);
 	/* What the probe alone can tell goes in the one note below; the
 	 * loader explains its own failures (privileges, verifier) above it. */
-	if (!p.vmlinux_btf || ks_hooks_choose(&p, x->l.choices)) {
+	if (!p.vmlinux_btf || ks_hooks_choose(&p, x->l.choices, false)) {
 		ks_warn("export: BPF programs not attached (%s): exporting binary stats only, "
 			"kvmscope_bpf_attached 0", !p.vmlinux_btf ? "kernel has no BTF" :
 			"kernel lacks hooks kvmscope needs; 'kvmscope check' lists them");

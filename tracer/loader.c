@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <bpf/libbpf.h>
+#include "fault_slots.h"
 #include "loader.h"
 #include "common/log.h"
 #include "migrate.skel.h"
@@ -87,6 +88,8 @@ static int try_start(struct ks_loader *l, const struct ks_loader_opts *o)
 	if (!l->skel)
 		return ks_err("cannot open BPF object: %s", strerror(errno));
 	l->skel->rodata->filter_tgid = o->filter_tgid;
+	if (ks_fault_slots_size(l->skel, o->max_vms, o->fault_latency))
+		return -1;
 
 	bpf_object__for_each_program(prog, l->skel->obj) {
 		bool on = chosen(l, bpf_program__name(prog));
@@ -97,6 +100,8 @@ static int try_start(struct ks_loader *l, const struct ks_loader_opts *o)
 	err = migrate_bpf__load(l->skel);
 	if (err)
 		return ks_err("cannot load BPF programs: %s%s", strerror(-err), hint(-err));
+	if (ks_fault_slots_init(l->skel))
+		return -1;
 
 	bpf_object__for_each_program(prog, l->skel->obj) {
 		const char *name = bpf_program__name(prog);
@@ -123,7 +128,8 @@ static int try_start(struct ks_loader *l, const struct ks_loader_opts *o)
 		ks_debug("%s: %s; trying the next way for %s", name, l->attach_why[h][w],
 			 ks_hooks[h].metric);
 		l->choices[h].way = -1;
-		for (int next = w + 1; next < KS_MAX_WAYS && ks_hooks[h].ways[next].target; next++) {
+		/* Any way still usable (the failed one now says why not). */
+		for (int next = 0; next < KS_MAX_WAYS && ks_hooks[h].ways[next].target; next++) {
 			if (!l->choices[h].why_not[next]) {
 				l->choices[h].way = next;
 				break;
@@ -147,7 +153,7 @@ int ks_loader_start(struct ks_loader *l, const struct ks_probe *p,
 		return ks_err("internal error: too many hooks");
 	if (!p->vmlinux_btf)
 		return ks_err("kernel has no BTF (/sys/kernel/btf/vmlinux): CO-RE programs cannot load");
-	if (ks_hooks_choose(p, l->choices))
+	if (ks_hooks_choose(p, l->choices, o->fault_latency))
 		return ks_err("kernel lacks hooks kvmscope needs; run 'kvmscope check' for the list");
 
 	/* Each retry drops one way for good, so this ends. */

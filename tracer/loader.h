@@ -23,6 +23,8 @@ struct ks_loader {
 
 struct ks_loader_opts {
 	unsigned int filter_tgid;   /* 0 = every VMM */
+	bool fault_latency;         /* time every fault (--fault-latency): the opt-in ways */
+	unsigned int max_vms;       /* VM table size; 0 = KS_MAX_VMS */
 };
 
 /* Chooses the hooks from the probe, then loads and attaches. A way that

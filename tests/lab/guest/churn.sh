@@ -27,7 +27,7 @@ figures() {
 	mrss=$(sed -n 's/^VmRSS:[^0-9]*\([0-9]*\).*/\1/p' /proc/$MP/status)
 	srss=$(sed -n 's/^VmRSS:[^0-9]*\([0-9]*\).*/\1/p' /proc/$SP/status)
 	maps=""
-	for m in vm_counters vcpu_faults slot_pages starts ioctl_pending memslot_pending; do
+	for m in vm_counters vm_slots vcpu_slots slot_pages starts ioctl_pending memslot_pending; do
 		maps="$maps $m=$(map-entries $m | awk '{n += $3} END {print n + 0}')"
 	done
 	echo "figures $1 t=$(cut -d' ' -f1 /proc/uptime) vms=$2 migrate_fds=$mfd stats_fds=$sfd migrate_rss_kb=$mrss stats_rss_kb=$srss$maps"
