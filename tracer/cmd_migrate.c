@@ -209,18 +209,22 @@ static void sweep_strays(struct run *r)
 		bpf_map_delete_elem(fd, &key);
 	}
 	/* Fault slots of a VMM that went untraced (more than KS_MAX_TRACKED)
-	 * and has exited: given back. */
-	fd = bpf_map__fd(r->l.skel->maps.vm_slots);
-	more = !bpf_map_get_next_key(fd, NULL, &next);
-	while (more) {
-		key = next;
-		more = !bpf_map_get_next_key(fd, &key, &next);
-		if (ks_migrate_vm(&r->m, (pid_t)key.tgid, false) ||
-		    !(kill((pid_t)key.tgid, 0) && errno == ESRCH))
-			continue;
-		ks_fault_slots_release(r->l.skel, (pid_t)key.tgid);
-		/* Releasing deleted keys: start over (bounded by the table). */
+	 * and has exited: given back, a few per scan. */
+	{
+		pid_t gone[16];
+		int ngone = 0;
+
+		fd = bpf_map__fd(r->l.skel->maps.vm_slots);
 		more = !bpf_map_get_next_key(fd, NULL, &next);
+		while (more && ngone < 16) {
+			key = next;
+			more = !bpf_map_get_next_key(fd, &key, &next);
+			if (!ks_migrate_vm(&r->m, (pid_t)key.tgid, false) &&
+			    kill((pid_t)key.tgid, 0) && errno == ESRCH)
+				gone[ngone++] = (pid_t)key.tgid;
+		}
+		for (int i = 0; i < ngone; i++)
+			ks_fault_slots_release(r->l.skel, gone[i]);
 	}
 	free(v);
 }
