@@ -31,6 +31,7 @@
 
 #define DEFAULT_LISTEN "127.0.0.1:9464"
 #define OPT_ALLOW_REMOTE 256
+#define OPT_FAULT_LATENCY 257
 /* The collector looks at its stop flag at least this often. */
 #define POLL_MS 100
 
@@ -38,6 +39,7 @@ struct export_args {
 	struct ks_run_opts run;
 	const char *listen;
 	bool allow_remote;
+	bool fault_latency;       /* --fault-latency */
 };
 
 static const struct argp_option export_options[] = {
@@ -47,6 +49,8 @@ static const struct argp_option export_options[] = {
 	  "Allow a --listen address that is not loopback (the metrics name processes and VMs)", 0 },
 	{ "pid", 'p', "PID", 0, "Export only the VMM with this process id", 0 },
 	{ "interval", 'i', "INTERVAL", 0, "Collect every INTERVAL (default 1s, at least 10ms)", 0 },
+	{ "fault-latency", OPT_FAULT_LATENCY, NULL, 0, "Also time every guest fault "
+	  "(kvmscope_page_fault_seconds); costs the guest more per fault, off by default", 0 },
 	{ "verbose", 'v', NULL, 0, "Verbose output, including libbpf's log", 0 },
 	{ 0 },
 };
@@ -61,6 +65,9 @@ static error_t parse_export(int key, char *arg, struct argp_state *state)
 		return 0;
 	case OPT_ALLOW_REMOTE:
 		a->allow_remote = true;
+		return 0;
+	case OPT_FAULT_LATENCY:
+		a->fault_latency = true;
 		return 0;
 	default:
 		return ks_parse_run_opt(key, arg, state, &a->run);
@@ -141,16 +148,16 @@ static bool should_stop(void *ctx)
 }
 
 /* BPF side; on any failure export carries on with binary stats only. */
-static void start_bpf(struct ks_exporter *x, int pid)
+static void start_bpf(struct ks_exporter *x, int pid, bool fault_latency)
 {
-	struct ks_loader_opts lo = { .filter_tgid = (unsigned int)pid };
+	struct ks_loader_opts lo = { .filter_tgid = (unsigned int)pid, .fault_latency = fault_latency };
 	struct ks_probe p;
 
 	ks_libbpf_logging();
 	ks_probe_init(&p);
 	/* What the probe alone can tell goes in the one note below; the
 	 * loader explains its own failures (privileges, verifier) above it. */
-	if (!p.vmlinux_btf || ks_hooks_choose(&p, x->l.choices, false)) {
+	if (!p.vmlinux_btf || ks_hooks_choose(&p, x->l.choices, fault_latency)) {
 		ks_warn("export: BPF programs not attached (%s): exporting binary stats only, "
 			"kvmscope_bpf_attached 0", !p.vmlinux_btf ? "kernel has no BTF" :
 			"kernel lacks hooks kvmscope needs; 'kvmscope check' lists them");
@@ -233,7 +240,7 @@ int cmd_export(int argc, char **argv)
 	if (ks_httpd_open(&r->h, &ss, sslen))
 		goto out;
 	r->x->h = &r->h;
-	start_bpf(r->x, a.run.pid);
+	start_bpf(r->x, a.run.pid, a.fault_latency);
 	/* The first page exists before the first scrape can come. */
 	collect_and_publish(r);
 	printf("kvmscope export: serving %s (%s), collecting every %.3f s. Ctrl-C ends.\n", r->h.url,
