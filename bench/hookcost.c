@@ -123,6 +123,22 @@ int main(void)
 				       ((double)p.ns / p.cnt) / ((double)e.ns / e.cnt));
 		}
 	}
+	/* The pieces of the default fault path, each alone on the tracepoint. */
+	{
+		static const char *const pieces[] = { "z_pid_tgid", "z_vcpu_fields", "z_pcpu_array",
+						      "z_array" };
+		struct stat_of e = lookup("x_pf_tp");
+
+		printf("\npieces of the default fault path, alone on tp kvm_page_fault:\n");
+		for (unsigned int i = 0; i < sizeof(pieces) / sizeof(pieces[0]); i++) {
+			struct stat_of p = lookup(pieces[i]);
+
+			if (p.cnt && e.cnt)
+				printf("  %-16s %10llu events %9.0f ns/event (empty %.0f, ratio %.2f)\n",
+				       pieces[i], p.cnt, (double)p.ns / p.cnt, (double)e.ns / e.cnt,
+				       ((double)p.ns / p.cnt) / ((double)e.ns / e.cnt));
+		}
+	}
 	close(stats_fd);
 	empty_bpf__destroy(skel);
 	return 0;

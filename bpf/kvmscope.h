@@ -83,7 +83,7 @@ struct ks_vcpu_faults {
  * Guest faults are the hottest event there is, so they are counted without
  * a hash lookup: each VM and each vCPU gets a small integer slot the first
  * time it faults (a hash from its key to the slot, the slot taken from a
- * queue of free ones that the tracer fills at start and refills when it
+ * stack of free ones that the tracer fills at start and refills when it
  * releases a VM), and each CPU caches the slots of the vCPUs it last ran
  * faults for. A hit is a few loads and stores in array maps. */
 

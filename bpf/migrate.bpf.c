@@ -42,7 +42,9 @@ struct {
 
 /* Fault slots (bpf/kvmscope.h). Sizes are set by the tracer at load time
  * (tracer/fault_slots.c): the VM ones to the VM table's size, the latency
- * histograms to one entry unless fault latency is on. */
+ * histograms to one entry unless fault latency is on. The free slots are
+ * stacks: a released slot is the next one taken, so VMs coming and going
+ * reuse a few slots (and the lab's churn test exercises the generations). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, KS_MAX_VMS);
@@ -51,7 +53,7 @@ struct {
 } vm_slots SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_QUEUE);
+	__uint(type, BPF_MAP_TYPE_STACK);
 	__uint(max_entries, KS_MAX_VMS);
 	__type(value, __u32);
 } free_vm_slots SEC(".maps");
@@ -71,7 +73,7 @@ struct {
 } vcpu_slots SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_QUEUE);
+	__uint(type, BPF_MAP_TYPE_STACK);
 	__uint(max_entries, KS_MAX_VCPU_ENTRIES);
 	__type(value, __u32);
 } free_vcpu_slots SEC(".maps");

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The fault slots of bpf/migrate.bpf.c: sizing, filling the free queues,
+ * The fault slots of bpf/migrate.bpf.c: sizing, filling the free stacks,
  * reading a slot, releasing a VMM's slots. Shared by migrate, export and
  * the BPF attach test.
  */
@@ -26,7 +26,7 @@ int ks_fault_slots_size(struct migrate_bpf *skel, unsigned int max_vms, bool lat
 	return 0;
 }
 
-static int fill_queue(struct bpf_map *q)
+static int fill_stack(struct bpf_map *q)
 {
 	int fd = bpf_map__fd(q);
 
@@ -38,7 +38,7 @@ static int fill_queue(struct bpf_map *q)
 
 int ks_fault_slots_init(struct migrate_bpf *skel)
 {
-	if (fill_queue(skel->maps.free_vm_slots) || fill_queue(skel->maps.free_vcpu_slots))
+	if (fill_stack(skel->maps.free_vm_slots) || fill_stack(skel->maps.free_vcpu_slots))
 		return -1;
 	return 0;
 }
@@ -98,7 +98,7 @@ bool ks_fault_vcpu_read(struct migrate_bpf *skel, const struct ks_fault_slot *s,
 }
 
 /* A released slot: its generation bumped and its counters zeroed in one
- * update, then back in the free queue. The VM is gone by the time it is
+ * update, then back on the free stack. The VM is gone by the time it is
  * released (its VMM exited or closed it), so no fault can still be on its
  * way to these lines; a CPU's cache entry for it fails the generation test. */
 static void release_vm_slot(struct migrate_bpf *skel, __u32 slot)

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * The fault slots of bpf/migrate.bpf.c (bpf/kvmscope.h): sized before the
- * BPF object loads, the free-slot queues filled after, read per interval,
+ * BPF object loads, the free-slot stacks filled after, read per interval,
  * and a VMM's slots given back when it goes.
  */
 #ifndef KS_FAULT_SLOTS_H
@@ -16,7 +16,7 @@ struct migrate_bpf;
 /* Before load: the VM slot tables get max_vms entries (the VM table's
  * size), the latency histograms one per vCPU slot if latency is on. */
 int ks_fault_slots_size(struct migrate_bpf *skel, unsigned int max_vms, bool latency);
-/* After load, before attach: every slot into its free queue. */
+/* After load, before attach: every slot onto its free stack. */
 int ks_fault_slots_init(struct migrate_bpf *skel);
 
 /* One VM's faults summed over the CPUs; false if its line is unreadable
@@ -30,7 +30,7 @@ bool ks_fault_vcpu_read(struct migrate_bpf *skel, const struct ks_fault_slot *s,
 
 /* Gives back every VM and vCPU slot of process pid: entries deleted,
  * generations bumped (so no CPU's cached slot counts again), counters
- * zeroed, slots back in their free queues. */
+ * zeroed, slots back on their free stacks. */
 void ks_fault_slots_release(struct migrate_bpf *skel, pid_t pid);
 
 #endif
