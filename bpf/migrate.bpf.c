@@ -858,7 +858,11 @@ static __noinline bool fault_cache_fill(struct fault_cache_entry *e, struct kvm_
 /* Counts one fault of vcpu; d = its latency in ns, 0 if not timed. The
  * common case (this CPU counted this vCPU's last fault) touches the cache
  * entry, the VM's line on this CPU and the vCPU's line: no hash lookup.
- * vCPU fields are read directly (BTF pointers), not with probe-read calls. */
+ * vCPU fields are read directly (BTF pointers), not with probe-read calls.
+ * The tracepoint runs with preemption off, so nothing else touches this
+ * CPU's entry and lines meanwhile; the fexit program (--fault-latency) can
+ * be preempted on a fully preemptible kernel, where a fault of another
+ * vCPU on the same CPU could interleave, as with the per-CPU hash before. */
 static __always_inline void count_fault(struct kvm_vcpu *vcpu, __u64 error_code, __u64 d)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;

@@ -66,11 +66,9 @@ bool ks_fault_vm_read(struct migrate_bpf *skel, const struct ks_fault_slot *s,
 	struct ks_vm_fault_line *v = vm_lines(skel, s->slot, &ncpu);
 	bool ok = v != NULL;
 
+	for (int c = 0; ok && c < ncpu; c++)
+		ok = v[c].gen == s->gen;
 	for (int c = 0; ok && c < ncpu; c++) {
-		if (v[c].gen != s->gen) {
-			ok = false;
-			break;
-		}
 		*faults += v[c].faults;
 		*write_faults += v[c].write_faults;
 		*wp_faults += v[c].wp_faults;
