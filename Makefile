@@ -105,7 +105,7 @@ $(OUT)/tests/%: tests/unit/%.c tests/unit/unit.h $(COMMON_SRCS) $(wildcard trace
 # Host test: loads and attaches every BPF program on this machine's kernel.
 $(OUT)/tests/bpf_attach: tests/host/bpf_attach.c $(COMMON_SRCS) tracer/hooks.c $(TRACER_HDRS) $(BPF_SKELS) | $(OUT)/tests
 	$(call msg,CCLD,$@)
-	$(Q)$(CC) $(USER_CFLAGS) $(STATIC) $< $(COMMON_SRCS) tracer/hooks.c tracer/loader.c $(BPF_LIBS) -o $@
+	$(Q)$(CC) $(USER_CFLAGS) $(STATIC) $< $(COMMON_SRCS) tracer/hooks.c tracer/loader.c tracer/fault_slots.c $(BPF_LIBS) -o $@
 
 # Lab helpers (each file's comment says what for): kvm-hold keeps one VM
 # open in the lab; as-user, vm-close and map-entries serve the reliability
@@ -164,6 +164,9 @@ $(BENCH_OBJ)/empty.skel.h: bench/empty.bpf.c $(BPF_HDRS) | $(BENCH_OBJ)
 $(BENCH)/hookcost: bench/hookcost.c $(BENCH_OBJ)/empty.skel.h | $(BENCH)
 	$(call msg,CCLD,$@)
 	$(Q)$(CC) $(USER_CFLAGS) -I$(BENCH_OBJ) $(STATIC) $< $(BPF_LIBS) -o $@
+$(BENCH)/hookonly: bench/hookonly.c $(BENCH_OBJ)/empty.skel.h | $(BENCH)
+	$(call msg,CCLD,$@)
+	$(Q)$(CC) $(USER_CFLAGS) -I$(BENCH_OBJ) $(STATIC) $< $(BPF_LIBS) -o $@
 $(BENCH)/statscost: bench/statscost.c tracer/statsfd.c tracer/statsdbg.c $(COMMON_SRCS) $(TRACER_HDRS) | $(BENCH)
 	$(call msg,CCLD,$@)
 	$(Q)$(CC) $(USER_CFLAGS) $(STATIC) $< tracer/statsfd.c tracer/statsdbg.c $(COMMON_SRCS) $(BPF_LIBS) -o $@
@@ -175,7 +178,7 @@ $(BENCH)/statsout: bench/statsout.c $(STATSOUT_SRCS) $(COMMON_SRCS) $(TRACER_HDR
 $(BENCH)/startup: bench/startup.c | $(BENCH)
 	$(call msg,CCLD,$@)
 	$(Q)$(CC) $(STD) $(CFLAGS) $(WARN) $(STATIC) $< -o $@
-BENCH_BINS := $(BENCH)/hookcost $(BENCH)/statscost $(BENCH)/statsout $(BENCH)/startup
+BENCH_BINS := $(BENCH)/hookcost $(BENCH)/hookonly $(BENCH)/statscost $(BENCH)/statsout $(BENCH)/startup
 
 PROGS := $(BIN)/kvmscope $(BIN)/kvmload $(LAB_HELPERS) $(BIN)/map-entries $(LABQ)/qemu-guest.cpio
 TESTS := $(UNIT_BINS) $(REPLAYS) $(OUT)/tests/bpf_attach

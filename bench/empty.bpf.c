@@ -19,6 +19,11 @@ int BPF_PROG(x_pf_entry) { return 0; }
 SEC("fexit/kvm_mmu_page_fault")
 int BPF_PROG(x_pf_exit) { return 0; }
 
+/* The tracepoint KVM fires once per guest page fault exit (NPF/#PF), with
+ * the error code: the cheapest way to count faults. */
+SEC("tp_btf/kvm_page_fault")
+int BPF_PROG(x_pf_tp) { return 0; }
+
 SEC("fexit/kvm_mmu_slot_gfn_write_protect")
 int BPF_PROG(x_gfn_wp) { return 0; }
 
@@ -119,5 +124,68 @@ int BPF_PROG(y_pcpu_lookup)
 		bpf_map_update_elem(&y_pcpu, &k, &v, BPF_NOEXIST);
 	else
 		(*p)++;
+	return 0;
+}
+
+/* --- the pieces of the default fault path (tp_page_fault: per-CPU cache
+ * entry, the VM's per-CPU line, the vCPU's line), each alone on
+ * tp_btf/kvm_page_fault: bench/hookcost prints them against x_pf_tp. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 4);
+	__type(key, __u32);
+	__type(value, __u64);
+} z_pcpu SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, __u64);
+} z_arr SEC(".maps");
+
+SEC("tp_btf/kvm_page_fault")
+int BPF_PROG(z_pid_tgid)
+{
+	volatile __u64 t = bpf_get_current_pid_tgid();
+
+	(void)t;
+	return 0;
+}
+
+SEC("tp_btf/kvm_page_fault")
+int BPF_PROG(z_vcpu_fields, struct kvm_vcpu *vcpu)
+{
+	volatile __u64 k;
+	volatile int id;
+
+	if (!vcpu)
+		return 0;
+	k = (__u64)vcpu->kvm;
+	id = vcpu->vcpu_id;
+	(void)k;
+	(void)id;
+	return 0;
+}
+
+SEC("tp_btf/kvm_page_fault")
+int BPF_PROG(z_pcpu_array)
+{
+	__u32 k = 0;
+	__u64 *v = bpf_map_lookup_elem(&z_pcpu, &k);
+
+	if (v)
+		(*v)++;
+	return 0;
+}
+
+SEC("tp_btf/kvm_page_fault")
+int BPF_PROG(z_array)
+{
+	__u32 k = 0;
+	__u64 *v = bpf_map_lookup_elem(&z_arr, &k);
+
+	if (v)
+		(*v)++;
 	return 0;
 }

@@ -23,6 +23,8 @@
 /* kvmscope program (name as the kernel keeps it: 15 characters) and the
  * empty program on its hook. */
 static const struct { const char *hook, *prog, *empty; } pairs[] = {
+	{ "tp kvm_page_fault", "tp_page_fault", "x_pf_tp" },
+	/* The fault latency pair: kvmscope migrate --fault-latency. */
 	{ "fentry kvm_mmu_page_fault", "fentry_page_fault", "x_pf_entry" },
 	{ "fexit kvm_mmu_page_fault", "fexit_page_fault", "x_pf_exit" },
 	{ "fexit kvm_mmu_slot_gfn_write_protect", "fexit_gfn_write_protect", "x_gfn_wp" },
@@ -112,6 +114,22 @@ int main(void)
 		struct stat_of e = lookup("x_pf_entry");
 
 		printf("\npieces of the fault path, alone on fentry kvm_mmu_page_fault:\n");
+		for (unsigned int i = 0; i < sizeof(pieces) / sizeof(pieces[0]); i++) {
+			struct stat_of p = lookup(pieces[i]);
+
+			if (p.cnt && e.cnt)
+				printf("  %-16s %10llu events %9.0f ns/event (empty %.0f, ratio %.2f)\n",
+				       pieces[i], p.cnt, (double)p.ns / p.cnt, (double)e.ns / e.cnt,
+				       ((double)p.ns / p.cnt) / ((double)e.ns / e.cnt));
+		}
+	}
+	/* The pieces of the default fault path, each alone on the tracepoint. */
+	{
+		static const char *const pieces[] = { "z_pid_tgid", "z_vcpu_fields", "z_pcpu_array",
+						      "z_array" };
+		struct stat_of e = lookup("x_pf_tp");
+
+		printf("\npieces of the default fault path, alone on tp kvm_page_fault:\n");
 		for (unsigned int i = 0; i < sizeof(pieces) / sizeof(pieces[0]); i++) {
 			struct stat_of p = lookup(pieces[i]);
 

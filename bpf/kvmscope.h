@@ -46,7 +46,9 @@ struct ks_vm_key {
 	unsigned long long kvm;
 };
 
-/* Hot-path counters, aggregated per VM and per CPU in the kernel. */
+/* Hot-path counters of a VM. The kernel keeps the rare ones (all but the
+ * fault fields) per VM and per CPU in the vm_counters hash; the fault
+ * fields are summed by the tracer from the fault slots below. */
 struct ks_vm_counters {
 	unsigned long long wp_gfn_calls[KS_MAX_LEVEL];     /* by min_level */
 	unsigned long long wp_gfn_protected[KS_MAX_LEVEL]; /* changed an SPTE */
@@ -88,6 +90,55 @@ struct ks_vcpu_faults {
 	unsigned long long fault_ns;                       /* 0 without latency */
 	unsigned long long fault_lat[KS_LAT_BUCKETS];      /* log2 ns */
 };
+
+/* --- fault slots ------------------------------------------------------------
+ * Guest faults are the hottest event there is, so they are counted without
+ * a hash lookup: each VM and each vCPU gets a small integer slot the first
+ * time it faults (a hash from its key to the slot, the slot taken from a
+ * stack of free ones that the tracer fills at start and refills when it
+ * releases a VM), and each CPU caches the slots of the vCPUs it last ran
+ * faults for. A hit is a few loads and stores in array maps. */
+
+/* Value of the vm_slots (key struct ks_vm_key) and vcpu_slots (key struct
+ * ks_vcpu_key) hashes: the slot and its generation when it was taken. */
+struct ks_fault_slot {
+	unsigned int slot;
+	unsigned int gen;
+};
+
+/* One VM slot's faults on one CPU (vm_faults, a per-CPU array indexed by
+ * slot). gen is bumped in every CPU's copy when the slot is released, so a
+ * cached slot of a gone VM never counts again. One cache line. */
+struct ks_vm_fault_line {
+	unsigned long long faults;       /* all TDP/shadow faults */
+	unsigned long long write_faults;
+	unsigned long long wp_faults;    /* write-protect faults (struct ks_vm_counters) */
+	unsigned int gen;
+	unsigned int pad;
+	unsigned long long pad2[4];
+};
+
+/* One vCPU slot's faults (vcpu_fault_ctr, an array indexed by slot). Not
+ * per CPU: a vCPU runs, and faults, on one thread at a time (KVM holds its
+ * mutex in KVM_RUN), so it has a single writer. One cache line. */
+struct ks_vcpu_fault_line {
+	unsigned long long faults;
+	unsigned long long wp_faults;
+	unsigned long long fault_ns;     /* with fault latency only */
+	unsigned int gen;
+	unsigned int pad;
+	unsigned long long pad2[4];
+};
+
+/* One vCPU slot's fault latency histogram (vcpu_fault_lat; with fault
+ * latency only, else the map has one unused entry). */
+struct ks_vcpu_fault_lat {
+	unsigned long long lat[KS_LAT_BUCKETS];            /* log2 ns */
+};
+
+/* Cached slots per CPU: entry (vcpu_id % KS_FAULT_CACHE_WAYS) of the
+ * CPU's fault_cache, so vCPUs sharing a CPU do not evict each other. */
+#define KS_FAULT_CACHE_WAYS 4
 
 /* Rare events, one ring-buffer record each. */
 enum ks_event_type {

@@ -40,12 +40,80 @@ struct {
 	__type(value, struct ks_vm_counters);
 } vm_counters SEC(".maps");
 
+/* Fault slots (bpf/kvmscope.h). Sizes are set by the tracer at load time
+ * (tracer/fault_slots.c): the VM ones to the VM table's size, the latency
+ * histograms to one entry unless fault latency is on. The free slots are
+ * stacks: a released slot is the next one taken, so VMs coming and going
+ * reuse a few slots (and the lab's churn test exercises the generations). */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, KS_MAX_VMS);
+	__type(key, struct ks_vm_key);
+	__type(value, struct ks_fault_slot);
+} vm_slots SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_STACK);
+	__uint(max_entries, KS_MAX_VMS);
+	__type(value, __u32);
+} free_vm_slots SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, KS_MAX_VMS);
+	__type(key, __u32);
+	__type(value, struct ks_vm_fault_line);
+} vm_faults SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, KS_MAX_VCPU_ENTRIES);
 	__type(key, struct ks_vcpu_key);
-	__type(value, struct ks_vcpu_faults);
-} vcpu_faults SEC(".maps");
+	__type(value, struct ks_fault_slot);
+} vcpu_slots SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_STACK);
+	__uint(max_entries, KS_MAX_VCPU_ENTRIES);
+	__type(value, __u32);
+} free_vcpu_slots SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, KS_MAX_VCPU_ENTRIES);
+	__type(key, __u32);
+	__type(value, struct ks_vcpu_fault_line);
+} vcpu_fault_ctr SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, KS_MAX_VCPU_ENTRIES);
+	__type(key, __u32);
+	__type(value, struct ks_vcpu_fault_lat);
+} vcpu_fault_lat SEC(".maps");
+
+/* The slots of the vCPUs each CPU last counted a fault for. A vCPU pointer
+ * alone is not an identity (KVM frees and reuses them): an entry is used
+ * only for the same vCPU, struct kvm and process, and only while both
+ * slots still have the generation they had when it was filled. */
+struct fault_cache_entry {
+	__u64 vcpu;
+	__u64 kvm;
+	__u32 tgid;
+	__u32 vm_slot;
+	__u32 vcpu_slot;
+	__u32 vm_gen;
+	__u32 vcpu_gen;
+	__u32 pad;
+	__u64 pad2[3];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, KS_FAULT_CACHE_WAYS);
+	__type(key, __u32);
+	__type(value, struct fault_cache_entry);
+} fault_cache SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -84,7 +152,6 @@ struct {
 
 /* Zeroed values to create entries from; too big for the BPF stack. */
 static const struct ks_vm_counters zero_counters;
-static const struct ks_vcpu_faults zero_vcpu_faults;
 
 static __always_inline void drop(__u32 why)
 {
@@ -156,29 +223,35 @@ static __always_inline struct ks_vm_counters *vm_of(struct kvm *kvm)
  * faults taken between them (one dirty-log iteration). The cost is one
  * lookup per CPU per such event, none per fault. */
 struct wp_sum_ctx {
-	struct ks_vm_key key;
+	__u32 slot;
+	__u32 gen;
 	__u64 sum;
 };
 
 static long wp_sum_cpu(__u32 cpu, void *arg)
 {
 	struct wp_sum_ctx *c = arg;
-	struct ks_vm_counters *v = bpf_map_lookup_percpu_elem(&vm_counters, &c->key, cpu);
+	struct ks_vm_fault_line *v = bpf_map_lookup_percpu_elem(&vm_faults, &c->slot, cpu);
 
-	/* NULL past the last possible CPU, or when the VM has no entry yet
-	 * (no counter has been touched: 0 faults). */
+	/* NULL past the last possible CPU. */
 	if (!v)
 		return 1;
-	c->sum += v->wp_faults;
+	if (v->gen == c->gen)
+		c->sum += v->wp_faults;
 	return 0;
 }
 
 static __always_inline long long wp_faults_total(struct kvm *kvm)
 {
-	struct wp_sum_ctx c = {
-		.key = { .tgid = bpf_get_current_pid_tgid() >> 32, .kvm = (__u64)kvm },
-	};
+	struct ks_vm_key key = { .tgid = bpf_get_current_pid_tgid() >> 32, .kvm = (__u64)kvm };
+	struct ks_fault_slot *s = bpf_map_lookup_elem(&vm_slots, &key);
+	struct wp_sum_ctx c = {};
 
+	/* No slot yet: the VM has taken no fault. */
+	if (!s)
+		return 0;
+	c.slot = s->slot;
+	c.gen = s->gen;
 	if (bpf_loop(1 << 16, wp_sum_cpu, &c, 0) < 0)
 		return -1;
 	return (long long)c.sum;
@@ -385,18 +458,19 @@ static __always_inline __u64 slot_npages(struct kvm *kvm, __u32 slot)
 	return n ? *n : 0;
 }
 
+/* floor(log2(v)), 0 for v < 2, at most KS_LAT_BUCKETS - 1: a binary
+ * search, six tests rather than a loop of up to 31. */
 static __always_inline __u32 log2_bucket(__u64 v)
 {
 	__u32 b = 0;
 
-	/* Bounded loop: the verifier wants a constant trip count. */
-	for (int i = 0; i < KS_LAT_BUCKETS - 1; i++) {
-		if (v < 2)
-			break;
-		v >>= 1;
-		b++;
-	}
-	return b;
+	if (v >> 32) { v >>= 32; b += 32; }
+	if (v >> 16) { v >>= 16; b += 16; }
+	if (v >> 8) { v >>= 8; b += 8; }
+	if (v >> 4) { v >>= 4; b += 4; }
+	if (v >> 2) { v >>= 2; b += 2; }
+	if (v >> 1) b += 1;
+	return b < KS_LAT_BUCKETS ? b : KS_LAT_BUCKETS - 1;
 }
 
 /* --- write protection by min_level --------------------------------------- */
@@ -726,49 +800,169 @@ static __always_inline bool wp_fault(__u64 error_code)
 	       (PFERR_PRESENT_MASK | PFERR_WRITE_MASK);
 }
 
-static __always_inline void count_fault(struct ks_vm_counters *c, __u64 error_code)
+/* A slot for key: the one it has, or a free one taken now. NULL (and
+ * the drop counted) when none is free. Only on a cache miss. */
+static __always_inline struct ks_fault_slot *vm_slot_get(struct ks_vm_key *key)
 {
-	c->faults++;
-	if (error_code & PFERR_WRITE_MASK)
-		c->write_faults++;
-	if (wp_fault(error_code))
-		c->wp_faults++;
+	struct ks_fault_slot *s = bpf_map_lookup_elem(&vm_slots, key), n = {};
+	struct ks_vm_fault_line *l;
+
+	if (s)
+		return s;
+	/* A VMM whose counters already found the VM tables full stays
+	 * untracked (as in vm_of_pid()); one that finds no free slot now
+	 * becomes so, and is reported. */
+	if (bpf_map_lookup_elem(&untracked, &key->tgid) ||
+	    bpf_map_pop_elem(&free_vm_slots, &n.slot)) {
+		vm_table_full(key->tgid);
+		return NULL;
+	}
+	/* Every CPU's copy has the same generation. */
+	l = bpf_map_lookup_elem(&vm_faults, &n.slot);
+	if (l)
+		n.gen = l->gen;
+	/* Another CPU may have given the VM a slot meanwhile: keep that one. */
+	if (!l || bpf_map_update_elem(&vm_slots, key, &n, BPF_NOEXIST))
+		bpf_map_push_elem(&free_vm_slots, &n.slot, 0);
+	return bpf_map_lookup_elem(&vm_slots, key);
 }
 
-/* The same fault in its vCPU's counters; d = its latency, 0 if not timed. */
-static __always_inline void count_vcpu_fault(struct kvm_vcpu *vcpu, __u64 error_code, __u64 d)
+static __always_inline struct ks_fault_slot *vcpu_slot_get(struct ks_vcpu_key *key)
 {
-	struct ks_vcpu_key key = {
-		.tgid = bpf_get_current_pid_tgid() >> 32,
-		.vcpu_id = BPF_CORE_READ(vcpu, vcpu_id),
-		.kvm = (__u64)BPF_CORE_READ(vcpu, kvm),
-	};
-	struct ks_vcpu_faults *f = bpf_map_lookup_elem(&vcpu_faults, &key);
+	struct ks_fault_slot *s = bpf_map_lookup_elem(&vcpu_slots, key), n = {};
+	struct ks_vcpu_fault_line *l;
 
-	if (!f) {
-		if (bpf_map_update_elem(&vcpu_faults, &key, &zero_vcpu_faults, BPF_NOEXIST) &&
-		    !bpf_map_lookup_elem(&vcpu_faults, &key)) {
-			drop(KS_DROP_VCPU_TABLE_FULL);
-			return;
+	if (s)
+		return s;
+	if (bpf_map_pop_elem(&free_vcpu_slots, &n.slot)) {
+		drop(KS_DROP_VCPU_TABLE_FULL);
+		return NULL;
+	}
+	l = bpf_map_lookup_elem(&vcpu_fault_ctr, &n.slot);
+	if (l)
+		n.gen = l->gen;
+	if (!l || bpf_map_update_elem(&vcpu_slots, key, &n, BPF_NOEXIST))
+		bpf_map_push_elem(&free_vcpu_slots, &n.slot, 0);
+	return bpf_map_lookup_elem(&vcpu_slots, key);
+}
+
+/* The slow path, on a cache miss: finds or takes the VM's and the vCPU's
+ * slots and caches them in e. Returns false if the VM has none; a VM with
+ * a slot but a vCPU without one (vCPU table full) is counted here, uncached. */
+static __noinline bool fault_cache_fill(struct fault_cache_entry *e, struct kvm_vcpu *vcpu,
+					struct kvm *kvm, __u32 tgid, __u64 error_code)
+{
+	struct ks_vm_key vkey = { .tgid = tgid, .kvm = (__u64)kvm };
+	struct ks_vcpu_key ckey = { .tgid = tgid, .vcpu_id = vcpu->vcpu_id, .kvm = (__u64)kvm };
+	struct ks_fault_slot *vs, *cs;
+	struct ks_vm_fault_line *l;
+	__u32 vm_slot, vm_gen;
+
+	if (!e)
+		return false;
+	e->vcpu = 0;
+	vs = vm_slot_get(&vkey);
+	if (!vs)
+		return false;
+	vm_slot = vs->slot;
+	vm_gen = vs->gen;
+	cs = vcpu_slot_get(&ckey);
+	if (!cs) {
+		l = bpf_map_lookup_elem(&vm_faults, &vm_slot);
+		if (l && l->gen == vm_gen) {
+			l->faults++;
+			if (error_code & PFERR_WRITE_MASK)
+				l->write_faults++;
+			if (wp_fault(error_code))
+				l->wp_faults++;
 		}
-		f = bpf_map_lookup_elem(&vcpu_faults, &key);
-		if (!f)
+		return false;
+	}
+	e->vm_slot = vm_slot;
+	e->vm_gen = vm_gen;
+	e->vcpu_slot = cs->slot;
+	e->vcpu_gen = cs->gen;
+	e->kvm = (__u64)kvm;
+	e->tgid = tgid;
+	e->vcpu = (__u64)vcpu;
+	return true;
+}
+
+/* Counts one fault of vcpu; d = its latency in ns, 0 if not timed. The
+ * common case (this CPU counted this vCPU's last fault) touches the cache
+ * entry, the VM's line on this CPU and the vCPU's line: no hash lookup.
+ * vCPU fields are read directly (BTF pointers), not with probe-read calls.
+ * The tracepoint runs with preemption off, so nothing else touches this
+ * CPU's entry and lines meanwhile; the fexit program (--fault-latency) can
+ * be preempted on a fully preemptible kernel, where a fault of another
+ * vCPU on the same CPU could interleave, as with the per-CPU hash before. */
+static __always_inline void count_fault(struct kvm_vcpu *vcpu, __u64 error_code, __u64 d)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct kvm *kvm = vcpu->kvm;
+	__u32 way = vcpu->vcpu_id & (KS_FAULT_CACHE_WAYS - 1);
+	struct fault_cache_entry *e;
+	struct ks_vm_fault_line *vl = NULL;
+	struct ks_vcpu_fault_line *cl = NULL;
+	__u32 vk, ck;
+
+	if (filter_tgid && tgid != filter_tgid)
+		return;
+	e = bpf_map_lookup_elem(&fault_cache, &way);
+	if (!e)
+		return;
+	if (e->vcpu == (__u64)vcpu && e->kvm == (__u64)kvm && e->tgid == tgid) {
+		vk = e->vm_slot;
+		ck = e->vcpu_slot;
+		vl = bpf_map_lookup_elem(&vm_faults, &vk);
+		cl = bpf_map_lookup_elem(&vcpu_fault_ctr, &ck);
+	}
+	if (!vl || !cl || vl->gen != e->vm_gen || cl->gen != e->vcpu_gen) {
+		/* Miss, or a slot released since: look the slots up again. */
+		if (!fault_cache_fill(e, vcpu, kvm, tgid, error_code))
+			return;
+		vk = e->vm_slot;
+		ck = e->vcpu_slot;
+		vl = bpf_map_lookup_elem(&vm_faults, &vk);
+		cl = bpf_map_lookup_elem(&vcpu_fault_ctr, &ck);
+		if (!vl || !cl || vl->gen != e->vm_gen || cl->gen != e->vcpu_gen)
 			return;
 	}
-	f->faults++;
-	if (wp_fault(error_code))
-		f->wp_faults++;
+	vl->faults++;
+	cl->faults++;
+	if (error_code & PFERR_WRITE_MASK)
+		vl->write_faults++;
+	if (wp_fault(error_code)) {
+		vl->wp_faults++;
+		cl->wp_faults++;
+	}
 	if (d) {
-		f->fault_ns += d;
-		f->fault_lat[log2_bucket(d) & (KS_LAT_BUCKETS - 1)]++;
+		struct ks_vcpu_fault_lat *h = bpf_map_lookup_elem(&vcpu_fault_lat, &ck);
+
+		cl->fault_ns += d;
+		if (h)
+			h->lat[log2_bucket(d) & (KS_LAT_BUCKETS - 1)]++;
 	}
 }
 
-/* The fault handler's entry timestamp, in the vCPU task's local storage
- * rather than in `starts`: a fault is the hottest event there is, and a
- * shared hash costs an update, a lookup and a delete per fault (measured
- * 10-20x an empty program on the hook, bench/hookcost; task storage is one
- * cached lookup). Not per-CPU: the handler may sleep and move. */
+/* The default way in: KVM's kvm_page_fault tracepoint fires once per
+ * guest page fault exit it hands to its MMU (NPF/EPT violation, or #PF
+ * with shadow paging), with the error code. One program per fault, and
+ * no latency: that needs the pair below (--fault-latency). */
+SEC("tp_btf/kvm_page_fault")
+int BPF_PROG(tp_page_fault, struct kvm_vcpu *vcpu, u64 fault_address,
+	     u64 error_code)
+{
+	/* tp_btf pointer arguments may be NULL as far as the verifier knows. */
+	if (vcpu)
+		count_fault(vcpu, error_code, 0);
+	return 0;
+}
+
+/* With --fault-latency: the fault handler timed from entry to exit. Its
+ * entry timestamp is in the vCPU task's local storage (not per CPU: the
+ * handler may sleep and move), which costs what a second program on the
+ * hook costs and more: opt-in (docs/performance.md). */
 struct {
 	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
@@ -796,8 +990,7 @@ SEC("fexit/kvm_mmu_page_fault")
 int BPF_PROG(fexit_page_fault, struct kvm_vcpu *vcpu, gpa_t cr2_or_gpa,
 	     u64 error_code)
 {
-	struct ks_vm_counters *c;
-	__u64 t0, d, *ts;
+	__u64 t0, *ts;
 
 	if (!traced())
 		return 0;
@@ -806,32 +999,7 @@ int BPF_PROG(fexit_page_fault, struct kvm_vcpu *vcpu, gpa_t cr2_or_gpa,
 	if (!ts || !(t0 = *ts))
 		return 0;
 	*ts = 0;
-	c = vm_of(BPF_CORE_READ(vcpu, kvm));
-	if (!c)
-		return 0;
-	d = bpf_ktime_get_ns() - t0;
-	count_fault(c, error_code);
-	c->fault_ns += d;
-	c->fault_lat[log2_bucket(d) & (KS_LAT_BUCKETS - 1)]++;
-	count_vcpu_fault(vcpu, error_code, d);
-	return 0;
-}
-
-/* Fallback when kvm_mmu_page_fault cannot be traced: counts, no latency. */
-SEC("tp_btf/kvm_page_fault")
-int BPF_PROG(tp_page_fault, struct kvm_vcpu *vcpu, u64 fault_address,
-	     u64 error_code)
-{
-	struct ks_vm_counters *c;
-
-	/* tp_btf pointer arguments may be NULL as far as the verifier knows. */
-	if (!traced() || !vcpu)
-		return 0;
-	c = vm_of(BPF_CORE_READ(vcpu, kvm));
-	if (!c)
-		return 0;
-	count_fault(c, error_code);
-	count_vcpu_fault(vcpu, error_code, 0);
+	count_fault(vcpu, error_code, bpf_ktime_get_ns() - t0 ?: 1);
 	return 0;
 }
 

@@ -19,6 +19,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "commands.h"
+#include "fault_slots.h"
 #include "loader.h"
 #include "migrate.h"
 #include "migrate_trace.h"
@@ -40,6 +41,8 @@ struct migrate_args {
 	struct ks_loader_opts loader;   /* --max-vms */
 };
 
+#define OPT_FAULT_LATENCY 0x100
+
 static const struct argp_option migrate_options[] = {
 	{ "pid", 'p', "PID", 0, "Trace only the VMM with this process id", 0 },
 	{ "interval", 'i', "INTERVAL", 0, "Report every INTERVAL (default 1s; e.g. 500ms, 2s)", 0 },
@@ -49,6 +52,8 @@ static const struct argp_option migrate_options[] = {
 	{ "trace", 't', "FILE", 0, "Also write the run as a Chrome trace-event JSON timeline "
 	  "(opens in Perfetto and chrome://tracing)", 0 },
 	KS_LOADER_OPTION_MAX_VMS,
+	{ "fault-latency", OPT_FAULT_LATENCY, NULL, 0, "Also time every guest fault (latency "
+	  "histograms, vCPU time lost); costs the guest more per fault, off by default", 0 },
 	{ 0 },
 };
 
@@ -56,6 +61,10 @@ static error_t parse_migrate(int key, char *arg, struct argp_state *state)
 {
 	struct migrate_args *a = state->input;
 
+	if (key == OPT_FAULT_LATENCY) {
+		a->loader.fault_latency = true;
+		return 0;
+	}
 	if (key == 't') {
 		if (!*arg)
 			argp_error(state, "--trace: empty file name");
@@ -215,6 +224,24 @@ static void sweep_strays(struct run *r)
 		more = !bpf_map_get_next_key(ufd, &ukey, &unext);
 		if (stray(r, (pid_t)ukey, &v))
 			bpf_map_delete_elem(ufd, &ukey);
+	}
+	/* Fault slots of a VMM that went untraced (more than KS_MAX_TRACKED)
+	 * and has exited: given back, a few per scan. */
+	{
+		pid_t gone[16];
+		int ngone = 0;
+
+		fd = bpf_map__fd(r->l.skel->maps.vm_slots);
+		more = !bpf_map_get_next_key(fd, NULL, &next);
+		while (more && ngone < 16) {
+			key = next;
+			more = !bpf_map_get_next_key(fd, &key, &next);
+			if (!ks_migrate_vm(&r->m, (pid_t)key.tgid, false) &&
+			    kill((pid_t)key.tgid, 0) && errno == ESRCH)
+				gone[ngone++] = (pid_t)key.tgid;
+		}
+		for (int i = 0; i < ngone; i++)
+			ks_fault_slots_release(r->l.skel, gone[i]);
 	}
 	free(v);
 }
@@ -455,6 +482,7 @@ int cmd_migrate(int argc, char **argv)
 	ks_libbpf_logging();
 	ks_probe_init(&p);
 	a.loader.filter_tgid = (unsigned int)a.run.pid;
+	r->m.fault_latency_asked = a.loader.fault_latency;
 	if (ks_loader_start(&r->l, &p, &a.loader)) {
 		ks_probe_free(&p);
 		/* A signal may interrupt the loading itself (EINTR). */
@@ -501,6 +529,7 @@ int cmd_migrate(int argc, char **argv)
 			ks_json_u64(&j, "programs", r->l.nr_progs);
 			ks_json_i64(&j, "filter_pid", a.run.pid);
 			ks_json_u64(&j, "interval_ns", a.run.interval_ns);
+			ks_json_bool(&j, "fault_latency", r->m.fault_latency);
 			ks_json_obj(&j, "hooks");
 			for (unsigned int i = 0; i < ks_nr_hooks; i++) {
 				const struct ks_choice *c = &r->l.choices[i];
@@ -516,6 +545,10 @@ int cmd_migrate(int argc, char **argv)
 				if (r->l.choices[i].way < 0)
 					printf("  unavailable on this kernel: %s (see 'kvmscope check')\n",
 					       ks_hooks[i].metric);
+			if (!r->m.fault_latency)
+				printf("  fault latency: %s\n", a.loader.fault_latency ?
+				       "cannot be traced on this kernel (see 'kvmscope check')" :
+				       "off (--fault-latency turns it on, at a cost to the guest)");
 			fflush(stdout);
 		}
 	}

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <stddef.h>
+#include <string.h>
 #include "hooks.h"
 
 /* Names of the series' tracepoints are fixed here and in kernel/patches;
@@ -41,10 +42,15 @@ const struct ks_hook ks_hooks[] = {
 		{ KS_WAY_FENTRY, "kvm_clear_dirty_log_protect",
 		  { "fentry_clear_dirty_log", "fexit_clear_dirty_log" }, NULL },
 	} },
+	/* One cheap program per fault by default; timing each fault takes a
+	 * program at both ends of the handler, which the guest feels
+	 * (docs/performance.md), so latency is opt-in. */
 	{ "faults", "guest page faults handled by KVM's MMU (write faults, latency)", true, {
+		{ KS_WAY_TP, "kvm_page_fault", { "tp_page_fault" },
+		  "counts only; fault latency is off (kvmscope migrate --fault-latency)" },
 		{ KS_WAY_FENTRY, "kvm_mmu_page_fault",
-		  { "fentry_page_fault", "fexit_page_fault" }, NULL },
-		{ KS_WAY_TP, "kvm_page_fault", { "tp_page_fault" }, "counts only, no latency" },
+		  { "fentry_page_fault", "fexit_page_fault" },
+		  "counts and latency; costs the guest more per fault" },
 	} },
 	{ "splits", "huge pages split", false, {
 		{ KS_WAY_TP, "kvm_mmu_split_huge_page", { "tp_split_huge_page" },
@@ -85,6 +91,14 @@ const char *ks_way_kind_name(enum ks_way_kind kind)
 	return "?";
 }
 
+const char *ks_way_opt_in(const struct ks_way *w)
+{
+	/* Timing every fault costs a program at both ends of the handler. */
+	if (w->kind == KS_WAY_FENTRY && !strcmp(w->target, "kvm_mmu_page_fault"))
+		return "--fault-latency";
+	return NULL;
+}
+
 static const char *way_unusable(const struct ks_probe *p, const struct ks_way *w,
 				const char **where)
 {
@@ -109,7 +123,7 @@ static const char *way_unusable(const struct ks_probe *p, const struct ks_way *w
 	return NULL;
 }
 
-int ks_hooks_choose(const struct ks_probe *p, struct ks_choice *choices)
+int ks_hooks_choose(const struct ks_probe *p, struct ks_choice *choices, bool opt_in)
 {
 	int missing = 0;
 
@@ -121,9 +135,13 @@ int ks_hooks_choose(const struct ks_probe *p, struct ks_choice *choices)
 		for (int w = 0; w < KS_MAX_WAYS && h->ways[w].target; w++) {
 			c->where[w] = NULL;
 			c->why_not[w] = way_unusable(p, &h->ways[w], &c->where[w]);
-			if (!c->why_not[w] && c->way < 0)
-				c->way = w;
 		}
+		/* First pass: the ways wanted (opt-in ones if asked for, else
+		 * the others); second pass: the rest, as fallbacks. */
+		for (int pass = 0; pass < 2 && c->way < 0; pass++)
+			for (int w = 0; w < KS_MAX_WAYS && h->ways[w].target && c->way < 0; w++)
+				if (!c->why_not[w] && ((ks_way_opt_in(&h->ways[w]) != NULL) == opt_in) == !pass)
+					c->way = w;
 		if (c->way < 0 && h->required)
 			missing++;
 	}

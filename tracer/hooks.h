@@ -45,8 +45,13 @@ struct ks_choice {
 };
 
 const char *ks_way_kind_name(enum ks_way_kind kind);
-/* Chooses a way for every hook. Returns the number of required hooks with
- * no usable way (0 = tracing can work). */
-int ks_hooks_choose(const struct ks_probe *p, struct ks_choice *choices);
+/* The option that asks for this way (e.g. "--fault-latency"), or NULL for
+ * an ordinary way. Without the option an opt-in way is only a fallback for
+ * its hook; with it, it goes first. */
+const char *ks_way_opt_in(const struct ks_way *w);
+/* Chooses a way for every hook; opt_in: the opt-in ways were asked for.
+ * Returns the number of required hooks with no usable way (0 = tracing
+ * can work). */
+int ks_hooks_choose(const struct ks_probe *p, struct ks_choice *choices, bool opt_in);
 
 #endif

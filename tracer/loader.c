@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <bpf/libbpf.h>
+#include "fault_slots.h"
 #include "kvmscope.h"
 #include "loader.h"
 #include "common/log.h"
@@ -29,28 +30,6 @@ error_t ks_loader_parse_max_vms(const char *arg, struct argp_state *state,
 unsigned int ks_loader_max_vms(const struct ks_loader_opts *o)
 {
 	return o->max_vms ? o->max_vms : KS_MAX_VMS;
-}
-
-/* The tables sized by the number of VMs, all in one place: the VM table
- * (KS_VM_ENTRIES per VM) and the vCPU table (KS_VCPU_ENTRIES per VM). */
-static int size_tables(struct migrate_bpf *skel, unsigned int max_vms)
-{
-	const struct {
-		struct bpf_map *map;
-		unsigned int per_vm;
-	} t[] = {
-		{ skel->maps.vm_counters, KS_VM_ENTRIES },
-		{ skel->maps.vcpu_faults, KS_VCPU_ENTRIES },
-	};
-
-	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
-		int err = bpf_map__set_max_entries(t[i].map, max_vms * t[i].per_vm);
-
-		if (err)
-			return ks_err("cannot size BPF map %s for %u VMs: %s",
-				      bpf_map__name(t[i].map), max_vms, strerror(-err));
-	}
-	return 0;
 }
 
 /* Is this program part of a chosen way? */
@@ -130,7 +109,7 @@ static int try_start(struct ks_loader *l, const struct ks_loader_opts *o)
 	if (!l->skel)
 		return ks_err("cannot open BPF object: %s", strerror(errno));
 	l->skel->rodata->filter_tgid = o->filter_tgid;
-	if (size_tables(l->skel, ks_loader_max_vms(o)))
+	if (ks_fault_slots_size(l->skel, ks_loader_max_vms(o), o->fault_latency))
 		return -1;
 
 	bpf_object__for_each_program(prog, l->skel->obj) {
@@ -142,6 +121,8 @@ static int try_start(struct ks_loader *l, const struct ks_loader_opts *o)
 	err = migrate_bpf__load(l->skel);
 	if (err)
 		return ks_err("cannot load BPF programs: %s%s", strerror(-err), hint(-err));
+	if (ks_fault_slots_init(l->skel))
+		return -1;
 
 	bpf_object__for_each_program(prog, l->skel->obj) {
 		const char *name = bpf_program__name(prog);
@@ -168,7 +149,8 @@ static int try_start(struct ks_loader *l, const struct ks_loader_opts *o)
 		ks_debug("%s: %s; trying the next way for %s", name, l->attach_why[h][w],
 			 ks_hooks[h].metric);
 		l->choices[h].way = -1;
-		for (int next = w + 1; next < KS_MAX_WAYS && ks_hooks[h].ways[next].target; next++) {
+		/* Any way still usable (the failed one now says why not). */
+		for (int next = 0; next < KS_MAX_WAYS && ks_hooks[h].ways[next].target; next++) {
 			if (!l->choices[h].why_not[next]) {
 				l->choices[h].way = next;
 				break;
@@ -192,7 +174,7 @@ int ks_loader_start(struct ks_loader *l, const struct ks_probe *p,
 		return ks_err("internal error: too many hooks");
 	if (!p->vmlinux_btf)
 		return ks_err("kernel has no BTF (/sys/kernel/btf/vmlinux): CO-RE programs cannot load");
-	if (ks_hooks_choose(p, l->choices))
+	if (ks_hooks_choose(p, l->choices, o->fault_latency))
 		return ks_err("kernel lacks hooks kvmscope needs; run 'kvmscope check' for the list");
 
 	/* Each retry drops one way for good, so this ends. */

@@ -24,6 +24,7 @@ struct ks_loader {
 
 struct ks_loader_opts {
 	unsigned int filter_tgid;   /* 0 = every VMM */
+	bool fault_latency;         /* time every fault (--fault-latency): the opt-in ways */
 	unsigned int max_vms;       /* --max-vms; 0 = KS_MAX_VMS */
 };
 

@@ -87,6 +87,7 @@ struct ks_migrate {
 	int filter_pid;
 	bool output_failed;
 	bool fault_latency;       /* faults come through fentry/fexit: timed */
+	bool fault_latency_asked; /* --fault-latency was given */
 	bool page_stats;          /* page-size stats updates are traced (series) */
 	bool gfn_wp;              /* write protection by min_level is traced */
 	struct ks_trace *trace;   /* --trace FILE, or NULL */

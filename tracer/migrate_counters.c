@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The kernel side of the migrate state: the per-CPU counters of every VM
- * and vCPU summed into their running totals, the drop counters, and
+ * and the fault slots of every VM and vCPU summed into their running
+ * totals, the drop counters, and
  * forgetting a VMM that exited. Shared by `migrate` and `export`.
  */
 #include <stdlib.h>
@@ -9,22 +10,20 @@
 #include <string.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "fault_slots.h"
 #include "migrate.h"
 #include "migrate.skel.h"
 #include "common/json.h"
 #include "common/log.h"
 
-/* Sums the per-CPU vCPU fault counters into each vCPU's running total.
- * One entry per vCPU: the cost does not grow with the fault rate. */
+/* Each vCPU's faults from its fault slot (tracer/fault_slots.c). One
+ * entry per vCPU: the cost does not grow with the fault rate. */
 void ks_migrate_read_vcpu_faults(struct ks_migrate *m, struct migrate_bpf *skel)
 {
-	int ncpu = libbpf_num_possible_cpus();
-	int fd = bpf_map__fd(skel->maps.vcpu_faults);
+	int fd = bpf_map__fd(skel->maps.vcpu_slots);
 	struct ks_vcpu_key key, next, *prev = NULL;
-	struct ks_vcpu_faults *vals = ncpu > 0 ? calloc(ncpu, sizeof(*vals)) : NULL;
+	struct ks_fault_slot s;
 
-	if (!vals)
-		return;
 	for (int i = 0; i < KS_MAX_TRACKED; i++) {
 		struct ks_vm *vm = &m->vms[i];
 
@@ -39,20 +38,49 @@ void ks_migrate_read_vcpu_faults(struct ks_migrate *m, struct migrate_bpf *skel)
 		key = next;
 		prev = &key;
 		vm = ks_migrate_vm(m, (pid_t)key.tgid, false);
-		if (!vm || bpf_map_lookup_elem(fd, &key, vals))
+		if (!vm || bpf_map_lookup_elem(fd, &key, &s))
 			continue;
 		v = ks_migrate_vcpu(vm, key.vcpu_id);
-		if (!v)
-			continue;
-		for (int c = 0; c < ncpu; c++) {
-			uint64_t *t = (uint64_t *)&v->total;
-			const uint64_t *s = (const uint64_t *)&vals[c];
-
-			for (size_t k = 0; k < sizeof(v->total) / sizeof(uint64_t); k++)
-				t[k] += s[k];
-		}
+		if (v)
+			ks_fault_vcpu_read(skel, &s, m->fault_latency, &v->total);
 	}
-	free(vals);
+}
+
+/* The fault fields of each VM's totals: counts from its VM slots (one per
+ * struct kvm of the VMM), time and latency from its vCPUs' slots. */
+static void read_vm_faults(struct ks_migrate *m, struct migrate_bpf *skel)
+{
+	int fd = bpf_map__fd(skel->maps.vm_slots), cfd = bpf_map__fd(skel->maps.vcpu_slots);
+	struct ks_vm_key key, next, *prev = NULL;
+	struct ks_vcpu_key ckey, cnext, *cprev = NULL;
+	struct ks_fault_slot s;
+
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		struct ks_vm *vm;
+
+		key = next;
+		prev = &key;
+		vm = ks_migrate_vm(m, (pid_t)key.tgid, false);
+		if (!vm || bpf_map_lookup_elem(fd, &key, &s))
+			continue;
+		ks_fault_vm_read(skel, &s, &vm->total.faults, &vm->total.write_faults,
+				 &vm->total.wp_faults);
+	}
+	if (!m->fault_latency)
+		return;
+	while (!bpf_map_get_next_key(cfd, cprev, &cnext)) {
+		struct ks_vcpu_faults f = { 0 };
+		struct ks_vm *vm;
+
+		ckey = cnext;
+		cprev = &ckey;
+		vm = ks_migrate_vm(m, (pid_t)ckey.tgid, false);
+		if (!vm || bpf_map_lookup_elem(cfd, &ckey, &s) || !ks_fault_vcpu_read(skel, &s, true, &f))
+			continue;
+		vm->total.fault_ns += f.fault_ns;
+		for (int b = 0; b < KS_LAT_BUCKETS; b++)
+			vm->total.fault_lat[b] += f.fault_lat[b];
+	}
 }
 
 void ks_migrate_read_vm_counters(struct ks_migrate *m, struct migrate_bpf *skel)
@@ -85,6 +113,7 @@ void ks_migrate_read_vm_counters(struct ks_migrate *m, struct migrate_bpf *skel)
 				t[k] += s[k];
 		}
 	}
+	read_vm_faults(m, skel);
 	for (int i = 0; i < KS_MAX_TRACKED; i++)
 		if (m->vms[i].used && m->vms[i].active)
 			ks_migrate_untracked(m, &m->vms[i]);
@@ -139,9 +168,8 @@ void ks_migrate_read_counters(struct ks_migrate *m, struct migrate_bpf *skel)
 void ks_migrate_forget_in_kernel(struct migrate_bpf *skel, struct ks_vm *vm)
 {
 	int fd = bpf_map__fd(skel->maps.vm_counters);
-	int vfd = bpf_map__fd(skel->maps.vcpu_faults);
 	int sfd = bpf_map__fd(skel->maps.slot_pages);
-	struct ks_vcpu_key vkey, vnext;
+	int ffd = bpf_map__fd(skel->maps.vm_slots);
 	struct ks_vm_key key, next;
 	struct ks_slot_key skey, snext;
 	pid_t self = getpid();
@@ -151,6 +179,14 @@ void ks_migrate_forget_in_kernel(struct migrate_bpf *skel, struct ks_vm *vm)
 	while (more) {
 		key = next;
 		more = !bpf_map_get_next_key(fd, &key, &next);
+		if ((pid_t)key.tgid == vm->pid)
+			ks_migrate_remember_kvm(vm, key.kvm);
+	}
+	/* A VM that only took faults has no vm_counters entry. */
+	more = !bpf_map_get_next_key(ffd, NULL, &next);
+	while (more) {
+		key = next;
+		more = !bpf_map_get_next_key(ffd, &key, &next);
 		if ((pid_t)key.tgid == vm->pid)
 			ks_migrate_remember_kvm(vm, key.kvm);
 	}
@@ -165,13 +201,7 @@ void ks_migrate_forget_in_kernel(struct migrate_bpf *skel, struct ks_vm *vm)
 		if ((pid_t)key.tgid == vm->pid || mine)
 			bpf_map_delete_elem(fd, &key);
 	}
-	more = !bpf_map_get_next_key(vfd, NULL, &vnext);
-	while (more) {
-		vkey = vnext;
-		more = !bpf_map_get_next_key(vfd, &vkey, &vnext);
-		if ((pid_t)vkey.tgid == vm->pid)
-			bpf_map_delete_elem(vfd, &vkey);
-	}
+	ks_fault_slots_release(skel, vm->pid);
 	more = vm->nkvm && !bpf_map_get_next_key(sfd, NULL, &snext);
 	while (more) {
 		skey = snext;

@@ -201,8 +201,33 @@ static void json_count_levels(struct ks_json *j, const struct ks_vm *vm, const c
 		ks_migrate_json_levels(j, key, v);
 }
 
+/* Why fault latency is not measured (m->fault_latency false). */
+static const char *latency_off(const struct ks_migrate *m)
+{
+	return m->fault_latency_asked ? "not measured (fault latency cannot be traced on this kernel)" :
+	       "not measured (fault latency is off; kvmscope migrate --fault-latency)";
+}
+
+/* fault_ns and fault_lat_log2_ns, or null for both when latency is not
+ * measured: a 0 there would read as a measurement. */
+static void json_latency(const struct ks_migrate *m, struct ks_json *j, uint64_t ns,
+			 const unsigned long long *lat)
+{
+	if (!m->fault_latency) {
+		ks_json_double(j, "fault_ns", NAN);
+		ks_json_double(j, "fault_lat_log2_ns", NAN);
+		return;
+	}
+	ks_json_u64(j, "fault_ns", ns);
+	ks_json_arr(j, "fault_lat_log2_ns");
+	for (int b = 0; b < KS_LAT_BUCKETS; b++)
+		ks_json_arr_u64(j, lat[b]);
+	ks_json_close(j);
+}
+
 /* Per vCPU: faults, write-protect faults, time in the handler and its
- * share of span_ns (null without fault latency), log2 latency histogram. */
+ * share of span_ns, log2 latency histogram (the last three null without
+ * fault latency). */
 static void json_vcpus(struct ks_migrate *m, struct ks_json *j, const struct ks_vm *vm,
 		       bool delta, uint64_t span_ns)
 {
@@ -222,13 +247,9 @@ static void json_vcpus(struct ks_migrate *m, struct ks_json *j, const struct ks_
 		ks_json_i64(j, "vcpu", v->id);
 		ks_json_u64(j, "faults", f.faults);
 		ks_json_u64(j, "wp_faults", f.wp_faults);
-		ks_json_u64(j, "fault_ns", f.fault_ns);
 		ks_json_double(j, "vcpu_time_lost_pct", m->fault_latency && span_ns ?
 			       100.0 * f.fault_ns / span_ns : NAN);
-		ks_json_arr(j, "fault_lat_log2_ns");
-		for (int b = 0; b < KS_LAT_BUCKETS; b++)
-			ks_json_arr_u64(j, f.fault_lat[b]);
-		ks_json_close(j);
+		json_latency(m, j, f.fault_ns, f.fault_lat);
 		ks_json_close(j);
 	}
 	ks_json_close(j);
@@ -262,14 +283,11 @@ static void interval_vm(struct ks_migrate *m, struct ks_vm *vm, uint64_t now_ns,
 		json_count(&j, vm, "faults", dc.faults);
 		json_count(&j, vm, "write_faults", dc.write_faults);
 		json_count(&j, vm, "wp_faults", dc.wp_faults);
-		json_count(&j, vm, "fault_ns", dc.fault_ns);
 		if (vm->untracked) {
+			ks_json_null(&j, "fault_ns");
 			ks_json_null(&j, "fault_lat_log2_ns");
 		} else {
-			ks_json_arr(&j, "fault_lat_log2_ns");
-			for (int i = 0; i < KS_LAT_BUCKETS; i++)
-				ks_json_arr_u64(&j, dc.fault_lat[i]);
-			ks_json_close(&j);
+			json_latency(m, &j, dc.fault_ns, dc.fault_lat);
 		}
 		ks_json_u64(&j, "vcpus", nvcpu);
 		if (m->fault_latency && !vm->untracked)
@@ -313,14 +331,20 @@ static void interval_vm(struct ks_migrate *m, struct ks_vm *vm, uint64_t now_ns,
 		if (ks_output_check(m->out))
 			m->output_failed = true;
 	} else {
+		char lat[64];
+
+		if (m->fault_latency)
+			snprintf(lat, sizeof(lat), ", p99 %llu us)  vCPU stall %.2f%%",
+				 (unsigned long long)hist_quantile(dc.fault_lat, 0.99) / 1000, lost);
+		else
+			snprintf(lat, sizeof(lat), ")  vCPU stall not measured");
 		fprintf(m->out, "%10.3fs  pid %-7d %-15.15s syncs %-4llu ioctl %8.3f ms  wp 4k/2m %llu/%llu  "
-			"faults %llu (w %llu, p99 %llu us)  vCPU stall %.2f%%  splits %llu  tlb %llu\n",
+			"faults %llu (w %llu%s  splits %llu  tlb %llu\n",
 			(now_ns - m->start_ns) / 1e9, vm->pid, text_comm(vm),
 			(unsigned long long)vm->syncs_interval, vm->host_ns_interval / 1e6,
 			(unsigned long long)dc.wp_gfn_calls[1], (unsigned long long)dc.wp_gfn_calls[2],
-			(unsigned long long)dc.faults, (unsigned long long)dc.write_faults,
-			(unsigned long long)hist_quantile(dc.fault_lat, 0.99) / 1000,
-			lost, (unsigned long long)(dc.splits[2] + dc.splits[3]),
+			(unsigned long long)dc.faults, (unsigned long long)dc.write_faults, lat,
+			(unsigned long long)(dc.splits[2] + dc.splits[3]),
 			(unsigned long long)dc.tlb_flushes);
 		for (int i = 0; i < na; i++)
 			if (a[i].found && !agrees(&a[i]))
@@ -430,11 +454,15 @@ static void text_counters(struct ks_migrate *m, const struct ks_vm *vm, uint64_t
 			window / 1e9, host_pct, guest_pct, nvcpu);
 	else if (window)
 		fprintf(m->out, "  migration overhead over %.3f s of dirty logging: host %.2f%% (ioctls), "
-			"guest unavailable (fault latency cannot be traced on this kernel)\n",
-			window / 1e9, host_pct);
-	fprintf(m->out, "  host: %.3f ms in dirty-log ioctls; guest: %.3f ms in %llu faults (%llu writes)\n",
-		vm->host_ns_total / 1e6, c->fault_ns / 1e6, (unsigned long long)c->faults,
-		(unsigned long long)c->write_faults);
+			"guest %s\n", window / 1e9, host_pct, latency_off(m));
+	if (m->fault_latency)
+		fprintf(m->out, "  host: %.3f ms in dirty-log ioctls; guest: %.3f ms in %llu faults (%llu writes)\n",
+			vm->host_ns_total / 1e6, c->fault_ns / 1e6, (unsigned long long)c->faults,
+			(unsigned long long)c->write_faults);
+	else
+		fprintf(m->out, "  host: %.3f ms in dirty-log ioctls; guest: %llu faults (%llu writes), "
+			"time in them %s\n", vm->host_ns_total / 1e6, (unsigned long long)c->faults,
+			(unsigned long long)c->write_faults, latency_off(m));
 	fprintf(m->out, "  write-protect calls by min_level: 4k %llu, 2m %llu, 1g %llu; splits 2m %llu, 1g %llu; TLB flushes %llu\n",
 		(unsigned long long)c->wp_gfn_calls[1], (unsigned long long)c->wp_gfn_calls[2],
 		(unsigned long long)c->wp_gfn_calls[3], (unsigned long long)c->splits[2],
@@ -483,7 +511,10 @@ static void summary_vm(struct ks_migrate *m, struct ks_vm *vm, uint64_t now_ns)
 		else
 			ks_json_null(&j, "guest_overhead_pct"); /* not measured */
 		ks_json_bool(&j, "vm_table_full", vm->untracked != 0);
-		json_count(&j, vm, "fault_ns", c->fault_ns);
+		if (m->fault_latency)
+			json_count(&j, vm, "fault_ns", c->fault_ns);
+		else
+			ks_json_null(&j, "fault_ns"); /* not measured */
 		json_count(&j, vm, "faults", c->faults);
 		json_count(&j, vm, "write_faults", c->write_faults);
 		json_count(&j, vm, "wp_faults", c->wp_faults);

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Per-event cost of kvmscope's hot-path BPF programs against empty programs
-# on the same hooks, in one run (bench/hookcost.c). Workloads trigger the
+# on the same hooks, in one run (bench/hookcost.c); two kvmscope migrate
+# sessions, one with --fault-latency, so both ways in for faults run. Workloads trigger the
 # hooks: faults and whole-slot write protection (get mode), write
 # protection by min_level at clears (manual mode), huge page splits (THP
 # backing), stats reads (kvmscope stats every 10 ms).
@@ -13,6 +14,10 @@ while ! grep -q ready /tmp/hc.txt; do
 	n=$((n + 1))
 	[ $n -gt 600 ] && { echo "bench: hookcost did not start: $(cat /tmp/hc.txt)"; exit 1; }
 done
+# Both ways in for faults at once: the default tracepoint program (this
+# session) and the --fault-latency pair (a second session).
+start_migrate /tmp/m2.json -i 1s --fault-latency
+mpid2=$mpid
 start_migrate /tmp/m.json -i 1s
 kvmload --vcpus 2 --mem-per-vcpu 32 --iterations 4 --mode get >/dev/null
 kvmload --vcpus 2 --mem-per-vcpu 32 --iterations 4 --mode manual --backing thp >/dev/null
@@ -25,5 +30,7 @@ wait $kpid
 # Read the statistics while kvmscope's programs are still loaded.
 kill -INT $hpid
 wait $hpid
+stop_migrate
+mpid=$mpid2
 stop_migrate
 grep -v '^ready' /tmp/hc.txt

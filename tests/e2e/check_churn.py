@@ -177,7 +177,7 @@ def main():
     for k in ("migrate_fds", "stats_fds", "export_fds"):
         result(e[k] <= b[k], label, f"{k.replace('_', ' ')} back to baseline ({b[k]:.0f} -> {e[k]:.0f})",
                f"{b[k]:.0f} -> {e[k]:.0f}")
-    for k in ("vm_counters", "vcpu_faults", "slot_pages", "starts", "ioctl_pending", "memslot_pending",
+    for k in ("vm_counters", "vm_slots", "vcpu_slots", "slot_pages", "starts", "ioctl_pending", "memslot_pending",
               "untracked"):
         result(e[k] == b[k], label, f"BPF map {k}: {b[k]:.0f} entries before, {e[k]:.0f} after",
                "entries left behind by exited VMs")

@@ -214,10 +214,11 @@ def main():
            f"{hist_bad[:5]}")
     pf, faults = val("kvmscope_page_fault_seconds_count"), val("kvmscope_page_faults_total")
     if pf is None:
-        # Kernels whose faults come from the kvm_page_fault tracepoint
-        # have counts but no latency: the family is left out.
+        # Faults counted through the kvm_page_fault tracepoint (the
+        # default, or a kernel that cannot time kvm_mmu_page_fault) have no
+        # latency: the family is left out.
         result(faults is not None and faults > 0, L,
-               f"faults counted ({faults}); no latency histogram on this kernel", "no fault counts")
+               f"faults counted ({faults}); no latency histogram (not timed)", "no fault counts")
     else:
         result(pf == faults and pf > 0, L, f"page fault latency histogram counts every fault ({pf})",
                f"{pf} vs {faults}")

@@ -84,7 +84,7 @@ def check_exit(label, pid, mig):
            f"{len(gone)} exit records: {gone}")
 
 
-def check_run(label, truth, mig, mode, backing, counters=True):
+def check_run(label, truth, mig, mode, backing, counters=True, latency=False):
     """Every check of one kvmload run against its ground truth. With
     counters False (the VM did not fit in the kernel's VM table), the
     checks of what the events say, and that its counters are null."""
@@ -257,11 +257,26 @@ def check_run(label, truth, mig, mode, backing, counters=True):
     result(sum(per_vcpu.values()) == vs["wp_faults"] and not off, label,
            f"write-protect faults per vCPU ({per_vcpu}) add up to the VM's and match each vCPU's protected writes",
            f"VM {vs['wp_faults']}, per vCPU {per_vcpu}; (vcpu, faults, pages): {off}")
-    lat = [v for v in vs["vcpu_faults"] if v["faults"] and sum(v["fault_lat_log2_ns"]) != v["faults"]]
-    if by_type(mig, "attached")[0]["hooks"]["faults"] == "kvm_mmu_page_fault":
-        result(not lat and all(v["vcpu_time_lost_pct"] is not None for v in vs["vcpu_faults"]), label,
+    # Fault latency: measured in the --fault-latency session (when the
+    # kernel lets kvm_mmu_page_fault be traced), else said to be not
+    # measured (null), never a 0 that would read as a measurement.
+    att = by_type(mig, "attached")[0]
+    timed = att["hooks"]["faults"] == "kvm_mmu_page_fault"
+    result(att["fault_latency"] == timed and timed == latency, label,
+           f"fault latency {'on (--fault-latency)' if latency else 'off by default'}, "
+           f"faults through {att['hooks']['faults']}", f"attached {att}")
+    if timed:
+        lat = [v for v in vs["vcpu_faults"] if v["faults"] and sum(v["fault_lat_log2_ns"]) != v["faults"]]
+        result(not lat and all(v["vcpu_time_lost_pct"] is not None for v in vs["vcpu_faults"])
+               and vs["fault_ns"] > 0 and vs["guest_overhead_pct"] is not None, label,
                "each vCPU's latency histogram counts all its faults, and its time lost is reported",
                f"{lat[:2]}")
+    else:
+        shown = [v for v in vs["vcpu_faults"]
+                 if (v["fault_ns"], v["fault_lat_log2_ns"], v["vcpu_time_lost_pct"]) != (None, None, None)]
+        result(not shown and vs["fault_ns"] is None and vs["guest_overhead_pct"] is None, label,
+               "fault time, latency and vCPU time lost are null (not measured), not 0",
+               f"VM fault_ns {vs['fault_ns']}, vCPUs {shown[:2]}")
 
     # SEV live-migration interface: every KVM_HC_MAP_GPA_RANGE the guest
     # made (one page each), and no MSR_KVM_MIGRATION_CONTROL write.
@@ -385,26 +400,30 @@ def main():
     ap.add_argument("log")
     a = ap.parse_args()
     sections = parse_sections(a.log)
-    mig = [s for s in sections if s[0].startswith("migrate exit=")]
-    if not mig:
-        result(False, a.label, "migrate output present", "no migrate section")
-        return 1
-    head, mrecs, mother = mig[0]
-    result(head.endswith("exit=0"), a.label, "migrate ended cleanly on SIGINT", head)
-    bad = [l for l in mother if l.startswith("bad JSON")]
-    result(not bad, a.label, "migrate output is valid JSON lines", bad[:2])
-    summ = by_type(mrecs, "summary")
-    result(summ and not any(summ[0]["lost"].values()), a.label, "no events lost",
-           summ[0]["lost"] if summ else "no summary")
-    # The series' events are there on the patched kernel only; the stock
-    # kernels take the fallbacks (stats reads) or have nothing (page stats).
-    att = by_type(mrecs, "attached")
-    hooks = att[0]["hooks"] if att else {}
-    want = (("kvm_stats_read", "kvm_mmu_page_stats") if a.label.startswith("patched")
-            else ("kvm_vm_stats_read", "unavailable"))
-    got = (hooks.get("stats_reads"), hooks.get("page_stats", "unavailable"))
-    result(got == want, a.label, f"stats reads through {want[0]}, page-size stats updates: {want[1]}",
-           f"got {got}")
+    # Two sessions: the default one, and one with --fault-latency.
+    sessions = {}
+    for name in ("migrate", "migrate-latency"):
+        mig = [s for s in sections if s[0].startswith(name + " exit=")]
+        if not mig:
+            result(False, a.label, f"{name} output present", f"no {name} section")
+            return 1
+        head, mrecs, mother = mig[0]
+        sessions[name] = mrecs
+        result(head.endswith("exit=0"), a.label, f"{name} ended cleanly on SIGINT", head)
+        bad = [l for l in mother if l.startswith("bad JSON")]
+        result(not bad, a.label, f"{name} output is valid JSON lines", bad[:2])
+        summ = by_type(mrecs, "summary")
+        result(summ and not any(summ[0]["lost"].values()), a.label, f"{name}: no events lost",
+               summ[0]["lost"] if summ else "no summary")
+        # The series' events are there on the patched kernel only; the stock
+        # kernels take the fallbacks (stats reads) or have nothing (page stats).
+        att = by_type(mrecs, "attached")
+        hooks = att[0]["hooks"] if att else {}
+        want = (("kvm_stats_read", "kvm_mmu_page_stats") if a.label.startswith("patched")
+                else ("kvm_vm_stats_read", "unavailable"))
+        got = (hooks.get("stats_reads"), hooks.get("page_stats", "unavailable"))
+        result(got == want, a.label, f"{name}: stats reads through {want[0]}, page-size stats updates: {want[1]}",
+               f"got {got}")
     runs = 0
     for head, recs, other in sections:
         m = re.match(r"kvmload (\S+) (\S+) (.*) exit=(\d+)", head)
@@ -412,11 +431,13 @@ def main():
             continue
         runs += 1
         backing, mode, shape, code = m.groups()
+        latency = shape.endswith(" latency")
         label = f"{a.label}: {backing} {mode} {shape}"
         if code != "0" or not by_type(recs, "start"):
             result(False, label, "kvmload ran", f"exit {code}: {other[:2]}")
             continue
-        check_run(label, recs, mrecs, mode, backing)
+        check_run(label, recs, sessions["migrate-latency" if latency else "migrate"], mode, backing,
+                  latency=latency)
     result(runs > 0, a.label, f"{runs} kvmload runs traced", "none")
     # The duration bound is a timing figure: reported, not judged. Twelve
     # sessions had 17 of 1288 compared ioctls beyond max(10%, 100 us), 0 to

@@ -30,6 +30,7 @@
 #include <bpf/libbpf.h>
 #include "common/log.h"
 #include "common/probe.h"
+#include "fault_slots.h"
 #include "hooks.h"
 #include "kvmscope.h"
 #include "migrate.skel.h"
@@ -133,6 +134,17 @@ static int sum_counters(struct migrate_bpf *skel, unsigned int tgid,
 		}
 	}
 	free(vals);
+	/* Faults are counted in the fault slots, not in vm_counters. */
+	fd = bpf_map__fd(skel->maps.vm_slots);
+	prev = NULL;
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		struct ks_fault_slot s;
+
+		key = next;
+		prev = &key;
+		if (key.tgid == tgid && !bpf_map_lookup_elem(fd, &key, &s))
+			ks_fault_vm_read(skel, &s, &sum->faults, &sum->write_faults, &sum->wp_faults);
+	}
 	return 0;
 }
 
@@ -286,9 +298,18 @@ int main(int argc, char **argv)
 		else
 			FAIL("cannot open a second copy of the BPF object");
 	}
+	/* Both ways in for faults are loaded: latency histograms too. */
+	if (ks_fault_slots_size(skel, 0, true)) {
+		FAIL("sizing the fault slot maps");
+		goto out;
+	}
 	err = migrate_bpf__load(skel);
 	if (err) {
 		FAIL("load: %s (libbpf's log above)", strerror(-err));
+		goto out;
+	}
+	if (ks_fault_slots_init(skel)) {
+		FAIL("filling the free fault slot queues");
 		goto out;
 	}
 	/* Attach one by one so each program gets its own verdict; the links

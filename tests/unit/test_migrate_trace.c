@@ -1,4 +1,4 @@
-// uses: migrate_events.c migrate_counters.c migrate_report.c migrate_trace.c trace_chrome.c rmap_bytes.c vmstats.c statsdbg.c statsfd.c vmfind.c
+// uses: migrate_events.c migrate_counters.c fault_slots.c migrate_report.c migrate_trace.c trace_chrome.c rmap_bytes.c vmstats.c statsdbg.c statsfd.c vmfind.c
 /* migrate's events as a trace, without a kernel: a VM's dirty-logging
  * lifecycle fed through the same entry points the ring buffer and the
  * interval loop use, then the trace text checked piece by piece. */

@@ -27,7 +27,8 @@ query() { wget -q -O - --post-data "query=$1" "http://$PROM/api/v1/query"; }
 # The lab's /init leaves the network alone: loopback starts down.
 ip link set lo up || fail "cannot bring up loopback"
 t0=$(cut -d' ' -f1 /proc/uptime)
-kvmscope export --listen 127.0.0.1:$PORT -i 250ms >/tmp/export.out 2>/tmp/export.err &
+# --fault-latency: the page fault latency histogram is checked too.
+kvmscope export --listen 127.0.0.1:$PORT -i 250ms --fault-latency >/tmp/export.out 2>/tmp/export.err &
 xp=$!
 # It prints its URL once the BPF programs are attached: from then on every
 # dirty-log ioctl counts.

@@ -1,34 +1,54 @@
 #!/bin/sh
 # In the lab: one `kvmscope migrate --json` session traces a series of
-# kvmload VMs (every backing × mode, 1 and 2 vCPUs, 1 and 3 memslots).
+# kvmload VMs (every backing × mode, 1 and 2 vCPUs, 1 and 3 memslots), then
+# a `--fault-latency` session two more.
 # Prints each run's ground truth and the tracer's output in sections for
 # tests/e2e/check_migrate.py, which compares them on the host.
 set -u
-taskset -c 1 kvmscope migrate --json -i 250ms >/tmp/migrate.json 2>/tmp/migrate.err &
-mpid=$!
-lab-wait /tmp/migrate.json '"type":"attached"' 30 $mpid ||
-	{ echo "FAIL migrate did not attach: $(cat /tmp/migrate.err)"; exit 1; }
+# session NAME ARGS...: kvmscope migrate --json ARGS in the background until
+# attached.
+session() {
+	taskset -c 1 kvmscope migrate --json -i 250ms "$@" >/tmp/migrate.json 2>/tmp/migrate.err &
+	mpid=$!
+	lab-wait /tmp/migrate.json '"type":"attached"' 30 $mpid ||
+		{ echo "FAIL migrate did not attach: $(cat /tmp/migrate.err)"; exit 1; }
+}
+# kvmload_run BACKING MODE VCPUS SLOTS STATS_READS TAG: one traced VM, its
+# ground truth in a section named after it (TAG: the session it belongs to).
+kvmload_run() {
+	name="$1 $2 vcpus=$3 slots=$4$6"
+	taskset -c 0 kvmload --vcpus $3 --mem-per-vcpu 12 --slots $4 --backing $1 \
+		--iterations 3 --write-percent 60 --mode $2 --pause-ms 200 --map-gpa-calls 7 --json \
+		--stats-reads $5 >/tmp/k.json 2>/tmp/k.err
+	echo "=== kvmload $name exit=$?"
+	cat /tmp/k.json
+	cat /tmp/k.err
+}
+# end_session NAME: lets the tracer see the last exit, then ends it as a
+# user would, and prints its output.
+end_session() {
+	sleep 0.5
+	kill -INT $mpid
+	wait $mpid
+	echo "=== $1 exit=$?"
+	cat /tmp/migrate.json
+	echo "=== $1 stderr"
+	cat /tmp/migrate.err
+}
+# The default session: faults counted, no latency.
+session
 i=0
 for backing in anon thp hugetlb; do
 	for mode in get manual manual-init-set; do
 		i=$((i + 1))
 		# Alternate the shapes so every backing and mode sees both.
 		if [ $((i % 2)) -eq 0 ]; then vcpus=2 slots=3; else vcpus=1 slots=1; fi
-		name="$backing $mode vcpus=$vcpus slots=$slots"
-		taskset -c 0 kvmload --vcpus $vcpus --mem-per-vcpu 12 --slots $slots --backing $backing \
-			--iterations 3 --write-percent 60 --mode $mode --pause-ms 200 --map-gpa-calls 7 --json \
-			--stats-reads $((i % 3)) \
-			>/tmp/k.json 2>/tmp/k.err
-		echo "=== kvmload $name exit=$?"
-		cat /tmp/k.json
-		cat /tmp/k.err
+		kvmload_run $backing $mode $vcpus $slots $((i % 3)) ""
 	done
 done
-# Let the tracer see the last exit, then end it as a user would.
-sleep 0.5
-kill -INT $mpid
-wait $mpid
-echo "=== migrate exit=$?"
-cat /tmp/migrate.json
-echo "=== migrate stderr"
-cat /tmp/migrate.err
+end_session migrate
+# With --fault-latency: the same checks, and every fault timed.
+session --fault-latency
+kvmload_run anon get 2 3 1 " latency"
+kvmload_run thp manual-init-set 1 1 0 " latency"
+end_session migrate-latency

@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The fault slots of bpf/migrate.bpf.c (bpf/kvmscope.h): sized before the
+ * BPF object loads, the free-slot stacks filled after, read per interval,
+ * and a VMM's slots given back when it goes.
+ */
+#ifndef KS_FAULT_SLOTS_H
+#define KS_FAULT_SLOTS_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+#include "kvmscope.h"
+
+struct migrate_bpf;
+
+/* Before load: the VM slot tables get max_vms entries (the VM table's
+ * size), the latency histograms one per vCPU slot if latency is on. */
+int ks_fault_slots_size(struct migrate_bpf *skel, unsigned int max_vms, bool latency);
+/* After load, before attach: every slot onto its free stack. */
+int ks_fault_slots_init(struct migrate_bpf *skel);
+
+/* One VM's faults summed over the CPUs; false if its line is unreadable
+ * or was released (generation changed). */
+bool ks_fault_vm_read(struct migrate_bpf *skel, const struct ks_fault_slot *s,
+		      unsigned long long *faults, unsigned long long *write_faults,
+		      unsigned long long *wp_faults);
+/* One vCPU's faults (latency too if latency is on); false as above. */
+bool ks_fault_vcpu_read(struct migrate_bpf *skel, const struct ks_fault_slot *s, bool latency,
+			struct ks_vcpu_faults *out);
+
+/* Gives back every VM and vCPU slot of process pid: entries deleted,
+ * generations bumped (so no CPU's cached slot counts again), counters
+ * zeroed, slots back on their free stacks. */
+void ks_fault_slots_release(struct migrate_bpf *skel, pid_t pid);
+
+#endif
