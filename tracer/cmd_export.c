@@ -13,6 +13,7 @@
  */
 #include <argp.h>
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -227,6 +228,13 @@ int cmd_export(int argc, char **argv)
 		return KS_EXIT_FAIL;
 	if (ks_signals_install())
 		return KS_EXIT_FAIL;
+	/* Every collection renders a page (two buffers of a size that follows
+	 * the VMs alive, grown by doubling) and frees the one before. Kept in
+	 * the collector's malloc arena, they fragmented it, and RSS rose by up
+	 * to 0.9 MB over the first VMs of a churn and stayed there. Above this
+	 * size they are mapped on their own and go back to the kernel when
+	 * freed; the arena keeps only small, long-lived allocations. */
+	mallopt(M_MMAP_THRESHOLD, 16 * 1024);
 	r = calloc(1, sizeof(*r));
 	if (r)
 		r->x = calloc(1, sizeof(*r->x));

@@ -71,7 +71,17 @@ if [ $WITH_PROM = 1 ]; then
 		[ $n -gt 40 ] && { query "kvmscope_dirty_log_ioctl_seconds_count"; fail "Prometheus never saw $gets GET ioctls"; }
 	done
 else
-	sleep 0.6 # two collections after the pause began
+	# Until a collection has the VM's and both vCPUs' stats and every GET:
+	# the exporter finds a new VMM at its next look at /proc (once a
+	# second), later than that on a loaded lab.
+	n=0
+	until wget -q -O /tmp/scrape1.txt "$URL" &&
+		grep -q "^kvmscope_vm_[a-z_]*{pid=\"$kp\"," /tmp/scrape1.txt &&
+		[ "$(grep -c "^kvmscope_vcpu_exits_total{pid=\"$kp\"," /tmp/scrape1.txt)" = 2 ] &&
+		grep -q "^kvmscope_dirty_log_ioctl_seconds_count{pid=\"$kp\",.*op=\"get\"} $gets\$" /tmp/scrape1.txt; do
+		sleep 0.5; n=$((n + 1))
+		[ $n -gt 40 ] && { cat /tmp/scrape1.txt; fail "the exporter never showed the VM's stats and $gets GET ioctls"; }
+	done
 fi
 wget -q -O /tmp/scrape1.txt "$URL" || fail "scrape failed"
 wget -q -O /tmp/scrape.om --header 'Accept: application/openmetrics-text; version=1.0.0; charset=utf-8' \
