@@ -9,6 +9,12 @@
 # and without kvmscope's programs attached; /init's kvm-hold makes it rare);
 # retrying keeps that from failing a run, and the oops is printed (NOTE line) so it stays visible in
 # the logs. One that comes back is a failure like any other.
+
+# lab_boot_failed: reads the runner's output on stdin and prints the line
+# that shows the lab kernel, not the command, failed (empty if none).
+lab_boot_failed() {
+	grep -m1 -E '^lab: kernel panic|Oops:|BUG: |rcu: INFO: rcu_preempt detected stalls|^lab: the VM stopped before the command finished' || true
+}
 lab_run() {
 	local out rc why attempt
 	out=$("$LAB_HERE/run" --timeout 300 "$@" 2>&1)
@@ -17,7 +23,7 @@ lab_run() {
 		# A lab VM that stops with no exit status and no panic reset
 		# itself (a triple fault of the emulated CPU: nothing a guest
 		# process can cause), seen once in a churn run.
-		why=$(printf '%s\n' "$out" | grep -m1 -E '^lab: kernel panic|Oops:|BUG: |rcu: INFO: rcu_preempt detected stalls|^lab: the VM stopped before the command finished' || true)
+		why=$(printf '%s\n' "$out" | lab_boot_failed)
 		[ -n "$why" ] || break
 		echo "NOTE lab kernel failed ($why), boot $attempt of 3" >&2
 		out=$("$LAB_HERE/run" --timeout 300 "$@" 2>&1)

@@ -11,6 +11,8 @@ set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 RUN=$ROOT/tests/lab/run
+# shellcheck source=tests/lab/lib.sh
+. "$ROOT/tests/lab/lib.sh"
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/kvmscope-lab-test.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
 FAILED=0
@@ -41,11 +43,18 @@ done
 # lab NAME ARGS...: run the runner, stdout to $TMP/NAME.out, stderr to
 # $TMP/NAME.err, stdin closed as in CI; sets $rc. The generous --timeout
 # only guards against hangs on a loaded machine.
+# A boot whose kernel failed (tests/lab/lib.sh: lab_boot_failed; under TCG
+# the lab kernels rarely oops at boot) is retried, up to three boots.
 lab() {
-	local name=$1
+	local name=$1 attempt why
 	shift
-	rc=0
-	"$RUN" --timeout 180 "$@" >"$TMP/$name.out" 2>"$TMP/$name.err" <&- || rc=$?
+	for attempt in 1 2 3; do
+		rc=0
+		"$RUN" --timeout 180 "$@" >"$TMP/$name.out" 2>"$TMP/$name.err" <&- || rc=$?
+		why=$(cat "$TMP/$name.out" "$TMP/$name.err" | lab_boot_failed)
+		[ -n "$why" ] && [ "$attempt" -lt 3 ] || break
+		echo "NOTE $name: lab kernel failed ($why), boot $((attempt + 1)) of 3" >&2
+	done
 }
 # Last line of stderr, for failure reasons.
 why() { printf 'rc=%s, stderr: %s' "$rc" "$(tail -n 1 "$TMP/$1.err")"; }
