@@ -106,14 +106,13 @@ static int on_event(void *ctx, void *data, size_t len)
 	return 0;
 }
 
-/* Attaches binary stats and the exit watch to a VMM found in /proc. A VMM
- * tracked without stats (it had no stats fd yet: QEMU opens them on its
- * first query-stats) is retried at every scan. */
+/* Attaches binary stats and the exit watch to a VMM found in /proc, and
+ * opens them again when the rule of ks_vmstats_stale() says so. */
 static void adopt(struct run *r, const struct ks_vmm *v, uint64_t ts)
 {
 	struct ks_vm *vm = ks_migrate_vm(&r->m, v->pid, true);
 	struct epoll_event ev = { .events = EPOLLIN };
-	bool retry, reopen;
+	bool retry, had_stats;
 	int rc;
 
 	if (!vm) {
@@ -125,12 +124,9 @@ static void adopt(struct run *r, const struct ks_vmm *v, uint64_t ts)
 	}
 	r->seen[vm - r->m.vms] = true;
 	retry = vm->found_ts != 0;
-	/* Debugfs stats sum the vCPUs that existed when they were opened, and
-	 * a VMM found before it opened its stats fds has them now: reopen. */
-	reopen = vm->have_stats && vm->st.vm.dbg_dir >= 0 &&
-		     (ks_vmstats_vcpus(&vm->st) != v->nvcpu || v->vm_stats_fd >= 0);
-	if (retry && !reopen && (vm->have_stats || (v->vm_stats_fd < 0 && !v->nvcpu_stats)))
+	if (retry && !ks_vmstats_stale(&vm->st, vm->have_stats, v))
 		return; /* nothing new to attach */
+	had_stats = vm->have_stats;
 	if (retry) {
 		epoll_ctl(r->epfd, EPOLL_CTL_DEL, vm->st.pidfd, NULL);
 		ks_vmstats_close(&vm->st);
@@ -151,7 +147,10 @@ static void adopt(struct run *r, const struct ks_vmm *v, uint64_t ts)
 	ev.data.u64 = (uint64_t)(vm - r->m.vms) + 1; /* 0 is the ring buffer */
 	if (epoll_ctl(r->epfd, EPOLL_CTL_ADD, vm->st.pidfd, &ev))
 		ks_warn("cannot watch PID %d for exit: %s", (int)v->pid, strerror(errno));
-	ks_migrate_report_vm(&r->m, vm, retry ? "stats" : "found", ts);
+	/* A VMM still without stats is looked at again every scan: say so
+	 * only when something changed. */
+	if (!retry || vm->have_stats || had_stats)
+		ks_migrate_report_vm(&r->m, vm, retry ? "stats" : "found", ts);
 }
 
 /* Scans one process now (a VMM whose events arrived before we knew it). */

@@ -30,19 +30,8 @@ static void adopt(struct ks_exporter *x, const struct ks_vmm *v, uint64_t now)
 		x->warned_full = true;
 		return;
 	}
-	/* Known: look again, as migrate does, at a VMM whose stats could not
-	 * be taken (at every scan: a pidfd and a few system calls), and at one
-	 * read through debugfs that now holds stats fds or has other vCPUs
-	 * (debugfs sums the vCPUs that existed when it was opened). KVM serves
-	 * KVM_GET_STATS_FD only to the VMM itself, so a VMM found between
-	 * creating its VM and opening its stats fds (kvmload does so at once;
-	 * QEMU on its first query-stats) is first read through debugfs, or not
-	 * at all; only stats fds showing up used to send it back, and the lab
-	 * export test now and then found kvmload's VM without stats for good. */
-	bool reopen = vm->have_stats && vm->st.vm.dbg_dir >= 0 &&
-		      (ks_vmstats_vcpus(&vm->st) != v->nvcpu || v->vm_stats_fd >= 0);
-
-	if (vm->found_ts && vm->have_stats && !reopen)
+	/* Known: open its stats again only if the rule says so (vmstats.h). */
+	if (vm->found_ts && !ks_vmstats_stale(&vm->st, vm->have_stats, v))
 		return;
 	if (vm->found_ts)
 		ks_vmstats_close(&vm->st);

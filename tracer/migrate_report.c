@@ -400,6 +400,7 @@ void ks_migrate_report_vm(struct ks_migrate *m, struct ks_vm *vm, const char *wh
 		if (vm->have_stats) {
 			ks_json_u64(&j, "vcpus", ks_vmstats_vcpus(&vm->st));
 			ks_json_str(&j, "stats_id", vm->st.vm.schema.id);
+			ks_json_str(&j, "stats_source", ks_vmstats_source(&vm->st));
 		} else {
 			ks_json_str(&j, "stats_missing", vm->st.why);
 		}

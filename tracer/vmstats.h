@@ -56,6 +56,31 @@ static inline int ks_vmstats_vcpus(const struct ks_vmstats *vs)
 	return vs->nvcpu == 1 && vs->vcpu[0].vcpus_summed ? vs->vcpu[0].vcpus_summed : vs->nvcpu;
 }
 
+/*
+ * Whether a tracked VMM's stats are worth opening again, at a scan that
+ * found it as v (one rule for every command that follows VMMs). KVM
+ * serves KVM_GET_STATS_FD only to the VMM itself, so a VMM found between
+ * creating its VM and opening its stats fds (QEMU opens them on its first
+ * query-stats) is read through debugfs, or not at all:
+ *  - without stats: look again at every scan (a pidfd and a few system
+ *    calls, only for such VMMs);
+ *  - through debugfs, which sums the vCPUs that existed when it was
+ *    opened: once the VMM has other vCPUs, or holds a stats fd.
+ */
+static inline bool ks_vmstats_stale(const struct ks_vmstats *vs, bool have_stats,
+				    const struct ks_vmm *v)
+{
+	if (!have_stats)
+		return true;
+	return vs->vm.dbg_dir >= 0 && (ks_vmstats_vcpus(vs) != v->nvcpu || v->vm_stats_fd >= 0);
+}
+
+/* Where the VM's stats come from, for reports: "fd" or "debugfs". */
+static inline const char *ks_vmstats_source(const struct ks_vmstats *vs)
+{
+	return vs->vm.dbg_dir >= 0 ? "debugfs" : "fd";
+}
+
 /* A source from a stats fd of ours (taken over: closed with the source),
  * for a vCPU (vcpu_id) or the VM (-1): 0, or -1 with why set and sfd
  * closed. For bench/statsout, which replays stats from a memfd. */

@@ -92,6 +92,7 @@ struct kl_config {
 	unsigned int map_gpa_calls;	/* --map-gpa-calls: per vCPU and iteration */
 	unsigned int pause_ms;
 	unsigned int hold_ms;
+	unsigned int stats_fd_delay_ms;	/* --stats-fd-delay-ms */
 	uint64_t clear_chunk_pages;	/* 0: one KVM_CLEAR_DIRTY_LOG per slot */
 	enum kl_fault inject;
 };

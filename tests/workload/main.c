@@ -125,6 +125,10 @@ int main(int argc, char **argv)
 		kl_fail("out of memory for %u vCPUs", cfg.vcpus);
 	truth = kl_truth_new(vm.total_pages);
 	ctl = kl_vcpus_start(&vm, vcpus, cfg.vcpus);
+	/* A VMM that opens its stats fds late: a tracer that found it
+	 * before then reads it through debugfs until it holds them. */
+	if (cfg.stats_fd_delay_ms)
+		sleep_ms(cfg.stats_fd_delay_ms);
 	if (!cfg.no_stats_fd)
 		kl_stats_fds_open(&vm, vcpus, cfg.vcpus, cfg.stats_reads);
 	kl_report_start(&vm, vcpus);

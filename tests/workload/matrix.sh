@@ -73,7 +73,8 @@ for args in "--vcpus 0" "--vcpus -1" "--vcpus abc" "--vcpus 65" "--vcpus 2x" \
 	    "--write-percent 0" "--write-percent 101" "--write-percent 5.5" \
 	    "--clear-chunk-pages 100 --mode manual" "--clear-chunk-pages 64" \
 	    "--pause-ms -1" "--hold-ms x" "--json=yes" "--bogus" "stray" "--vcpus" \
-	    "--stats-reads 1001" "--stats-reads x" "--stats-reads 2 --no-stats-fd"; do
+	    "--stats-reads 1001" "--stats-reads x" "--stats-reads 2 --no-stats-fd" \
+	    "--stats-fd-delay-ms 60001" "--stats-fd-delay-ms 10 --no-stats-fd"; do
 	# shellcheck disable=SC2086  # word splitting is the point
 	usage_case $args
 done

@@ -35,6 +35,10 @@ static const char usage_text[] =
 "  --no-stats-fd          do not hold binary stats fds (by default the VM's\n"
 "                         and every vCPU's KVM_GET_STATS_FD stay open, as in\n"
 "                         a VMM that exports stats, so tools can read them)\n"
+"  --stats-fd-delay-ms MS open the stats fds this long after the VM and its\n"
+"                         vCPUs exist (0..60000, default 0): a VMM that\n"
+"                         opens them late, as QEMU does on its first\n"
+"                         query-stats\n"
 "  --stats-reads N        read the VM's and every vCPU's stats fd N times\n"
 "                         after populating, after each iteration and after\n"
 "                         logging is disabled (0..1000, default 0)\n"
@@ -151,7 +155,7 @@ enum {
 	OPT_VCPUS = 256, OPT_MEM, OPT_SLOTS, OPT_BACKING, OPT_ITERATIONS,
 	OPT_WRITE_PERCENT, OPT_MODE, OPT_CLEAR_CHUNK, OPT_PAUSE, OPT_HOLD,
 	OPT_JSON, OPT_INJECT, OPT_HELP, OPT_NO_STATS_FD, OPT_STATS_READS,
-	OPT_MAP_GPA_CALLS,
+	OPT_MAP_GPA_CALLS, OPT_STATS_FD_DELAY,
 };
 
 static const struct option long_options[] = {
@@ -168,6 +172,7 @@ static const struct option long_options[] = {
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "no-stats-fd", no_argument, NULL, OPT_NO_STATS_FD },
 	{ "stats-reads", required_argument, NULL, OPT_STATS_READS },
+	{ "stats-fd-delay-ms", required_argument, NULL, OPT_STATS_FD_DELAY },
 	{ "map-gpa-calls", required_argument, NULL, OPT_MAP_GPA_CALLS },
 	{ "inject-fault", required_argument, NULL, OPT_INJECT },
 	{ "help", no_argument, NULL, OPT_HELP },
@@ -195,6 +200,8 @@ static void check_combination(const struct kl_config *c)
 	slot_mib = total_mib / c->slots;
 	if (c->stats_reads && c->no_stats_fd)
 		usage_error("--stats-reads needs the stats fds that --no-stats-fd gives up");
+	if (c->stats_fd_delay_ms && c->no_stats_fd)
+		usage_error("--stats-fd-delay-ms delays the stats fds that --no-stats-fd gives up");
 	if (c->clear_chunk_pages && c->mode == KL_MODE_GET)
 		usage_error("--clear-chunk-pages only applies to --mode manual or manual-init-set");
 	if (c->clear_chunk_pages > slot_mib * KL_MIB / KL_PAGE_SIZE)
@@ -265,6 +272,9 @@ void kl_parse_options(int argc, char **argv, struct kl_config *c)
 			break;
 		case OPT_NO_STATS_FD:
 			c->no_stats_fd = true;
+			break;
+		case OPT_STATS_FD_DELAY:
+			c->stats_fd_delay_ms = parse_small("--stats-fd-delay-ms", optarg, 0, 60000);
 			break;
 		case OPT_STATS_READS:
 			c->stats_reads = parse_small("--stats-reads", optarg, 0,

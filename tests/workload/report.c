@@ -161,6 +161,7 @@ void kl_report_start(const struct kl_vm *vm, const struct kl_vcpu *vcpus)
 	jl_u64(&j, "clear_chunk_pages", c->clear_chunk_pages);
 	jl_u64(&j, "pause_ms", c->pause_ms);
 	jl_u64(&j, "hold_ms", c->hold_ms);
+	jl_u64(&j, "stats_fd_delay_ms", c->stats_fd_delay_ms);
 	jl_u64(&j, "map_gpa_calls", c->map_gpa_calls);
 	jl_bool(&j, "stats_fd", vm->stats_fd >= 0);
 	jl_u64(&j, "vcpu_stats_fds", vm->vcpu_stats_fds);

@@ -13,13 +13,16 @@ session() {
 	lab-wait /tmp/migrate.json '"type":"attached"' 30 $mpid ||
 		{ echo "FAIL migrate did not attach: $(cat /tmp/migrate.err)"; exit 1; }
 }
-# kvmload_run BACKING MODE VCPUS SLOTS STATS_READS TAG: one traced VM, its
-# ground truth in a section named after it (TAG: the session it belongs to).
+# kvmload_run BACKING MODE VCPUS SLOTS STATS_READS TAG [OPTION...]: one
+# traced VM, its ground truth in a section named after it (TAG: the
+# session it belongs to), with kvmload's further OPTIONs.
 kvmload_run() {
 	name="$1 $2 vcpus=$3 slots=$4$6"
-	taskset -c 0 kvmload --vcpus $3 --mem-per-vcpu 12 --slots $4 --backing $1 \
-		--iterations 3 --write-percent 60 --mode $2 --pause-ms 200 --map-gpa-calls 7 --json \
-		--stats-reads $5 >/tmp/k.json 2>/tmp/k.err
+	a1=$1 a2=$2 a3=$3 a4=$4 a5=$5
+	shift 6
+	taskset -c 0 kvmload --vcpus $a3 --mem-per-vcpu 12 --slots $a4 --backing $a1 \
+		--iterations 3 --write-percent 60 --mode $a2 --pause-ms 200 --map-gpa-calls 7 --json \
+		--stats-reads $a5 "$@" >/tmp/k.json 2>/tmp/k.err
 	echo "=== kvmload $name exit=$?"
 	cat /tmp/k.json
 	cat /tmp/k.err
@@ -50,5 +53,6 @@ end_session migrate
 # With --fault-latency: the same checks, and every fault timed.
 session --fault-latency
 kvmload_run anon get 2 3 1 " latency"
-kvmload_run thp manual-init-set 1 1 0 " latency"
+# This VMM opens its stats fds 2 s late (found before: debugfs, then them).
+kvmload_run thp manual-init-set 1 1 0 " late-stats latency" --stats-fd-delay-ms 2000
 end_session migrate-latency
