@@ -27,7 +27,9 @@
 /* Looking through /proc for VMMs costs the same whatever -i is, and grows
  * with the host's processes and fds: it is done once a second, or less
  * often (up to every 10 s) when a look takes more than 10 ms of CPU, so
- * that it stays within 1% of a CPU (docs/usage.md). */
+ * that it stays within 1% of a CPU (docs/usage.md). Whether a known VMM
+ * still holds its VM is looked at every second regardless: one readlink
+ * per VMM. */
 #define RESCAN_NS KS_NS_PER_S
 #define RESCAN_MAX_NS (10 * KS_NS_PER_S)
 #define RESCAN_SHARE 100
@@ -85,7 +87,9 @@ static error_t parse_stats(int key, char *arg, struct argp_state *state)
 struct tracked {
 	bool used;
 	struct ks_vmstats st;
-	bool announced;
+	bool announced;          /* its schemas printed (JSON) */
+	bool warned;             /* said that it has no stats */
+	int vm_fd;               /* its VM's fd number in the VMM */
 };
 
 struct stats_run {
@@ -93,7 +97,7 @@ struct stats_run {
 	struct ks_stats_out out;
 	struct tracked vms[MAX_VMS];
 	bool seen[MAX_VMS];      /* found with a VM fd by the current scan */
-	uint64_t start_ns, last_scan;
+	uint64_t start_ns, last_scan, last_look;
 	uint64_t rescan_ns;      /* RESCAN_NS, or longer on a host where a look is dear */
 	bool output_failed;
 	bool tty;                /* table to a terminal: redrawn in place */
@@ -114,20 +118,14 @@ static int adopt(const struct ks_vmm *v, void *ctx)
 	struct tracked *t = find(r, v->pid), *slot = NULL;
 	int rc;
 
-	/* Debugfs sums the vCPUs that existed when it was opened: reopen it
-	 * when the VMM has created more (QEMU: after its first memslots), or
-	 * has opened stats fds since (they are cheaper and have histograms). */
-	bool refresh = t && t->st.vm.dbg_dir >= 0 &&
-		       (ks_vmstats_vcpus(&t->st) != v->nvcpu || v->vm_stats_fd >= 0);
+	bool warned = t && t->warned;
 
 	if (t)
 		r->seen[t - r->vms] = true;
-	if (t && ks_stats_src_ok(&t->st.vm) && !refresh)
+	/* Known: open its stats again only if the rule says so (vmstats.h). */
+	if (t && !ks_vmstats_stale(&t->st, ks_stats_src_ok(&t->st.vm), v))
 		return 0;
 	if (t) {
-		/* Known without stats: the VMM may have opened them since. */
-		if (v->vm_stats_fd < 0 && !refresh)
-			return 0;
 		ks_vmstats_close(&t->st);
 		slot = t;
 	}
@@ -146,13 +144,15 @@ static int adopt(const struct ks_vmm *v, void *ctx)
 	if (rc < 0)
 		return 0; /* gone already */
 	slot->used = true;
+	slot->vm_fd = v->vm_fd;
+	slot->warned = warned;
 	r->seen[slot - r->vms] = true;
-	if (rc > 0 && !slot->announced) {
+	if (rc > 0 && !slot->warned) {
 		char comm[64];
 
 		ks_warn("PID %d (%s): no binary stats: %s", (int)v->pid,
 			ks_text_escape(v->comm, comm, sizeof(comm)), slot->st.why);
-		slot->announced = true;
+		slot->warned = true;
 	}
 	return 0;
 }
@@ -244,10 +244,13 @@ static void exits(struct stats_run *r, bool *gone)
 static void sample_all(struct stats_run *r, uint64_t ts)
 {
 	bool scanned = ts - r->last_scan >= r->rescan_ns, gone[MAX_VMS];
+	bool look = scanned || ts - r->last_look >= RESCAN_NS;
 	int shown = 0;
 
 	if (scanned)
 		scan(r, ts);
+	if (look)
+		r->last_look = ts;
 	exits(r, gone);
 	if (r->tty)
 		printf("\033[H\033[2J"); /* top-like: redraw in place */
@@ -263,8 +266,11 @@ static void sample_all(struct stats_run *r, uint64_t ts)
 			continue;
 		}
 		/* Our copies of its stats fds would keep a closed VM alive. */
-		if (scanned && !r->seen[i]) {
-			vm_gone(r, t, ts, "closed");
+		if (look && (scanned ? !r->seen[i] : !ks_vmm_holds_vm_fd(t->st.pid, t->vm_fd))) {
+			/* Its fds also go when it exits after exits() looked. */
+			struct pollfd p = { .fd = t->st.pidfd, .events = POLLIN };
+
+			vm_gone(r, t, ts, poll(&p, 1, 0) > 0 ? "exited" : "closed");
 			continue;
 		}
 		if (!ks_stats_src_ok(&t->st.vm))

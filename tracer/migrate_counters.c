@@ -157,6 +157,21 @@ void ks_migrate_read_counters(struct ks_migrate *m, struct migrate_bpf *skel)
 	ks_migrate_read_vcpu_faults(m, skel);
 }
 
+/* Remembers the struct kvm addresses of vm's entries in a map keyed by
+ * struct ks_vm_key. */
+static void remember_kvms(struct ks_vm *vm, int fd)
+{
+	struct ks_vm_key key, next;
+	bool more = !bpf_map_get_next_key(fd, NULL, &next);
+
+	while (more) {
+		key = next;
+		more = !bpf_map_get_next_key(fd, &key, &next);
+		if ((pid_t)key.tgid == vm->pid)
+			ks_migrate_remember_kvm(vm, key.kvm);
+	}
+}
+
 /* A gone VM's entries go, so they neither fill the maps up nor, once KVM
  * reuses the struct kvm address for a new VM, lend it the old VM's memslot
  * sizes: its counters (keyed by VMM and struct kvm), its vCPUs' fault
@@ -174,22 +189,12 @@ void ks_migrate_forget_in_kernel(struct migrate_bpf *skel, struct ks_vm *vm)
 	struct ks_slot_key skey, snext;
 	pid_t self = getpid();
 	uint32_t tgid = (uint32_t)vm->pid;
-	bool more = !bpf_map_get_next_key(fd, NULL, &next);
+	bool more;
 
-	while (more) {
-		key = next;
-		more = !bpf_map_get_next_key(fd, &key, &next);
-		if ((pid_t)key.tgid == vm->pid)
-			ks_migrate_remember_kvm(vm, key.kvm);
-	}
-	/* A VM that only took faults has no vm_counters entry. */
-	more = !bpf_map_get_next_key(ffd, NULL, &next);
-	while (more) {
-		key = next;
-		more = !bpf_map_get_next_key(ffd, &key, &next);
-		if ((pid_t)key.tgid == vm->pid)
-			ks_migrate_remember_kvm(vm, key.kvm);
-	}
+	/* Its struct kvm addresses, from both maps keyed by VMM and struct
+	 * kvm: a VM that only took faults has no vm_counters entry. */
+	remember_kvms(vm, fd);
+	remember_kvms(vm, ffd);
 	more = !bpf_map_get_next_key(fd, NULL, &next);
 	while (more) {
 		bool mine = false;

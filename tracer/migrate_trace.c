@@ -152,48 +152,50 @@ void ks_mtrace_sync(struct ks_migrate *m, struct ks_vm *vm, const struct ks_slot
 	ks_trace_event_end(t, &j);
 }
 
+/* Opens the complete event ('X') of one slot's operation, WHAT on TRACK,
+ * up to its arguments after "slot"; false if no trace is written. */
+static bool slot_op_begin(struct ks_migrate *m, struct ks_vm *vm, const struct ks_slot *s,
+			  const struct ks_event *e, const char *what, const char *cat, int track,
+			  struct ks_json *j)
+{
+	char name[64];
+
+	if (!m->trace)
+		return false;
+	name_vm(m->trace, vm);
+	snprintf(name, sizeof(name), "%s slot %u", what, s->id);
+	ks_trace_event(m->trace, j, 'X', name, cat, vm->pid, tid_of(vm, track), e->ts_ns);
+	ks_trace_dur(j, e->dur_ns);
+	ks_json_obj(j, "args");
+	ks_json_u64(j, "slot", s->id);
+	return true;
+}
+
 void ks_mtrace_slot_wp(struct ks_migrate *m, struct ks_vm *vm, const struct ks_slot *s,
 		       const struct ks_event *e)
 {
-	struct ks_trace *t = m->trace;
 	struct ks_json j;
-	char name[64];
 
-	if (!t)
+	if (!slot_op_begin(m, vm, s, e, "write-protect", "dirty_log", TRACK_SLOT_WP, &j))
 		return;
-	name_vm(t, vm);
-	snprintf(name, sizeof(name), "write-protect slot %u", s->id);
-	ks_trace_event(t, &j, 'X', name, "dirty_log", vm->pid, tid_of(vm, TRACK_SLOT_WP), e->ts_ns);
-	ks_trace_dur(&j, e->dur_ns);
-	ks_json_obj(&j, "args");
-	ks_json_u64(&j, "slot", s->id);
 	ks_json_u64(&j, "start_level", e->level);
 	ks_json_u64(&j, "npages", e->npages);
-	ks_trace_event_end(t, &j);
+	ks_trace_event_end(m->trace, &j);
 }
 
 void ks_mtrace_rmap(struct ks_migrate *m, struct ks_vm *vm, const struct ks_slot *s,
 		    const struct ks_event *e, uint64_t bytes)
 {
-	struct ks_trace *t = m->trace;
 	struct ks_json j;
-	char name[64];
 
-	if (!t)
+	if (!slot_op_begin(m, vm, s, e, "rmap alloc", "rmap", TRACK_RMAP, &j))
 		return;
-	name_vm(t, vm);
-	snprintf(name, sizeof(name), "rmap alloc slot %u", s->id);
-	ks_trace_event(t, &j, 'X', name, "rmap", vm->pid, tid_of(vm, TRACK_RMAP), e->ts_ns);
-	ks_trace_dur(&j, e->dur_ns);
-	ks_json_obj(&j, "args");
-	ks_json_u64(&j, "slot", s->id);
 	ks_json_u64(&j, "npages", e->npages);
 	ks_json_u64(&j, "bytes", bytes);
 	ks_json_i64(&j, "result", e->result);
-	ks_trace_event_end(t, &j);
+	ks_trace_event_end(m->trace, &j);
 }
 
-/* One counter event with a series per level from `from` (1 = 4k) to 1g. */
 static void counter_levels(struct ks_trace *t, const struct ks_vm *vm, const char *name,
 			   uint64_t ts, const unsigned long long *v, int from)
 {

@@ -93,6 +93,20 @@ static int is_number(const char *s)
 	return 1;
 }
 
+bool ks_vmm_holds_vm_fd(pid_t pid, int fd)
+{
+	char path[64], link[128];
+	ssize_t n;
+	int id;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)pid, fd);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n < 0)
+		return false;
+	link[n] = '\0';
+	return ks_kvm_fd_kind(link, &id) == KS_FD_VM;
+}
+
 int ks_vmm_scan(pid_t pid, struct ks_vmm *out)
 {
 	char path[64], link[128];

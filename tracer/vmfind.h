@@ -50,6 +50,9 @@ struct ks_vmm {
  * (ESRCH: gone; EACCES: not allowed to look).
  */
 int ks_vmm_scan(pid_t pid, struct ks_vmm *out);
+/* Does process pid still hold a VM at fd number fd (one readlink: the
+ * cheap way to see that a known VMM closed its VM, between scans)? */
+bool ks_vmm_holds_vm_fd(pid_t pid, int fd);
 /* -p PID of a tracing command: 0 if PID is a VMM, else -1 after one line
  * on stderr (no such process, not inspectable, or no VM fd). */
 int ks_vmm_require(pid_t pid);

@@ -7,11 +7,11 @@ Input: the console log of tests/lab/guest/migrate-e2e.sh, made of sections
 itself or one KVM reported to it; nothing is a constant from an earlier run.
 Prints one PASS/FAIL line per check; exits 1 on any failure.
 """
-import argparse
 import json
 import re
 import sys
 
+import labcheck
 from labcheck import exit_status, result
 from collections import defaultdict
 
@@ -439,23 +439,15 @@ def check_run(label, truth, mig, mode, backing, counters=True, latency=False):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--label", default="lab")
-    ap.add_argument("log")
-    a = ap.parse_args()
+    a = labcheck.args("lab")
     sections = parse_sections(a.log)
     # Two sessions: the default one, and one with --fault-latency.
     sessions = {}
     for name in ("migrate", "migrate-latency"):
-        mig = [s for s in sections if s[0].startswith(name + " exit=")]
-        if not mig:
-            result(False, a.label, f"{name} output present", f"no {name} section")
+        mrecs = labcheck.tracer_run(sections, name, a.label)
+        if mrecs is None:
             return 1
-        head, mrecs, mother = mig[0]
         sessions[name] = mrecs
-        result(head.endswith("exit=0"), a.label, f"{name} ended cleanly on SIGINT", head)
-        bad = [l for l in mother if l.startswith("bad JSON")]
-        result(not bad, a.label, f"{name} output is valid JSON lines", bad[:2])
         summ = by_type(mrecs, "summary")
         result(summ and not any(summ[0]["lost"].values()), a.label, f"{name}: no events lost",
                summ[0]["lost"] if summ else "no summary")

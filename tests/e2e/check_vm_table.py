@@ -12,7 +12,6 @@ check_migrate.py); the events of the VMs that did not fit (syncs, dirty
 pages) are exact too. export counts the drops, names the VM and leaves its
 counter series out. Prints PASS/FAIL/NOTE lines; exits 1 on a failure.
 """
-import argparse
 import contextlib
 import io
 import re
@@ -20,26 +19,22 @@ import sys
 
 import check_migrate
 from check_migrate import by_type
+import labcheck
 from labcheck import exit_status, result
 
 MAX_VMS = 3
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--label", default="vm-table")
-    ap.add_argument("log")
-    a = ap.parse_args()
+    a = labcheck.args("vm-table")
     label = a.label
     secs = check_migrate.parse_sections(a.log)
     get = {h.split(" exit=")[0]: (h, recs, other) for h, recs, other in secs}
-    if "migrate" not in get or "export" not in get:
-        result(False, label, "tracer output present", [s[0] for s in secs][-3:])
+    mrecs = labcheck.tracer_run(secs, "migrate", label)
+    if "export" not in get:
+        result(False, label, "export output present", [s[0] for s in secs][-3:])
+    if mrecs is None or "export" not in get:
         return exit_status()
-    mhead, mrecs, mother = get["migrate"]
-    result(mhead.endswith("exit=0"), label, "migrate ended cleanly on SIGINT", mhead)
-    result(not [l for l in mother if l.startswith("bad JSON")], label,
-           "migrate output is valid JSON lines", mother[:2])
     summ = by_type(mrecs, "summary")
     lost = summ[0]["lost"] if summ else {}
     merr = get.get("migrate stderr", ("", [], []))[2]

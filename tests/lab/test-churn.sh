@@ -10,7 +10,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$(dirname "$here")")
 log=$root/build/test-logs/churn.log
 mkdir -p "$(dirname "$log")"
-if ! lab_run --kernel stock-6.12 --timeout 900 --add "$here/guest/churn.sh" -- \
+if ! lab_run --kernel stock-6.12 --timeout 900 --add "$here/guest/churn.sh" --add "$here/guest/dump.sh" -- \
 	sh /opt/kvmscope/add/churn.sh >"$log" 2>&1; then
 	echo "FAIL churn: lab run failed: $(tail -n 3 "$log" | tr '\n' ' ')"
 	exit 1

@@ -10,7 +10,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$(dirname "$here")")
 log=$root/build/test-logs/vm-table.log
 mkdir -p "$(dirname "$log")"
-if ! lab_run --kernel stock-6.12 --timeout 900 --add "$here/guest/vm-table.sh" -- \
+if ! lab_run --kernel stock-6.12 --timeout 900 --add "$here/guest/vm-table.sh" --add "$here/guest/dump.sh" -- \
 	sh /opt/kvmscope/add/vm-table.sh >"$log" 2>&1; then
 	echo "FAIL vm-table: lab run failed: $(tail -n 3 "$log" | tr '\n' ' ')"
 	exit 1

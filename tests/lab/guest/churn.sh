@@ -7,6 +7,8 @@
 # SOAK_SECONDS=N instead keeps starting rounds for N seconds and prints the
 # figures after every round (bench/soak).
 set -u
+# shellcheck source=tests/lab/guest/dump.sh
+. "$(dirname "$0")/dump.sh"
 ROUNDS=${ROUNDS:-11}
 SOAK_SECONDS=${SOAK_SECONDS:-0}
 D=/tmp/churn
@@ -114,16 +116,8 @@ nfail=$(cat $D/scrape.fail 2>/dev/null | wc -l)
 	cat $D/migrate.err $D/stats.err $D/export.err
 	exit 0
 }
-i=0
-while [ $i -lt $vm ]; do
-	i=$((i + 1))
-	echo "=== kvmload $(cat $D/$i.name) exit=$(cat $D/$i.rc)"
-	cat $D/$i.json $D/$i.err
-done
-echo "=== migrate exit=$mrc"
-cat $D/migrate.json
-echo "=== migrate stderr"
-cat $D/migrate.err
+dump_vms $D $vm name
+dump_tracer migrate $mrc $D/migrate.json $D/migrate.err
 # The stats rows and schemas are many and long: VM events, and a count of
 # rows per VM.
 echo "=== stats exit=$src"

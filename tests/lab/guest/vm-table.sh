@@ -5,6 +5,8 @@
 # the first ones are gone: their entries must have been freed for them.
 # Sections for tests/e2e/check_vm_table.py.
 set -u
+# shellcheck source=tests/lab/guest/dump.sh
+. "$(dirname "$0")/dump.sh"
 D=/tmp/vmtable
 mkdir -p $D
 # The lab's /init leaves the network alone: loopback starts down.
@@ -57,16 +59,8 @@ wget -q -O $D/scrape.last "$URL"
 kill -INT $MP $XP
 wait $MP; mrc=$?
 wait $XP; xrc=$?
-i=0
-while [ $i -lt $vm ]; do
-	i=$((i + 1))
-	echo "=== kvmload phase=$(cat $D/$i.phase) exit=$(cat $D/$i.rc)"
-	cat $D/$i.json $D/$i.err
-done
-echo "=== migrate exit=$mrc"
-cat $D/migrate.json
-echo "=== migrate stderr"
-cat $D/migrate.err
+dump_vms $D $vm phase
+dump_tracer migrate $mrc $D/migrate.json $D/migrate.err
 echo "=== export exit=$xrc"
 echo "=== export stderr"
 cat $D/export.err

@@ -1,0 +1,50 @@
+// uses: vmfind.c
+/* When a tracked VMM's stats are opened again (ks_vmstats_stale, the one
+ * rule of migrate, stats and export), and the cheap look at whether a VMM
+ * still holds its VM (ks_vmm_holds_vm_fd) on fds that are not VMs. */
+#include <fcntl.h>
+#include <unistd.h>
+#include "unit.h"
+#include "vmstats.h"
+
+/* A VMM as a scan finds it: n vCPUs, a VM stats fd or not. */
+static struct ks_vmm vmm(int nvcpu, int vm_stats_fd)
+{
+	struct ks_vmm v;
+
+	memset(&v, 0, sizeof(v));
+	v.nvcpu = nvcpu;
+	v.vm_stats_fd = vm_stats_fd;
+	return v;
+}
+
+int main(void)
+{
+	struct ks_stats_src vcpu = { .fd = -1, .dbg_dir = 5, .vcpus_summed = 2 };
+	struct ks_vmstats fd_read = { .vm = { .fd = 3, .dbg_dir = -1 }, .nvcpu = 2 };
+	struct ks_vmstats dbg_read = { .vm = { .fd = -1, .dbg_dir = 4 }, .nvcpu = 1, .vcpu = &vcpu };
+	struct ks_vmstats none = { .vm = { .fd = -1, .dbg_dir = -1 } };
+	struct ks_vmm v;
+	int devnull = open("/dev/null", O_RDONLY);
+
+	v = vmm(0, -1);
+	CHECK("no stats: looked at again, even with no stats fd to take", ks_vmstats_stale(&none, false, &v),
+	      "not stale");
+	v = vmm(2, 7);
+	CHECK("read from stats fds: kept", !ks_vmstats_stale(&fd_read, true, &v), "stale");
+	v = vmm(2, -1);
+	CHECK("debugfs, same vCPUs, no stats fd: kept", !ks_vmstats_stale(&dbg_read, true, &v), "stale");
+	v = vmm(3, -1);
+	CHECK("debugfs, a vCPU more: reopened", ks_vmstats_stale(&dbg_read, true, &v), "kept");
+	v = vmm(2, 9);
+	CHECK("debugfs, a stats fd now: reopened", ks_vmstats_stale(&dbg_read, true, &v), "kept");
+	CHECK("source named", !strcmp(ks_vmstats_source(&dbg_read), "debugfs") &&
+	      !strcmp(ks_vmstats_source(&fd_read), "fd"), "%s %s", ks_vmstats_source(&dbg_read),
+	      ks_vmstats_source(&fd_read));
+	CHECK("an fd that is not a VM is not one", devnull >= 0 && !ks_vmm_holds_vm_fd(getpid(), devnull),
+	      "fd %d", devnull);
+	CHECK("a closed fd holds no VM", !ks_vmm_holds_vm_fd(getpid(), 1000), "holds");
+	CHECK("a process that is not there holds no VM", !ks_vmm_holds_vm_fd(0x3fffffff, 0), "holds");
+	close(devnull);
+	UNIT_EXIT();
+}
