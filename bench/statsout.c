@@ -28,6 +28,7 @@
 #include "stats_output.h"
 #include "vmfind.h"
 #include "vmstats.h"
+#include "median.h"
 
 #define ROUNDS 5
 #define NAME_SIZE 48
@@ -188,19 +189,6 @@ static double cpu_us(void)
 	getrusage(RUSAGE_SELF, &ru);
 	return ru.ru_utime.tv_sec * 1e6 + ru.ru_utime.tv_usec +
 	       ru.ru_stime.tv_sec * 1e6 + ru.ru_stime.tv_usec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, n, sizeof(*v), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 static void json_sample(const struct ks_stats_out *o, struct ks_vmstats *st, uint64_t ts)
