@@ -118,9 +118,14 @@ struct ks_vm_fault_line {
 	unsigned long long pad2[4];
 };
 
-/* One vCPU slot's faults (vcpu_fault_ctr, an array indexed by slot). Not
- * per CPU: a vCPU runs, and faults, on one thread at a time (KVM holds its
- * mutex in KVM_RUN), so it has a single writer. One cache line. */
+/* One vCPU slot's faults (vcpu_fault_ctr, an array indexed by slot; not
+ * per CPU, which would cost a line per vCPU slot per CPU). The default
+ * fault program counts a vCPU's faults in the CPU's cache entry (below)
+ * and adds them here when the entry is evicted (atomically: entries on two
+ * CPUs may be flushed at once), so its faults are this line plus every
+ * CPU's cache entry with the same slot and generation. With fault latency
+ * the exit program counts here directly (one vCPU faults on one thread at
+ * a time: KVM holds its mutex in KVM_RUN). One cache line. */
 struct ks_vcpu_fault_line {
 	unsigned long long faults;
 	unsigned long long wp_faults;
@@ -139,6 +144,33 @@ struct ks_vcpu_fault_lat {
 /* Cached slots per CPU: entry (vcpu_id % KS_FAULT_CACHE_WAYS) of the
  * CPU's fault_cache, so vCPUs sharing a CPU do not evict each other. */
 #define KS_FAULT_CACHE_WAYS 4
+
+/* One cached vCPU on one CPU. A vCPU pointer alone is not an identity (KVM
+ * frees and reuses them): an entry is used only for the same vCPU, struct
+ * kvm and process, and only while its VM slot still has the generation it
+ * had when the entry was filled (a VMM's VM and vCPU slots are released
+ * together). faults and wp_faults are the vCPU's faults counted on this
+ * CPU since the entry was filled, not yet added to its vCPU line: a hit
+ * writes no memory outside this CPU's entry and the VM's per-CPU line. */
+struct ks_fault_cache_entry {
+	unsigned long long vcpu;         /* struct kvm_vcpu *; 0 = empty */
+	unsigned long long kvm;
+	unsigned int tgid;
+	unsigned int vm_slot;
+	unsigned int vcpu_slot;
+	unsigned int vm_gen;
+	unsigned int vcpu_gen;
+	unsigned int pad;
+	unsigned long long faults;
+	unsigned long long wp_faults;
+	unsigned long long pad2;
+};
+
+/* The value of fault_cache (a per-CPU array of one element), so a reader
+ * gets every CPU's entries in one lookup. */
+struct ks_fault_cache {
+	struct ks_fault_cache_entry way[KS_FAULT_CACHE_WAYS];
+};
 
 /* Rare events, one ring-buffer record each. */
 enum ks_event_type {

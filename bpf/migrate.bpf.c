@@ -92,28 +92,26 @@ struct {
 	__type(value, struct ks_vcpu_fault_lat);
 } vcpu_fault_lat SEC(".maps");
 
-/* The slots of the vCPUs each CPU last counted a fault for. A vCPU pointer
- * alone is not an identity (KVM frees and reuses them): an entry is used
- * only for the same vCPU, struct kvm and process, and only while both
- * slots still have the generation they had when it was filled. */
-struct fault_cache_entry {
-	__u64 vcpu;
-	__u64 kvm;
-	__u32 tgid;
-	__u32 vm_slot;
-	__u32 vcpu_slot;
-	__u32 vm_gen;
-	__u32 vcpu_gen;
-	__u32 pad;
-	__u64 pad2[3];
-};
-
+/* The slots of the vCPUs each CPU last counted a fault for, and their
+ * faults not yet in their vCPU lines (struct ks_fault_cache_entry). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, KS_FAULT_CACHE_WAYS);
+	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct fault_cache_entry);
+	__type(value, struct ks_fault_cache);
 } fault_cache SEC(".maps");
+
+/* Per CPU: odd while this CPU moves an evicted entry's faults to its vCPU
+ * line, bumped again when done. A reader summing lines and entries
+ * (tracer/fault_slots.c) reads it before and after, and reads again if any
+ * CPU's count changed or was odd: a fault is then never counted twice (in
+ * the entry it read and in the line) nor missed (in neither). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} fault_flushes SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -846,10 +844,45 @@ static __always_inline struct ks_fault_slot *vcpu_slot_get(struct ks_vcpu_key *k
 	return bpf_map_lookup_elem(&vcpu_slots, key);
 }
 
+/* Empties a cache entry: its faults go to its vCPU's line (if the slot
+ * was not released meanwhile: then the VMM is gone and they with it), in
+ * the order fault_flushes' readers rely on. Only this CPU writes the entry
+ * (the tracepoint runs with preemption off); the line may be flushed to
+ * from another CPU at the same time, hence the atomic adds. */
+static __always_inline void fault_cache_evict(struct ks_fault_cache_entry *e)
+{
+	struct ks_vcpu_fault_line *cl;
+	__u32 zero = 0, ck = e->vcpu_slot;
+	__u64 *flushes;
+
+	if (e->vcpu && (e->faults || e->wp_faults)) {
+		flushes = bpf_map_lookup_elem(&fault_flushes, &zero);
+		/* Atomic: a full barrier, so the generation below is read
+		 * after the count is odd (tracer/fault_slots.c relies on it). */
+		if (flushes)
+			__sync_fetch_and_add(flushes, 1);
+		barrier();
+		cl = bpf_map_lookup_elem(&vcpu_fault_ctr, &ck);
+		if (cl && cl->gen == e->vcpu_gen) {
+			__sync_fetch_and_add(&cl->faults, e->faults);
+			__sync_fetch_and_add(&cl->wp_faults, e->wp_faults);
+		}
+		barrier();
+		e->faults = 0;
+		e->wp_faults = 0;
+		barrier();
+		if (flushes)
+			__sync_fetch_and_add(flushes, 1);
+	}
+	e->faults = 0;
+	e->wp_faults = 0;
+	e->vcpu = 0;
+}
+
 /* The slow path, on a cache miss: finds or takes the VM's and the vCPU's
  * slots and caches them in e. Returns false if the VM has none; a VM with
  * a slot but a vCPU without one (vCPU table full) is counted here, uncached. */
-static __noinline bool fault_cache_fill(struct fault_cache_entry *e, struct kvm_vcpu *vcpu,
+static __noinline bool fault_cache_fill(struct ks_fault_cache_entry *e, struct kvm_vcpu *vcpu,
 					struct kvm *kvm, __u32 tgid, __u64 error_code)
 {
 	struct ks_vm_key vkey = { .tgid = tgid, .kvm = (__u64)kvm };
@@ -860,7 +893,7 @@ static __noinline bool fault_cache_fill(struct fault_cache_entry *e, struct kvm_
 
 	if (!e)
 		return false;
-	e->vcpu = 0;
+	fault_cache_evict(e);
 	vs = vm_slot_get(&vkey);
 	if (!vs)
 		return false;
@@ -890,55 +923,69 @@ static __noinline bool fault_cache_fill(struct fault_cache_entry *e, struct kvm_
 
 /* Counts one fault of vcpu; d = its latency in ns, 0 if not timed. The
  * common case (this CPU counted this vCPU's last fault) touches the cache
- * entry, the VM's line on this CPU and the vCPU's line: no hash lookup.
+ * entry and the VM's line on this CPU, both per CPU: no hash lookup, and
+ * the vCPU's faults stay in the entry (struct ks_fault_cache_entry).
  * vCPU fields are read directly (BTF pointers), not with probe-read calls.
  * The tracepoint runs with preemption off, so nothing else touches this
- * CPU's entry and lines meanwhile; the fexit program (--fault-latency) can
+ * CPU's entry and lines meanwhile. The fexit program (--fault-latency) can
  * be preempted on a fully preemptible kernel, where a fault of another
- * vCPU on the same CPU could interleave, as with the per-CPU hash before. */
+ * vCPU on the same CPU could interleave, as with the per-CPU hash before:
+ * it counts the vCPU in its line directly and leaves the entry's counts at
+ * zero, so an interleaved eviction has nothing to move. */
 static __always_inline void count_fault(struct kvm_vcpu *vcpu, __u64 error_code, __u64 d)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	struct kvm *kvm = vcpu->kvm;
-	__u32 way = vcpu->vcpu_id & (KS_FAULT_CACHE_WAYS - 1);
-	struct fault_cache_entry *e;
+	__u32 way = vcpu->vcpu_id & (KS_FAULT_CACHE_WAYS - 1), zero = 0;
+	struct ks_fault_cache *c;
+	struct ks_fault_cache_entry *e;
 	struct ks_vm_fault_line *vl = NULL;
 	struct ks_vcpu_fault_line *cl = NULL;
 	__u32 vk, ck;
 
 	if (filter_tgid && tgid != filter_tgid)
 		return;
-	e = bpf_map_lookup_elem(&fault_cache, &way);
-	if (!e)
+	c = bpf_map_lookup_elem(&fault_cache, &zero);
+	if (!c)
 		return;
+	e = &c->way[way];
 	if (e->vcpu == (__u64)vcpu && e->kvm == (__u64)kvm && e->tgid == tgid) {
 		vk = e->vm_slot;
-		ck = e->vcpu_slot;
 		vl = bpf_map_lookup_elem(&vm_faults, &vk);
-		cl = bpf_map_lookup_elem(&vcpu_fault_ctr, &ck);
 	}
-	if (!vl || !cl || vl->gen != e->vm_gen || cl->gen != e->vcpu_gen) {
-		/* Miss, or a slot released since: look the slots up again. */
+	if (!vl || vl->gen != e->vm_gen) {
+		/* Miss, or the VMM's slots released since: look them up again. */
 		if (!fault_cache_fill(e, vcpu, kvm, tgid, error_code))
 			return;
 		vk = e->vm_slot;
-		ck = e->vcpu_slot;
 		vl = bpf_map_lookup_elem(&vm_faults, &vk);
-		cl = bpf_map_lookup_elem(&vcpu_fault_ctr, &ck);
-		if (!vl || !cl || vl->gen != e->vm_gen || cl->gen != e->vcpu_gen)
+		if (!vl || vl->gen != e->vm_gen)
 			return;
 	}
 	vl->faults++;
-	cl->faults++;
 	if (error_code & PFERR_WRITE_MASK)
 		vl->write_faults++;
-	if (wp_fault(error_code)) {
-		vl->wp_faults++;
-		cl->wp_faults++;
+	if (!d) {
+		e->faults++;
+		if (wp_fault(error_code)) {
+			vl->wp_faults++;
+			e->wp_faults++;
+		}
+		return;
 	}
-	if (d) {
+	/* Timed (--fault-latency): the vCPU's line directly. */
+	if (wp_fault(error_code))
+		vl->wp_faults++;
+	ck = e->vcpu_slot;
+	cl = bpf_map_lookup_elem(&vcpu_fault_ctr, &ck);
+	if (!cl || cl->gen != e->vcpu_gen)
+		return;
+	{
 		struct ks_vcpu_fault_lat *h = bpf_map_lookup_elem(&vcpu_fault_lat, &ck);
 
+		cl->faults++;
+		if (wp_fault(error_code))
+			cl->wp_faults++;
 		cl->fault_ns += d;
 		if (h)
 			h->lat[log2_bucket(d) & (KS_LAT_BUCKETS - 1)]++;

@@ -97,28 +97,88 @@ bool ks_fault_vm_read(struct migrate_bpf *skel, const struct ks_fault_slot *s,
 	return ok;
 }
 
+/* Every CPU's eviction count (fault_flushes) into f; false on error. */
+static bool read_flushes(struct migrate_bpf *skel, __u64 *f)
+{
+	__u32 zero = 0;
+
+	return !bpf_map_lookup_elem(bpf_map__fd(skel->maps.fault_flushes), &zero, f);
+}
+
+/* A vCPU's faults are its line plus its faults in every CPU's cache entry
+ * (struct ks_fault_cache_entry). Read in this order: the CPUs' eviction
+ * counts, their cache entries, the line, the eviction counts again. A
+ * fault is in an entry or, once the entry is evicted, in the line, and
+ * lines only grow; it is counted twice only if an entry holding it was
+ * evicted after the entries were read and before the line was: a CPU
+ * holding some of this vCPU's faults whose eviction count was odd (an
+ * eviction under way) or changed. The read is then repeated. Evictions
+ * are rare (another vCPU of the same way on that CPU) and take a few
+ * instructions, so the bound is never reached in practice; reaching it
+ * fails the read rather than give a wrong count. */
+#define VCPU_READ_TRIES 100
+
 bool ks_fault_vcpu_read(struct migrate_bpf *skel, const struct ks_fault_slot *s, bool latency,
 			struct ks_vcpu_faults *out)
 {
+	int ncpu = libbpf_num_possible_cpus();
+	struct ks_fault_cache *c = NULL;
+	__u64 *f1 = NULL, *f2 = NULL;
 	struct ks_vcpu_fault_line l;
 	struct ks_vcpu_fault_lat h;
+	__u32 zero = 0;
+	bool ok = false;
 
-	if (bpf_map_lookup_elem(bpf_map__fd(skel->maps.vcpu_fault_ctr), &s->slot, &l) ||
-	    l.gen != s->gen)
-		return false;
-	out->faults += l.faults;
-	out->wp_faults += l.wp_faults;
-	out->fault_ns += l.fault_ns;
-	if (latency && !bpf_map_lookup_elem(bpf_map__fd(skel->maps.vcpu_fault_lat), &s->slot, &h))
+	if (ncpu <= 0 || !(c = calloc(ncpu, sizeof(*c))) || !(f1 = calloc(ncpu, sizeof(*f1))) ||
+	    !(f2 = calloc(ncpu, sizeof(*f2))))
+		goto out;
+	for (int t = 0; t < VCPU_READ_TRIES && !ok; t++) {
+		unsigned long long faults = 0, wp_faults = 0;
+		bool stable = true;
+
+		if (!read_flushes(skel, f1) ||
+		    bpf_map_lookup_elem(bpf_map__fd(skel->maps.fault_cache), &zero, c) ||
+		    bpf_map_lookup_elem(bpf_map__fd(skel->maps.vcpu_fault_ctr), &s->slot, &l) ||
+		    !read_flushes(skel, f2) || l.gen != s->gen)
+			goto out;
+		for (int cpu = 0; cpu < ncpu; cpu++) {
+			for (int w = 0; w < KS_FAULT_CACHE_WAYS; w++) {
+				const struct ks_fault_cache_entry *e = &c[cpu].way[w];
+
+				if (!e->vcpu || e->vcpu_slot != s->slot || e->vcpu_gen != s->gen ||
+				    !(e->faults || e->wp_faults))
+					continue;
+				if ((f1[cpu] & 1) || f1[cpu] != f2[cpu])
+					stable = false;
+				faults += e->faults;
+				wp_faults += e->wp_faults;
+			}
+		}
+		if (!stable)
+			continue;
+		out->faults += l.faults + faults;
+		out->wp_faults += l.wp_faults + wp_faults;
+		out->fault_ns += l.fault_ns;
+		ok = true;
+	}
+	if (ok && latency &&
+	    !bpf_map_lookup_elem(bpf_map__fd(skel->maps.vcpu_fault_lat), &s->slot, &h))
 		for (int b = 0; b < KS_LAT_BUCKETS; b++)
 			out->fault_lat[b] += h.lat[b];
-	return true;
+out:
+	free(c);
+	free(f1);
+	free(f2);
+	return ok;
 }
 
 /* A released slot: its generation bumped and its counters zeroed in one
  * update, then back on the free stack. The VM is gone by the time it is
  * released (its VMM exited or closed it), so no fault can still be on its
- * way to these lines; a CPU's cache entry for it fails the generation test. */
+ * way to these lines; a CPU's cache entry for it fails the generation test
+ * (the VM's, released with its vCPUs'), and the faults still in such an
+ * entry are dropped when it is evicted (its vCPU line's generation moved
+ * on too) and not read (readers match the generation). */
 static void release_vm_slot(struct migrate_bpf *skel, __u32 slot)
 {
 	int ncpu;
@@ -136,21 +196,42 @@ static void release_vm_slot(struct migrate_bpf *skel, __u32 slot)
 	bpf_map_update_elem(bpf_map__fd(skel->maps.free_vm_slots), NULL, &slot, BPF_ANY);
 }
 
-static void release_vcpu_slot(struct migrate_bpf *skel, __u32 slot)
+/* A released vCPU line: counters zeroed, generation gen. */
+static void clear_vcpu_line(struct migrate_bpf *skel, __u32 slot, __u32 gen)
 {
-	struct ks_vcpu_fault_line l;
-	struct ks_vcpu_fault_lat h = { 0 };
-	__u32 gen = 0;
+	struct ks_vcpu_fault_line l = { .gen = gen };
 
-	if (!bpf_map_lookup_elem(bpf_map__fd(skel->maps.vcpu_fault_ctr), &slot, &l))
-		gen = l.gen + 1;
-	memset(&l, 0, sizeof(l));
-	l.gen = gen;
 	bpf_map_update_elem(bpf_map__fd(skel->maps.vcpu_fault_ctr), &slot, &l, BPF_ANY);
-	/* Only with latency on does the histogram exist for every slot. */
-	if (slot < bpf_map__max_entries(skel->maps.vcpu_fault_lat))
-		bpf_map_update_elem(bpf_map__fd(skel->maps.vcpu_fault_lat), &slot, &h, BPF_ANY);
-	bpf_map_update_elem(bpf_map__fd(skel->maps.free_vcpu_slots), NULL, &slot, BPF_ANY);
+}
+
+/* Waits (briefly) for the evictions under way on any CPU to end. An
+ * eviction tests the line's generation, then adds to it: one that tested
+ * before the line was cleared may add after. Evictions run with preemption
+ * off and take a few instructions; the bound only guards against a CPU
+ * that never answers. */
+static void wait_evictions(struct migrate_bpf *skel)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	__u64 *f0, *f;
+	bool busy = true;
+
+	if (ncpu <= 0)
+		return;
+	f0 = calloc(ncpu, sizeof(*f0));
+	f = calloc(ncpu, sizeof(*f));
+	/* The cleared lines are visible before the counts are read (the
+	 * evictions' own increments are atomic, hence ordered too). */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (f0 && f && read_flushes(skel, f0))
+		for (int t = 0; busy && t < 10000; t++) {
+			busy = false;
+			if (!read_flushes(skel, f))
+				break;
+			for (int c = 0; c < ncpu; c++)
+				busy |= (f0[c] & 1) && f[c] == f0[c];
+		}
+	free(f0);
+	free(f);
 }
 
 void ks_fault_slots_release(struct migrate_bpf *skel, pid_t pid)
@@ -159,6 +240,8 @@ void ks_fault_slots_release(struct migrate_bpf *skel, pid_t pid)
 	struct ks_vm_key key, next;
 	struct ks_vcpu_key ckey, cnext;
 	struct ks_fault_slot s;
+	struct ks_fault_slot *gone = NULL;
+	size_t ngone = 0, cap = 0;
 	bool more = !bpf_map_get_next_key(fd, NULL, &next);
 
 	/* The key goes first, so no new cache entry can pick the slot up. */
@@ -170,13 +253,46 @@ void ks_fault_slots_release(struct migrate_bpf *skel, pid_t pid)
 			continue;
 		release_vm_slot(skel, s.slot);
 	}
+	/* vCPU lines: cleared with their generation bumped, then cleared again
+	 * once the evictions that may have tested the old generation are over,
+	 * and only then free: a CPU's cache entry of the gone vCPU can be
+	 * evicted at any time, and must not add its faults to the next owner. */
 	more = !bpf_map_get_next_key(cfd, NULL, &cnext);
 	while (more) {
+		struct ks_vcpu_fault_line l;
+
 		ckey = cnext;
 		more = !bpf_map_get_next_key(cfd, &ckey, &cnext);
 		if ((pid_t)ckey.tgid != pid || bpf_map_lookup_elem(cfd, &ckey, &s) ||
 		    bpf_map_delete_elem(cfd, &ckey))
 			continue;
-		release_vcpu_slot(skel, s.slot);
+		if (ngone == cap) {
+			struct ks_fault_slot *g = realloc(gone, (cap = cap ? 2 * cap : 16) * sizeof(*g));
+
+			if (!g) {
+				/* Out of memory: the slot stays taken (lost), never reused dirty. */
+				continue;
+			}
+			gone = g;
+		}
+		s.gen = bpf_map_lookup_elem(bpf_map__fd(skel->maps.vcpu_fault_ctr), &s.slot, &l) ?
+			0 : l.gen + 1;
+		clear_vcpu_line(skel, s.slot, s.gen);
+		gone[ngone++] = s;
 	}
+	if (!ngone)
+		goto out;
+	wait_evictions(skel);
+	for (size_t i = 0; i < ngone; i++) {
+		struct ks_vcpu_fault_lat h = { 0 };
+		__u32 slot = gone[i].slot;
+
+		clear_vcpu_line(skel, slot, gone[i].gen);
+		/* Only with latency on does the histogram exist for every slot. */
+		if (slot < bpf_map__max_entries(skel->maps.vcpu_fault_lat))
+			bpf_map_update_elem(bpf_map__fd(skel->maps.vcpu_fault_lat), &slot, &h, BPF_ANY);
+		bpf_map_update_elem(bpf_map__fd(skel->maps.free_vcpu_slots), NULL, &slot, BPF_ANY);
+	}
+out:
+	free(gone);
 }

@@ -1,6 +1,6 @@
 #!/bin/sh
 # In the lab: one `kvmscope migrate --json` session traces a series of
-# kvmload VMs (every backing × mode, 1 and 2 vCPUs, 1 and 3 memslots), then
+# kvmload VMs (every backing × mode, 1, 2 and 5 vCPUs, 1 and 3 memslots), then
 # a `--fault-latency` session two more.
 # Prints each run's ground truth and the tracer's output in sections for
 # tests/e2e/check_migrate.py, which compares them on the host.
@@ -44,8 +44,12 @@ i=0
 for backing in anon thp hugetlb; do
 	for mode in get manual manual-init-set; do
 		i=$((i + 1))
-		# Alternate the shapes so every backing and mode sees both.
-		if [ $((i % 2)) -eq 0 ]; then vcpus=2 slots=3; else vcpus=1 slots=1; fi
+		# Alternate the shapes so every backing and mode sees both. One
+		# VM has 5 vCPUs on one CPU: vCPUs 0 and 4 share a fault cache
+		# entry there, so every switch between them evicts one with its
+		# faults (bpf/kvmscope.h), and the per-vCPU sums must stay exact.
+		if [ $i -eq 5 ]; then vcpus=5 slots=1
+		elif [ $((i % 2)) -eq 0 ]; then vcpus=2 slots=3; else vcpus=1 slots=1; fi
 		kvmload_run $backing $mode $vcpus $slots $((i % 3)) ""
 	done
 done
