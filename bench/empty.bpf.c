@@ -189,3 +189,55 @@ int BPF_PROG(z_array)
 		(*v)++;
 	return 0;
 }
+
+/* The same accesses in maps shaped like kvmscope's: a plain array as large
+ * as vcpu_fault_ctr (8192 lines of 64 bytes, allocated page by page where
+ * z_arr fits in one small allocation) and a per-CPU array as large as
+ * vm_faults (512 lines), each indexed by the vCPU id as a slot would be. */
+struct line64 {
+	__u64 n[8];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 8192);
+	__type(key, __u32);
+	__type(value, struct line64);
+} z_arr_big SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 512);
+	__type(key, __u32);
+	__type(value, struct line64);
+} z_parr_big SEC(".maps");
+
+SEC("tp_btf/kvm_page_fault")
+int BPF_PROG(z_array_big, struct kvm_vcpu *vcpu)
+{
+	__u32 k;
+	struct line64 *v;
+
+	if (!vcpu)
+		return 0;
+	k = vcpu->vcpu_id & 15;
+	v = bpf_map_lookup_elem(&z_arr_big, &k);
+	if (v)
+		v->n[0]++;
+	return 0;
+}
+
+SEC("tp_btf/kvm_page_fault")
+int BPF_PROG(z_pcpu_big, struct kvm_vcpu *vcpu)
+{
+	__u32 k;
+	struct line64 *v;
+
+	if (!vcpu)
+		return 0;
+	k = vcpu->vcpu_id & 15;
+	v = bpf_map_lookup_elem(&z_parr_big, &k);
+	if (v)
+		v->n[0]++;
+	return 0;
+}

@@ -126,7 +126,7 @@ int main(void)
 	/* The pieces of the default fault path, each alone on the tracepoint. */
 	{
 		static const char *const pieces[] = { "z_pid_tgid", "z_vcpu_fields", "z_pcpu_array",
-						      "z_array" };
+						      "z_array", "z_array_big", "z_pcpu_big" };
 		struct stat_of e = lookup("x_pf_tp");
 
 		printf("\npieces of the default fault path, alone on tp kvm_page_fault:\n");

@@ -112,64 +112,96 @@ static bool read_flushes(struct migrate_bpf *skel, __u64 *f)
  * lines only grow; it is counted twice only if an entry holding it was
  * evicted after the entries were read and before the line was: a CPU
  * holding some of this vCPU's faults whose eviction count was odd (an
- * eviction under way) or changed. The read is then repeated. Evictions
- * are rare (another vCPU of the same way on that CPU) and take a few
- * instructions, so the bound is never reached in practice; reaching it
+ * eviction under way) or changed. The vCPU is then read again on its own.
+ * One pass over many vCPUs reads the counts and the entries once (the
+ * snapshot below), then per vCPU its line and the counts again. */
+bool ks_fault_reader_init(struct migrate_bpf *skel, struct ks_fault_reader *r)
+{
+	__u32 zero = 0;
+
+	memset(r, 0, sizeof(*r));
+	r->ncpu = libbpf_num_possible_cpus();
+	if (r->ncpu <= 0 || !(r->cache = calloc(r->ncpu, sizeof(*r->cache))) ||
+	    !(r->f1 = calloc(r->ncpu, sizeof(*r->f1))) || !(r->f2 = calloc(r->ncpu, sizeof(*r->f2))))
+		return false;
+	r->ok = read_flushes(skel, r->f1) &&
+		!bpf_map_lookup_elem(bpf_map__fd(skel->maps.fault_cache), &zero, r->cache);
+	return r->ok;
+}
+
+void ks_fault_reader_free(struct ks_fault_reader *r)
+{
+	free(r->cache);
+	free(r->f1);
+	free(r->f2);
+	memset(r, 0, sizeof(*r));
+}
+
+/* Evictions are rare (another vCPU of the same way on that CPU) and take a
+ * few instructions, so the bound is never reached in practice; reaching it
  * fails the read rather than give a wrong count. */
 #define VCPU_READ_TRIES 100
 
-bool ks_fault_vcpu_read(struct migrate_bpf *skel, const struct ks_fault_slot *s, bool latency,
-			struct ks_vcpu_faults *out)
+/* Line and entries of slot s as of r's snapshot: false if the snapshot
+ * cannot be trusted for this vCPU (retry) or on error (*err). */
+static bool vcpu_read_once(struct migrate_bpf *skel, struct ks_fault_reader *r,
+			   const struct ks_fault_slot *s, struct ks_vcpu_fault_line *l,
+			   unsigned long long *faults, unsigned long long *wp_faults, bool *err)
 {
-	int ncpu = libbpf_num_possible_cpus();
-	struct ks_fault_cache *c = NULL;
-	__u64 *f1 = NULL, *f2 = NULL;
+	bool stable = true;
+
+	*faults = *wp_faults = 0;
+	if (bpf_map_lookup_elem(bpf_map__fd(skel->maps.vcpu_fault_ctr), &s->slot, l) ||
+	    !read_flushes(skel, r->f2) || l->gen != s->gen) {
+		*err = true;
+		return false;
+	}
+	for (int cpu = 0; cpu < r->ncpu; cpu++)
+		for (int w = 0; w < KS_FAULT_CACHE_WAYS; w++) {
+			const struct ks_fault_cache_entry *e = &r->cache[cpu].way[w];
+
+			if (!e->vcpu || e->vcpu_slot != s->slot || e->vcpu_gen != s->gen ||
+			    !(e->faults || e->wp_faults))
+				continue;
+			if ((r->f1[cpu] & 1) || r->f1[cpu] != r->f2[cpu])
+				stable = false;
+			*faults += e->faults;
+			*wp_faults += e->wp_faults;
+		}
+	return stable;
+}
+
+bool ks_fault_vcpu_read(struct migrate_bpf *skel, struct ks_fault_reader *r,
+			const struct ks_fault_slot *s, bool latency, struct ks_vcpu_faults *out)
+{
+	unsigned long long faults, wp_faults;
 	struct ks_vcpu_fault_line l;
 	struct ks_vcpu_fault_lat h;
+	bool ok = false, err = false;
 	__u32 zero = 0;
-	bool ok = false;
 
-	if (ncpu <= 0 || !(c = calloc(ncpu, sizeof(*c))) || !(f1 = calloc(ncpu, sizeof(*f1))) ||
-	    !(f2 = calloc(ncpu, sizeof(*f2))))
-		goto out;
-	for (int t = 0; t < VCPU_READ_TRIES && !ok; t++) {
-		unsigned long long faults = 0, wp_faults = 0;
-		bool stable = true;
-
-		if (!read_flushes(skel, f1) ||
-		    bpf_map_lookup_elem(bpf_map__fd(skel->maps.fault_cache), &zero, c) ||
-		    bpf_map_lookup_elem(bpf_map__fd(skel->maps.vcpu_fault_ctr), &s->slot, &l) ||
-		    !read_flushes(skel, f2) || l.gen != s->gen)
-			goto out;
-		for (int cpu = 0; cpu < ncpu; cpu++) {
-			for (int w = 0; w < KS_FAULT_CACHE_WAYS; w++) {
-				const struct ks_fault_cache_entry *e = &c[cpu].way[w];
-
-				if (!e->vcpu || e->vcpu_slot != s->slot || e->vcpu_gen != s->gen ||
-				    !(e->faults || e->wp_faults))
-					continue;
-				if ((f1[cpu] & 1) || f1[cpu] != f2[cpu])
-					stable = false;
-				faults += e->faults;
-				wp_faults += e->wp_faults;
-			}
+	if (!r->ok)
+		return false;
+	ok = vcpu_read_once(skel, r, s, &l, &faults, &wp_faults, &err);
+	/* An entry holding some of its faults was evicted meanwhile: read this
+	 * vCPU alone, snapshot first. r's snapshot is refreshed with it. */
+	for (int t = 0; !ok && !err && t < VCPU_READ_TRIES; t++) {
+		if (!read_flushes(skel, r->f1) ||
+		    bpf_map_lookup_elem(bpf_map__fd(skel->maps.fault_cache), &zero, r->cache)) {
+			r->ok = false;
+			return false;
 		}
-		if (!stable)
-			continue;
-		out->faults += l.faults + faults;
-		out->wp_faults += l.wp_faults + wp_faults;
-		out->fault_ns += l.fault_ns;
-		ok = true;
+		ok = vcpu_read_once(skel, r, s, &l, &faults, &wp_faults, &err);
 	}
-	if (ok && latency &&
-	    !bpf_map_lookup_elem(bpf_map__fd(skel->maps.vcpu_fault_lat), &s->slot, &h))
+	if (!ok)
+		return false;
+	out->faults += l.faults + faults;
+	out->wp_faults += l.wp_faults + wp_faults;
+	out->fault_ns += l.fault_ns;
+	if (latency && !bpf_map_lookup_elem(bpf_map__fd(skel->maps.vcpu_fault_lat), &s->slot, &h))
 		for (int b = 0; b < KS_LAT_BUCKETS; b++)
 			out->fault_lat[b] += h.lat[b];
-out:
-	free(c);
-	free(f1);
-	free(f2);
-	return ok;
+	return true;
 }
 
 /* A released slot: its generation bumped and its counters zeroed in one

@@ -24,9 +24,21 @@ int ks_fault_slots_init(struct migrate_bpf *skel);
 bool ks_fault_vm_read(struct migrate_bpf *skel, const struct ks_fault_slot *s,
 		      unsigned long long *faults, unsigned long long *write_faults,
 		      unsigned long long *wp_faults);
-/* One vCPU's faults (latency too if latency is on); false as above. */
-bool ks_fault_vcpu_read(struct migrate_bpf *skel, const struct ks_fault_slot *s, bool latency,
-			struct ks_vcpu_faults *out);
+/* A pass over vCPUs: every CPU's fault cache entries and eviction counts
+ * read once (tracer/fault_slots.c says why both). init returns false (and
+ * every read with it fails) if they cannot be read; free in any case. */
+struct ks_fault_reader {
+	int ncpu;
+	bool ok;
+	struct ks_fault_cache *cache;    /* per CPU */
+	unsigned long long *f1, *f2;     /* eviction counts per CPU */
+};
+bool ks_fault_reader_init(struct migrate_bpf *skel, struct ks_fault_reader *r);
+void ks_fault_reader_free(struct ks_fault_reader *r);
+/* One vCPU's faults (latency too if latency is on): its line and its
+ * faults in the CPUs' cache entries; false as above. */
+bool ks_fault_vcpu_read(struct migrate_bpf *skel, struct ks_fault_reader *r,
+			const struct ks_fault_slot *s, bool latency, struct ks_vcpu_faults *out);
 
 /* Gives back every VM and vCPU slot of process pid: entries deleted,
  * generations bumped (so no CPU's cached slot counts again), counters

@@ -22,8 +22,10 @@ void ks_migrate_read_vcpu_faults(struct ks_migrate *m, struct migrate_bpf *skel)
 {
 	int fd = bpf_map__fd(skel->maps.vcpu_slots);
 	struct ks_vcpu_key key, next, *prev = NULL;
+	struct ks_fault_reader r;
 	struct ks_fault_slot s;
 
+	ks_fault_reader_init(skel, &r);
 	for (int i = 0; i < KS_MAX_TRACKED; i++) {
 		struct ks_vm *vm = &m->vms[i];
 
@@ -42,8 +44,9 @@ void ks_migrate_read_vcpu_faults(struct ks_migrate *m, struct migrate_bpf *skel)
 			continue;
 		v = ks_migrate_vcpu(vm, key.vcpu_id);
 		if (v)
-			ks_fault_vcpu_read(skel, &s, m->fault_latency, &v->total);
+			ks_fault_vcpu_read(skel, &r, &s, m->fault_latency, &v->total);
 	}
+	ks_fault_reader_free(&r);
 }
 
 /* The fault fields of each VM's totals: counts from its VM slots (one per
@@ -53,6 +56,7 @@ static void read_vm_faults(struct ks_migrate *m, struct migrate_bpf *skel)
 	int fd = bpf_map__fd(skel->maps.vm_slots), cfd = bpf_map__fd(skel->maps.vcpu_slots);
 	struct ks_vm_key key, next, *prev = NULL;
 	struct ks_vcpu_key ckey, cnext, *cprev = NULL;
+	struct ks_fault_reader r;
 	struct ks_fault_slot s;
 
 	while (!bpf_map_get_next_key(fd, prev, &next)) {
@@ -68,6 +72,8 @@ static void read_vm_faults(struct ks_migrate *m, struct migrate_bpf *skel)
 	}
 	if (!m->fault_latency)
 		return;
+	/* A failed init fails every read with it. */
+	ks_fault_reader_init(skel, &r);
 	while (!bpf_map_get_next_key(cfd, cprev, &cnext)) {
 		struct ks_vcpu_faults f = { 0 };
 		struct ks_vm *vm;
@@ -75,12 +81,14 @@ static void read_vm_faults(struct ks_migrate *m, struct migrate_bpf *skel)
 		ckey = cnext;
 		cprev = &ckey;
 		vm = ks_migrate_vm(m, (pid_t)ckey.tgid, false);
-		if (!vm || bpf_map_lookup_elem(cfd, &ckey, &s) || !ks_fault_vcpu_read(skel, &s, true, &f))
+		if (!vm || bpf_map_lookup_elem(cfd, &ckey, &s) ||
+		    !ks_fault_vcpu_read(skel, &r, &s, true, &f))
 			continue;
 		vm->total.fault_ns += f.fault_ns;
 		for (int b = 0; b < KS_LAT_BUCKETS; b++)
 			vm->total.fault_lat[b] += f.fault_lat[b];
 	}
+	ks_fault_reader_free(&r);
 }
 
 void ks_migrate_read_vm_counters(struct ks_migrate *m, struct migrate_bpf *skel)
