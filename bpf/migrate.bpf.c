@@ -874,8 +874,7 @@ static __always_inline void fault_cache_evict(struct ks_fault_cache_entry *e)
 		if (flushes)
 			__sync_fetch_and_add(flushes, 1);
 	}
-	e->faults = 0;
-	e->wp_faults = 0;
+	/* Counts are zero here already: an entry is filled with none. */
 	e->vcpu = 0;
 }
 
