@@ -32,24 +32,6 @@ unsigned int ks_loader_max_vms(const struct ks_loader_opts *o)
 	return o->max_vms ? o->max_vms : KS_MAX_VMS;
 }
 
-/* Is this program part of a chosen way? */
-static bool chosen(const struct ks_loader *l, const char *prog)
-{
-	for (unsigned int i = 0; i < ks_nr_hooks; i++) {
-		const struct ks_choice *c = &l->choices[i];
-
-		if (c->way < 0)
-			continue;
-		for (int k = 0; k < KS_MAX_PROGS; k++) {
-			const char *name = ks_hooks[i].ways[c->way].progs[k];
-
-			if (name && !strcmp(name, prog))
-				return true;
-		}
-	}
-	return false;
-}
-
 static const char *hint(int err)
 {
 	switch (err) {
@@ -84,6 +66,14 @@ static bool hook_of(const struct ks_loader *l, const char *prog, unsigned int *h
 		}
 	}
 	return false;
+}
+
+/* Is this program part of a chosen way? */
+static bool chosen(const struct ks_loader *l, const char *prog)
+{
+	unsigned int hook;
+
+	return hook_of(l, prog, &hook);
 }
 
 static void detach_all(struct ks_loader *l)
