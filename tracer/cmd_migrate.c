@@ -511,6 +511,7 @@ int cmd_migrate(int argc, char **argv)
 	 * Files and /dev/null cannot be watched (EPERM); they never close. */
 	epoll_ctl(r->epfd, EPOLL_CTL_ADD, STDOUT_FILENO, &out_ev);
 	r->m.start_ns = ks_now_ns();
+	r->m.cpu_start = ks_self_cpu();
 	for (unsigned int i = 0; i < ks_nr_hooks; i++)
 	{
 		if (!strcmp(ks_hooks[i].metric, "faults") && r->l.choices[i].way >= 0)
@@ -529,6 +530,8 @@ int cmd_migrate(int argc, char **argv)
 			ks_json_i64(&j, "filter_pid", a.run.pid);
 			ks_json_u64(&j, "interval_ns", a.run.interval_ns);
 			ks_json_bool(&j, "fault_latency", r->m.fault_latency);
+			ks_json_u64(&j, "tracer_user_ns", r->m.cpu_start.user_ns);
+			ks_json_u64(&j, "tracer_sys_ns", r->m.cpu_start.sys_ns);
 			ks_json_obj(&j, "hooks");
 			for (unsigned int i = 0; i < ks_nr_hooks; i++) {
 				const struct ks_choice *c = &r->l.choices[i];

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include "kvmscope.h"
+#include "common/selfcpu.h"
 #include "trace_chrome.h"
 #include "vmstats.h"
 
@@ -59,6 +60,7 @@ struct ks_vm {
 	uint64_t host_ns_interval, host_ns_total;
 	uint64_t syncs_interval;
 	uint64_t last_report_ns;
+	struct ks_cpu cpu_last;   /* the tracer's CPU at that report */
 	int vcpus_seen;           /* vCPU fds when last scanned, kept after exit */
 	/* Write-protect faults at the VM's last dirty-log or memslot event
 	 * (ks_event.wp_faults_total) and the struct kvm it was read from. */
@@ -81,6 +83,7 @@ struct ks_migrate {
 	bool json;
 	FILE *out;                /* NULL: keep state, print nothing (export) */
 	uint64_t start_ns;
+	struct ks_cpu cpu_start;  /* the tracer's CPU at start_ns (loading included) */
 	int nvm;
 	struct ks_vm vms[KS_MAX_TRACKED];
 	uint64_t drops[KS_DROP_MAX];

@@ -255,7 +255,8 @@ static void json_vcpus(struct ks_migrate *m, struct ks_json *j, const struct ks_
 	ks_json_close(j);
 }
 
-static void interval_vm(struct ks_migrate *m, struct ks_vm *vm, uint64_t now_ns, uint64_t dt_ns)
+static void interval_vm(struct ks_migrate *m, struct ks_vm *vm, uint64_t now_ns, uint64_t dt_ns,
+			struct ks_cpu cpu)
 {
 	struct ks_vm_counters dc;
 	struct agreement a[12];
@@ -274,6 +275,8 @@ static void interval_vm(struct ks_migrate *m, struct ks_vm *vm, uint64_t now_ns,
 		ks_json_i64(&j, "pid", vm->pid);
 		ks_json_str(&j, "comm", vm->comm);
 		ks_json_u64(&j, "interval_ns", dt_ns);
+		ks_json_u64(&j, "tracer_user_ns", cpu.user_ns);
+		ks_json_u64(&j, "tracer_sys_ns", cpu.sys_ns);
 		ks_json_u64(&j, "syncs", vm->syncs_interval);
 		ks_json_u64(&j, "host_ioctl_ns", vm->host_ns_interval);
 		ks_json_bool(&j, "vm_table_full", vm->untracked != 0);
@@ -362,19 +365,32 @@ static void interval_vm(struct ks_migrate *m, struct ks_vm *vm, uint64_t now_ns,
 	vm->syncs_interval = 0;
 }
 
+static void vm_interval_at(struct ks_migrate *m, struct ks_vm *vm, uint64_t now_ns, struct ks_cpu cpu);
+
+/* The tracer's own CPU is read once per boundary: every VM's record of it
+ * covers its span up to the same point. */
 void ks_migrate_report_interval(struct ks_migrate *m, uint64_t now_ns)
 {
+	struct ks_cpu cpu = ks_self_cpu();
+
 	for (int i = 0; i < KS_MAX_TRACKED; i++)
 		if (m->vms[i].used && m->vms[i].active)
-			ks_migrate_report_vm_interval(m, &m->vms[i], now_ns);
+			vm_interval_at(m, &m->vms[i], now_ns, cpu);
 }
 
 void ks_migrate_report_vm_interval(struct ks_migrate *m, struct ks_vm *vm, uint64_t now_ns)
 {
-	uint64_t since = vm->last_report_ns ? vm->last_report_ns : m->start_ns;
+	vm_interval_at(m, vm, now_ns, ks_self_cpu());
+}
 
-	interval_vm(m, vm, now_ns, now_ns - since);
+static void vm_interval_at(struct ks_migrate *m, struct ks_vm *vm, uint64_t now_ns, struct ks_cpu cpu)
+{
+	uint64_t since = vm->last_report_ns ? vm->last_report_ns : m->start_ns;
+	struct ks_cpu then = vm->last_report_ns ? vm->cpu_last : m->cpu_start;
+
+	interval_vm(m, vm, now_ns, now_ns - since, ks_cpu_since(cpu, then));
 	vm->last_report_ns = now_ns;
+	vm->cpu_last = cpu;
 	/* Comparisons start at the first boundary sampled settled, and go on
 	 * from there. At a boundary that is not settled the counters are read
 	 * while updates land between the reads (populating a 4K-backed guest:
@@ -596,6 +612,7 @@ void ks_migrate_report_summary(struct ks_migrate *m, uint64_t now_ns)
 {
 	uint64_t lost = 0;
 	struct ks_json j;
+	struct ks_cpu cpu;
 
 	for (int i = 0; i < KS_MAX_TRACKED; i++)
 		if (m->vms[i].used)
@@ -619,11 +636,15 @@ void ks_migrate_report_summary(struct ks_migrate *m, uint64_t now_ns)
 		ks_warn("%d VM%s not tracked: the kernel's VM table (--max-vms %u) was full; "
 			"their counters are null, their dirty-log events are complete",
 			m->untracked_vms, m->untracked_vms == 1 ? "" : "s", m->max_vms);
+	/* The whole process's CPU, loading included, after everything above. */
+	cpu = ks_self_cpu();
 	if (m->json) {
 		ks_json_begin(&j, m->out, "summary", now_ns);
 		ks_json_u64(&j, "duration_ns", now_ns - m->start_ns);
 		ks_json_u64(&j, "vms", m->nvm);
 		ks_json_u64(&j, "vms_not_tracked", (uint64_t)m->untracked_vms);
+		ks_json_u64(&j, "tracer_user_ns", cpu.user_ns);
+		ks_json_u64(&j, "tracer_sys_ns", cpu.sys_ns);
 		ks_json_obj(&j, "lost");
 		for (int i = 0; i < KS_DROP_MAX; i++)
 			ks_json_u64(&j, ks_drop_names[i], m->drops[i]);
@@ -637,6 +658,7 @@ void ks_migrate_report_summary(struct ks_migrate *m, uint64_t now_ns)
 	for (int i = 0; i < KS_DROP_MAX; i++)
 		if (m->drops[i])
 			fprintf(m->out, " (%s %llu)", ks_drop_names[i], (unsigned long long)m->drops[i]);
-	fprintf(m->out, "\n");
+	fprintf(m->out, "; kvmscope's own CPU %.3f s (user %.3f, system %.3f)\n",
+		(cpu.user_ns + cpu.sys_ns) / 1e9, cpu.user_ns / 1e9, cpu.sys_ns / 1e9);
 	fflush(m->out);
 }

@@ -438,6 +438,40 @@ def check_run(label, truth, mig, mode, backing, counters=True, latency=False):
     check_exit(label, pid, mig)
 
 
+def check_tracer_cpu(label, name, sections, mrecs):
+    """The tracer's own CPU in its records: every interval has it, each VM's
+    intervals (contiguous from the start) sum to no more than the process's
+    CPU read from /proc before the session ended, and the summary (read
+    after) to no less."""
+    cpu = [s[0].split() for s in sections if s[0].startswith(name + " cpu_ticks ")]
+    if not cpu:
+        result(False, label, f"{name}: tracer CPU read from /proc", "no cpu_ticks section")
+        return
+    words = cpu[0]
+    hz = int(words[words.index("hz") + 1])
+    proc_ns = (int(words[2]) + int(words[3])) * 1_000_000_000 // hz
+    tick_ns = 2 * 1_000_000_000 // hz   # /proc truncates user and system to a tick each
+    ivs = by_type(mrecs, "interval")
+    bad = [r for r in ivs if not all(isinstance(r.get(k), int) and r[k] >= 0
+                                     for k in ("tracer_user_ns", "tracer_sys_ns"))]
+    result(ivs and not bad, label, f"{name}: every interval has the tracer's own CPU (user, system)",
+           bad[:1] or "no intervals")
+    per_vm = defaultdict(int)
+    for r in ivs:
+        per_vm[r["pid"]] += r.get("tracer_user_ns", 0) + r.get("tracer_sys_ns", 0)
+    worst = max(per_vm.values(), default=0)
+    result(worst <= proc_ns + tick_ns, label,
+           f"{name}: a VM's intervals sum to at most the tracer's CPU from /proc",
+           f"{worst / 1e6:.0f} ms > {proc_ns / 1e6:.0f} ms: {dict(per_vm)}")
+    summ = by_type(mrecs, "summary")
+    total = summ[0].get("tracer_user_ns", -1) + summ[0].get("tracer_sys_ns", -1) if summ else -2
+    result(total + tick_ns >= proc_ns, label,
+           f"{name}: the summary's CPU is the whole process's (at least /proc's before it)",
+           f"{total / 1e6:.0f} ms < {proc_ns / 1e6:.0f} ms")
+    print(f"NOTE {label}: {name}: tracer CPU {proc_ns / 1e6:.0f} ms (/proc), summary {total / 1e6:.0f} ms, "
+          f"longest VM's intervals {worst / 1e6:.0f} ms")
+
+
 def main():
     a = labcheck.args("lab")
     sections = parse_sections(a.log)
@@ -451,6 +485,7 @@ def main():
         summ = by_type(mrecs, "summary")
         result(summ and not any(summ[0]["lost"].values()), a.label, f"{name}: no events lost",
                summ[0]["lost"] if summ else "no summary")
+        check_tracer_cpu(a.label, name, sections, mrecs)
         # The series' events are there on the patched kernel only; the stock
         # kernels take the fallbacks (stats reads) or have nothing (page stats).
         att = by_type(mrecs, "attached")

@@ -31,6 +31,9 @@ kvmload_run() {
 # user would, and prints its output.
 end_session() {
 	sleep 0.5
+	# The tracer's CPU so far (clock ticks of user and system time), which
+	# its interval records' own CPU figures must not exceed in sum.
+	echo "=== $1 cpu_ticks $(cut -d' ' -f14,15 /proc/$mpid/stat) hz 100"
 	kill -INT $mpid
 	wait $mpid
 	echo "=== $1 exit=$?"
