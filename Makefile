@@ -175,10 +175,14 @@ STATSOUT_SRCS := tracer/stats_output.c tracer/vmstats.c tracer/statsfd.c tracer/
 $(BENCH)/statsout: bench/statsout.c bench/median.h $(STATSOUT_SRCS) $(COMMON_SRCS) $(TRACER_HDRS) | $(BENCH)
 	$(call msg,CCLD,$@)
 	$(Q)$(CC) $(USER_CFLAGS) $(STATIC) $< $(STATSOUT_SRCS) $(COMMON_SRCS) $(BPF_LIBS) -o $@
+$(BENCH)/progtime: bench/progtime.c | $(BENCH)
+	$(call msg,CCLD,$@)
+	$(Q)$(CC) $(USER_CFLAGS) $(STATIC) $< $(BPF_LIBS) -o $@
 $(BENCH)/startup: bench/startup.c | $(BENCH)
 	$(call msg,CCLD,$@)
 	$(Q)$(CC) $(STD) $(CFLAGS) $(WARN) $(STATIC) $< -o $@
-BENCH_BINS := $(BENCH)/hookcost $(BENCH)/hookonly $(BENCH)/statscost $(BENCH)/statsout $(BENCH)/startup
+BENCH_BINS := $(BENCH)/hookcost $(BENCH)/hookonly $(BENCH)/statscost $(BENCH)/statsout $(BENCH)/startup \
+	      $(BENCH)/progtime
 
 PROGS := $(BIN)/kvmscope $(BIN)/kvmload $(LAB_HELPERS) $(BIN)/map-entries $(LABQ)/qemu-guest.cpio
 TESTS := $(UNIT_BINS) $(REPLAYS) $(OUT)/tests/bpf_attach

@@ -20,6 +20,7 @@
 #include "common/parse.h"
 #include "common/log.h"
 #include "common/runopts.h"
+#include "common/selfcpu.h"
 #include "common/signals.h"
 
 #define MAX_VMS 256
@@ -157,16 +158,6 @@ static int adopt(const struct ks_vmm *v, void *ctx)
 	return 0;
 }
 
-/* CPU time this process has used, in ns. */
-static uint64_t cpu_ns(void)
-{
-	struct timespec t;
-
-	if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t))
-		return 0;
-	return (uint64_t)t.tv_sec * KS_NS_PER_S + (uint64_t)t.tv_nsec;
-}
-
 /* Finds new VMMs and marks which tracked ones still hold a VM fd
  * (r->seen): one that lives on without any was closed (sample_all). */
 static void scan(struct stats_run *r, uint64_t ts)
@@ -176,10 +167,10 @@ static void scan(struct stats_run *r, uint64_t ts)
 	r->last_scan = ts;
 	memset(r->seen, 0, sizeof(r->seen));
 	if (!r->a->run.pid) {
-		uint64_t cpu = cpu_ns(), next;
+		uint64_t cpu = ks_self_cpu_ns(), next;
 
 		ks_vmm_scan_all(adopt, r);
-		next = (cpu_ns() - cpu) * RESCAN_SHARE;
+		next = (ks_self_cpu_ns() - cpu) * RESCAN_SHARE;
 		r->rescan_ns = next < RESCAN_NS ? RESCAN_NS : next > RESCAN_MAX_NS ? RESCAN_MAX_NS : next;
 		return;
 	}

@@ -9,7 +9,10 @@
 #   migrate      kvmscope migrate -i 1s (default: faults counted, no latency)
 #   migrate-lat  kvmscope migrate -i 1s --fault-latency (when it has the option)
 # The empty hooks say what the bare hook costs the guest; the goal is the
-# median ratio of migrate to off <= 1.02.
+# median ratio of migrate to off <= 1.02. Then (below) the same
+# configurations' fault-path programs timed by the kernel: their share of
+# the vCPUs' time. Arguments: RUNS (wall-clock rounds, default 10; 0 for the
+# in-kernel part alone), KRUNS (in-kernel runs per configuration, default 5).
 . /opt/kvmscope/add/common.sh
 # Many short runs rather than a few long ones: the lab shares a loaded
 # 2-core machine, whose load drifts over minutes.
@@ -72,6 +75,7 @@ while [ $i -lt "$RUNS" ]; do
 	echo
 	i=$((i + 1))
 done
+if [ "$RUNS" -gt 0 ]; then
 off=$(median </tmp/sd.off)
 # Two estimates: the ratio of the medians, and the median of the per-run
 # ratios (each configuration against nothing attached in the same round,
@@ -84,3 +88,72 @@ for c in $CONFIGS; do
 done
 m=$(median </tmp/sd.migrate)
 awk -v m="$m" -v o="$off" 'BEGIN { printf "migrate vs off: ratio %.3f (goal <= 1.02)\n", m / o }'
+fi
+
+# In-kernel share of guest time, in the same run: with BPF run-time
+# statistics on (bench/progtime), KRUNS kvmload runs per configuration, each
+# held 2 s after populating so that the programs' run time is read right
+# before the dirty-logging phase and right after it. The programs that run
+# on the vCPU's fault path (the empty tracepoint program; the empty
+# fentry+fexit pair; migrate's tp_page_fault; with --fault-latency its
+# fentry/fexit pair) ran for run_time_ns inside the vCPUs' KVM_RUN, whose
+# time kvmload measures itself (summary vcpu_run_ns: every vCPU's time in
+# KVM_RUN over the iterations). Their share of it is the guest's slowdown
+# from the programs' own work: 1 / (1 - share). Not in it: the dispatch to
+# the programs (tracepoint call, trampoline), their effect on caches and
+# TLBs, and the tracer's userspace taking a CPU the vCPUs would use.
+KRUNS=${2:-5}
+progtime on >/tmp/pt.out 2>&1 &
+ptpid=$!
+lab-wait /tmp/pt.out ready 30 $ptpid || { echo "bench: progtime on: $(cat /tmp/pt.out)"; exit 1; }
+# kshare CONFIG: one kvmload run under CONFIG, with its figures appended to
+# /tmp/ks.CONFIG: "faults fault_prog_ns all_prog_ns vcpu_run_ns".
+kshare() {
+	case $1 in
+	tp) hook_start x_pf_tp; progs="x_pf_tp" ;;
+	fentry) hook_start x_pf_entry x_pf_exit; progs="x_pf_entry x_pf_exit" ;;
+	# (the kernel keeps 15 characters of a program's name)
+	migrate) start_migrate /tmp/m.json -i 1s; progs="tp_page_fault" ;;
+	migrate-lat) start_migrate /tmp/m.json -i 1s --fault-latency; progs="fentry_page_fau fexit_page_faul" ;;
+	esac
+	kvmload --vcpus 2 --mem-per-vcpu 16 --iterations 4 --write-percent 100 --mode get --hold-ms 2000 \
+		--json >/tmp/kk.json 2>&1 &
+	kp=$!
+	lab-wait /tmp/kk.json '"type":"hold"' 300 $kp || { echo "bench: kvmload did not hold: $(tail -c 300 /tmp/kk.json)"; exit 1; }
+	progtime list >/tmp/p0
+	wait $kp
+	progtime list >/tmp/p1
+	case $1 in tp | fentry) hook_stop ;; *) stop_migrate ;; esac
+	grep -q '"type":"hold"' /tmp/kk.json && grep -q '"ok":true' /tmp/kk.json ||
+		{ echo "bench: kvmload failed: $(tail -c 300 /tmp/kk.json)"; exit 1; }
+	run=$(awk -F'"vcpu_run_ns":' '/"type":"summary"/ { split($2, a, ","); print a[1] }' /tmp/kk.json)
+	awk -v progs=" $progs " -v run="$run" '
+		FNR == NR { cnt[$1] = $3; ns[$1] = $4; next }
+		{
+			d = $4 - ns[$1]; all += d
+			if (index(progs, " " $2 " ")) { fns += d; if (!f) f = $3 - cnt[$1] }
+		}
+		END { printf "%d %d %d %d\n", f, fns, all, run }' /tmp/p0 /tmp/p1 >>"/tmp/ks.$1"
+}
+KCONFIGS=$(echo " $CONFIGS " | sed 's/ off / /')
+echo
+echo "in-kernel: the fault-path programs' run time (BPF_ENABLE_STATS) over kvmload's vCPU time in KVM_RUN, dirty-logging phase only:"
+printf '%-12s %8s %10s %12s %12s %12s %8s\n' config faults ns/fault "fault-prog ms" "all-prog ms" "vcpu-run ms" "share %"
+for c in $KCONFIGS; do : >"/tmp/ks.$c"; done
+i=0
+while [ $i -lt "$KRUNS" ]; do
+	for c in $KCONFIGS; do
+		kshare "$c"
+		tail -n1 "/tmp/ks.$c" | awk -v c="$c" '{ printf "%-12s %8d %10.0f %12.1f %12.1f %12.1f %8.2f\n",
+			c, $1, $1 ? $2 / $1 : 0, $2 / 1e6, $3 / 1e6, $4 / 1e6, $4 ? 100 * $2 / $4 : 0 }'
+	done
+	i=$((i + 1))
+done
+kill -INT $ptpid
+wait $ptpid
+echo "median share of the vCPUs' time in KVM_RUN taken by the fault-path programs, and the slowdown it makes (1 / (1 - share)):"
+for c in $KCONFIGS; do
+	s=$(awk '{ print ($4 ? $2 / $4 : 0) }' "/tmp/ks.$c" | median)
+	n=$(awk '{ print ($1 ? $2 / $1 : 0) }' "/tmp/ks.$c" | median)
+	awk -v c="$c" -v s="$s" -v n="$n" 'BEGIN { printf "  %-12s %6.2f%%  slowdown %.4f  (%.0f ns per fault)\n", c, 100 * s, 1 / (1 - s), n }'
+done

@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /* The tracer's own CPU time, user and system, for the reports that say what
- * tracing cost (migrate's interval and summary records). */
+ * tracing cost (migrate's interval and summary records), and for pacing
+ * work whose cost depends on the host (the look through /proc for VMMs). */
 #ifndef KS_SELFCPU_H
 #define KS_SELFCPU_H
 
 #include <stdint.h>
 #include <sys/resource.h>
+#include <time.h>
 
 struct ks_cpu {
 	uint64_t user_ns, sys_ns;
@@ -25,6 +27,17 @@ static inline struct ks_cpu ks_self_cpu(void)
 		c.sys_ns = (uint64_t)ru.ru_stime.tv_sec * 1000000000ULL + (uint64_t)ru.ru_stime.tv_usec * 1000;
 	}
 	return c;
+}
+
+/* The process's CPU time in ns, user and system together (exact: the
+ * scheduler's run time), to time a piece of work in CPU. */
+static inline uint64_t ks_self_cpu_ns(void)
+{
+	struct timespec t;
+
+	if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t))
+		return 0;
+	return (uint64_t)t.tv_sec * 1000000000ULL + (uint64_t)t.tv_nsec;
 }
 
 /* now - then, each part clamped at 0 (the split may shift between parts
