@@ -154,7 +154,7 @@ static int try_start(struct ks_loader *l, const struct ks_loader_opts *o)
 	return 0;
 }
 
-int ks_loader_start(struct ks_loader *l, const struct ks_probe *p,
+int ks_loader_start(struct ks_loader *l, struct ks_probe *p,
 		    const struct ks_loader_opts *o)
 {
 	memset(l, 0, sizeof(*l));
@@ -166,6 +166,7 @@ int ks_loader_start(struct ks_loader *l, const struct ks_probe *p,
 		return ks_err("kernel has no BTF (/sys/kernel/btf/vmlinux): CO-RE programs cannot load");
 	if (ks_hooks_choose(p, l->choices, o->fault_latency))
 		return ks_err("kernel lacks hooks kvmscope needs; run 'kvmscope check' for the list");
+	ks_probe_release_btf(p);
 
 	/* Each retry drops one way for good, so this ends. */
 	for (unsigned int attempt = 0; attempt <= ks_nr_hooks * KS_MAX_WAYS; attempt++) {

@@ -44,8 +44,11 @@ unsigned int ks_loader_max_vms(const struct ks_loader_opts *o);
  * loads but cannot attach (e.g. fexit on a function with more arguments
  * than the kernel's trampoline takes) is dropped for the next way of its
  * hook, and everything is loaded again. On failure prints one clear line,
- * destroys what was built and returns -1. */
-int ks_loader_start(struct ks_loader *l, const struct ks_probe *p,
+ * destroys what was built and returns -1. Once the hooks are chosen the
+ * probe's parsed BTF is released (ks_probe_release_btf), before libbpf parses
+ * its own copy to load: the two would otherwise set the tracer's peak
+ * memory. */
+int ks_loader_start(struct ks_loader *l, struct ks_probe *p,
 		    const struct ks_loader_opts *o);
 void ks_loader_destroy(struct ks_loader *l);
 

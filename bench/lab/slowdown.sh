@@ -133,7 +133,7 @@ kshare() {
 			d = $4 - ns[$1]; all += d
 			if (index(progs, " " $2 " ")) { fns += d; if (!f) f = $3 - cnt[$1] }
 		}
-		END { printf "%d %d %d %d\n", f, fns, all, run }' /tmp/p0 /tmp/p1 >>"/tmp/ks.$1"
+		END { printf "%.0f %.0f %.0f %.0f\n", f, fns, all, run }' /tmp/p0 /tmp/p1 >>"/tmp/ks.$1"
 }
 KCONFIGS=$(echo " $CONFIGS " | sed 's/ off / /')
 echo
@@ -144,7 +144,7 @@ i=0
 while [ $i -lt "$KRUNS" ]; do
 	for c in $KCONFIGS; do
 		kshare "$c"
-		tail -n1 "/tmp/ks.$c" | awk -v c="$c" '{ printf "%-12s %8d %10.0f %12.1f %12.1f %12.1f %8.2f\n",
+		tail -n1 "/tmp/ks.$c" | awk -v c="$c" '{ printf "%-12s %8.0f %10.0f %12.1f %12.1f %12.1f %8.2f\n",
 			c, $1, $1 ? $2 / $1 : 0, $2 / 1e6, $3 / 1e6, $4 / 1e6, $4 ? 100 * $2 / $4 : 0 }'
 	done
 	i=$((i + 1))

@@ -159,6 +159,14 @@ void ks_probe_init(struct ks_probe *p)
 	}
 }
 
+void ks_probe_release_btf(struct ks_probe *p)
+{
+	btf__free(p->kvm_btf);
+	btf__free(p->vmlinux_btf);
+	p->kvm_btf = NULL;
+	p->vmlinux_btf = NULL;
+}
+
 void ks_probe_free(struct ks_probe *p)
 {
 	btf__free(p->kvm_btf);

@@ -27,6 +27,9 @@ struct ks_probe {
 /* Never fails: every missing piece is recorded, for the caller to report. */
 void ks_probe_init(struct ks_probe *p);
 void ks_probe_free(struct ks_probe *p);
+/* Frees the parsed vmlinux and kvm BTF (megabytes) once nothing will look
+ * names up in them again; vmlinux_btf reads NULL from then on. */
+void ks_probe_release_btf(struct ks_probe *p);
 
 enum ks_func_state {
 	KS_FUNC_ABSENT = 0,   /* not in BTF: inlined, renamed or missing */
