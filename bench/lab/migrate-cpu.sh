@@ -19,6 +19,9 @@
 # it was running).
 # Then the tracer's memory: VmRSS after attaching, and VmRSS and VmHWM at the
 # end (its heap after loading is what malloc_trim returns).
+# Last, the same shape again under strace: system calls per interval by
+# kind, idle against storm (counted work, which the lab cannot blur).
+# bench: host-root
 . /opt/kvmscope/add/common.sh
 ITER=${1:-8}
 PAUSE_MS=${2:-5000}
@@ -30,6 +33,8 @@ tp=$!
 lab-wait /tmp/mig.json '"type":"attached"' 120 $tp || { echo "bench: migrate did not attach: $(cat /tmp/mig.err)"; exit 1; }
 sleep 2
 rss_att=$(rss_of $tp VmRSS)
+rss_anon=$(rss_of $tp RssAnon)
+rss_file=$(rss_of $tp RssFile)
 # Tracers attach and detach only while no VM runs (docs/lab.md, kvm-hold).
 taskset -c 0 kvmload --vcpus 2 --mem-per-vcpu 96 --iterations "$ITER" --mode get \
 	--pause-ms "$PAUSE_MS" --hold-ms $HOLD_MS --json >/tmp/kl.json 2>&1 &
@@ -106,5 +111,77 @@ END {
 	else if (c - ce > 10) print "NOT flat (grows with the event rate)"
 	else print "not resolved (the 10% line is within 2 SE)"
 }' /tmp/mig.json
-echo "migrate RSS: $rss_att KiB attached, $rss_end KiB at the end, peak $hwm KiB"
+echo "migrate RSS: $rss_att KiB attached (anon $rss_anon, file $rss_file), $rss_end KiB at the end, peak $hwm KiB"
 grep '"type":"summary"' /tmp/mig.json | sed -n 's/.*"tracer_user_ns":\([0-9]*\),"tracer_sys_ns":\([0-9]*\).*/migrate whole run: user \1 ns, sys \2 ns/p'
+
+# What the tracer does per interval, counted rather than timed (CPU time in
+# this lab is charged with whatever the host takes from the emulated CPU):
+# a second session, traced by the build machine's strace (bench/run boots
+# this benchmark with the build machine's root shared), 4 storms. Each
+# interval record is one write(2) to stdout; the system calls between two
+# of them are that interval's work, by kind, against its fault count.
+lab-mount-host /host >/dev/null 2>&1 && [ -x /host/usr/bin/strace ] ||
+	{ echo "(no host root with strace: system calls per interval not counted)"; exit 0; }
+taskset -c 1 kvmscope migrate --json -i 1s >/tmp/mig2.json 2>/tmp/mig2.err &
+tp=$!
+lab-wait /tmp/mig2.json '"type":"attached"' 120 $tp || { echo "bench: migrate did not attach: $(cat /tmp/mig2.err)"; exit 1; }
+chroot /host strace -qq -s 1000 -o /tmp/st.txt -p $tp &
+sp=$!
+sleep 2
+taskset -c 0 kvmload --vcpus 2 --mem-per-vcpu 96 --iterations 4 --mode get \
+	--pause-ms "$PAUSE_MS" --hold-ms $HOLD_MS --json >/tmp/kl2.json 2>&1 &
+kp=$!
+wait $kp
+sleep 1.5
+kill -INT $tp
+wait $tp
+wait $sp
+awk -v pid=$kp '
+function kind(l) {
+	if (l ~ /^(openat|getdents64|readlink|close|newfstatat|fstat|read)\(/) return "scan"
+	if (l ~ /^bpf\(/) return "bpf"
+	if (l ~ /^pread64\(/) return "pread"
+	if (l ~ /^epoll_wait\(/) return "epoll"
+	if (l ~ /^write\(/) return "write"
+	return "other"
+}
+function quantile(a, k, p,   i, j, t, b, r) {
+	for (i = 1; i <= k; i++) b[i] = a[i]
+	for (i = 2; i <= k; i++) for (j = i; j > 1 && b[j - 1] > b[j]; j--) { t = b[j]; b[j] = b[j - 1]; b[j - 1] = t }
+	r = int(p * k + 0.5)
+	return k ? b[r < 1 ? 1 : r] : 0
+}
+{
+	k = kind($0)
+	if (k == "write" && index($0, "\\\"type\\\":\\\"interval\\\"") && index($0, "\\\"pid\\\":" pid ",")) {
+		match($0, /\\"faults\\":[0-9]+/)
+		f = substr($0, RSTART + 11, RLENGTH - 11) + 0
+		n++
+		F[n] = f
+		for (c in cnt) { C[c, n] = cnt[c] }
+		cnt["scan"] = cnt["bpf"] = cnt["pread"] = cnt["epoll"] = cnt["write"] = cnt["other"] = 0
+		next
+	}
+	cnt[k]++
+}
+END {
+	# The first interval of the VM starts before it existed; the last is cut short by its exit.
+	for (i = 2; i < n; i++) {
+		if (F[i] > fmax) fmax = F[i]
+	}
+	printf "system calls per interval, second session under strace (%d intervals of the VM):\n", n - 2
+	printf "%-6s %8s %8s %8s %8s %8s %8s %8s\n", "phase", "n", "bpf", "pread", "epoll", "write", "scan", "other"
+	split("idle storm", P, " ")
+	for (q = 1; q <= 2; q++) {
+		m = 0
+		for (i = 2; i < n; i++) {
+			ph = F[i] == 0 ? "idle" : F[i] >= fmax / 2 ? "storm" : "mixed"
+			if (ph != P[q]) continue
+			m++
+			B[m] = C["bpf", i]; R[m] = C["pread", i]; E[m] = C["epoll", i]
+			W[m] = C["write", i]; S[m] = C["scan", i]; O[m] = C["other", i]
+		}
+		printf "%-6s %8d %8d %8d %8d %8d %8d %8d   (medians)\n", P[q], m, quantile(B, m, 0.5), quantile(R, m, 0.5),
+			quantile(E, m, 0.5), quantile(W, m, 0.5), quantile(S, m, 0.5), quantile(O, m, 0.5)
+	}
+}' /host/tmp/st.txt
