@@ -93,6 +93,9 @@ struct run {
 	uint64_t rescan_ns;          /* RESCAN_NS, or longer where a look is dear */
 	bool seen[KS_MAX_TRACKED];   /* found with a VM fd by the current scan */
 	bool warned_full;            /* said once that VMMs went untraced */
+	/* sample_settled(): the counters of a VM that settled before the last
+	 * try, which its stats sample goes with. */
+	struct ks_vm_counters held[KS_MAX_TRACKED];
 };
 
 static void adopt_pid(struct run *r, pid_t pid, uint64_t ts);
@@ -333,20 +336,24 @@ static bool settle_same(const struct ks_vm *vm, const struct settle_key *a,
  * move (settle_same()), no such event fell between the reads (short of one
  * stalled for the whole sample) and the VM is "settled"; if they moved,
  * sample again, a few times at most. An interval not settled at both ends has its comparisons
- * shown, not judged (migrate_report.c). */
+ * shown, not judged (migrate_report.c). A retry samples again only the VMs
+ * that moved: a fault storm in one VM must not multiply the work done for
+ * every other (the counters are one map walk for all VMs either way). */
 static void sample_settled(struct run *r, struct ks_vm *only, uint64_t ts)
 {
 	enum { TRIES = 4 };
 	struct settle_key before[KS_MAX_TRACKED], after;
-	bool moved = true;
+	bool moved = true, held[KS_MAX_TRACKED] = { false };
+	int t;
 
-	for (int t = 0; t < TRIES && moved; t++) {
+	for (t = 0; t < TRIES && moved; t++) {
 		moved = false;
 		ks_migrate_read_vm_counters(&r->m, r->l.skel);
 		for (int i = 0; i < KS_MAX_TRACKED; i++) {
 			struct ks_vm *vm = &r->m.vms[i];
 
-			if ((only && vm != only) || !vm->used || !vm->active || !vm->have_stats)
+			if ((only && vm != only) || !vm->used || !vm->active || !vm->have_stats ||
+			    (t && vm->settled))
 				continue;
 			/* A retry reads the same sample point again. */
 			if (t)
@@ -359,13 +366,23 @@ static void sample_settled(struct run *r, struct ks_vm *only, uint64_t ts)
 		for (int i = 0; i < KS_MAX_TRACKED; i++) {
 			struct ks_vm *vm = &r->m.vms[i];
 
-			if ((only && vm != only) || !vm->used || !vm->active || !vm->have_stats)
+			if ((only && vm != only) || !vm->used || !vm->active || !vm->have_stats ||
+			    (t && vm->settled))
 				continue;
 			settle_key(vm, &after);
 			vm->settled = settle_same(vm, &before[i], &after);
 			moved |= !vm->settled;
+			if (vm->settled) {
+				r->held[i] = vm->total;
+				held[i] = true;
+			}
 		}
 	}
+	/* A VM that settled before the last try keeps the counters read with
+	 * its stats, not those of the later reads. */
+	for (int i = 0; i < KS_MAX_TRACKED; i++)
+		if (held[i])
+			r->m.vms[i].total = r->held[i];
 	/* The vCPU table after the sample: the VM counters are compared with
 	 * the stats read right after them, and nothing may widen that gap. */
 	ks_migrate_read_vcpu_faults(&r->m, r->l.skel);
