@@ -30,14 +30,8 @@
 #include "common/runopts.h"
 #include "common/signals.h"
 
-/* Rescanning /proc for new VMMs costs milliseconds: not more than once a
- * second, and where a look costs more than 10 ms of CPU (many processes, or
- * an emulated CPU) as much less often as keeps it at 1% of a CPU, up to 10 s
- * apart (as `stats` does). VMMs that trace anything announce themselves
- * through their events meanwhile. */
+/* Rescanning /proc for new VMMs costs milliseconds: not more than this often. */
 #define RESCAN_NS KS_NS_PER_S
-#define RESCAN_MAX_NS (10 * KS_NS_PER_S)
-#define RESCAN_SHARE 100
 /* epoll data of the ring buffer, of stdout (a closed pipe), else VM index + 1. */
 #define EV_RINGBUF 0
 #define EV_STDOUT UINT64_MAX
@@ -90,7 +84,6 @@ struct run {
 	struct ring_buffer *rb;
 	int epfd;
 	uint64_t last_scan;
-	uint64_t rescan_ns;          /* RESCAN_NS, or longer where a look is dear */
 	bool seen[KS_MAX_TRACKED];   /* found with a VM fd by the current scan */
 	bool warned_full;            /* said once that VMMs went untraced */
 	/* sample_settled(): the counters of a VM that settled before the last
@@ -263,13 +256,9 @@ static void scan(struct run *r, uint64_t ts)
 {
 	r->last_scan = ts;
 	memset(r->seen, 0, sizeof(r->seen));
-	if (!r->m.filter_pid) {
-		uint64_t cpu = ks_self_cpu_ns(), next;
-
+	if (!r->m.filter_pid)
 		ks_vmm_scan_all(adopt_cb, r);
-		next = (ks_self_cpu_ns() - cpu) * RESCAN_SHARE;
-		r->rescan_ns = next < RESCAN_NS ? RESCAN_NS : next > RESCAN_MAX_NS ? RESCAN_MAX_NS : next;
-	} else
+	else
 		adopt_pid(r, r->m.filter_pid, ts);
 	for (int i = 0; i < KS_MAX_TRACKED; i++) {
 		struct ks_vm *vm = &r->m.vms[i];
@@ -449,9 +438,7 @@ static int loop(struct run *r, const struct migrate_args *a)
 		t = ks_now_ns();
 		if (t >= next || t >= end) {
 			ring_buffer__consume(r->rb);
-			/* (Half an interval early rather than one late: the
-			 * boundaries are served a little late, by varying amounts.) */
-			if (t - r->last_scan + a->run.interval_ns / 2 >= r->rescan_ns)
+			if (t - r->last_scan >= RESCAN_NS)
 				scan(r, t);
 			else
 				scan_known(r, t);
@@ -492,7 +479,6 @@ int cmd_migrate(int argc, char **argv)
 		return KS_EXIT_FAIL;
 	}
 	r->epfd = -1;
-	r->rescan_ns = RESCAN_NS;
 	r->m.out = stdout;
 	r->m.json = a.run.json;
 	r->m.filter_pid = a.run.pid;

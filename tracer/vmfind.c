@@ -191,6 +191,7 @@ int ks_vmm_require(pid_t pid)
 int ks_vmm_scan_all(int (*fn)(const struct ks_vmm *v, void *ctx), void *ctx)
 {
 	struct ks_vmm *v = malloc(sizeof(*v));
+	int self = (int)getpid();
 	struct dirent *de;
 	int found = 0;
 	DIR *d;
@@ -203,7 +204,10 @@ int ks_vmm_scan_all(int (*fn)(const struct ks_vmm *v, void *ctx), void *ctx)
 		return -1;
 	}
 	while ((de = readdir(d))) {
-		if (!is_number(de->d_name))
+		/* Not ourselves: kvmscope holds no VM fd (copies of stats fds at
+		 * most), and its own fds (a tracer's BPF programs, maps and
+		 * links: about a hundred) would be most of what a look reads. */
+		if (!is_number(de->d_name) || atoi(de->d_name) == self)
 			continue;
 		if (ks_vmm_scan((pid_t)atoi(de->d_name), v) == 1) {
 			found++;
