@@ -205,8 +205,8 @@ int ks_vmm_scan_all(int (*fn)(const struct ks_vmm *v, void *ctx), void *ctx)
 	}
 	while ((de = readdir(d))) {
 		/* Not ourselves: kvmscope holds no VM fd (copies of stats fds at
-		 * most), and its own fds (a tracer's BPF programs, maps and
-		 * links: about a hundred) would be most of what a look reads. */
+		 * most), and a tracer's own fds (BPF programs, maps and links:
+		 * some seventy) are a link read each. */
 		if (!is_number(de->d_name) || atoi(de->d_name) == self)
 			continue;
 		if (ks_vmm_scan((pid_t)atoi(de->d_name), v) == 1) {
