@@ -125,7 +125,8 @@ kshare() {
 	progtime list >/tmp/p1
 	case $1 in tp | fentry) hook_stop ;; *) stop_migrate ;; esac
 	grep -q '"type":"hold"' /tmp/kk.json && grep -q '"ok":true' /tmp/kk.json ||
-		{ echo "bench: kvmload failed: $(tail -c 300 /tmp/kk.json)"; exit 1; }
+		{ echo "bench: kvmload failed under $1: $(grep -v '^{' /tmp/kk.json | head -c 300)" \
+			"$(grep -o '"exit_code":[0-9]*,"error":"[^"]*"' /tmp/kk.json)"; exit 1; }
 	run=$(awk -F'"vcpu_run_ns":' '/"type":"summary"/ { split($2, a, ","); print a[1] }' /tmp/kk.json)
 	awk -v progs=" $progs " -v run="$run" '
 		FNR == NR { cnt[$1] = $3; ns[$1] = $4; next }
