@@ -40,8 +40,8 @@ static inline uint64_t ks_self_cpu_ns(void)
 	return (uint64_t)t.tv_sec * 1000000000ULL + (uint64_t)t.tv_nsec;
 }
 
-/* now - then, each part clamped at 0 (the split may shift between parts
- * while the sum grows). */
+/* now - then, each part clamped at 0 (the kernel keeps both parts from going
+ * back; the clamp keeps a report from ever wrapping if one did). */
 static inline struct ks_cpu ks_cpu_since(struct ks_cpu now, struct ks_cpu then)
 {
 	struct ks_cpu d = {
