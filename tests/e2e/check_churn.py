@@ -152,8 +152,9 @@ def main():
     # export: every scrape answered, a clean stop, nothing on stderr.
     xhead = get.get("export", ("export missing", [], []))[0]
     result(xhead.startswith("export exit=0 "), label, "export ended cleanly on SIGINT", xhead)
-    result(xhead.endswith(" failed_scrapes=0"), label, "every scrape of export answered", xhead)
     xlines = get.get("export", ("", [], ["0"]))[2]
+    result(xhead.endswith(" failed_scrapes=0"), label, "every scrape of export answered",
+           f"{xhead}: {[l for l in xlines if l.startswith('wget ') or l.startswith('kvmscope_export')]}")
     result(xlines and xlines[0].isdigit() and int(xlines[0]) > 0, label,
            "export's last scrape has kvmscope metrics", xlines[:1])
     xerr = get.get("export stderr", ("", [], []))[2]

@@ -78,10 +78,15 @@ XP=$!
 wait_for $D/migrate.json '"type":"attached"'
 wait_for $D/stats.json '"type":"stats"'
 wait_for $D/export.out '^kvmscope export: serving'
-# A scraper, as Prometheus would be; it keeps the last page and counts
-# failed scrapes.
+# A scraper, as Prometheus would be; it keeps the last page and notes
+# each failed scrape: wget's exit status (4 network, 8 HTTP error), when
+# (seconds of uptime) and what it said.
 ( while :; do
-	wget -q -O $D/scrape.tmp "$URL" && mv $D/scrape.tmp $D/scrape.txt || echo x >>$D/scrape.fail
+	if wget -q -O $D/scrape.tmp "$URL" 2>$D/scrape.werr; then
+		mv $D/scrape.tmp $D/scrape.txt
+	else
+		echo "wget exit $? at $(cut -d' ' -f1 /proc/uptime) s: $(head -c 200 $D/scrape.werr)" >>$D/scrape.fail
+	fi
 	sleep 0.5
 done ) &
 WP=$!
@@ -128,5 +133,8 @@ echo "=== stats stderr"
 cat $D/stats.err
 echo "=== export exit=$xrc failed_scrapes=$nfail"
 grep -c '^kvmscope_' $D/scrape.txt
+# What failed, and the exporter's own HTTP counters on its last page.
+cat $D/scrape.fail 2>/dev/null
+grep '^kvmscope_export' $D/scrape.txt
 echo "=== export stderr"
 cat $D/export.err
