@@ -161,10 +161,10 @@ $(BENCH_OBJ)/empty.skel.h: bench/empty.bpf.c $(BPF_HDRS) | $(BENCH_OBJ)
 	$(Q)$(BPFTOOL) gen object $(BENCH_OBJ)/empty.bpf.o $(BENCH_OBJ)/empty.bpf.o.tmp
 	$(Q)rm -f $(BENCH_OBJ)/empty.bpf.o.tmp
 	$(Q)$(BPFTOOL) gen skeleton $(BENCH_OBJ)/empty.bpf.o name empty_bpf > $@.tmp && mv $@.tmp $@
-$(BENCH)/hookcost: bench/hookcost.c $(BENCH_OBJ)/empty.skel.h | $(BENCH)
+$(BENCH)/hookcost: bench/hookcost.c bench/until_signal.h $(BENCH_OBJ)/empty.skel.h | $(BENCH)
 	$(call msg,CCLD,$@)
 	$(Q)$(CC) $(USER_CFLAGS) -I$(BENCH_OBJ) $(STATIC) $< $(BPF_LIBS) -o $@
-$(BENCH)/hookonly: bench/hookonly.c $(BENCH_OBJ)/empty.skel.h | $(BENCH)
+$(BENCH)/hookonly: bench/hookonly.c bench/until_signal.h $(BENCH_OBJ)/empty.skel.h | $(BENCH)
 	$(call msg,CCLD,$@)
 	$(Q)$(CC) $(USER_CFLAGS) -I$(BENCH_OBJ) $(STATIC) $< $(BPF_LIBS) -o $@
 $(BENCH)/statscost: bench/statscost.c bench/median.h tracer/statsfd.c tracer/statsdbg.c $(COMMON_SRCS) $(TRACER_HDRS) | $(BENCH)
@@ -175,7 +175,7 @@ STATSOUT_SRCS := tracer/stats_output.c tracer/vmstats.c tracer/statsfd.c tracer/
 $(BENCH)/statsout: bench/statsout.c bench/median.h $(STATSOUT_SRCS) $(COMMON_SRCS) $(TRACER_HDRS) | $(BENCH)
 	$(call msg,CCLD,$@)
 	$(Q)$(CC) $(USER_CFLAGS) $(STATIC) $< $(STATSOUT_SRCS) $(COMMON_SRCS) $(BPF_LIBS) -o $@
-$(BENCH)/progtime: bench/progtime.c | $(BENCH)
+$(BENCH)/progtime: bench/progtime.c bench/until_signal.h | $(BENCH)
 	$(call msg,CCLD,$@)
 	$(Q)$(CC) $(USER_CFLAGS) $(STATIC) $< $(BPF_LIBS) -o $@
 $(BENCH)/startup: bench/startup.c | $(BENCH)

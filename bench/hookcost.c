@@ -19,6 +19,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "empty.skel.h"
+#include "until_signal.h"
 
 /* kvmscope program (name as the kernel keeps it: 15 characters) and the
  * empty program on its hook. */
@@ -39,8 +40,6 @@ static const struct { const char *hook, *prog, *empty; } pairs[] = {
 };
 #define NPAIRS (sizeof(pairs) / sizeof(pairs[0]))
 
-static volatile sig_atomic_t stop;
-static void on_signal(int sig) { (void)sig; stop = 1; }
 
 struct stat_of { unsigned long long cnt, ns; int found; };
 
@@ -74,22 +73,16 @@ int main(void)
 	struct empty_bpf *skel;
 	int stats_fd;
 
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
+	ks_bench_catch_signals();
 	skel = empty_bpf__open_and_load();
 	if (!skel || empty_bpf__attach(skel)) {
 		fprintf(stderr, "hookcost: cannot load/attach the empty programs: %s\n", strerror(errno));
 		return 1;
 	}
-	stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
-	if (stats_fd < 0) {
-		fprintf(stderr, "hookcost: BPF_ENABLE_STATS: %s\n", strerror(errno));
+	stats_fd = ks_bench_enable_stats("hookcost");
+	if (stats_fd < 0)
 		return 1;
-	}
-	printf("ready\n");
-	fflush(stdout);
-	while (!stop)
-		pause();
+	ks_bench_ready_then_wait();
 	printf("%-38s %-24s %10s %9s %-13s %10s %9s %6s\n", "hook", "kvmscope program", "events",
 	       "ns/event", "empty", "events", "ns/event", "ratio");
 	for (unsigned int i = 0; i < NPAIRS; i++) {

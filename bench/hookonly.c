@@ -12,9 +12,8 @@
 #include <unistd.h>
 #include <bpf/libbpf.h>
 #include "empty.skel.h"
+#include "until_signal.h"
 
-static volatile sig_atomic_t stop;
-static void on_signal(int sig) { (void)sig; stop = 1; }
 
 int main(int argc, char **argv)
 {
@@ -26,8 +25,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: hookonly PROG...\n");
 		return 2;
 	}
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
+	ks_bench_catch_signals();
 	skel = empty_bpf__open();
 	if (!skel) {
 		fprintf(stderr, "hookonly: cannot open the empty programs: %s\n", strerror(errno));
@@ -50,10 +48,7 @@ int main(int argc, char **argv)
 		empty_bpf__destroy(skel);
 		return 1;
 	}
-	printf("ready\n");
-	fflush(stdout);
-	while (!stop)
-		pause();
+	ks_bench_ready_then_wait();
 	empty_bpf__destroy(skel);
 	return 0;
 }

@@ -17,9 +17,8 @@
 #include <string.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
+#include "until_signal.h"
 
-static volatile sig_atomic_t stop;
-static void on_signal(int sig) { (void)sig; stop = 1; }
 
 static int list(void)
 {
@@ -50,17 +49,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: progtime on|list\n");
 		return 2;
 	}
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
-	fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
-	if (fd < 0) {
-		fprintf(stderr, "progtime: BPF_ENABLE_STATS: %s\n", strerror(errno));
+	ks_bench_catch_signals();
+	fd = ks_bench_enable_stats("progtime");
+	if (fd < 0)
 		return 1;
-	}
-	printf("ready\n");
-	fflush(stdout);
-	while (!stop)
-		pause();
+	ks_bench_ready_then_wait();
 	close(fd);
 	return 0;
 }
