@@ -332,16 +332,29 @@ def check_run(label, truth, mig, mode, backing, counters=True, latency=False):
            f"event counts agree with stats deltas ({len(comps)} interval comparisons, "
            f"{len(bad_in)} fault comparisons off)",
            f"equal broken: {bad_eq[:2]}; within broken: {bad_in[:2]}" if comps else "nothing compared")
-    # KVM fixes write-protect faults in its fast path (pf_fast) when the
-    # mapping is already 4K: in the lab, eager page splitting makes it so.
-    # Summed over the intervals, the read skew between the two sides
-    # cancels out: the sums must agree within 1%.
-    wpc = [a for r in by_type(mig, "interval", pid) for a in r["agreement"]
-           if a["events"] == "wp_faults" and "stat_delta" in a]
+    # KVM fixes a write-protect fault in its fast path (pf_fast) when the
+    # mapping is already 4K; one that must split a huge page first, or that
+    # finds the SPTE being changed, takes the slow path and is counted in
+    # pf_taken only (seen on hugetlb with manual clears: 256 of 442 in one
+    # interval). So over the compared intervals the traced write-protect
+    # faults lie between pf_fast and pf_fast plus the slow-path faults
+    # (pf_taken - pf_fast) of the same intervals, within 1%: the read skew
+    # between the two sides cancels out in the sums.
+    wpc, slow = [], 0
+    for r in by_type(mig, "interval", pid):
+        ag = {a["events"]: a for a in r["agreement"] if "stat_delta" in a}
+        if "wp_faults" in ag:
+            wpc.append(ag["wp_faults"])
+            if "faults" in ag:
+                slow += max(ag["faults"]["stat_delta"] - ag["wp_faults"]["stat_delta"], 0)
     seen, stat = sum(a["seen"] for a in wpc), sum(a["stat_delta"] for a in wpc)
-    result(wpc and abs(seen - stat) <= 0.01 * max(seen, 1), label,
-           f"write-protect faults agree with the stats fd's pf_fast ({seen} vs {stat} over "
-           f"{len(wpc)} intervals)", f"{seen} traced vs pf_fast {stat}" if wpc else "nothing compared")
+    tol = 0.01 * max(seen, 1)
+    result(wpc and stat - tol <= seen <= stat + slow + tol, label,
+           f"write-protect faults agree with the stats fd's pf_fast ({seen} vs {stat}, at most "
+           f"{slow} more through KVM's slow path, over {len(wpc)} intervals)",
+           f"{seen} traced vs pf_fast {stat} + slow path {slow}" if wpc else "nothing compared")
+    if wpc and seen > stat + tol:
+        print(f"NOTE {label}: {seen - stat} write-protect faults took KVM's slow path")
     attached = by_type(mig, "attached")
     if attached and attached[0]["hooks"].get("page_stats", "unavailable") != "unavailable":
         # Series kernels: the kvm_mmu_page_stats deltas summed per interval
