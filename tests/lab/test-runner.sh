@@ -44,7 +44,10 @@ done
 # $TMP/NAME.err, stdin closed as in CI; sets $rc. The generous --timeout
 # only guards against hangs on a loaded machine.
 # A boot whose kernel failed (tests/lab/lib.sh: lab_boot_failed; under TCG
-# the lab kernels rarely oops at boot) is retried, up to three boots.
+# the lab kernels rarely oops at boot) is retried, up to three boots. So is
+# a timeout: every command here ends within seconds of the boot, so 180 s
+# without a result is a lab kernel that hung (seen once on stock-6.1 in CI,
+# console not kept); the NOTE carries the console's last lines.
 lab() {
 	local name=$1 attempt why
 	shift
@@ -52,6 +55,10 @@ lab() {
 		rc=0
 		"$RUN" --timeout 180 "$@" >"$TMP/$name.out" 2>"$TMP/$name.err" <&- || rc=$?
 		why=$(cat "$TMP/$name.out" "$TMP/$name.err" | lab_boot_failed)
+		if [ -z "$why" ] && ((rc == 124)); then
+			why="no result within 180 s; last lines: $(cat "$TMP/$name.out" "$TMP/$name.err" |
+				tail -n 8 | tr '\n' '|')"
+		fi
 		[ -n "$why" ] && [ "$attempt" -lt 3 ] || break
 		echo "NOTE $name: lab kernel failed ($why), boot $((attempt + 1)) of 3" >&2
 	done
