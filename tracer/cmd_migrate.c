@@ -270,16 +270,18 @@ static void scan(struct run *r, uint64_t ts)
 	sweep_strays(r);
 }
 
-/* Every interval: VMMs known from events but not yet found in /proc, and
- * VMMs still without stats fds (none, or debugfs for now), are looked at
- * again (one directory each). */
+/* Every interval between the full scans: VMMs known from events but not
+ * yet found in /proc are looked at again (one directory each), so their
+ * exit is watched from their first interval on. VMMs still without stats
+ * fds (none, or debugfs for now) wait for the next full scan, at most
+ * RESCAN_NS away: reopening their stats costs a pidfd and a walk of their
+ * fds, which short intervals would otherwise repeat many times a second. */
 static void scan_known(struct run *r, uint64_t ts)
 {
 	for (int i = 0; i < KS_MAX_TRACKED; i++) {
 		struct ks_vm *vm = &r->m.vms[i];
 
-		if (vm->used && vm->active &&
-		    (!vm->found_ts || !vm->have_stats || vm->st.vm.dbg_dir >= 0))
+		if (vm->used && vm->active && !vm->found_ts)
 			adopt_pid(r, vm->pid, ts);
 	}
 	reap_unfound(r, ts);

@@ -105,6 +105,17 @@ static bool read_flushes(struct migrate_bpf *skel, __u64 *f)
 	return !bpf_map_lookup_elem(bpf_map__fd(skel->maps.fault_flushes), &zero, f);
 }
 
+/* The first half of a read (below): every CPU's eviction count, then every
+ * CPU's cache entries, into r; r->ok says whether both were read. */
+static bool reader_snapshot(struct migrate_bpf *skel, struct ks_fault_reader *r)
+{
+	__u32 zero = 0;
+
+	r->ok = read_flushes(skel, r->f1) &&
+		!bpf_map_lookup_elem(bpf_map__fd(skel->maps.fault_cache), &zero, r->cache);
+	return r->ok;
+}
+
 /* A vCPU's faults are its line plus its faults in every CPU's cache entry
  * (struct ks_fault_cache_entry). Read in this order: the CPUs' eviction
  * counts, their cache entries, the line, the eviction counts again. A
@@ -117,16 +128,12 @@ static bool read_flushes(struct migrate_bpf *skel, __u64 *f)
  * snapshot below), then per vCPU its line and the counts again. */
 bool ks_fault_reader_init(struct migrate_bpf *skel, struct ks_fault_reader *r)
 {
-	__u32 zero = 0;
-
 	memset(r, 0, sizeof(*r));
 	r->ncpu = libbpf_num_possible_cpus();
 	if (r->ncpu <= 0 || !(r->cache = calloc(r->ncpu, sizeof(*r->cache))) ||
 	    !(r->f1 = calloc(r->ncpu, sizeof(*r->f1))) || !(r->f2 = calloc(r->ncpu, sizeof(*r->f2))))
 		return false;
-	r->ok = read_flushes(skel, r->f1) &&
-		!bpf_map_lookup_elem(bpf_map__fd(skel->maps.fault_cache), &zero, r->cache);
-	return r->ok;
+	return reader_snapshot(skel, r);
 }
 
 void ks_fault_reader_free(struct ks_fault_reader *r)
@@ -178,7 +185,6 @@ bool ks_fault_vcpu_read(struct migrate_bpf *skel, struct ks_fault_reader *r,
 	struct ks_vcpu_fault_line l;
 	struct ks_vcpu_fault_lat h;
 	bool ok = false, err = false;
-	__u32 zero = 0;
 
 	if (!r->ok)
 		return false;
@@ -186,11 +192,8 @@ bool ks_fault_vcpu_read(struct migrate_bpf *skel, struct ks_fault_reader *r,
 	/* An entry holding some of its faults was evicted meanwhile: read this
 	 * vCPU alone, snapshot first. r's snapshot is refreshed with it. */
 	for (int t = 0; !ok && !err && t < VCPU_READ_TRIES; t++) {
-		if (!read_flushes(skel, r->f1) ||
-		    bpf_map_lookup_elem(bpf_map__fd(skel->maps.fault_cache), &zero, r->cache)) {
-			r->ok = false;
+		if (!reader_snapshot(skel, r))
 			return false;
-		}
 		ok = vcpu_read_once(skel, r, s, &l, &faults, &wp_faults, &err);
 	}
 	if (!ok)
