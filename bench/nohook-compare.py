@@ -2,7 +2,7 @@
 """bench/nohook-compare.py LOG...: checks a bench/run nohook log (the
 no-fault-hook prototype, docs/notes-nohook.md).
 
-Per case, per dirty-log iteration, it compares three counts:
+Per case, per dirty-log iteration, it compares three counts (and shows the pf_taken deltas):
   V  bench/vcpustat: pf_fast/pf_taken summed over the VM's vCPUs, read from
      KVM's memory at the iteration's last dirty-log ioctl;
   K  kvmload's own reads of its vCPU stats fds after the iteration (vCPUs
@@ -59,16 +59,17 @@ def check(name, c):
     mrecs = [r for r in c["M"] if r["type"] == "dirty_log" and r.get("pid") == start.get("pid")]
     for r in mrecs:
         mig[r["iteration"]] += max(r["wp_faults"], 0)
+    kvm_ns = sorted(r["kvm_ns"] for r in mrecs if r.get("kvm_ns"))
     mcmp = []
-    pop = [r["pf_fast"] for r in c["K"] if r["type"] == "stats_read" and r.get("phase") == "populate"
-           and r["fd"] == "vcpu" and "pf_fast" in r]
+    pop = [(r["pf_fast"], r["pf_taken"]) for r in c["K"] if r["type"] == "stats_read"
+           and r.get("phase") == "populate" and r["fd"] == "vcpu" and "pf_fast" in r]
     if pop and iters:
-        v[-1] = (sum(pop), 0, 0)
+        v[-1] = (sum(p[0] for p in pop), sum(p[1] for p in pop), 0)
         iters = [-1] + iters
     for a, b in zip(iters, iters[1:]):
         if a in v and b in v and mrecs:
             d = v[b][0] - v[a][0]
-            mcmp.append((b, d, mig[b]))
+            mcmp.append((b, d, mig[b], v[b][1] - v[a][1]))
             if d != mig[b]:
                 bad.append(f"iteration {b}: pf_fast delta {d} vs migrate wp_faults {mig[b]}")
     cost = []
@@ -86,8 +87,10 @@ def check(name, c):
     print(f"{'PASS' if not bad else 'FAIL'} {name}: {start.get('vcpus')} vCPUs, {n} iterations, "
           f"{len(ioctls)} ioctls; vcpustat = stats fd in {n - sum('vs stats fd' in b for b in bad)}"
           f"/{n} iterations; pf_fast deltas = migrate wp_faults in "
-          f"{sum(d == m for _, d, m in mcmp)}/{len(mcmp)} ({[(d, m) for _, d, m in mcmp]}); "
-          f"walk median {med:.1f} us, max {mx:.1f} us; {'; '.join(cost)}; lost {done.get('lost')} too_deep {done.get('too_deep')}"
+          f"{sum(d == m for _, d, m, _ in mcmp)}/{len(mcmp)} (pf_fast, migrate, pf_taken: "
+          f"{[(d, m, t) for _, d, m, t in mcmp]}); "
+          f"walk median {med:.1f} us, max {mx:.1f} us"
+          f" (ioctl's KVM time median {kvm_ns[len(kvm_ns) // 2] / 1000 if kvm_ns else float('nan'):.0f} us); {'; '.join(cost)}; lost {done.get('lost')} too_deep {done.get('too_deep')}"
           + (f"; {bad[:3]}" if bad else ""))
     return not bad
 
