@@ -19,11 +19,11 @@
 RUNS=${1:-10}
 CONFIGS="off tp fentry migrate"
 kvmscope migrate --help 2>&1 | grep -q -- --fault-latency && CONFIGS="$CONFIGS migrate-lat"
-# Third argument: the configurations to run instead, e.g. "off tp nohook
-# migrate" (nohook: bench/vcpustat alone, the prototype of
+# Third argument: the configurations to run instead, comma-separated, e.g.
+# off,tp,nohook,migrate (nohook: bench/vcpustat alone, the prototype of
 # docs/notes-nohook.md: nothing on the fault path, KVM's own fault stats read
 # at each dirty-log ioctl).
-[ -n "${3:-}" ] && CONFIGS=$3
+[ -n "${3:-}" ] && CONFIGS=$(echo "$3" | tr ',' ' ')
 # guest_ms: one kvmload run, its guest time in ms.
 guest_ms() {
 	kvmload --vcpus 2 --mem-per-vcpu 16 --iterations 4 --write-percent 100 --mode get --json |
