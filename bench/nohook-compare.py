@@ -14,7 +14,7 @@ program's run time per ioctl (kernel BPF statistics). Exit 1 if any
 iteration disagrees."""
 import json
 import sys
-from collections import defaultdict
+from collections import Counter, defaultdict
 
 
 def load(path):
@@ -88,7 +88,7 @@ def check(name, c):
           f"{len(ioctls)} ioctls; vcpustat = stats fd in {n - sum('vs stats fd' in b for b in bad)}"
           f"/{n} iterations; pf_fast deltas = migrate wp_faults in "
           f"{sum(d == m for _, d, m, _ in mcmp)}/{len(mcmp)} (pf_fast, migrate, pf_taken: "
-          f"{[(d, m, t) for _, d, m, t in mcmp]}); "
+          f"{', '.join(f'{n}x{t}' for t, n in Counter((d, m, t) for _, d, m, t in mcmp).items())}); "
           f"walk median {med:.1f} us, max {mx:.1f} us"
           f" (ioctl's KVM time median {kvm_ns[len(kvm_ns) // 2] / 1000 if kvm_ns else float('nan'):.0f} us); {'; '.join(cost)}; lost {done.get('lost')} too_deep {done.get('too_deep')}"
           + (f"; {bad[:3]}" if bad else ""))
