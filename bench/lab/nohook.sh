@@ -6,12 +6,13 @@
 # each iteration (--stats-reads 1: pf_taken/pf_fast per vCPU). Prints every
 # line of the three, tagged "V|M|K CASE ", for bench/nohook-compare.py; no
 # verdict here. Arguments: MIGRATE (1, default: attach kvmscope migrate too;
-# 0: vcpustat alone), CASES (default "basic cost"; "huge": huge-page backed
+# 0: vcpustat alone), then case sets (default "basic cost"; "huge": huge-page backed
 # cases, whose write-protect faults go to KVM's slow path where huge pages
 # are not split eagerly: boot with kvm.eager_page_split=0 to see them).
 . /opt/kvmscope/add/common.sh
 MIGRATE=${1:-1}
-CASES=${2:-basic cost}
+[ $# -gt 0 ] && shift
+CASES=${*:-basic cost}
 # CASE VCPUS MIB ITERATIONS MODE [KVMLOAD-OPTION...]
 run_case() {
 	c=$1 vcpus=$2 mib=$3 iters=$4 mode=$5
