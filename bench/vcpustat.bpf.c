@@ -14,8 +14,10 @@
  *  - one entry at index 0: xa_head is the struct kvm_vcpu pointer itself;
  *  - otherwise xa_head is an internal entry (pointer | 2) to a node; with at
  *    most 64 entries (XA_CHUNK_SIZE) the node has shift 0 and its slots
- *    are the vCPUs. More than 64 vCPUs need a second level: counted in
- *    too_deep, not read (KS_NOHOOK_MAX_VCPUS bounds the walk anyway).
+ *    are the vCPUs; with 65..4096 (x86 KVM_MAX_VCPUS is 4096 on 6.12,
+ *    1024 on 6.1) it has shift 6 and its slots are leaf nodes of 64.
+ * The walk is one bpf_loop over online_vcpus indexes. Anything else (a
+ * deeper tree) is counted in too_deep and reported, never summed wrong.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -48,48 +50,94 @@ static void count_lost(__u32 k)
 		__sync_fetch_and_add(v, 1);
 }
 
-/* Adds one vCPU's fault stats into r. */
-static void add_vcpu(struct nohook_rec *r, struct kvm_vcpu *vcpu)
-{
-	r->pf_taken += BPF_CORE_READ(vcpu, stat.pf_taken);
-	r->pf_fast += BPF_CORE_READ(vcpu, stat.pf_fast);
-	r->pf_fixed += BPF_CORE_READ(vcpu, stat.pf_fixed);
-	r->pf_spurious += BPF_CORE_READ(vcpu, stat.pf_spurious);
-	r->vcpus_read++;
-}
+/* The walk's state, on the caller's stack for bpf_loop: sums are plain
+ * numbers here and copied into the ring-buffer record afterwards. */
+struct walk {
+	unsigned long top;	/* the node xa_head points to */
+	unsigned long child;	/* two levels: the leaf node of this chunk, or 0 */
+	unsigned char shift;	/* top node's shift: 0 (<= 64 vCPUs) or 6 */
+	__u64 pf_taken, pf_fast, pf_fixed, pf_spurious;
+	__u32 vcpus_read;
+};
 
 #define XA_INTERNAL 2UL
+#define XA_CHUNK 64
 
+/* An xarray entry that points to a node: internal (low bits 10) and above
+ * the small internal values (retry, sibling). */
+static bool xa_node_entry(unsigned long e)
+{
+	return (e & 3) == XA_INTERNAL && e > 4096;
+}
+
+static void add_vcpu(struct walk *w, struct kvm_vcpu *vcpu)
+{
+	w->pf_taken += BPF_CORE_READ(vcpu, stat.pf_taken);
+	w->pf_fast += BPF_CORE_READ(vcpu, stat.pf_fast);
+	w->pf_fixed += BPF_CORE_READ(vcpu, stat.pf_fixed);
+	w->pf_spurious += BPF_CORE_READ(vcpu, stat.pf_spurious);
+	w->vcpus_read++;
+}
+
+/* Index i of the xarray: with one level, slot i of the top node; with two,
+ * slot i % 64 of the leaf node in the top node's slot i / 64 (read when
+ * i % 64 == 0). Slot addresses come from scalars, so the verifier needs no
+ * bounds: bpf_probe_read_kernel checks the memory. */
+static long walk_step(__u32 i, void *arg)
+{
+	struct walk *w = arg;
+	unsigned long leaf, slot = 0;
+
+	if (!w->shift) {
+		if (i >= XA_CHUNK)
+			return 1;
+		leaf = w->top;
+	} else {
+		if (!(i % XA_CHUNK)) {
+			unsigned long e = 0;
+
+			bpf_probe_read_kernel(&e, sizeof(e), &((struct xa_node *)w->top)->slots[i / XA_CHUNK]);
+			w->child = xa_node_entry(e) ? e - XA_INTERNAL : 0;
+		}
+		if (!w->child)
+			return 0;
+		leaf = w->child;
+	}
+	bpf_probe_read_kernel(&slot, sizeof(slot), &((struct xa_node *)leaf)->slots[i % XA_CHUNK]);
+	if (slot && !(slot & 3))
+		add_vcpu(w, (struct kvm_vcpu *)slot);
+	return 0;
+}
+
+/* Sums the VM's vCPU stats into r: online_vcpus entries of kvm->vcpu_array
+ * at most (KVM fills indexes 0..online_vcpus-1). */
 static void sum_vcpus(struct nohook_rec *r, struct kvm *kvm)
 {
 	unsigned long head = (unsigned long)BPF_CORE_READ(kvm, vcpu_array.xa_head);
-	struct xa_node *node;
-	unsigned char shift;
+	struct walk w = {};
+	__u32 n;
 
 	r->online_vcpus = BPF_CORE_READ(kvm, online_vcpus.counter);
-	if (!head)
+	n = r->online_vcpus;
+	if (!head || !n)
 		return;
-	if ((head & 3) != XA_INTERNAL) { /* the single entry at index 0 */
-		add_vcpu(r, (struct kvm_vcpu *)head);
-		return;
+	if (!(head & 3)) { /* the single entry at index 0 */
+		add_vcpu(&w, (struct kvm_vcpu *)head);
+	} else if (xa_node_entry(head)) {
+		w.top = head - XA_INTERNAL;
+		w.shift = BPF_CORE_READ((struct xa_node *)w.top, shift);
+		if (w.shift > 6 || n > KS_NOHOOK_MAX_VCPUS) {
+			r->too_deep = 1;
+			count_lost(1);
+			return;
+		}
+		bpf_loop(n, walk_step, &w, 0);
 	}
-	if (head <= 4096) /* an internal value (retry/sibling), not a node */
-		return;
-	node = (struct xa_node *)(head - XA_INTERNAL);
-	shift = BPF_CORE_READ(node, shift);
-	if (shift) {
-		r->too_deep = 1;
-		count_lost(1);
-		return;
-	}
-	for (int i = 0; i < KS_NOHOOK_MAX_VCPUS; i++) {
-		void *slot = NULL;
-
-		bpf_probe_read_kernel(&slot, sizeof(slot), &node->slots[i]);
-		if (!slot || ((unsigned long)slot & 3))
-			continue;
-		add_vcpu(r, slot);
-	}
+	r->pf_taken = w.pf_taken;
+	r->pf_fast = w.pf_fast;
+	r->pf_fixed = w.pf_fixed;
+	r->pf_spurious = w.pf_spurious;
+	r->vcpus_read = w.vcpus_read;
 }
 
 static int record(struct kvm *kvm, __u32 kind, __u32 slot, int ret)

@@ -3,8 +3,8 @@
 #ifndef KVMSCOPE_BENCH_VCPUSTAT_H
 #define KVMSCOPE_BENCH_VCPUSTAT_H
 
-/* vCPUs one xarray node holds (XA_CHUNK_SIZE); kvmload allows up to 64. */
-#define KS_NOHOOK_MAX_VCPUS 64
+/* vCPUs two xarray levels hold (64 x XA_CHUNK_SIZE): x86 KVM_MAX_VCPUS. */
+#define KS_NOHOOK_MAX_VCPUS 4096
 
 enum { NOHOOK_GET = 1, NOHOOK_CLEAR = 2 };
 
