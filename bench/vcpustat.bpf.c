@@ -87,6 +87,7 @@ static long walk_step(__u32 i, void *arg)
 {
 	struct walk *w = arg;
 	unsigned long leaf, slot = 0;
+	struct xa_node *node;
 
 	if (!w->shift) {
 		if (i >= XA_CHUNK)
@@ -96,14 +97,17 @@ static long walk_step(__u32 i, void *arg)
 		if (!(i % XA_CHUNK)) {
 			unsigned long e = 0;
 
-			bpf_probe_read_kernel(&e, sizeof(e), &((struct xa_node *)w->top)->slots[i / XA_CHUNK]);
+			struct xa_node *top = (struct xa_node *)w->top;
+
+			bpf_probe_read_kernel(&e, sizeof(e), &top->slots[i / XA_CHUNK]);
 			w->child = xa_node_entry(e) ? e - XA_INTERNAL : 0;
 		}
 		if (!w->child)
 			return 0;
 		leaf = w->child;
 	}
-	bpf_probe_read_kernel(&slot, sizeof(slot), &((struct xa_node *)leaf)->slots[i % XA_CHUNK]);
+	node = (struct xa_node *)leaf;
+	bpf_probe_read_kernel(&slot, sizeof(slot), &node->slots[i % XA_CHUNK]);
 	if (slot && !(slot & 3))
 		add_vcpu(w, (struct kvm_vcpu *)slot);
 	return 0;
@@ -124,8 +128,12 @@ static void sum_vcpus(struct nohook_rec *r, struct kvm *kvm)
 	if (!(head & 3)) { /* the single entry at index 0 */
 		add_vcpu(&w, (struct kvm_vcpu *)head);
 	} else if (xa_node_entry(head)) {
-		w.top = head - XA_INTERNAL;
-		w.shift = BPF_CORE_READ((struct xa_node *)w.top, shift);
+		/* Through a local: a member of struct walk inside BPF_CORE_READ
+		 * would get a CO-RE relocation the kernel's BTF cannot resolve. */
+		struct xa_node *top = (struct xa_node *)(head - XA_INTERNAL);
+
+		w.top = (unsigned long)top;
+		w.shift = BPF_CORE_READ(top, shift);
 		if (w.shift > 6 || n > KS_NOHOOK_MAX_VCPUS) {
 			r->too_deep = 1;
 			count_lost(1);
