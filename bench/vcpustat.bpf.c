@@ -55,7 +55,8 @@ static void count_lost(__u32 k)
 struct walk {
 	unsigned long top;	/* the node xa_head points to */
 	unsigned long child;	/* two levels: the leaf node of this chunk, or 0 */
-	unsigned char shift;	/* top node's shift: 0 (<= 64 vCPUs) or 6 */
+	unsigned char shift;	/* top node's shift: 0 (<= 64 vCPUs) or 6 (<= 4096);
+				 * shifts are multiples of 6, so > 6 is a deeper tree */
 	__u64 pf_taken, pf_fast, pf_fixed, pf_spurious;
 	__u32 vcpus_read;
 };
@@ -95,9 +96,8 @@ static long walk_step(__u32 i, void *arg)
 		leaf = w->top;
 	} else {
 		if (!(i % XA_CHUNK)) {
-			unsigned long e = 0;
-
 			struct xa_node *top = (struct xa_node *)w->top;
+			unsigned long e = 0;
 
 			bpf_probe_read_kernel(&e, sizeof(e), &top->slots[i / XA_CHUNK]);
 			w->child = xa_node_entry(e) ? e - XA_INTERNAL : 0;

@@ -12,7 +12,8 @@
 # median ratio of migrate to off <= 1.02. Then (below) the same
 # configurations' fault-path programs timed by the kernel: their share of
 # the vCPUs' time. Arguments: RUNS (wall-clock rounds, default 10; 0 for the
-# in-kernel part alone), KRUNS (in-kernel runs per configuration, default 5).
+# in-kernel part alone), KRUNS (in-kernel runs per configuration, default 5;
+# 0: the wall-clock part alone), CONFIGS (third, below).
 . /opt/kvmscope/add/common.sh
 # Many short runs rather than a few long ones: the lab shares a loaded
 # 2-core machine, whose load drifts over minutes.
@@ -121,6 +122,7 @@ fi
 # the programs (tracepoint call, trampoline), their effect on caches and
 # TLBs, and the tracer's userspace taking a CPU the vCPUs would use.
 KRUNS=${2:-5}
+[ "$KRUNS" -gt 0 ] || exit 0
 progtime on >/tmp/pt.out 2>&1 &
 ptpid=$!
 lab-wait /tmp/pt.out ready 30 $ptpid || { echo "bench: progtime on: $(cat /tmp/pt.out)"; exit 1; }
