@@ -8,6 +8,8 @@
 #   fentry       empty fentry+fexit programs on kvm_mmu_page_fault
 #   migrate      kvmscope migrate -i 1s (default: faults counted, no latency)
 #   migrate-lat  kvmscope migrate -i 1s --fault-latency (when it has the option)
+#   nohook       bench/vcpustat alone (docs/notes-nohook.md; only when named in
+#                the third argument)
 # The empty hooks say what the bare hook costs the guest; the goal is the
 # median ratio of migrate to off <= 1.02. Then (below) the same
 # configurations' fault-path programs timed by the kernel: their share of
