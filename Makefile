@@ -175,6 +175,16 @@ STATSOUT_SRCS := tracer/stats_output.c tracer/vmstats.c tracer/statsfd.c tracer/
 $(BENCH)/statsout: bench/statsout.c bench/median.h $(STATSOUT_SRCS) $(COMMON_SRCS) $(TRACER_HDRS) | $(BENCH)
 	$(call msg,CCLD,$@)
 	$(Q)$(CC) $(USER_CFLAGS) $(STATIC) $< $(STATSOUT_SRCS) $(COMMON_SRCS) $(BPF_LIBS) -o $@
+# The no-fault-hook prototype (docs/notes-nohook.md).
+$(BENCH_OBJ)/vcpustat.skel.h: bench/vcpustat.bpf.c bench/vcpustat.h $(BPF_HDRS) | $(BENCH_OBJ)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $(BENCH_OBJ)/vcpustat.bpf.o.tmp
+	$(Q)$(BPFTOOL) gen object $(BENCH_OBJ)/vcpustat.bpf.o $(BENCH_OBJ)/vcpustat.bpf.o.tmp
+	$(Q)rm -f $(BENCH_OBJ)/vcpustat.bpf.o.tmp
+	$(Q)$(BPFTOOL) gen skeleton $(BENCH_OBJ)/vcpustat.bpf.o name vcpustat_bpf > $@.tmp && mv $@.tmp $@
+$(BENCH)/vcpustat: bench/vcpustat.c bench/vcpustat.h $(BENCH_OBJ)/vcpustat.skel.h | $(BENCH)
+	$(call msg,CCLD,$@)
+	$(Q)$(CC) $(USER_CFLAGS) -I$(BENCH_OBJ) $(STATIC) $< $(BPF_LIBS) -o $@
 $(BENCH)/progtime: bench/progtime.c bench/until_signal.h | $(BENCH)
 	$(call msg,CCLD,$@)
 	$(Q)$(CC) $(USER_CFLAGS) $(STATIC) $< $(BPF_LIBS) -o $@
@@ -182,7 +192,7 @@ $(BENCH)/startup: bench/startup.c | $(BENCH)
 	$(call msg,CCLD,$@)
 	$(Q)$(CC) $(STD) $(CFLAGS) $(WARN) $(STATIC) $< -o $@
 BENCH_BINS := $(BENCH)/hookcost $(BENCH)/hookonly $(BENCH)/statscost $(BENCH)/statsout $(BENCH)/startup \
-	      $(BENCH)/progtime
+	      $(BENCH)/progtime $(BENCH)/vcpustat
 
 PROGS := $(BIN)/kvmscope $(BIN)/kvmload $(LAB_HELPERS) $(BIN)/map-entries $(LABQ)/qemu-guest.cpio
 TESTS := $(UNIT_BINS) $(REPLAYS) $(OUT)/tests/bpf_attach

@@ -8,17 +8,25 @@
 #   fentry       empty fentry+fexit programs on kvm_mmu_page_fault
 #   migrate      kvmscope migrate -i 1s (default: faults counted, no latency)
 #   migrate-lat  kvmscope migrate -i 1s --fault-latency (when it has the option)
+#   nohook       bench/vcpustat alone (docs/notes-nohook.md; only when named in
+#                the third argument)
 # The empty hooks say what the bare hook costs the guest; the goal is the
 # median ratio of migrate to off <= 1.02. Then (below) the same
 # configurations' fault-path programs timed by the kernel: their share of
 # the vCPUs' time. Arguments: RUNS (wall-clock rounds, default 10; 0 for the
-# in-kernel part alone), KRUNS (in-kernel runs per configuration, default 5).
+# in-kernel part alone), KRUNS (in-kernel runs per configuration, default 5;
+# 0: the wall-clock part alone), CONFIGS (third, below).
 . /opt/kvmscope/add/common.sh
 # Many short runs rather than a few long ones: the lab shares a loaded
 # 2-core machine, whose load drifts over minutes.
 RUNS=${1:-10}
 CONFIGS="off tp fentry migrate"
 kvmscope migrate --help 2>&1 | grep -q -- --fault-latency && CONFIGS="$CONFIGS migrate-lat"
+# Third argument: the configurations to run instead, comma-separated, e.g.
+# off,tp,nohook,migrate (nohook: bench/vcpustat alone, the prototype of
+# docs/notes-nohook.md: nothing on the fault path, KVM's own fault stats read
+# at each dirty-log ioctl).
+[ -n "${3:-}" ] && CONFIGS=$(echo "$3" | tr ',' ' ')
 # guest_ms: one kvmload run, its guest time in ms.
 guest_ms() {
 	kvmload --vcpus 2 --mem-per-vcpu 16 --iterations 4 --write-percent 100 --mode get --json |
@@ -42,12 +50,22 @@ hook_stop() {
 	kill -INT $hpid
 	wait $hpid
 }
+nohook_start() {
+	vcpustat >/tmp/vs.out 2>&1 &
+	vspid=$!
+	lab-wait /tmp/vs.out ready 30 $vspid || { echo "bench: vcpustat did not attach: $(cat /tmp/vs.out)"; exit 1; }
+}
+nohook_stop() {
+	kill -INT $vspid
+	wait $vspid
+}
 # measure CONFIG: one guest time under CONFIG.
 measure() {
 	case $1 in
 	off) guest_ms ;;
 	tp) hook_start x_pf_tp; guest_ms; hook_stop ;;
 	fentry) hook_start x_pf_entry x_pf_exit; guest_ms; hook_stop ;;
+	nohook) nohook_start; guest_ms; nohook_stop ;;
 	migrate) start_migrate /tmp/m.json -i 1s; guest_ms; stop_migrate ;;
 	migrate-lat) start_migrate /tmp/m.json -i 1s --fault-latency; guest_ms; stop_migrate ;;
 	esac
@@ -86,8 +104,11 @@ for c in $CONFIGS; do
 	r=$(paste /tmp/sd.off "/tmp/sd.$c" | awk '{ print $2 / $1 }' | median)
 	awk -v c="$c" -v m="$m" -v o="$off" -v r="$r" 'BEGIN { printf "  %-12s %10.1f ms  %.3f  %.3f\n", c, m, m / o, r }'
 done
-m=$(median </tmp/sd.migrate)
-awk -v m="$m" -v o="$off" 'BEGIN { printf "migrate vs off: ratio %.3f (goal <= 1.02)\n", m / o }'
+for c in migrate nohook; do
+	[ -s "/tmp/sd.$c" ] || continue
+	m=$(median <"/tmp/sd.$c")
+	awk -v c="$c" -v m="$m" -v o="$off" 'BEGIN { printf "%s vs off: ratio %.3f (goal <= 1.02)\n", c, m / o }'
+done
 fi
 
 # In-kernel share of guest time, in the same run: with BPF run-time
@@ -103,6 +124,7 @@ fi
 # the programs (tracepoint call, trampoline), their effect on caches and
 # TLBs, and the tracer's userspace taking a CPU the vCPUs would use.
 KRUNS=${2:-5}
+[ "$KRUNS" -gt 0 ] || exit 0
 progtime on >/tmp/pt.out 2>&1 &
 ptpid=$!
 lab-wait /tmp/pt.out ready 30 $ptpid || { echo "bench: progtime on: $(cat /tmp/pt.out)"; exit 1; }
@@ -136,7 +158,8 @@ kshare() {
 		}
 		END { printf "%.0f %.0f %.0f %.0f\n", f, fns, all, run }' /tmp/p0 /tmp/p1 >>"/tmp/ks.$1"
 }
-KCONFIGS=$(echo " $CONFIGS " | sed 's/ off / /')
+# (nohook has no program on the fault path: nothing to time there.)
+KCONFIGS=$(echo " $CONFIGS " | sed -e 's/ off / /' -e 's/ nohook / /')
 echo
 echo "in-kernel: the fault-path programs' run time (BPF_ENABLE_STATS) over kvmload's vCPU time in KVM_RUN, dirty-logging phase only:"
 printf '%-12s %8s %10s %12s %12s %12s %8s\n' config faults ns/fault "fault-prog ms" "all-prog ms" "vcpu-run ms" "share %"

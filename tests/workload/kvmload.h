@@ -247,6 +247,8 @@ struct kl_stats_read {
 	long long ret;		/* bytes read or -errno */
 	bool pages;		/* pages_4k/2m/1g below were decoded (VM data) */
 	uint64_t pages_4k, pages_2m, pages_1g;
+	bool pf;		/* pf_taken/pf_fast below were decoded (vCPU data) */
+	uint64_t pf_taken, pf_fast;
 };
 
 struct kl_phase_ctl *kl_vcpus_start(struct kl_vm *vm, struct kl_vcpu *vcpus,

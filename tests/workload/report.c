@@ -445,6 +445,10 @@ void kl_report_stats_read(const struct kl_stats_read *r)
 		jl_u64(&j, "pages_2m", r->pages_2m);
 		jl_u64(&j, "pages_1g", r->pages_1g);
 	}
+	if (r->pf) {
+		jl_u64(&j, "pf_taken", r->pf_taken);
+		jl_u64(&j, "pf_fast", r->pf_fast);
+	}
 	jl_end(&j);
 }
 

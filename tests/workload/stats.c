@@ -8,7 +8,9 @@
  * With --stats-reads N kvmload also reads them itself, a known number of
  * times, and reports every read (fd, offset, size, result) as ground truth
  * for the kvm_stats_read tracepoint; its reads of the VM's data block carry
- * pages_4k/2m/1g, the ground truth for the page-size stats updates.
+ * pages_4k/2m/1g, the ground truth for the page-size stats updates, and
+ * its reads of each vCPU's carry pf_taken and pf_fast (x86), the ground
+ * truth for fault counts read elsewhere (bench/vcpustat).
  * Reads: the header and the descriptors of each fd once, when opened; then
  * at each point (after populate, after each iteration, after logging is
  * disabled; vCPUs are stopped) N rounds of: the VM's data block, then each
@@ -29,6 +31,8 @@ struct kl_stats_layout {
 	uint64_t data_size;		/* bytes of the data block */
 	/* byte offsets in the data block of pages_4k/2m/1g (VM only), or -1 */
 	long long pages_off[3];
+	/* byte offsets of pf_taken and pf_fast (vCPUs on x86), or -1 */
+	long long pf_off[2];
 };
 
 static uint64_t stats_pread(const struct kl_stats_layout *l, void *buf, uint64_t size,
@@ -57,6 +61,7 @@ static uint64_t stats_pread(const struct kl_stats_layout *l, void *buf, uint64_t
 static void stats_layout(struct kl_stats_layout *l)
 {
 	static const char *const pages[3] = { "pages_4k", "pages_2m", "pages_1g" };
+	static const char *const pf[2] = { "pf_taken", "pf_fast" };
 	struct kl_stats_read r;
 	size_t dsize;
 	char *descs;
@@ -71,6 +76,7 @@ static void stats_layout(struct kl_stats_layout *l)
 		    "descriptors", "setup", -1, &r);
 	kl_report_stats_read(&r);
 	l->pages_off[0] = l->pages_off[1] = l->pages_off[2] = -1;
+	l->pf_off[0] = l->pf_off[1] = -1;
 	for (uint32_t i = 0; i < l->hdr.num_desc; i++) {
 		const struct kvm_stats_desc *d = (const void *)(descs + i * dsize);
 		uint64_t end = d->offset + (uint64_t)d->size * sizeof(uint64_t);
@@ -80,6 +86,9 @@ static void stats_layout(struct kl_stats_layout *l)
 		for (int k = 0; k < 3 && l->vcpu < 0; k++)
 			if (d->size == 1 && !strncmp(d->name, pages[k], l->hdr.name_size))
 				l->pages_off[k] = d->offset;
+		for (int k = 0; k < 2 && l->vcpu >= 0; k++)
+			if (d->size == 1 && !strncmp(d->name, pf[k], l->hdr.name_size))
+				l->pf_off[k] = d->offset;
 	}
 	free(descs);
 }
@@ -150,6 +159,10 @@ void kl_stats_read_all(const struct kl_vm *vm, unsigned int n, unsigned int time
 				for (int k = 0; k < 3; k++)
 					*p[k] = l->pages_off[k] >= 0 ?
 						data[l->pages_off[k] / sizeof(uint64_t)] : 0;
+			} else if (l->pf_off[0] >= 0 && l->pf_off[1] >= 0) {
+				r.pf = true;
+				r.pf_taken = data[l->pf_off[0] / sizeof(uint64_t)];
+				r.pf_fast = data[l->pf_off[1] / sizeof(uint64_t)];
 			}
 			kl_report_stats_read(&r);
 			free(data);

@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Shared by bench/vcpustat.bpf.c and bench/vcpustat.c (plain types only). */
+#ifndef KVMSCOPE_BENCH_VCPUSTAT_H
+#define KVMSCOPE_BENCH_VCPUSTAT_H
+
+/* vCPUs two xarray levels hold (64 x XA_CHUNK_SIZE): x86 KVM_MAX_VCPUS. */
+#define KS_NOHOOK_MAX_VCPUS 4096
+
+enum { NOHOOK_GET = 1, NOHOOK_CLEAR = 2 };
+
+/* One dirty-log ioctl: the VM's fault stats summed over its vCPUs. */
+struct nohook_rec {
+	__u64 ts_ns, read_ns, kvm;
+	__u64 pf_taken, pf_fast, pf_fixed, pf_spurious;
+	__u32 tgid, kind, slot, vcpus_read, online_vcpus, too_deep;
+	__s32 ret, pad;
+};
+
+#endif
