@@ -180,6 +180,8 @@ enum ks_event_type {
 	KS_EV_SLOT_WRITE_PROTECT, /* whole-slot write protect at log start */
 	KS_EV_RMAP_ALLOC,         /* memslot rmap arrays allocated */
 	KS_EV_RMAP_SKIP,          /* memslot created without rmaps (series tracepoint) */
+	KS_EV_VM_CREATE,          /* KVM_CREATE_VM returned a VM fd (result) */
+	KS_EV_VM_RELEASE,         /* a VM fd's file was released (last close) */
 };
 
 /* What KVM did when dirty logging flags changed, from the series'

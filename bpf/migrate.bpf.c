@@ -787,6 +787,49 @@ int BPF_PROG(fexit_rmap_alloc, struct kvm_memory_slot *slot,
 	return 0;
 }
 
+/* --- VMs coming and going --------------------------------------------------- *
+ * The tracer finds VMMs by looking through /proc, which costs it
+ * milliseconds of CPU per look. These two rare events tell it at once that
+ * a process made a VM or let one go, so it needs to look only now and
+ * then, for what happened before it attached. */
+
+#define KS_KVM_CREATE_VM 0xAE01 /* _IO(KVMIO, 0x01) */
+
+SEC("fexit/kvm_dev_ioctl")
+int BPF_PROG(fexit_dev_ioctl, struct file *filp, unsigned int ioctl, unsigned long arg,
+	     long ret)
+{
+	struct ks_event *e;
+
+	if (ioctl != KS_KVM_CREATE_VM || ret < 0 || !traced())
+		return 0;
+	e = event_new(KS_EV_VM_CREATE, NULL, bpf_ktime_get_ns());
+	if (!e)
+		return 0;
+	e->result = ret;
+	submit(e);
+	return 0;
+}
+
+#define KS_PF_EXITING 0x00000004 /* include/linux/sched.h */
+
+SEC("fentry/kvm_vm_release")
+int BPF_PROG(fentry_vm_release, struct inode *inode, struct file *filp)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct ks_event *e;
+
+	/* A VMM that exits closes its VM fds on the way out: its pidfd tells
+	 * the tracer of that ("exited"); only a VM closed by a process that
+	 * lives on is news. */
+	if (!traced() || (task->flags & KS_PF_EXITING))
+		return 0;
+	e = event_new(KS_EV_VM_RELEASE, BPF_CORE_READ(filp, private_data), bpf_ktime_get_ns());
+	if (e)
+		submit(e);
+	return 0;
+}
+
 /* --- guest faults ----------------------------------------------------------- */
 
 /* A write to a present, write-protected SPTE (fast or slow path, and a

@@ -30,8 +30,14 @@
 #include "common/runopts.h"
 #include "common/signals.h"
 
-/* Rescanning /proc for new VMMs costs milliseconds: not more than this often. */
+/* Looking through /proc for VMMs costs milliseconds of CPU (a directory
+ * per process, a link per fd): once a second. Where the kernel reports VMs
+ * created and VM fds released (hooks vm_create and vm_release), those find
+ * new VMMs and closed VMs at once, and the look only has to catch what
+ * they cannot (a VM fd passed to another process): every 10 s. Counters
+ * left under processes that are no VMM are swept once a second either way. */
 #define RESCAN_NS KS_NS_PER_S
+#define RESCAN_EVENTS_NS (10 * KS_NS_PER_S)
 /* epoll data of the ring buffer, of stdout (a closed pipe), else VM index + 1. */
 #define EV_RINGBUF 0
 #define EV_STDOUT UINT64_MAX
@@ -83,8 +89,10 @@ struct run {
 	struct ks_trace trace;
 	struct ring_buffer *rb;
 	int epfd;
-	uint64_t last_scan;
+	uint64_t last_scan, last_sweep;
+	uint64_t rescan_ns;          /* RESCAN_NS, or RESCAN_EVENTS_NS */
 	bool seen[KS_MAX_TRACKED];   /* found with a VM fd by the current scan */
+	bool released[KS_MAX_TRACKED]; /* released a VM fd: does it hold another? */
 	bool warned_full;            /* said once that VMMs went untraced */
 	/* sample_settled(): the counters of a VM that settled before the last
 	 * try, which its stats sample goes with. */
@@ -102,6 +110,13 @@ static int on_event(void *ctx, void *data, size_t len)
 	if (len < sizeof(*e))
 		return 0;
 	ks_migrate_event(&r->m, e);
+	/* Looked at after the ring buffer is drained (vm_exited drains it). */
+	if (e->type == KS_EV_VM_RELEASE) {
+		vm = ks_migrate_vm(&r->m, (pid_t)e->tgid, false);
+		if (vm && vm->active && vm->found_ts)
+			r->released[vm - r->m.vms] = true;
+		return 0;
+	}
 	/* A new VMM announces itself by its first memslot: adopt it now so its
 	 * exit is watched from the start. */
 	vm = ks_migrate_vm(&r->m, (pid_t)e->tgid, false);
@@ -254,7 +269,7 @@ static void sweep_strays(struct run *r)
  * it alive in the kernel. */
 static void scan(struct run *r, uint64_t ts)
 {
-	r->last_scan = ts;
+	r->last_scan = r->last_sweep = ts;
 	memset(r->seen, 0, sizeof(r->seen));
 	if (!r->m.filter_pid)
 		ks_vmm_scan_all(adopt_cb, r);
@@ -285,6 +300,29 @@ static void scan_known(struct run *r, uint64_t ts)
 			adopt_pid(r, vm->pid, ts);
 	}
 	reap_unfound(r, ts);
+}
+
+/* VMMs that released a VM fd while living on: closed if they hold no VM fd
+ * now; otherwise looked at again (another VM, or its stats fds). */
+static void recheck_released(struct run *r, uint64_t ts)
+{
+	for (int i = 0; i < KS_MAX_TRACKED; i++) {
+		struct ks_vm *vm = &r->m.vms[i];
+		struct ks_vmm *v;
+		int rc;
+
+		if (!r->released[i])
+			continue;
+		r->released[i] = false;
+		if (!vm->used || !vm->active || !(v = malloc(sizeof(*v))))
+			continue;
+		rc = ks_vmm_scan(vm->pid, v);
+		if (rc == 0)
+			vm_exited(r, vm, ts, "closed");
+		else if (rc == 1)
+			adopt(r, v, ts);
+		free(v);
+	}
 }
 
 /* The counters the interval's agreements compare with KVM's statistics. */
@@ -422,6 +460,7 @@ static int loop(struct run *r, const struct migrate_args *a)
 			return ks_err("epoll_wait: %s", strerror(errno));
 		if (ring_buffer__consume(r->rb) < 0)
 			return ks_err("reading the ring buffer failed");
+		recheck_released(r, ks_now_ns());
 		for (int i = 0; i < n; i++) {
 			if (evs[i].data.u64 == EV_RINGBUF) {
 				if (ring_buffer__consume(r->rb) < 0)
@@ -440,10 +479,16 @@ static int loop(struct run *r, const struct migrate_args *a)
 		t = ks_now_ns();
 		if (t >= next || t >= end) {
 			ring_buffer__consume(r->rb);
-			if (t - r->last_scan >= RESCAN_NS)
+			recheck_released(r, t);
+			if (t - r->last_scan >= r->rescan_ns) {
 				scan(r, t);
-			else
+			} else {
 				scan_known(r, t);
+				if (t - r->last_sweep >= RESCAN_NS) {
+					r->last_sweep = t;
+					sweep_strays(r);
+				}
+			}
 			sample_settled(r, NULL, t);
 			ks_migrate_report_interval(&r->m, t);
 			while (next <= t)
@@ -471,7 +516,7 @@ int cmd_migrate(int argc, char **argv)
 	struct epoll_event out_ev = { .events = 0, .data.u64 = EV_STDOUT };
 	struct ks_probe p;
 	struct run *r;
-	int status = KS_EXIT_FAIL;
+	int status = KS_EXIT_FAIL, vm_events;
 
 	if (argp_parse(&argp, argc, argv, 0, NULL, &a))
 		return KS_EXIT_USAGE;
@@ -536,6 +581,7 @@ int cmd_migrate(int argc, char **argv)
 	epoll_ctl(r->epfd, EPOLL_CTL_ADD, STDOUT_FILENO, &out_ev);
 	r->m.start_ns = ks_now_ns();
 	r->m.cpu_start = ks_self_cpu();
+	vm_events = 0;
 	for (unsigned int i = 0; i < ks_nr_hooks; i++)
 	{
 		if (!strcmp(ks_hooks[i].metric, "faults") && r->l.choices[i].way >= 0)
@@ -544,7 +590,12 @@ int cmd_migrate(int argc, char **argv)
 			r->m.page_stats = r->l.choices[i].way >= 0;
 		if (!strcmp(ks_hooks[i].metric, "gfn_write_protect"))
 			r->m.gfn_wp = r->l.choices[i].way >= 0;
+		if (!strcmp(ks_hooks[i].metric, "vm_create") ||
+		    !strcmp(ks_hooks[i].metric, "vm_release"))
+			vm_events += r->l.choices[i].way >= 0;
 	}
+	/* (With -p the look is one process: as cheap as the events.) */
+	r->rescan_ns = vm_events == 2 && !a.run.pid ? RESCAN_EVENTS_NS : RESCAN_NS;
 	{
 		struct ks_json j;
 

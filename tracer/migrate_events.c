@@ -365,8 +365,9 @@ void ks_migrate_event(struct ks_migrate *m, const struct ks_event *e)
 	if (m->filter_pid && (int)e->tgid != m->filter_pid)
 		return;
 	/* An event from a VMM not seen yet: track it now; its stats are
-	 * attached at the next interval's scan. */
-	vm = ks_migrate_vm(m, (pid_t)e->tgid, true);
+	 * attached at the next interval's scan. A VM fd released is news only
+	 * about a VMM already tracked. */
+	vm = ks_migrate_vm(m, (pid_t)e->tgid, e->type != KS_EV_VM_RELEASE);
 	if (!vm)
 		return;
 	ks_migrate_remember_kvm(vm, e->kvm);

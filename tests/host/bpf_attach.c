@@ -378,6 +378,31 @@ int main(int argc, char **argv)
 				FAIL("trigger %s: no %s seen", ex[i].prog, ex[i].what);
 		}
 
+		/* kvmload makes one VM and closes its VM fd before it exits:
+		 * exactly one of each (a release at exit would not be sent). */
+		{
+			static const struct {
+				const char *prog, *what;
+				int type;
+			} once[] = {
+				{ "fexit_dev_ioctl", "KVM_CREATE_VM", KS_EV_VM_CREATE },
+				{ "fentry_vm_release", "VM fd released", KS_EV_VM_RELEASE },
+			};
+
+			for (size_t i = 0; i < sizeof(once) / sizeof(once[0]); i++) {
+				struct bpf_program *pr = bpf_object__find_program_by_name(skel->obj, once[i].prog);
+				unsigned long long n = events_seen[once[i].type];
+
+				if (!pr || !bpf_program__autoload(pr))
+					continue;
+				if (n == 1)
+					PASS("trigger %s: 1 %s by kvmload", once[i].prog, once[i].what);
+				else
+					FAIL("trigger %s: %llu %s by kvmload (expected 1)", once[i].prog, n,
+					     once[i].what);
+			}
+		}
+
 		/* Lazy rmaps: with the TDP MMU no memslot gets rmaps; with shadow
 		 * paging (--rmap: lab booted with kvm_amd.npt=0) every slot does. */
 		{
