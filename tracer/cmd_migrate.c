@@ -34,8 +34,9 @@
  * per process, a link per fd): once a second. Where the kernel reports VMs
  * created and VM fds released (hooks vm_create and vm_release), those find
  * new VMMs and closed VMs at once, and the look only has to catch what
- * they cannot (a VM fd passed to another process): every 10 s. Counters
- * left under processes that are no VMM are swept once a second either way. */
+ * they cannot (a VM fd passed to another process): every 10 s. The VMMs
+ * already tracked are looked at every second, and counters left under
+ * processes that are no VMM swept, either way (scan_known()). */
 #define RESCAN_NS KS_NS_PER_S
 #define RESCAN_EVENTS_NS (10 * KS_NS_PER_S)
 /* epoll data of the ring buffer, of stdout (a closed pipe), else VM index + 1. */
@@ -89,8 +90,9 @@ struct run {
 	struct ks_trace trace;
 	struct ring_buffer *rb;
 	int epfd;
-	uint64_t last_scan, last_sweep;
+	uint64_t last_scan, last_sweep, last_known;
 	uint64_t rescan_ns;          /* RESCAN_NS, or RESCAN_EVENTS_NS */
+	uint64_t slack_ns;           /* half an interval: boundaries come a little late */
 	bool seen[KS_MAX_TRACKED];   /* found with a VM fd by the current scan */
 	bool released[KS_MAX_TRACKED]; /* released a VM fd: does it hold another? */
 	bool warned_full;            /* said once that VMMs went untraced */
@@ -118,9 +120,12 @@ static int on_event(void *ctx, void *data, size_t len)
 		return 0;
 	}
 	/* A new VMM announces itself by its first memslot: adopt it now so its
-	 * exit is watched from the start. */
+	 * exit is watched from the start. One that has just made its VM is
+	 * adopted at the next interval boundary (scan_known()): by then it has
+	 * usually made its vCPUs and stats fds too, which it has not yet at
+	 * KVM_CREATE_VM. */
 	vm = ks_migrate_vm(&r->m, (pid_t)e->tgid, false);
-	if (vm && !vm->found_ts)
+	if (vm && !vm->found_ts && e->type != KS_EV_VM_CREATE)
 		adopt_pid(r, vm->pid, ks_now_ns());
 	return 0;
 }
@@ -269,7 +274,7 @@ static void sweep_strays(struct run *r)
  * it alive in the kernel. */
 static void scan(struct run *r, uint64_t ts)
 {
-	r->last_scan = r->last_sweep = ts;
+	r->last_scan = r->last_sweep = r->last_known = ts;
 	memset(r->seen, 0, sizeof(r->seen));
 	if (!r->m.filter_pid)
 		ks_vmm_scan_all(adopt_cb, r);
@@ -285,43 +290,61 @@ static void scan(struct run *r, uint64_t ts)
 	sweep_strays(r);
 }
 
+/* One tracked VMM looked at now: closed if it holds no VM fd any more,
+ * otherwise its stats opened again if ks_vmstats_stale() says so (more
+ * vCPUs, its stats fds opened late). A process gone is left to its pidfd. */
+static void look_again(struct run *r, struct ks_vm *vm, uint64_t ts)
+{
+	struct ks_vmm *v = malloc(sizeof(*v));
+	int rc;
+
+	if (!v)
+		return;
+	rc = ks_vmm_scan(vm->pid, v);
+	if (rc == 0)
+		vm_exited(r, vm, ts, "closed");
+	else if (rc == 1)
+		adopt(r, v, ts);
+	free(v);
+}
+
 /* Every interval between the full scans: VMMs known from events but not
  * yet found in /proc are looked at again (one directory each), so their
- * exit is watched from their first interval on. VMMs still without stats
- * fds (none, or debugfs for now) wait for the next full scan, at most
- * RESCAN_NS away: reopening their stats costs a pidfd and a walk of their
- * fds, which short intervals would otherwise repeat many times a second. */
+ * exit is watched from their first interval on; and once a second every
+ * tracked VMM (vCPUs added, stats fds opened, VM closed), which is what
+ * the full scan would find about them at a fraction of its cost. */
 static void scan_known(struct run *r, uint64_t ts)
 {
+	/* (Half an interval early rather than one late: at -i 250ms, "a
+	 * second since" would otherwise come every 1.25 s.) */
+	bool all = ts - r->last_known + r->slack_ns >= RESCAN_NS;
+
+	if (all)
+		r->last_known = ts;
 	for (int i = 0; i < KS_MAX_TRACKED; i++) {
 		struct ks_vm *vm = &r->m.vms[i];
 
-		if (vm->used && vm->active && !vm->found_ts)
+		if (!vm->used || !vm->active)
+			continue;
+		if (!vm->found_ts)
 			adopt_pid(r, vm->pid, ts);
+		else if (all)
+			look_again(r, vm, ts);
 	}
 	reap_unfound(r, ts);
 }
 
-/* VMMs that released a VM fd while living on: closed if they hold no VM fd
- * now; otherwise looked at again (another VM, or its stats fds). */
+/* VMMs that released a VM fd while living on: looked at at once. */
 static void recheck_released(struct run *r, uint64_t ts)
 {
 	for (int i = 0; i < KS_MAX_TRACKED; i++) {
 		struct ks_vm *vm = &r->m.vms[i];
-		struct ks_vmm *v;
-		int rc;
 
 		if (!r->released[i])
 			continue;
 		r->released[i] = false;
-		if (!vm->used || !vm->active || !(v = malloc(sizeof(*v))))
-			continue;
-		rc = ks_vmm_scan(vm->pid, v);
-		if (rc == 0)
-			vm_exited(r, vm, ts, "closed");
-		else if (rc == 1)
-			adopt(r, v, ts);
-		free(v);
+		if (vm->used && vm->active && vm->found_ts)
+			look_again(r, vm, ts);
 	}
 }
 
@@ -480,11 +503,11 @@ static int loop(struct run *r, const struct migrate_args *a)
 		if (t >= next || t >= end) {
 			ring_buffer__consume(r->rb);
 			recheck_released(r, t);
-			if (t - r->last_scan >= r->rescan_ns) {
+			if (t - r->last_scan + r->slack_ns >= r->rescan_ns) {
 				scan(r, t);
 			} else {
 				scan_known(r, t);
-				if (t - r->last_sweep >= RESCAN_NS) {
+				if (t - r->last_sweep + r->slack_ns >= RESCAN_NS) {
 					r->last_sweep = t;
 					sweep_strays(r);
 				}
@@ -596,6 +619,7 @@ int cmd_migrate(int argc, char **argv)
 	}
 	/* (With -p the look is one process: as cheap as the events.) */
 	r->rescan_ns = vm_events == 2 && !a.run.pid ? RESCAN_EVENTS_NS : RESCAN_NS;
+	r->slack_ns = a.run.interval_ns / 2;
 	{
 		struct ks_json j;
 

@@ -51,7 +51,13 @@ static int src_init_fd(struct ks_stats_src *s, int sfd, char *why, size_t whylen
 /* Value arrays of a source whose schema is set. */
 static int src_alloc(struct ks_stats_src *s, char *why, size_t whylen)
 {
-	s->scratch = malloc(s->schema.data_size ? s->schema.data_size : 1);
+	/* A data block for stats fds; for debugfs, the values of a sample
+	 * until all of them were read (a VM destroyed mid-sample must not
+	 * leave half a sample behind). */
+	size_t staging = s->schema.nvalues * sizeof(uint64_t);
+
+	s->scratch = malloc(s->schema.data_size > staging ? s->schema.data_size :
+			    staging ? staging : 1);
 	s->cur = calloc(s->schema.nvalues, sizeof(uint64_t));
 	s->prev = calloc(s->schema.nvalues, sizeof(uint64_t));
 	if (!s->scratch || !s->cur || !s->prev) {
@@ -203,25 +209,38 @@ int ks_vmstats_open(struct ks_vmstats *vs, const struct ks_vmm *v)
 	return 0;
 }
 
-static int src_sample(struct ks_stats_src *s, uint64_t now_ns)
+/* One sample into values, written only if the whole sample was read. */
+static int src_read(struct ks_stats_src *s, uint64_t *values)
 {
 	char err[160];
+
+	if (s->fd >= 0)
+		return ks_stats_sample(s->fd, &s->schema, s->scratch, values, err, sizeof(err));
+	if (ks_statsdbg_sample(s->dbg_dir, &s->schema, s->scratch, err, sizeof(err)))
+		return -1;
+	memcpy(values, s->scratch, s->schema.nvalues * sizeof(uint64_t));
+	return 0;
+}
+
+static int src_sample(struct ks_stats_src *s, uint64_t now_ns)
+{
 	uint64_t *t;
 
 	if (!ks_stats_src_ok(s))
 		return -1;
+	if (src_read(s, s->prev)) {
+		/* The last good sample stays the current one, and no delta is
+		 * known until two good samples in a row (ks_vmstats_delta). */
+		s->delta_ok = false;
+		s->last_failed = true;
+		return -1;
+	}
 	t = s->prev;
 	s->prev = s->cur;
 	s->cur = t;
 	s->prev_ns = s->cur_ns;
-	if (s->dbg_dir >= 0 ? ks_statsdbg_sample(s->dbg_dir, &s->schema, s->cur, err, sizeof(err)) :
-	    ks_stats_sample(s->fd, &s->schema, s->scratch, s->cur, err, sizeof(err))) {
-		/* Keep the last good sample as the current one. */
-		t = s->prev;
-		s->prev = s->cur;
-		s->cur = t;
-		return -1;
-	}
+	s->delta_ok = !s->last_failed;
+	s->last_failed = false;
 	s->cur_ns = now_ns;
 	if (!s->prev_ns)
 		memcpy(s->prev, s->cur, s->schema.nvalues * sizeof(uint64_t));
@@ -232,10 +251,7 @@ static int src_sample(struct ks_stats_src *s, uint64_t now_ns)
  * values are only written when the read succeeded. */
 static void src_resample(struct ks_stats_src *s, uint64_t now_ns)
 {
-	char err[160];
-
-	if (s->dbg_dir >= 0 ? !ks_statsdbg_sample(s->dbg_dir, &s->schema, s->cur, err, sizeof(err)) :
-	    s->fd >= 0 && !ks_stats_sample(s->fd, &s->schema, s->scratch, s->cur, err, sizeof(err)))
+	if (ks_stats_src_ok(s) && !src_read(s, s->cur))
 		s->cur_ns = now_ns;
 }
 
@@ -290,7 +306,11 @@ int64_t ks_vmstats_delta(const struct ks_vmstats *vs, bool vcpus, const char *na
 
 	*found = false;
 	if (!vcpus)
-		return src_get(&vs->vm, name, true, found);
+		return vs->vm.delta_ok ? src_get(&vs->vm, name, true, found) : 0;
+	/* A sum with a vCPU missing would be no sum at all. */
+	for (int i = 0; i < vs->nvcpu; i++)
+		if (!vs->vcpu[i].delta_ok)
+			return 0;
 	for (int i = 0; i < vs->nvcpu; i++)
 		sum += src_get(&vs->vcpu[i], name, true, found);
 	return sum;

@@ -23,6 +23,9 @@ struct ks_stats_src {
 	void *scratch;                /* one data block */
 	uint64_t *cur, *prev;         /* values of the last two samples */
 	uint64_t cur_ns, prev_ns;     /* CLOCK_MONOTONIC of those samples */
+	/* cur - prev spans the last sampling period: false after a failed
+	 * sample (the VM went away mid-read) until two good ones in a row. */
+	bool delta_ok, last_failed;
 	struct ks_json_name *names;   /* per descriptor, escaped once for JSON; NULL if none */
 	int vcpu_id;                  /* -1 for the VM */
 };
@@ -65,14 +68,19 @@ static inline int ks_vmstats_vcpus(const struct ks_vmstats *vs)
  *  - without stats: look again at every scan (a pidfd and a few system
  *    calls, only for such VMMs);
  *  - through debugfs, which sums the vCPUs that existed when it was
- *    opened: once the VMM has other vCPUs, or holds a stats fd.
+ *    opened: once the VMM has other vCPUs, or holds a stats fd;
+ *  - through stats fds: once the VMM holds more vCPU stats fds than were
+ *    opened (a VMM found right after KVM_CREATE_VM, before its vCPUs, or
+ *    one that added vCPUs).
  */
 static inline bool ks_vmstats_stale(const struct ks_vmstats *vs, bool have_stats,
 				    const struct ks_vmm *v)
 {
 	if (!have_stats)
 		return true;
-	return vs->vm.dbg_dir >= 0 && (ks_vmstats_vcpus(vs) != v->nvcpu || v->vm_stats_fd >= 0);
+	if (vs->vm.dbg_dir >= 0)
+		return ks_vmstats_vcpus(vs) != v->nvcpu || v->vm_stats_fd >= 0;
+	return v->nvcpu_stats > vs->nvcpu;
 }
 
 /* Where the VM's stats come from, for reports: "fd" or "debugfs". */

@@ -7,7 +7,8 @@
 #include "unit.h"
 #include "vmstats.h"
 
-/* A VMM as a scan finds it: n vCPUs, a VM stats fd or not. */
+/* A VMM as a scan finds it: n vCPUs, a VM stats fd or not, and a stats
+ * fd for each vCPU when it has a VM stats fd. */
 static struct ks_vmm vmm(int nvcpu, int vm_stats_fd)
 {
 	struct ks_vmm v;
@@ -15,6 +16,7 @@ static struct ks_vmm vmm(int nvcpu, int vm_stats_fd)
 	memset(&v, 0, sizeof(v));
 	v.nvcpu = nvcpu;
 	v.vm_stats_fd = vm_stats_fd;
+	v.nvcpu_stats = vm_stats_fd >= 0 ? nvcpu : 0;
 	return v;
 }
 
@@ -32,6 +34,12 @@ int main(void)
 	      "not stale");
 	v = vmm(2, 7);
 	CHECK("read from stats fds: kept", !ks_vmstats_stale(&fd_read, true, &v), "stale");
+	v = vmm(3, 7);
+	CHECK("stats fds, a vCPU stats fd more: reopened", ks_vmstats_stale(&fd_read, true, &v), "kept");
+	v = vmm(3, 7);
+	v.nvcpu_stats = 2;
+	CHECK("stats fds, a vCPU more without its stats fd yet: kept",
+	      !ks_vmstats_stale(&fd_read, true, &v), "stale");
 	v = vmm(2, -1);
 	CHECK("debugfs, same vCPUs, no stats fd: kept", !ks_vmstats_stale(&dbg_read, true, &v), "stale");
 	v = vmm(3, -1);
