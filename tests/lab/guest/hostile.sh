@@ -21,6 +21,17 @@ expect_err() {
 }
 # wait_for FILE PATTERN: up to 60 s (TCG boots BPF slowly).
 wait_for() { lab-wait "$1" "$2" 60; }
+# wait_vm PID: until PID holds a KVM VM fd (kvmload is a few ms from
+# KVM_CREATE_VM after its start, longer on a loaded lab), at most 60 s; a
+# "-p PID" started before then would be told PID is not a VMM.
+wait_vm() {
+	n=0
+	until ls -l /proc/$1/fd 2>/dev/null | grep -q 'anon_inode:kvm-vm$'; do
+		n=$((n + 1))
+		[ $n -lt 1200 ] && kill -0 $1 2>/dev/null || return 1
+		sleep 0.05
+	done
+}
 # A VM to look at for the whole script (exits on its own later).
 kvmload --vcpus 1 --mem-per-vcpu 4 --iterations 1 --hold-ms 600000 >/dev/null 2>&1 &
 VMM=$!
@@ -125,6 +136,7 @@ done
 # Held long enough for the programs to attach under TCG.
 kvmload --vcpus 1 --mem-per-vcpu 4 --iterations 2 --hold-ms 15000 --pause-ms 200 >/dev/null 2>&1 &
 k=$!
+wait_vm $k
 timeout 120 kvmscope migrate -p $k --json -i 200ms >$T/out 2>$T/err; rc=$?
 # kvmload closes its VM fd just before it exits: a rescan in between sees
 # the VM "closed" (json.md), otherwise its pidfd reports it "exited"; the
@@ -139,13 +151,13 @@ wait $k
 # Gone before the programs are attached.
 kvmload --vcpus 1 --mem-per-vcpu 4 --iterations 1 --hold-ms 300 >/dev/null 2>&1 &
 k=$!
-sleep 0.1
+wait_vm $k
 timeout 120 kvmscope migrate -p $k --json >/dev/null 2>$T/err; rc=$?
 expect_err "migrate -p: the VMM exits during attach" $rc 1 "PID $k exited before tracing started"
 wait $k
 kvmload --vcpus 1 --mem-per-vcpu 4 --iterations 1 --hold-ms 1500 >/dev/null 2>&1 &
 k=$!
-sleep 0.5
+wait_vm $k
 timeout 60 kvmscope stats -p $k --json -i 100ms >$T/out 2>$T/err; rc=$?
 if [ $rc = 0 ] && grep -q '"event":"exited"' $T/out; then
 	pass "stats -p: the VMM exits, the run ends, exit 0"
