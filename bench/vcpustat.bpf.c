@@ -9,21 +9,14 @@
  * differences between two ioctls are that iteration's faults, as exact as
  * KVM's stats fd (which reads the same memory).
  *
- * The xarray, as KVM fills it (vCPU ids 0..n-1 at indexes 0..n-1):
- *  - empty: xa_head is NULL;
- *  - one entry at index 0: xa_head is the struct kvm_vcpu pointer itself;
- *  - otherwise xa_head is an internal entry (pointer | 2) to a node; with at
- *    most 64 entries (XA_CHUNK_SIZE) the node has shift 0 and its slots
- *    are the vCPUs; with 65..4096 (x86 KVM_MAX_VCPUS is 4096 on 6.12,
- *    1024 on 6.1) it has shift 6 and its slots are leaf nodes of 64.
- * The walk is one bpf_loop over online_vcpus indexes. Anything else (a
- * deeper tree) is counted in too_deep and reported, never summed wrong.
+ * The walk itself is bpf/vcpu_stats.bpf.h, shared with bpf/migrate.bpf.c.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
 #include "vcpustat.h"
+#include "vcpu_stats.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -50,102 +43,23 @@ static void count_lost(__u32 k)
 		__sync_fetch_and_add(v, 1);
 }
 
-/* The walk's state, on the caller's stack for bpf_loop: sums are plain
- * numbers here and copied into the ring-buffer record afterwards. */
-struct walk {
-	unsigned long top;	/* the node xa_head points to */
-	unsigned long child;	/* two levels: the leaf node of this chunk, or 0 */
-	unsigned char shift;	/* top node's shift: 0 (<= 64 vCPUs) or 6 (<= 4096);
-				 * shifts are multiples of 6, so > 6 is a deeper tree */
-	__u64 pf_taken, pf_fast, pf_fixed, pf_spurious;
-	__u32 vcpus_read;
-};
-
-#define XA_INTERNAL 2UL
-#define XA_CHUNK 64
-
-/* An xarray entry that points to a node: internal (low bits 10) and above
- * the small internal values (retry, sibling). */
-static bool xa_node_entry(unsigned long e)
-{
-	return (e & 3) == XA_INTERNAL && e > 4096;
-}
-
-static void add_vcpu(struct walk *w, struct kvm_vcpu *vcpu)
-{
-	w->pf_taken += BPF_CORE_READ(vcpu, stat.pf_taken);
-	w->pf_fast += BPF_CORE_READ(vcpu, stat.pf_fast);
-	w->pf_fixed += BPF_CORE_READ(vcpu, stat.pf_fixed);
-	w->pf_spurious += BPF_CORE_READ(vcpu, stat.pf_spurious);
-	w->vcpus_read++;
-}
-
-/* Index i of the xarray: with one level, slot i of the top node; with two,
- * slot i % 64 of the leaf node in the top node's slot i / 64 (read when
- * i % 64 == 0). Slot addresses come from scalars, so the verifier needs no
- * bounds: bpf_probe_read_kernel checks the memory. */
-static long walk_step(__u32 i, void *arg)
-{
-	struct walk *w = arg;
-	unsigned long leaf, slot = 0;
-	struct xa_node *node;
-
-	if (!w->shift) {
-		if (i >= XA_CHUNK)
-			return 1;
-		leaf = w->top;
-	} else {
-		if (!(i % XA_CHUNK)) {
-			struct xa_node *top = (struct xa_node *)w->top;
-			unsigned long e = 0;
-
-			bpf_probe_read_kernel(&e, sizeof(e), &top->slots[i / XA_CHUNK]);
-			w->child = xa_node_entry(e) ? e - XA_INTERNAL : 0;
-		}
-		if (!w->child)
-			return 0;
-		leaf = w->child;
-	}
-	node = (struct xa_node *)leaf;
-	bpf_probe_read_kernel(&slot, sizeof(slot), &node->slots[i % XA_CHUNK]);
-	if (slot && !(slot & 3))
-		add_vcpu(w, (struct kvm_vcpu *)slot);
-	return 0;
-}
-
-/* Sums the VM's vCPU stats into r: online_vcpus entries of kvm->vcpu_array
- * at most (KVM fills indexes 0..online_vcpus-1). */
+/* Sums the VM's vCPU stats into r (bpf/vcpu_stats.bpf.h). */
 static void sum_vcpus(struct nohook_rec *r, struct kvm *kvm)
 {
-	unsigned long head = (unsigned long)BPF_CORE_READ(kvm, vcpu_array.xa_head);
-	struct walk w = {};
-	__u32 n;
+	struct ks_vcpu_sums sums;
+	enum ks_vcpu_walk_status st = ks_vcpu_sum(kvm, &sums);
 
-	r->online_vcpus = BPF_CORE_READ(kvm, online_vcpus.counter);
-	n = r->online_vcpus;
-	if (!head || !n)
+	r->online_vcpus = sums.online_vcpus;
+	if (st != KS_WALK_OK) {
+		r->too_deep = 1;
+		count_lost(1);
 		return;
-	if (!(head & 3)) { /* the single entry at index 0 */
-		add_vcpu(&w, (struct kvm_vcpu *)head);
-	} else if (xa_node_entry(head)) {
-		/* Through a local: a member of struct walk inside BPF_CORE_READ
-		 * would get a CO-RE relocation the kernel's BTF cannot resolve. */
-		struct xa_node *top = (struct xa_node *)(head - XA_INTERNAL);
-
-		w.top = (unsigned long)top;
-		w.shift = BPF_CORE_READ(top, shift);
-		if (w.shift > 6 || n > KS_NOHOOK_MAX_VCPUS) {
-			r->too_deep = 1;
-			count_lost(1);
-			return;
-		}
-		bpf_loop(n, walk_step, &w, 0);
 	}
-	r->pf_taken = w.pf_taken;
-	r->pf_fast = w.pf_fast;
-	r->pf_fixed = w.pf_fixed;
-	r->pf_spurious = w.pf_spurious;
-	r->vcpus_read = w.vcpus_read;
+	r->pf_taken = sums.pf_taken;
+	r->pf_fast = sums.pf_fast;
+	r->pf_fixed = sums.pf_fixed;
+	r->pf_spurious = sums.pf_spurious;
+	r->vcpus_read = sums.vcpus_read;
 }
 
 static int record(struct kvm *kvm, __u32 kind, __u32 slot, int ret)

@@ -3,9 +3,6 @@
 #ifndef KVMSCOPE_BENCH_VCPUSTAT_H
 #define KVMSCOPE_BENCH_VCPUSTAT_H
 
-/* vCPUs two xarray levels hold (64 x XA_CHUNK_SIZE): x86 KVM_MAX_VCPUS. */
-#define KS_NOHOOK_MAX_VCPUS 4096
-
 enum { NOHOOK_GET = 1, NOHOOK_CLEAR = 2 };
 
 /* One dirty-log ioctl: the VM's fault stats summed over its vCPUs. */

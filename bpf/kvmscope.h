@@ -224,10 +224,14 @@ struct ks_event {
 	 * memslot work); dur_ns is then the whole ioctl when it could be
 	 * timed (the ioctl system call, or kvm_vm_ioctl), else equal to kvm_ns. */
 	unsigned long long kvm_ns;
-	/* The VM's write-protect faults so far (all CPUs), read when the
-	 * KVM work of this dirty-log or memslot event ended; -1 if unknown.
-	 * Consecutive events' difference is the faults between them: with
-	 * syncs as boundaries, the faults of one dirty-log iteration. */
+	/* The VM's write-protect faults so far, read when the KVM work of
+	 * this dirty-log or memslot event ended; -1 if unknown. Consecutive
+	 * events' difference is the faults between them: with syncs as
+	 * boundaries, the faults of one dirty-log iteration. By default
+	 * (KS_FAULTS_VCPU_STAT) KVM's own pf_fast summed over the VM's vCPUs:
+	 * write-protect faults fixed in KVM's fast path; with the fault
+	 * program (KS_FAULTS_PROGRAM), its count of faults on present,
+	 * write-protected mappings, fast or slow path. */
 	long long wp_faults_total;
 	/* Get/clear: write-protect calls by min_level made inside this ioctl
 	 * (KVM re-protecting what it reported or was asked to clear), and
@@ -238,6 +242,18 @@ struct ks_event {
 	 * switches of the calling thread during it (dur_ns includes waiting
 	 * for a CPU that many times); -1 otherwise. */
 	long long preempted;
+	/* The VM's guest faults so far, read with wp_faults_total; -1 if
+	 * unknown: KVM's pf_taken summed over its vCPUs, or the fault
+	 * program's count of every fault. */
+	long long faults_total;
+};
+
+/* Where the fault counts come from (rodata fault_source of migrate.bpf.c). */
+enum ks_fault_source {
+	KS_FAULTS_VCPU_STAT = 0, /* KVM's per-vCPU stats, read at each dirty-log
+				  * and memslot event: no program on the fault path */
+	KS_FAULTS_PROGRAM = 1,   /* the fault program's slots (tp_page_fault, or
+				  * the fentry/fexit pair with --fault-latency) */
 };
 
 /* What the BPF side remembers of a memslot to count its bitmaps. */

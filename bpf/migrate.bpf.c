@@ -18,11 +18,15 @@
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
 #include "kvmscope.h"
+#include "vcpu_stats.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
 /* Configuration, set by the loader before load. 0 = every VMM. */
 const volatile unsigned int filter_tgid = 0;
+/* enum ks_fault_source: how the dirty-log and memslot events get the VM's
+ * fault totals. The verifier prunes the way not taken. */
+const volatile unsigned int fault_source = KS_FAULTS_VCPU_STAT;
 
 /* x86 page-fault error code bits: the mapping was present (a protection
  * fault), the access was a write, a reserved bit was set (KVM's MMIO SPTEs). */
@@ -216,14 +220,20 @@ static __always_inline struct ks_vm_counters *vm_of(struct kvm *kvm)
 	return vm_of_pid(kvm, bpf_get_current_pid_tgid() >> 32);
 }
 
-/* --- a VM's write-protect faults so far, summed over the CPUs ------------- *
+/* --- a VM's faults so far ------------------------------------------------- *
  * Read at each dirty-log or memslot event, so consecutive events bound the
- * faults taken between them (one dirty-log iteration). The cost is one
- * lookup per CPU per such event, none per fault. */
+ * faults taken between them (one dirty-log iteration). Either KVM's own
+ * per-vCPU stats (bpf/vcpu_stats.bpf.h: one read per vCPU per such event,
+ * nothing per fault), or the fault program's VM slot (one lookup per CPU
+ * per such event). */
+struct fault_totals {
+	long long faults, wp_faults;	/* -1: unknown */
+};
+
 struct wp_sum_ctx {
 	__u32 slot;
 	__u32 gen;
-	__u64 sum;
+	__u64 faults, wp_faults;
 };
 
 static long wp_sum_cpu(__u32 cpu, void *arg)
@@ -234,25 +244,41 @@ static long wp_sum_cpu(__u32 cpu, void *arg)
 	/* NULL past the last possible CPU. */
 	if (!v)
 		return 1;
-	if (v->gen == c->gen)
-		c->sum += v->wp_faults;
+	if (v->gen == c->gen) {
+		c->faults += v->faults;
+		c->wp_faults += v->wp_faults;
+	}
 	return 0;
 }
 
-static __always_inline long long wp_faults_total(struct kvm *kvm)
+static __always_inline void fault_totals(struct kvm *kvm, struct fault_totals *t)
 {
 	struct ks_vm_key key = { .tgid = bpf_get_current_pid_tgid() >> 32, .kvm = (__u64)kvm };
-	struct ks_fault_slot *s = bpf_map_lookup_elem(&vm_slots, &key);
+	struct ks_fault_slot *s;
 	struct wp_sum_ctx c = {};
 
+	t->faults = t->wp_faults = -1;
+	if (fault_source == KS_FAULTS_VCPU_STAT) {
+		struct ks_vcpu_sums sums;
+
+		if (ks_vcpu_sum(kvm, &sums) == KS_WALK_OK) {
+			t->faults = sums.pf_taken;
+			t->wp_faults = sums.pf_fast;
+		}
+		return;
+	}
+	s = bpf_map_lookup_elem(&vm_slots, &key);
 	/* No slot yet: the VM has taken no fault. */
-	if (!s)
-		return 0;
+	if (!s) {
+		t->faults = t->wp_faults = 0;
+		return;
+	}
 	c.slot = s->slot;
 	c.gen = s->gen;
 	if (bpf_loop(1 << 16, wp_sum_cpu, &c, 0) < 0)
-		return -1;
-	return (long long)c.sum;
+		return;
+	t->faults = c.faults;
+	t->wp_faults = c.wp_faults;
 }
 
 static __always_inline void start(enum hook_id hook)
@@ -615,20 +641,21 @@ int BPF_PROG(fexit_set_memslot, struct kvm *kvm, struct kvm_memory_slot *old,
 	__u64 id = bpf_get_current_pid_tgid();
 	struct ks_event *pending, *e;
 	struct ks_slot_key k;
-	long long wp;
+	struct fault_totals ft;
 
 	if (!traced())
 		return 0;
 	pending = bpf_map_lookup_elem(&memslot_pending, &id);
 	if (!pending)
 		return 0;
-	wp = wp_faults_total(kvm);
+	fault_totals(kvm, &ft);
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (e) {
 		__builtin_memcpy(e, pending, sizeof(*e));
 		e->dur_ns = bpf_ktime_get_ns() - pending->ts_ns;
 		e->result = ret;
-		e->wp_faults_total = wp;
+		e->wp_faults_total = ft.wp_faults;
+		e->faults_total = ft.faults;
 		event_done(e);
 	} else {
 		drop(KS_DROP_RINGBUF_FULL);
@@ -665,7 +692,8 @@ int BPF_PROG(fexit_get_dirty_log, struct kvm *kvm, struct kvm_dirty_log *log,
 {
 	struct ks_event *e;
 	__u64 t0, npages;
-	long long pages, wp;
+	long long pages;
+	struct fault_totals ft;
 	__u32 slot;
 
 	if (!traced())
@@ -680,7 +708,7 @@ int BPF_PROG(fexit_get_dirty_log, struct kvm *kvm, struct kvm_dirty_log *log,
 	npages = slot_npages(kvm, slot);
 	/* The bitmap KVM just copied out is what the VMM sees as dirty. */
 	pages = ret || !npages ? -1 : count_bits(BPF_CORE_READ(log, dirty_bitmap), npages);
-	wp = wp_faults_total(kvm);
+	fault_totals(kvm, &ft);
 	e = event_new(KS_EV_GET_DIRTY_LOG, kvm, t0);
 	/* One NULL test, right after the reservation: 6.1's verifier does
 	 * not drop a second one on a record it knows exists. */
@@ -695,7 +723,8 @@ int BPF_PROG(fexit_get_dirty_log, struct kvm *kvm, struct kvm_dirty_log *log,
 	e->result = ret;
 	e->npages = npages;
 	e->pages = pages;
-	e->wp_faults_total = wp;
+	e->wp_faults_total = ft.wp_faults;
+	e->faults_total = ft.faults;
 	event_done(e);
 	return 0;
 }
@@ -716,7 +745,8 @@ int BPF_PROG(fexit_clear_dirty_log, struct kvm *kvm,
 {
 	struct ks_event *e;
 	__u64 t0, num_pages;
-	long long pages, wp;
+	long long pages;
+	struct fault_totals ft;
 	__u32 slot;
 
 	if (!traced())
@@ -728,7 +758,7 @@ int BPF_PROG(fexit_clear_dirty_log, struct kvm *kvm,
 	slot = BPF_CORE_READ(log, slot);
 	num_pages = BPF_CORE_READ(log, num_pages);
 	pages = ret ? -1 : count_bits(BPF_CORE_READ(log, dirty_bitmap), num_pages);
-	wp = wp_faults_total(kvm);
+	fault_totals(kvm, &ft);
 	e = event_new(KS_EV_CLEAR_DIRTY_LOG, kvm, t0);
 	/* One NULL test, right after the reservation: 6.1's verifier does
 	 * not drop a second one on a record it knows exists. */
@@ -744,7 +774,8 @@ int BPF_PROG(fexit_clear_dirty_log, struct kvm *kvm,
 	e->result = ret;
 	e->npages = slot_npages(kvm, slot);
 	e->pages = pages;
-	e->wp_faults_total = wp;
+	e->wp_faults_total = ft.wp_faults;
+	e->faults_total = ft.faults;
 	event_done(e);
 	return 0;
 }
