@@ -102,7 +102,7 @@ static void print_hooks(const struct ks_loader *l)
 		for (int w = 0; w < KS_MAX_WAYS && h->ways[w].target; w++) {
 			const struct ks_way *way = &h->ways[w];
 			/* A usable opt-in way left out: say what turns it on. */
-			const char *opt = c->why_not[w] ? NULL : ks_way_opt_in(way);
+			const char *opt = c->why_not[w] ? NULL : ks_way_opt_name(ks_way_opt_in(way));
 
 			printf("    %c %-18s %-34s %s%s%s%s%s%s\n", w == c->way ? '*' : ' ',
 			       ks_way_kind_name(way->kind), way->target,
@@ -156,7 +156,7 @@ int cmd_check(int argc, char **argv)
 	problems += check_privileges(&p);
 
 	memset(&l, 0, sizeof(l));
-	missing_hooks = ks_hooks_choose(&p, l.choices, false);
+	missing_hooks = ks_hooks_choose(&p, l.choices, 0);
 	problems += missing_hooks;
 	/* The proof: load and attach what was chosen. The loader may move a
 	 * hook to its next way if a program will not attach; the table below

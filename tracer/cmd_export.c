@@ -32,7 +32,6 @@
 
 #define DEFAULT_LISTEN "127.0.0.1:9464"
 #define OPT_ALLOW_REMOTE 256
-#define OPT_FAULT_LATENCY 257
 /* The collector looks at its stop flag at least this often. */
 #define POLL_MS 100
 
@@ -50,8 +49,7 @@ static const struct argp_option export_options[] = {
 	  "Allow a --listen address that is not loopback (the metrics name processes and VMs)", 0 },
 	{ "pid", 'p', "PID", 0, "Export only the VMM with this process id", 0 },
 	{ "interval", 'i', "INTERVAL", 0, "Collect every INTERVAL (default 1s, at least 10ms)", 0 },
-	{ "fault-latency", OPT_FAULT_LATENCY, NULL, 0, "Also time every guest fault "
-	  "(kvmscope_page_fault_seconds); costs the guest more per fault, off by default", 0 },
+	KS_LOADER_OPTIONS_FAULTS,
 	{ "verbose", 'v', NULL, 0, "Verbose output, including libbpf's log", 0 },
 	KS_LOADER_OPTION_MAX_VMS,
 	{ 0 },
@@ -70,9 +68,9 @@ static error_t parse_export(int key, char *arg, struct argp_state *state)
 		return 0;
 	case KS_OPT_MAX_VMS:
 		return ks_loader_parse_max_vms(arg, state, &a->loader);
-	case OPT_FAULT_LATENCY:
-		a->loader.fault_latency = true;
-		return 0;
+	case KS_OPT_FAULT_PROGRAM_KEY:
+	case KS_OPT_FAULT_LATENCY_KEY:
+		return ks_loader_parse_fault_opt(key, &a->loader);
 	default:
 		return ks_parse_run_opt(key, arg, state, &a->run);
 	}
@@ -161,7 +159,7 @@ static void start_bpf(struct ks_exporter *x, int pid, struct ks_loader_opts lo)
 	ks_probe_init(&p);
 	/* What the probe alone can tell goes in the one note below; the
 	 * loader explains its own failures (privileges, verifier) above it. */
-	if (!p.vmlinux_btf || ks_hooks_choose(&p, x->l.choices, lo.fault_latency)) {
+	if (!p.vmlinux_btf || ks_hooks_choose(&p, x->l.choices, lo.fault_opts)) {
 		ks_warn("export: BPF programs not attached (%s): exporting binary stats only, "
 			"kvmscope_bpf_attached 0", !p.vmlinux_btf ? "kernel has no BTF" :
 			"kernel lacks hooks kvmscope needs; 'kvmscope check' lists them");
@@ -183,6 +181,7 @@ static void start_bpf(struct ks_exporter *x, int pid, struct ks_loader_opts lo)
 	}
 	x->m.skel = x->l.skel;
 	x->m.max_vms = ks_loader_max_vms(&lo);
+	x->m.fault_program = x->l.fault_program;
 	for (unsigned int i = 0; i < ks_nr_hooks && i < sizeof(x->hook_ok); i++) {
 		const struct ks_choice *c = &x->l.choices[i];
 

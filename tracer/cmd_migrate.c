@@ -49,8 +49,6 @@ struct migrate_args {
 	struct ks_loader_opts loader;   /* --max-vms */
 };
 
-#define OPT_FAULT_LATENCY 0x100
-
 static const struct argp_option migrate_options[] = {
 	{ "pid", 'p', "PID", 0, "Trace only the VMM with this process id", 0 },
 	{ "interval", 'i', "INTERVAL", 0, "Report every INTERVAL (default 1s; e.g. 500ms, 2s)", 0 },
@@ -60,8 +58,7 @@ static const struct argp_option migrate_options[] = {
 	{ "trace", 't', "FILE", 0, "Also write the run as a Chrome trace-event JSON timeline "
 	  "(opens in Perfetto and chrome://tracing)", 0 },
 	KS_LOADER_OPTION_MAX_VMS,
-	{ "fault-latency", OPT_FAULT_LATENCY, NULL, 0, "Also time every guest fault (latency "
-	  "histograms, vCPU time lost); costs the guest more per fault, off by default", 0 },
+	KS_LOADER_OPTIONS_FAULTS,
 	{ 0 },
 };
 
@@ -69,10 +66,8 @@ static error_t parse_migrate(int key, char *arg, struct argp_state *state)
 {
 	struct migrate_args *a = state->input;
 
-	if (key == OPT_FAULT_LATENCY) {
-		a->loader.fault_latency = true;
-		return 0;
-	}
+	if (key == KS_OPT_FAULT_PROGRAM_KEY || key == KS_OPT_FAULT_LATENCY_KEY)
+		return ks_loader_parse_fault_opt(key, &a->loader);
 	if (key == 't') {
 		if (!*arg)
 			argp_error(state, "--trace: empty file name");
@@ -431,10 +426,16 @@ static void sample_settled(struct run *r, struct ks_vm *only, uint64_t ts)
 		}
 	}
 	/* A VM that settled before the last try keeps the counters read with
-	 * its stats, not those of the later reads. */
-	for (int i = 0; i < KS_MAX_TRACKED; i++)
+	 * its stats, not those of the later reads. Without the fault program
+	 * its faults are those of the sample, now final. */
+	for (int i = 0; i < KS_MAX_TRACKED; i++) {
+		struct ks_vm *vm = &r->m.vms[i];
+
 		if (held[i])
-			r->m.vms[i].total = r->held[i];
+			vm->total = r->held[i];
+		if ((!only || vm == only) && vm->used && vm->active && vm->have_stats)
+			ks_migrate_stats_faults(&r->m, vm);
+	}
 	/* The vCPU table after the sample: the VM counters are compared with
 	 * the stats read right after them, and nothing may widen that gap. */
 	ks_migrate_read_vcpu_faults(&r->m, r->l.skel);
@@ -569,7 +570,7 @@ int cmd_migrate(int argc, char **argv)
 	ks_libbpf_logging();
 	ks_probe_init(&p);
 	a.loader.filter_tgid = (unsigned int)a.run.pid;
-	r->m.fault_latency_asked = a.loader.fault_latency;
+	r->m.fault_latency_asked = (a.loader.fault_opts & KS_OPT_FAULT_LATENCY) != 0;
 	if (ks_loader_start(&r->l, &p, &a.loader)) {
 		ks_probe_free(&p);
 		/* A signal may interrupt the loading itself (EINTR). */
@@ -584,6 +585,7 @@ int cmd_migrate(int argc, char **argv)
 	malloc_trim(0);
 	r->m.skel = r->l.skel;
 	r->m.max_vms = ks_loader_max_vms(&a.loader);
+	r->m.fault_program = r->l.fault_program;
 	/* Interrupted while attaching: nothing was traced, so no summary. */
 	if (ks_stop_signal) {
 		ks_err("interrupted before tracing started");
@@ -629,6 +631,8 @@ int cmd_migrate(int argc, char **argv)
 			ks_json_i64(&j, "filter_pid", a.run.pid);
 			ks_json_u64(&j, "interval_ns", a.run.interval_ns);
 			ks_json_bool(&j, "fault_latency", r->m.fault_latency);
+			ks_json_str(&j, "fault_source", r->m.fault_program ? "fault_program" :
+				    "kvm_vcpu_stat");
 			ks_json_u64(&j, "tracer_user_ns", r->m.cpu_start.user_ns);
 			ks_json_u64(&j, "tracer_sys_ns", r->m.cpu_start.sys_ns);
 			ks_json_obj(&j, "hooks");
@@ -646,8 +650,15 @@ int cmd_migrate(int argc, char **argv)
 				if (r->l.choices[i].way < 0)
 					printf("  unavailable on this kernel: %s (see 'kvmscope check')\n",
 					       ks_hooks[i].metric);
+			if (!r->m.fault_program)
+				printf("  faults: KVM's per-vCPU stats, no program on the fault path "
+				       "(write-protect faults fixed in KVM's fast path; --fault-program "
+				       "counts them all, at a cost to the guest)\n");
+			else if ((a.loader.fault_opts & KS_OPT_FAULT_PROGRAM) == 0)
+				printf("  faults: a program on the fault path (KVM's stats cannot be "
+				       "read on this kernel; see 'kvmscope check')\n");
 			if (!r->m.fault_latency)
-				printf("  fault latency: %s\n", a.loader.fault_latency ?
+				printf("  fault latency: %s\n", r->m.fault_latency_asked ?
 				       "cannot be traced on this kernel (see 'kvmscope check')" :
 				       "off (--fault-latency turns it on, at a cost to the guest)");
 			fflush(stdout);

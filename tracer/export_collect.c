@@ -151,6 +151,9 @@ void ks_export_collect(struct ks_exporter *x, uint64_t now)
 			adopt_pid(x, vm->pid, now);
 		if (vm->have_stats && ks_vmstats_sample(&vm->st, now))
 			ks_debug("export: PID %d: stats read failed", (int)vm->pid);
+		/* Without the fault program, the faults are the stats'. */
+		if (x->bpf)
+			ks_migrate_stats_faults(&x->m, vm);
 	}
 	if (x->bpf)
 		ks_migrate_read_counters(&x->m, x->l.skel);

@@ -188,6 +188,7 @@ static void render_migrate(struct ks_exporter *x, struct ks_prom *w, const struc
 	double upper[KS_LAT_BUCKETS];
 	uint64_t lat[KS_LAT_BUCKETS];
 	struct ks_prom_family *f;
+	bool faults;
 
 	for (int i = 0; i < KS_MAX_SLOTS; i++) {
 		const struct ks_slot *s = &vm->slots[i];
@@ -250,19 +251,26 @@ static void render_migrate(struct ks_exporter *x, struct ks_prom *w, const struc
 			ks_prom_u64(changed, l, 4, c->wp_gfn_protected[lv]);
 		}
 	}
-	if (hook(x, "faults")) {
+	/* Fault counts: the fault program's, or (by default) KVM's per-vCPU
+	 * stats summed from the samples; not known for a VM without stats. */
+	faults = hook(x, "faults") && ks_migrate_faults_known(&x->m, vm);
+	if (faults)
 		ks_prom_u64(ks_prom_family(w, "kvmscope_page_faults", KS_PROM_COUNTER, NULL,
 					   "Guest page faults handled by KVM's MMU"), l, 3, c->faults);
+	if (faults && x->m.fault_program)
 		ks_prom_u64(ks_prom_family(w, "kvmscope_page_write_faults", KS_PROM_COUNTER, NULL,
 					   "Guest write faults handled by KVM's MMU (write-protect faults "
-					   "while dirty logging)"), l, 3, c->write_faults);
-	}
-	if (hook(x, "faults")) {
+					   "while dirty logging; with --fault-program)"), l, 3, c->write_faults);
+	if (faults) {
 		char id[16];
 
 		f = ks_prom_family(w, "kvmscope_write_protect_faults", KS_PROM_COUNTER, NULL,
+				   x->m.fault_program ?
 				   "Write faults on present, write-protected pages, per vCPU: under dirty "
-				   "logging, one per page first written after it was protected");
+				   "logging, one per page first written after it was protected" :
+				   "Write-protect faults KVM fixed in its fast path (pf_fast), per vCPU: "
+				   "under dirty logging, one per 4K page first written after it was "
+				   "protected (--fault-program counts the slow path's too)");
 		for (int v = 0; v < vm->nvcpus; v++) {
 			snprintf(id, sizeof(id), "%d", vm->vcpus[v].id);
 			l[3] = (struct ks_prom_label){ "vcpu", id };

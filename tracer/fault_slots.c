@@ -16,24 +16,27 @@
 /* Every table sized by the number of VMs, in one place: the VM counter
  * table (KS_VM_ENTRIES per VM), the fault slots (one per VM, with their
  * free stack and per-CPU lines) and the vCPU fault slots (KS_VCPU_ENTRIES
- * per VM; latency histograms only with fault latency). */
-int ks_fault_slots_size(struct migrate_bpf *skel, unsigned int max_vms, bool latency)
+ * per VM; latency histograms only with fault latency). Without the fault
+ * program (KVM's per-vCPU stats count the faults) the slot tables are
+ * idle: one entry each. */
+int ks_fault_slots_size(struct migrate_bpf *skel, unsigned int max_vms, bool slots, bool latency)
 {
 	if (!max_vms)
 		max_vms = KS_MAX_VMS;
-	const unsigned int vcpus = max_vms * KS_VCPU_ENTRIES;
+	const unsigned int vms = slots ? max_vms : 1;
+	const unsigned int vcpus = slots ? max_vms * KS_VCPU_ENTRIES : 1;
 	const struct {
 		struct bpf_map *map;
 		unsigned int n;
 	} t[] = {
 		{ skel->maps.vm_counters, max_vms * KS_VM_ENTRIES },
-		{ skel->maps.vm_slots, max_vms },
-		{ skel->maps.free_vm_slots, max_vms },
-		{ skel->maps.vm_faults, max_vms },
+		{ skel->maps.vm_slots, vms },
+		{ skel->maps.free_vm_slots, vms },
+		{ skel->maps.vm_faults, vms },
 		{ skel->maps.vcpu_slots, vcpus },
 		{ skel->maps.free_vcpu_slots, vcpus },
 		{ skel->maps.vcpu_fault_ctr, vcpus },
-		{ skel->maps.vcpu_fault_lat, latency ? vcpus : 1 },
+		{ skel->maps.vcpu_fault_lat, slots && latency ? vcpus : 1 },
 	};
 
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {

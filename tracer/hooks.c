@@ -42,12 +42,20 @@ const struct ks_hook ks_hooks[] = {
 		{ KS_WAY_FENTRY, "kvm_clear_dirty_log_protect",
 		  { "fentry_clear_dirty_log", "fexit_clear_dirty_log" }, NULL },
 	} },
-	/* One cheap program per fault by default; timing each fault takes a
-	 * program at both ends of the handler, which the guest feels
-	 * (docs/performance.md), so latency is opt-in. */
-	{ "faults", "guest page faults handled by KVM's MMU (write faults, latency)", true, {
+	/* No program on the fault path by default: the dirty-log and memslot
+	 * programs read KVM's own per-vCPU fault stats at each event, and the
+	 * intervals take them from the stats fds (docs/overhead.md). A program
+	 * per fault (--fault-program) also sees write-protect faults KVM fixes
+	 * in its slow path; timing each fault (--fault-latency) takes one at
+	 * both ends of the handler, which the guest feels (docs/performance.md). */
+	{ "faults", "guest page faults handled by KVM's MMU (write-protect faults, latency)", true, {
+		{ KS_WAY_KSTATS, "kvm_vcpu_stat", { NULL },
+		  "KVM's per-vCPU stats read at each dirty-log ioctl; no program on the fault path. "
+		  "wp_faults = write-protect faults fixed in KVM's fast path (pf_fast); no write "
+		  "faults, no latency (--fault-program, --fault-latency)" },
 		{ KS_WAY_TP, "kvm_page_fault", { "tp_page_fault" },
-		  "counts only; fault latency is off (kvmscope migrate --fault-latency)" },
+		  "a program on every fault: counts every write-protect fault, fast or slow path; "
+		  "no latency (--fault-latency)" },
 		{ KS_WAY_FENTRY, "kvm_mmu_page_fault",
 		  { "fentry_page_fault", "fexit_page_fault" },
 		  "counts and latency; costs the guest more per fault" },
@@ -95,21 +103,54 @@ const char *ks_way_kind_name(enum ks_way_kind kind)
 	case KS_WAY_NEW_TP: return "series tracepoint";
 	case KS_WAY_FENTRY: return "fentry/fexit";
 	case KS_WAY_TP: return "tracepoint";
+	case KS_WAY_KSTATS: return "KVM stats";
 	}
 	return "?";
 }
 
-const char *ks_way_opt_in(const struct ks_way *w)
+unsigned int ks_way_opt_in(const struct ks_way *w)
 {
+	if (strcmp(w->target, "kvm_page_fault") && strcmp(w->target, "kvm_mmu_page_fault"))
+		return 0;
 	/* Timing every fault costs a program at both ends of the handler. */
-	if (w->kind == KS_WAY_FENTRY && !strcmp(w->target, "kvm_mmu_page_fault"))
-		return "--fault-latency";
-	return NULL;
+	return w->kind == KS_WAY_FENTRY ? KS_OPT_FAULT_LATENCY : KS_OPT_FAULT_PROGRAM;
+}
+
+const char *ks_way_opt_name(unsigned int opt)
+{
+	return opt == KS_OPT_FAULT_LATENCY ? "--fault-latency" :
+	       opt == KS_OPT_FAULT_PROGRAM ? "--fault-program" : NULL;
+}
+
+int ks_hook_index(const char *name)
+{
+	for (unsigned int i = 0; i < ks_nr_hooks; i++)
+		if (!strcmp(ks_hooks[i].metric, name))
+			return (int)i;
+	return -1;
+}
+
+bool ks_hook_uses(const struct ks_choice *choices, const char *name, enum ks_way_kind kind)
+{
+	int i = ks_hook_index(name);
+
+	return i >= 0 && choices[i].way >= 0 && ks_hooks[i].ways[choices[i].way].kind == kind;
 }
 
 static const char *way_unusable(const struct ks_probe *p, const struct ks_way *w,
 				const char **where)
 {
+	if (w->kind == KS_WAY_KSTATS) {
+		/* Read by the dirty-log programs (bpf/vcpu_stats.bpf.h): the
+		 * stats must be in the kernel's BTF, and the VM's vCPUs in
+		 * kvm->vcpu_array. */
+		if (!ks_probe_member(p, w->target, "pf_fast", where) ||
+		    !ks_probe_member(p, w->target, "pf_taken", NULL))
+			return "pf_fast or pf_taken not in kernel BTF";
+		if (!ks_probe_member(p, "kvm", "vcpu_array", NULL))
+			return "struct kvm has no vcpu_array (kernel before 5.17)";
+		return NULL;
+	}
 	if (w->kind == KS_WAY_FENTRY) {
 		switch (ks_probe_func(p, w->target, where)) {
 		case KS_FUNC_ABSENT:
@@ -131,8 +172,11 @@ static const char *way_unusable(const struct ks_probe *p, const struct ks_way *w
 	return NULL;
 }
 
-int ks_hooks_choose(const struct ks_probe *p, struct ks_choice *choices, bool opt_in)
+int ks_hooks_choose(const struct ks_probe *p, struct ks_choice *choices, unsigned int opts)
 {
+	/* The strongest option asked for picks its way first. */
+	unsigned int want = (opts & KS_OPT_FAULT_LATENCY) ? KS_OPT_FAULT_LATENCY :
+			    (opts & KS_OPT_FAULT_PROGRAM) ? KS_OPT_FAULT_PROGRAM : 0;
 	int missing = 0;
 
 	for (unsigned int i = 0; i < ks_nr_hooks; i++) {
@@ -144,11 +188,11 @@ int ks_hooks_choose(const struct ks_probe *p, struct ks_choice *choices, bool op
 			c->where[w] = NULL;
 			c->why_not[w] = way_unusable(p, &h->ways[w], &c->where[w]);
 		}
-		/* First pass: the ways wanted (opt-in ones if asked for, else
-		 * the others); second pass: the rest, as fallbacks. */
+		/* First pass: the way the options ask for (an ordinary one
+		 * without them); second pass: any, best first, as a fallback. */
 		for (int pass = 0; pass < 2 && c->way < 0; pass++)
 			for (int w = 0; w < KS_MAX_WAYS && h->ways[w].target && c->way < 0; w++)
-				if (!c->why_not[w] && ((ks_way_opt_in(&h->ways[w]) != NULL) == opt_in) == !pass)
+				if (!c->why_not[w] && (pass || ks_way_opt_in(&h->ways[w]) == want))
 					c->way = w;
 		if (c->way < 0 && h->required)
 			missing++;

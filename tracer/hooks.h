@@ -15,6 +15,9 @@ enum ks_way_kind {
 	KS_WAY_NEW_TP,  /* tracepoint added by kernel/patches */
 	KS_WAY_FENTRY,  /* fentry/fexit on a KVM function */
 	KS_WAY_TP,      /* an existing kvm/kvmmmu tracepoint (tp_btf) */
+	KS_WAY_KSTATS,  /* KVM's own per-vCPU stats (struct target), read by
+			 * the dirty-log and memslot programs of other hooks
+			 * (bpf/vcpu_stats.bpf.h): no program of its own */
 };
 
 #define KS_MAX_WAYS 3
@@ -45,13 +48,24 @@ struct ks_choice {
 };
 
 const char *ks_way_kind_name(enum ks_way_kind kind);
-/* The option that asks for this way (e.g. "--fault-latency"), or NULL for
- * an ordinary way. Without the option an opt-in way is only a fallback for
- * its hook; with it, it goes first. */
-const char *ks_way_opt_in(const struct ks_way *w);
-/* Chooses a way for every hook; opt_in: the opt-in ways were asked for.
- * Returns the number of required hooks with no usable way (0 = tracing
- * can work). */
-int ks_hooks_choose(const struct ks_probe *p, struct ks_choice *choices, bool opt_in);
+/* The options that ask for opt-in ways. --fault-latency implies
+ * --fault-program (timing faults takes a program on the fault path). */
+enum ks_way_opt {
+	KS_OPT_FAULT_PROGRAM = 1,  /* --fault-program */
+	KS_OPT_FAULT_LATENCY = 2,  /* --fault-latency */
+};
+/* The option that asks for this way (KS_OPT_*), or 0 for an ordinary way.
+ * Without its option an opt-in way is only a fallback for its hook; with
+ * it, it goes first. */
+unsigned int ks_way_opt_in(const struct ks_way *w);
+/* The option's name, for messages ("--fault-latency"). */
+const char *ks_way_opt_name(unsigned int opt);
+/* Chooses a way for every hook; opts: the KS_OPT_* asked for. Returns the
+ * number of required hooks with no usable way (0 = tracing can work). */
+int ks_hooks_choose(const struct ks_probe *p, struct ks_choice *choices, unsigned int opts);
+/* The choice for metric `name` (its index in ks_hooks, or -1), and whether
+ * its chosen way is of this kind. */
+int ks_hook_index(const char *name);
+bool ks_hook_uses(const struct ks_choice *choices, const char *name, enum ks_way_kind kind);
 
 #endif

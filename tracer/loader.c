@@ -27,6 +27,17 @@ error_t ks_loader_parse_max_vms(const char *arg, struct argp_state *state,
 	return 0;
 }
 
+error_t ks_loader_parse_fault_opt(int key, struct ks_loader_opts *o)
+{
+	if (key == KS_OPT_FAULT_PROGRAM_KEY)
+		o->fault_opts |= KS_OPT_FAULT_PROGRAM;
+	else if (key == KS_OPT_FAULT_LATENCY_KEY)
+		o->fault_opts |= KS_OPT_FAULT_LATENCY | KS_OPT_FAULT_PROGRAM;
+	else
+		return ARGP_ERR_UNKNOWN;
+	return 0;
+}
+
 unsigned int ks_loader_max_vms(const struct ks_loader_opts *o)
 {
 	return o->max_vms ? o->max_vms : KS_MAX_VMS;
@@ -99,7 +110,12 @@ static int try_start(struct ks_loader *l, const struct ks_loader_opts *o)
 	if (!l->skel)
 		return ks_err("cannot open BPF object: %s", strerror(errno));
 	l->skel->rodata->filter_tgid = o->filter_tgid;
-	if (ks_fault_slots_size(l->skel, ks_loader_max_vms(o), o->fault_latency))
+	/* The faults metric's way decides where the dirty-log programs take
+	 * the fault totals from, and whether the fault slots are used. */
+	l->fault_program = !ks_hook_uses(l->choices, "faults", KS_WAY_KSTATS);
+	l->skel->rodata->fault_source = l->fault_program ? KS_FAULTS_PROGRAM : KS_FAULTS_VCPU_STAT;
+	if (ks_fault_slots_size(l->skel, ks_loader_max_vms(o), l->fault_program,
+				(o->fault_opts & KS_OPT_FAULT_LATENCY) != 0))
 		return -1;
 
 	bpf_object__for_each_program(prog, l->skel->obj) {
@@ -164,7 +180,7 @@ int ks_loader_start(struct ks_loader *l, struct ks_probe *p,
 		return ks_err("internal error: too many hooks");
 	if (!p->vmlinux_btf)
 		return ks_err("kernel has no BTF (/sys/kernel/btf/vmlinux): CO-RE programs cannot load");
-	if (ks_hooks_choose(p, l->choices, o->fault_latency))
+	if (ks_hooks_choose(p, l->choices, o->fault_opts))
 		return ks_err("kernel lacks hooks kvmscope needs; run 'kvmscope check' for the list");
 	ks_probe_release_btf(p);
 

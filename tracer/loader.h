@@ -16,6 +16,9 @@ struct migrate_bpf;
 struct ks_loader {
 	struct migrate_bpf *skel;
 	struct ks_choice choices[32];
+	/* The faults metric's chosen way puts a program on the fault path
+	 * (rodata fault_source KS_FAULTS_PROGRAM; the fault slots in use). */
+	bool fault_program;
 	unsigned int nr_progs;      /* programs loaded and attached */
 	struct bpf_link *links[KS_LOADER_MAX_LINKS];
 	/* Why a way that the probe found usable failed to attach anyway. */
@@ -24,7 +27,7 @@ struct ks_loader {
 
 struct ks_loader_opts {
 	unsigned int filter_tgid;   /* 0 = every VMM */
-	bool fault_latency;         /* time every fault (--fault-latency): the opt-in ways */
+	unsigned int fault_opts;    /* KS_OPT_FAULT_* (hooks.h): the opt-in fault ways */
 	unsigned int max_vms;       /* --max-vms; 0 = KS_MAX_VMS */
 };
 
@@ -37,6 +40,21 @@ struct ks_loader_opts {
 	  "(default 512, at most 2048); counters of VMs beyond them are reported as not tracked", 0 }
 error_t ks_loader_parse_max_vms(const char *arg, struct argp_state *state,
 				struct ks_loader_opts *o);
+/* --fault-program and --fault-latency, shared the same way: a program on
+ * the guest fault path (off by default: KVM's own per-vCPU stats count the
+ * faults), and timing every fault (implies the program). */
+#define KS_OPT_FAULT_PROGRAM_KEY 0x4650
+#define KS_OPT_FAULT_LATENCY_KEY 0x464c
+#define KS_LOADER_OPTIONS_FAULTS \
+	{ "fault-program", KS_OPT_FAULT_PROGRAM_KEY, NULL, 0, "Count guest faults with a program " \
+	  "on KVM's fault path (also sees write-protect faults KVM fixes in its slow path: huge " \
+	  "pages without eager splitting, KVM_DIRTY_LOG_INITIALLY_SET, shadow paging); costs the " \
+	  "guest per fault, off by default", 0 }, \
+	{ "fault-latency", KS_OPT_FAULT_LATENCY_KEY, NULL, 0, "Also time every guest fault " \
+	  "(latency histograms, vCPU time lost); implies --fault-program and costs the guest " \
+	  "more per fault, off by default", 0 }
+/* Handles those two keys (0), or returns ARGP_ERR_UNKNOWN for others. */
+error_t ks_loader_parse_fault_opt(int key, struct ks_loader_opts *o);
 /* The VMs the tables are sized for under these options. */
 unsigned int ks_loader_max_vms(const struct ks_loader_opts *o);
 

@@ -62,9 +62,16 @@ struct ks_vm {
 	uint64_t last_report_ns;
 	struct ks_cpu cpu_last;   /* the tracer's CPU at that report */
 	int vcpus_seen;           /* vCPU fds when last scanned, kept after exit */
-	/* Write-protect faults at the VM's last dirty-log or memslot event
-	 * (ks_event.wp_faults_total) and the struct kvm it was read from. */
-	uint64_t wp_mark, wp_mark_kvm;
+	/* Write-protect faults and faults at the VM's last dirty-log or
+	 * memslot event (ks_event.wp_faults_total, faults_total) and the
+	 * struct kvm they were read from. */
+	uint64_t wp_mark, fault_mark, wp_mark_kvm;
+	/* Without the fault program: the VM's faults (pf_taken) and
+	 * write-protect faults fixed in KVM's fast path (pf_fast) since its
+	 * stats were attached, summed from the stats samples' deltas; known
+	 * once a sample was summed (ks_migrate_stats_faults). */
+	uint64_t stat_faults, stat_wp_faults;
+	bool stat_faults_known;
 	/* Per vCPU, by vCPU id, as seen in faults (grown as needed). */
 	struct ks_vcpu_stat *vcpus;
 	int nvcpus, vcpus_alloc;
@@ -89,6 +96,11 @@ struct ks_migrate {
 	uint64_t drops[KS_DROP_MAX];
 	int filter_pid;
 	bool output_failed;
+	/* Faults are counted by a program on the fault path (--fault-program,
+	 * --fault-latency, or the fallback where KVM's stats cannot be read);
+	 * else from KVM's per-vCPU stats: per event by the dirty-log programs,
+	 * per interval from the stats samples. */
+	bool fault_program;
 	bool fault_latency;       /* faults come through fentry/fexit: timed */
 	bool fault_latency_asked; /* --fault-latency was given */
 	bool page_stats;          /* page-size stats updates are traced (series) */
@@ -114,6 +126,14 @@ void ks_migrate_vm_free(struct ks_vm *vm);
  * active VM's totals, and the drop counters into m->drops
  * (tracer/migrate_counters.c). */
 void ks_migrate_read_counters(struct ks_migrate *m, struct migrate_bpf *skel);
+/* Without the fault program: adds the faults of the VM's last stats
+ * sample (its deltas of pf_taken and pf_fast, per vCPU and summed) to its
+ * fault totals. Call once after each ks_vmstats_sample() of an interval
+ * (a retry's resample included), never after the one that opens the stats. */
+void ks_migrate_stats_faults(struct ks_migrate *m, struct ks_vm *vm);
+/* Are the VM's fault counts known? (the program's, unless its VM table was
+ * full; KVM's stats, once summed). Else they are reported as null. */
+bool ks_migrate_faults_known(const struct ks_migrate *m, const struct ks_vm *vm);
 /* Its two halves: the VM counters and drops; the vCPU fault counters. */
 void ks_migrate_read_vm_counters(struct ks_migrate *m, struct migrate_bpf *skel);
 void ks_migrate_read_vcpu_faults(struct ks_migrate *m, struct migrate_bpf *skel);
@@ -137,9 +157,10 @@ struct ks_json;
 /* key: {"4k": v[1], "2m": v[2], "1g": v[3]} */
 void ks_migrate_json_levels(struct ks_json *j, const char *key, const unsigned long long *v);
 /* A get/clear's fields, shared by its JSON line and its trace slice: op,
- * slot, iteration, KVM's time, write-protect faults, pages, result, and
+ * slot, iteration, KVM's time, write-protect faults and faults, pages, result, and
  * write protection by min_level (null if not counted). */
 void ks_migrate_json_sync(struct ks_json *j, const struct ks_migrate *m, const struct ks_slot *s,
-			  const struct ks_event *e, uint64_t iteration, int64_t wp_faults);
+			  const struct ks_event *e, uint64_t iteration, int64_t wp_faults,
+			  int64_t faults);
 
 #endif

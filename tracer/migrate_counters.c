@@ -25,6 +25,10 @@ void ks_migrate_read_vcpu_faults(struct ks_migrate *m, struct migrate_bpf *skel)
 	struct ks_fault_reader r;
 	struct ks_fault_slot s;
 
+	/* Without the fault program the vCPUs' totals come from the stats
+	 * samples (ks_migrate_stats_faults). */
+	if (!m->fault_program)
+		return;
 	ks_fault_reader_init(skel, &r);
 	for (int i = 0; i < KS_MAX_TRACKED; i++) {
 		struct ks_vm *vm = &m->vms[i];
@@ -59,6 +63,17 @@ static void read_vm_faults(struct ks_migrate *m, struct migrate_bpf *skel)
 	struct ks_fault_reader r;
 	struct ks_fault_slot s;
 
+	if (!m->fault_program) {
+		for (int i = 0; i < KS_MAX_TRACKED; i++) {
+			struct ks_vm *vm = &m->vms[i];
+
+			if (vm->used && vm->active) {
+				vm->total.faults = vm->stat_faults;
+				vm->total.wp_faults = vm->stat_wp_faults;
+			}
+		}
+		return;
+	}
 	while (!bpf_map_get_next_key(fd, prev, &next)) {
 		struct ks_vm *vm;
 
@@ -135,6 +150,44 @@ void ks_migrate_read_vm_counters(struct ks_migrate *m, struct migrate_bpf *skel)
 out:
 	free(vals);
 	free(dv);
+}
+
+/* A stat's change over the source's last sample (0 if it has none). */
+static uint64_t src_delta(const struct ks_stats_src *src, const char *name)
+{
+	int i = ks_stats_src_ok(src) ? ks_stats_find(&src->schema, name) : -1;
+
+	if (i < 0)
+		return 0;
+	i = src->schema.desc[i].index;
+	return src->cur[i] >= src->prev[i] ? src->cur[i] - src->prev[i] : 0;
+}
+
+void ks_migrate_stats_faults(struct ks_migrate *m, struct ks_vm *vm)
+{
+	if (m->fault_program || !vm->have_stats)
+		return;
+	for (int i = 0; i < vm->st.nvcpu; i++) {
+		const struct ks_stats_src *src = &vm->st.vcpu[i];
+		uint64_t f = src_delta(src, "pf_taken"), wp = src_delta(src, "pf_fast");
+		struct ks_vcpu_stat *v;
+
+		vm->stat_faults += f;
+		vm->stat_wp_faults += wp;
+		/* A debugfs source sums every vCPU: no per-vCPU figures. */
+		if (src->vcpu_id < 0 || src->vcpus_summed || !(v = ks_migrate_vcpu(vm, src->vcpu_id)))
+			continue;
+		v->total.faults += f;
+		v->total.wp_faults += wp;
+	}
+	vm->stat_faults_known = true;
+	vm->total.faults = vm->stat_faults;
+	vm->total.wp_faults = vm->stat_wp_faults;
+}
+
+bool ks_migrate_faults_known(const struct ks_migrate *m, const struct ks_vm *vm)
+{
+	return m->fault_program ? !vm->untracked : vm->stat_faults_known;
 }
 
 bool ks_migrate_untracked(struct ks_migrate *m, struct ks_vm *vm)

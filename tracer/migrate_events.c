@@ -123,26 +123,47 @@ static double ms(uint64_t ns)
 	return ns / 1e6;
 }
 
-/* Write-protect faults since the VM's previous dirty-log or memslot event:
- * with syncs as boundaries, those of one dirty-log iteration. -1 when
- * unknown (not read, the previous event was of another VM of the process,
- * or the VM's counters found the kernel's VM table full: the kernel then
- * has no faults of it to sum, which must not read as 0). */
-static int64_t wp_faults_since(struct ks_migrate *m, struct ks_vm *vm, const struct ks_event *e)
+/* Write-protect faults and faults since the VM's previous dirty-log or
+ * memslot event: with syncs as boundaries, those of one dirty-log
+ * iteration. -1 when unknown (not read, the previous event was of another
+ * VM of the process, or, with the fault program, the VM's counters found
+ * the kernel's VM table full: the kernel then has no faults of it to sum,
+ * which must not read as 0; KVM's own stats have no such table). */
+struct faults_since {
+	int64_t wp_faults, faults;
+};
+
+static int64_t since(uint64_t *mark, int64_t total, bool same_kvm, bool first)
 {
 	int64_t n = -1;
 
-	if (e->wp_faults_total < 0 || ks_migrate_untracked(m, vm))
+	if (total < 0)
 		return -1;
-	if (vm->wp_mark_kvm == e->kvm)
-		n = (uint64_t)e->wp_faults_total >= vm->wp_mark ?
-		    (int64_t)((uint64_t)e->wp_faults_total - vm->wp_mark) : 0;
-	else if (!vm->wp_mark_kvm)
-		n = e->wp_faults_total; /* counted since tracing began */
-	if (vm->wp_mark_kvm != e->kvm || (uint64_t)e->wp_faults_total > vm->wp_mark)
-		vm->wp_mark = (uint64_t)e->wp_faults_total;
-	vm->wp_mark_kvm = e->kvm;
+	if (same_kvm)
+		n = (uint64_t)total >= *mark ? (int64_t)((uint64_t)total - *mark) : 0;
+	else if (first)
+		n = total; /* counted since tracing began */
+	if (!same_kvm || (uint64_t)total > *mark)
+		*mark = (uint64_t)total;
 	return n;
+}
+
+static struct faults_since faults_since(struct ks_migrate *m, struct ks_vm *vm,
+					const struct ks_event *e)
+{
+	struct faults_since f = { -1, -1 };
+	bool same = vm->wp_mark_kvm == e->kvm, first = !vm->wp_mark_kvm;
+
+	if (m->fault_program && ks_migrate_untracked(m, vm))
+		return f;
+	/* KVM's stats count from the VM's creation, not from when tracing
+	 * began: the first event of a VM is a baseline only. */
+	if (!m->fault_program)
+		first = false;
+	f.wp_faults = since(&vm->wp_mark, e->wp_faults_total, same, first);
+	f.faults = since(&vm->fault_mark, e->faults_total, same, first);
+	vm->wp_mark_kvm = e->kvm;
+	return f;
 }
 
 static void memslot_event(struct ks_migrate *m, struct ks_vm *vm, const struct ks_event *e)
@@ -150,7 +171,7 @@ static void memslot_event(struct ks_migrate *m, struct ks_vm *vm, const struct k
 	struct ks_slot *s = slot_of(vm, e->as_id, (unsigned int)e->slot, true);
 	bool was = e->old_flags & MEM_LOG_DIRTY, is = e->new_flags & MEM_LOG_DIRTY;
 	const char *logging = "unchanged";
-	int64_t wp = wp_faults_since(m, vm, e);
+	struct faults_since f = faults_since(m, vm, e);
 	struct ks_json j;
 
 	if (!s)
@@ -177,7 +198,7 @@ static void memslot_event(struct ks_migrate *m, struct ks_vm *vm, const struct k
 		vm->host_ns_interval += e->dur_ns;
 		vm->host_ns_total += e->dur_ns;
 	}
-	ks_mtrace_memslot(m, vm, s, e, logging, wp);
+	ks_mtrace_memslot(m, vm, s, e, logging, f.wp_faults);
 	if (m->json) {
 		ks_json_begin(&j, m->out, "memslot", e->ts_ns);
 		ks_json_i64(&j, "pid", vm->pid);
@@ -194,7 +215,8 @@ static void memslot_event(struct ks_migrate *m, struct ks_vm *vm, const struct k
 		ks_json_u64(&j, "kvm_ns", e->kvm_ns);
 		if (e->preempted >= 0)
 			ks_json_i64(&j, "preempted", e->preempted);
-		ks_json_i64(&j, "wp_faults", wp);
+		ks_json_i64(&j, "wp_faults", f.wp_faults);
+		ks_json_i64(&j, "faults", f.faults);
 		if (ks_json_end(&j))
 			m->output_failed = true;
 	} else if (m->out && strcmp(logging, "unchanged")) {
@@ -211,7 +233,7 @@ static void sync_event(struct ks_migrate *m, struct ks_vm *vm, const struct ks_e
 {
 	bool get = e->type == KS_EV_GET_DIRTY_LOG;
 	struct ks_slot *s = slot_of(vm, e->as_id, (unsigned int)e->slot, true);
-	int64_t wp = wp_faults_since(m, vm, e);
+	struct faults_since f = faults_since(m, vm, e);
 	uint64_t iteration;
 	struct ks_json j;
 
@@ -239,19 +261,20 @@ static void sync_event(struct ks_migrate *m, struct ks_vm *vm, const struct ks_e
 	}
 	vm->host_ns_interval += e->dur_ns;
 	vm->host_ns_total += e->dur_ns;
-	ks_mtrace_sync(m, vm, s, e, iteration, wp);
+	ks_mtrace_sync(m, vm, s, e, iteration, f.wp_faults, f.faults);
 	if (!m->json)
 		return; /* human output aggregates syncs per interval */
 	ks_json_begin(&j, m->out, "dirty_log", e->ts_ns);
 	ks_json_i64(&j, "pid", vm->pid);
 	ks_json_u64(&j, "dur_ns", e->dur_ns);
-	ks_migrate_json_sync(&j, m, s, e, iteration, wp);
+	ks_migrate_json_sync(&j, m, s, e, iteration, f.wp_faults, f.faults);
 	if (ks_json_end(&j))
 		m->output_failed = true;
 }
 
 void ks_migrate_json_sync(struct ks_json *j, const struct ks_migrate *m, const struct ks_slot *s,
-			  const struct ks_event *e, uint64_t iteration, int64_t wp_faults)
+			  const struct ks_event *e, uint64_t iteration, int64_t wp_faults,
+			  int64_t faults)
 {
 	bool get = e->type == KS_EV_GET_DIRTY_LOG;
 
@@ -263,6 +286,7 @@ void ks_migrate_json_sync(struct ks_json *j, const struct ks_migrate *m, const s
 	if (e->preempted >= 0)
 		ks_json_i64(j, "preempted", e->preempted);
 	ks_json_i64(j, "wp_faults", wp_faults);
+	ks_json_i64(j, "faults", faults);
 	ks_json_i64(j, get ? "pages_dirty" : "pages_cleared", e->pages);
 	if (!get) {
 		ks_json_u64(j, "first_page", e->first_page);

@@ -68,8 +68,8 @@ struct agreement {
 
 static bool m_page_stats;
 
-static void fill_agreements(struct ks_vm *vm, const struct ks_vm_counters *dc,
-			    struct agreement *a, int *n)
+static void fill_agreements(const struct ks_migrate *m, struct ks_vm *vm,
+			    const struct ks_vm_counters *dc, struct agreement *a, int *n)
 {
 	*n = 0;
 	/* Both sides must cover the same span: from the interval after the
@@ -82,13 +82,17 @@ static void fill_agreements(struct ks_vm *vm, const struct ks_vm_counters *dc,
 				    dc->tlb_flushes, 0, false, settled ? EQUAL : INFO };
 	a[*n].stat_delta = ks_vmstats_delta(&vm->st, false, a[*n].stat, &a[*n].found);
 	(*n)++;
-	a[*n] = (struct agreement){ "faults", "pf_taken", dc->faults, 0, false,
-				    settled ? WITHIN : INFO };
-	a[*n].stat_delta = ks_vmstats_delta(&vm->st, true, a[*n].stat, &a[*n].found);
-	(*n)++;
-	a[*n] = (struct agreement){ "wp_faults", "pf_fast", dc->wp_faults, 0, false, INFO };
-	a[*n].stat_delta = ks_vmstats_delta(&vm->st, true, a[*n].stat, &a[*n].found);
-	(*n)++;
+	/* Without the fault program the faults are these stats: nothing to
+	 * compare. */
+	if (m->fault_program) {
+		a[*n] = (struct agreement){ "faults", "pf_taken", dc->faults, 0, false,
+					    settled ? WITHIN : INFO };
+		a[*n].stat_delta = ks_vmstats_delta(&vm->st, true, a[*n].stat, &a[*n].found);
+		(*n)++;
+		a[*n] = (struct agreement){ "wp_faults", "pf_fast", dc->wp_faults, 0, false, INFO };
+		a[*n].stat_delta = ks_vmstats_delta(&vm->st, true, a[*n].stat, &a[*n].found);
+		(*n)++;
+	}
 	a[*n] = (struct agreement){ "splits_2m", "pages_2m", dc->splits[2], 0, false, INFO };
 	a[*n].stat_delta = ks_vmstats_delta(&vm->st, false, a[*n].stat, &a[*n].found);
 	(*n)++;
@@ -201,6 +205,17 @@ static void json_count_levels(struct ks_json *j, const struct ks_vm *vm, const c
 		ks_migrate_json_levels(j, key, v);
 }
 
+/* A fault count: null when not known (ks_migrate_faults_known); write
+ * faults only the fault program tells apart. */
+static void json_faults(struct ks_json *j, const struct ks_migrate *m, const struct ks_vm *vm,
+			const char *key, uint64_t v)
+{
+	if (!ks_migrate_faults_known(m, vm) || (!m->fault_program && !strcmp(key, "write_faults")))
+		ks_json_null(j, key);
+	else
+		ks_json_u64(j, key, v);
+}
+
 /* Why fault latency is not measured (m->fault_latency false). */
 static const char *latency_off(const struct ks_migrate *m)
 {
@@ -231,7 +246,7 @@ static void json_latency(const struct ks_migrate *m, struct ks_json *j, uint64_t
 static void json_vcpus(struct ks_migrate *m, struct ks_json *j, const struct ks_vm *vm,
 		       bool delta, uint64_t span_ns)
 {
-	if (vm->untracked) {
+	if (!ks_migrate_faults_known(m, vm)) {
 		ks_json_null(j, "vcpu_faults");
 		return;
 	}
@@ -266,7 +281,7 @@ static void interval_vm(struct ks_migrate *m, struct ks_vm *vm, uint64_t now_ns,
 
 	counters_delta(&vm->total, &vm->last, &dc);
 	m_page_stats = m->page_stats;
-	fill_agreements(vm, &dc, a, &na);
+	fill_agreements(m, vm, &dc, a, &na);
 	lost = nvcpu && dt_ns ? 100.0 * dc.fault_ns / ((double)dt_ns * nvcpu) : 0;
 	ks_mtrace_interval(m, vm, &dc, now_ns, dt_ns, lost);
 
@@ -283,9 +298,9 @@ static void interval_vm(struct ks_migrate *m, struct ks_vm *vm, uint64_t now_ns,
 		json_count_levels(&j, vm, "wp_calls", dc.wp_gfn_calls);
 		json_count_levels(&j, vm, "wp_changed", dc.wp_gfn_protected);
 		json_count_levels(&j, vm, "splits", dc.splits);
-		json_count(&j, vm, "faults", dc.faults);
-		json_count(&j, vm, "write_faults", dc.write_faults);
-		json_count(&j, vm, "wp_faults", dc.wp_faults);
+		json_faults(&j, m, vm, "faults", dc.faults);
+		json_faults(&j, m, vm, "write_faults", dc.write_faults);
+		json_faults(&j, m, vm, "wp_faults", dc.wp_faults);
 		if (vm->untracked) {
 			ks_json_null(&j, "fault_ns");
 			ks_json_null(&j, "fault_lat_log2_ns");
@@ -342,11 +357,12 @@ static void interval_vm(struct ks_migrate *m, struct ks_vm *vm, uint64_t now_ns,
 		else
 			snprintf(lat, sizeof(lat), ")  vCPU stall not measured");
 		fprintf(m->out, "%10.3fs  pid %-7d %-15.15s syncs %-4llu ioctl %8.3f ms  wp 4k/2m %llu/%llu  "
-			"faults %llu (w %llu%s  splits %llu  tlb %llu\n",
+			"faults %llu (%s %llu%s  splits %llu  tlb %llu\n",
 			(now_ns - m->start_ns) / 1e9, vm->pid, text_comm(vm),
 			(unsigned long long)vm->syncs_interval, vm->host_ns_interval / 1e6,
 			(unsigned long long)dc.wp_gfn_calls[1], (unsigned long long)dc.wp_gfn_calls[2],
-			(unsigned long long)dc.faults, (unsigned long long)dc.write_faults, lat,
+			(unsigned long long)dc.faults, m->fault_program ? "w" : "wp fast",
+			(unsigned long long)(m->fault_program ? dc.write_faults : dc.wp_faults), lat,
 			(unsigned long long)(dc.splits[2] + dc.splits[3]),
 			(unsigned long long)dc.tlb_flushes);
 		for (int i = 0; i < na; i++)
@@ -476,10 +492,18 @@ static void text_counters(struct ks_migrate *m, const struct ks_vm *vm, uint64_t
 		fprintf(m->out, "  host: %.3f ms in dirty-log ioctls; guest: %.3f ms in %llu faults (%llu writes)\n",
 			vm->host_ns_total / 1e6, c->fault_ns / 1e6, (unsigned long long)c->faults,
 			(unsigned long long)c->write_faults);
-	else
+	else if (m->fault_program)
 		fprintf(m->out, "  host: %.3f ms in dirty-log ioctls; guest: %llu faults (%llu writes), "
 			"time in them %s\n", vm->host_ns_total / 1e6, (unsigned long long)c->faults,
 			(unsigned long long)c->write_faults, latency_off(m));
+	else if (vm->stat_faults_known)
+		fprintf(m->out, "  host: %.3f ms in dirty-log ioctls; guest: %llu faults (%llu write-protect "
+			"faults fixed in KVM's fast path; KVM's stats), time in them %s\n",
+			vm->host_ns_total / 1e6, (unsigned long long)c->faults,
+			(unsigned long long)c->wp_faults, latency_off(m));
+	else
+		fprintf(m->out, "  host: %.3f ms in dirty-log ioctls; guest faults not known (no binary "
+			"stats)\n", vm->host_ns_total / 1e6);
 	fprintf(m->out, "  write-protect calls by min_level: 4k %llu, 2m %llu, 1g %llu; splits 2m %llu, 1g %llu; TLB flushes %llu\n",
 		(unsigned long long)c->wp_gfn_calls[1], (unsigned long long)c->wp_gfn_calls[2],
 		(unsigned long long)c->wp_gfn_calls[3], (unsigned long long)c->splits[2],
@@ -532,9 +556,9 @@ static void summary_vm(struct ks_migrate *m, struct ks_vm *vm, uint64_t now_ns)
 			json_count(&j, vm, "fault_ns", c->fault_ns);
 		else
 			ks_json_null(&j, "fault_ns"); /* not measured */
-		json_count(&j, vm, "faults", c->faults);
-		json_count(&j, vm, "write_faults", c->write_faults);
-		json_count(&j, vm, "wp_faults", c->wp_faults);
+		json_faults(&j, m, vm, "faults", c->faults);
+		json_faults(&j, m, vm, "write_faults", c->write_faults);
+		json_faults(&j, m, vm, "wp_faults", c->wp_faults);
 		json_count_levels(&j, vm, "wp_calls", c->wp_gfn_calls);
 		json_count_levels(&j, vm, "wp_changed", c->wp_gfn_protected);
 		json_count_levels(&j, vm, "splits", c->splits);

@@ -133,7 +133,8 @@ void ks_mtrace_memslot(struct ks_migrate *m, struct ks_vm *vm, struct ks_slot *s
 }
 
 void ks_mtrace_sync(struct ks_migrate *m, struct ks_vm *vm, const struct ks_slot *s,
-		    const struct ks_event *e, uint64_t iteration, int64_t wp_faults)
+		    const struct ks_event *e, uint64_t iteration, int64_t wp_faults,
+		    int64_t faults)
 {
 	struct ks_trace *t = m->trace;
 	bool get = e->type == KS_EV_GET_DIRTY_LOG;
@@ -148,7 +149,7 @@ void ks_mtrace_sync(struct ks_migrate *m, struct ks_vm *vm, const struct ks_slot
 	ks_trace_event(t, &j, 'X', name, "dirty_log", vm->pid, tid_of(vm, TRACK_IOCTL), e->ts_ns);
 	ks_trace_dur(&j, e->dur_ns);
 	ks_json_obj(&j, "args");
-	ks_migrate_json_sync(&j, m, s, e, iteration, wp_faults);
+	ks_migrate_json_sync(&j, m, s, e, iteration, wp_faults, faults);
 	ks_trace_event_end(t, &j);
 }
 

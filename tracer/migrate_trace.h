@@ -11,7 +11,8 @@
 void ks_mtrace_memslot(struct ks_migrate *m, struct ks_vm *vm, struct ks_slot *s,
 		       const struct ks_event *e, const char *logging, int64_t wp_faults);
 void ks_mtrace_sync(struct ks_migrate *m, struct ks_vm *vm, const struct ks_slot *s,
-		    const struct ks_event *e, uint64_t iteration, int64_t wp_faults);
+		    const struct ks_event *e, uint64_t iteration, int64_t wp_faults,
+		    int64_t faults);
 void ks_mtrace_slot_wp(struct ks_migrate *m, struct ks_vm *vm, const struct ks_slot *s,
 		       const struct ks_event *e);
 void ks_mtrace_rmap(struct ks_migrate *m, struct ks_vm *vm, const struct ks_slot *s,

@@ -61,7 +61,7 @@ int main(void)
 	memset(&none, 0, sizeof(none));
 	for (unsigned int i = 0; i < ks_nr_hooks; i++)
 		required += ks_hooks[i].required;
-	missing = ks_hooks_choose(&none, c, false);
+	missing = ks_hooks_choose(&none, c, 0);
 	CHECK("no BTF: every required hook missing", missing == required,
 	      "missing %d, required %d", missing, required);
 	CHECK("no BTF: reasons given", c[0].way == -1 && c[0].why_not[0] != NULL, "no reason");

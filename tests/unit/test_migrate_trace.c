@@ -9,6 +9,7 @@
 
 static struct ks_migrate m;
 static long long wp_total;   /* the VM's write-protect faults so far */
+static long long faults_total; /* and its faults */
 
 static void feed(unsigned int type, int slot, uint64_t ts, uint64_t dur, unsigned int old_flags,
 		 unsigned int new_flags, long long pages)
@@ -21,6 +22,8 @@ static void feed(unsigned int type, int slot, uint64_t ts, uint64_t dur, unsigne
 
 	wp_total += 3;
 	e.wp_faults_total = wp_total;
+	faults_total += 5;
+	e.faults_total = faults_total;
 
 	e.wp_calls[2] = 7;
 	e.wp_changed[2] = 5;
@@ -81,7 +84,7 @@ int main(void)
 	      strstr(buf, "\"name\":\"KVM_GET_DIRTY_LOG slot 1\",\"cat\":\"dirty_log\",\"ph\":\"X\","
 			  "\"pid\":4242,\"tid\":4242001,\"ts\":1300000.000,\"dur\":1.500,\"args\":{\"op\":\"get\","
 			  "\"slot\":1,\"as_id\":0,\"iteration\":0,\"kvm_ns\":750,\"preempted\":1,\"wp_faults\":3,"
-			  "\"pages_dirty\":40,"
+			  "\"faults\":5,\"pages_dirty\":40,"
 			  "\"result\":0,"
 			  "\"wp_calls\":{\"4k\":0,\"2m\":7,\"1g\":0},\"wp_changed\":{\"4k\":0,\"2m\":5,\"1g\":0}}}"),
 	      "%s", buf);
@@ -110,6 +113,36 @@ int main(void)
 	CHECK("file ends the array and the object", len > 4 && !strcmp(buf + len - 4, "\n]}\n"), "%s", buf);
 	CHECK("JSON lines carry the same per-ioctl write protect",
 	      lines && strstr(lines, "\"wp_calls\":{\"4k\":0,\"2m\":7,\"1g\":0}"), "%s", lines);
+	/* KVM's stats count from the VM's creation: the first event of a VM
+	 * is a baseline, unknown (-1), never its lifetime count. */
+	CHECK("KVM stats: a VM's first event has unknown faults",
+	      lines && strstr(lines, "\"logging\":\"unchanged\",\"dur_ns\":2000,\"kvm_ns\":1000,"
+			      "\"preempted\":1,\"wp_faults\":-1,\"faults\":-1}"), "%s", lines);
+	CHECK("KVM stats: the next event has the difference",
+	      lines && strstr(lines, "\"logging\":\"on\",\"dur_ns\":3000,\"kvm_ns\":1500,"
+			      "\"preempted\":1,\"wp_faults\":3,\"faults\":5}"), "%s", lines);
+	/* Unknown totals (a too-deep vCPU array) stay unknown, and do not
+	 * move the mark: the next known total gives the faults since the
+	 * last known one. */
+	{
+		struct ks_event e = { .type = KS_EV_GET_DIRTY_LOG, .tgid = 4242, .slot = 1,
+				      .kvm = 0xffff8880c0de0000ULL, .wp_faults_total = -1,
+				      .faults_total = -1, .preempted = -1 };
+		char *more = NULL;
+		size_t mlen = 0;
+
+		m.trace = NULL;   /* closed above */
+		m.out = open_memstream(&more, &mlen);
+		ks_migrate_event(&m, &e);
+		e.wp_faults_total = wp_total + 10;
+		e.faults_total = faults_total + 20;
+		ks_migrate_event(&m, &e);
+		fclose(m.out);
+		CHECK("unknown totals: -1, then the difference from the last known",
+		      more && strstr(more, "\"wp_faults\":-1,\"faults\":-1,") &&
+		      strstr(more, "\"wp_faults\":10,\"faults\":20,"), "%s", more);
+		free(more);
+	}
 
 	/* A VM that exits: counters back to 0, open span ended by the exit. */
 	for (int i = 0; i < KS_MAX_TRACKED; i++)
@@ -117,11 +150,25 @@ int main(void)
 	free(buf);
 	buf = NULL;
 	memset(&m, 0, sizeof(m));
-	m.out = fopen("/dev/null", "w");
+	free(lines);
+	lines = NULL;
+	m.out = open_memstream(&lines, &llen);
+	m.json = true;
+	/* The fault program counts from when tracing began: a VM's first
+	 * event has its whole count. */
+	m.fault_program = true;
 	m.start_ns = 1000000000;
 	m.trace = &t;
 	ks_trace_start(&t, open_memstream(&buf, &len));
 	feed(KS_EV_MEMSLOT_COMMIT, 3, 1200000000, 3000, 0, 1, 0);
+	fflush(m.out);
+	{
+		char want[96];
+
+		snprintf(want, sizeof(want), "\"wp_faults\":%lld,\"faults\":%lld}", wp_total, faults_total);
+		CHECK("fault program: a VM's first event has the faults since tracing began",
+		      lines && strstr(lines, want), "want %s in %s", want, lines);
+	}
 	vm = ks_migrate_vm(&m, 4242, false);
 	if (vm && ks_migrate_vcpu(vm, 0))
 		ks_migrate_vcpu(vm, 0)->total.faults = 5;

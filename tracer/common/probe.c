@@ -199,6 +199,47 @@ static bool find_type(const struct ks_probe *p, const char *name, int kind,
 	return false;
 }
 
+/* The struct's id and the BTF it is in, kvm module's first, as find_type. */
+static const struct btf *find_struct(const struct ks_probe *p, const char *name, int *id,
+				     const char **where)
+{
+	int base_cnt = p->vmlinux_btf ? (int)btf__type_cnt(p->vmlinux_btf) : 0;
+
+	if (p->kvm_btf && (*id = btf__find_by_name_kind(p->kvm_btf, name, BTF_KIND_STRUCT)) > 0) {
+		if (where)
+			*where = *id >= base_cnt ? "kvm" : "vmlinux";
+		return p->kvm_btf;
+	}
+	if (p->vmlinux_btf &&
+	    (*id = btf__find_by_name_kind(p->vmlinux_btf, name, BTF_KIND_STRUCT)) > 0) {
+		if (where)
+			*where = "vmlinux";
+		return p->vmlinux_btf;
+	}
+	return NULL;
+}
+
+bool ks_probe_member(const struct ks_probe *p, const char *type, const char *member,
+		     const char **where)
+{
+	const struct btf *btf;
+	const struct btf_type *t;
+	const struct btf_member *m;
+	int id;
+
+	btf = find_struct(p, type, &id, where);
+	if (!btf || !(t = btf__type_by_id(btf, id)))
+		return false;
+	m = btf_members(t);
+	for (unsigned short i = 0; i < btf_vlen(t); i++, m++) {
+		const char *n = btf__name_by_offset(btf, m->name_off);
+
+		if (n && !strcmp(n, member))
+			return true;
+	}
+	return false;
+}
+
 static bool in_filter_list(const char *list, const char *name)
 {
 	size_t n = strlen(name);

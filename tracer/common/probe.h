@@ -46,6 +46,11 @@ enum ks_func_state ks_probe_func(const struct ks_probe *p, const char *name,
 bool ks_probe_tracepoint(const struct ks_probe *p, const char *name,
 			 const char **where);
 
+/* A struct of that name with a direct member of that name, in kvm or
+ * vmlinux BTF (*where as above). */
+bool ks_probe_member(const struct ks_probe *p, const char *type, const char *member,
+		     const char **where);
+
 /* "fentry/fexit forbidden: ..." style explanation of fentry_err. */
 const char *ks_probe_fentry_why(const struct ks_probe *p);
 
