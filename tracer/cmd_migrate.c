@@ -91,6 +91,7 @@ struct run {
 	bool seen[KS_MAX_TRACKED];   /* found with a VM fd by the current scan */
 	bool released[KS_MAX_TRACKED]; /* released a VM fd: does it hold another? */
 	bool warned_full;            /* said once that VMMs went untraced */
+	bool first_scan;             /* the scan when tracing began is under way */
 	/* sample_settled(): the counters of a VM that settled before the last
 	 * try, which its stats sample goes with. */
 	struct ks_vm_counters held[KS_MAX_TRACKED];
@@ -159,10 +160,15 @@ static void adopt(struct run *r, const struct ks_vmm *v, uint64_t ts)
 	vm->have_stats = rc == 0;
 	vm->stats_baseline = false;
 	vm->vcpus_seen = v->nvcpu;
-	if (vm->have_stats)
-		ks_vmstats_sample(&vm->st, ts);
-	if (!retry)
+	if (!retry) {
 		vm->found_ts = ts;
+		vm->preexisting = r->first_scan;
+	}
+	if (vm->have_stats) {
+		ks_vmstats_sample(&vm->st, ts);
+		/* The zero of a running VM's fault counts, as early as can be. */
+		ks_migrate_stats_faults(&r->m, vm);
+	}
 	ev.data.u64 = (uint64_t)(vm - r->m.vms) + 1; /* 0 is the ring buffer */
 	if (epoll_ctl(r->epfd, EPOLL_CTL_ADD, vm->st.pidfd, &ev))
 		ks_warn("cannot watch PID %d for exit: %s", (int)v->pid, strerror(errno));
@@ -427,7 +433,7 @@ static void sample_settled(struct run *r, struct ks_vm *only, uint64_t ts)
 	}
 	/* A VM that settled before the last try keeps the counters read with
 	 * its stats, not those of the later reads. Without the fault program
-	 * its faults are those of the sample, now final. */
+	 * its faults are those of the last sample. */
 	for (int i = 0; i < KS_MAX_TRACKED; i++) {
 		struct ks_vm *vm = &r->m.vms[i];
 
@@ -664,7 +670,9 @@ int cmd_migrate(int argc, char **argv)
 			fflush(stdout);
 		}
 	}
+	r->first_scan = true;
 	scan(r, r->m.start_ns);
+	r->first_scan = false;
 	if (a.run.pid && !ks_migrate_vm(&r->m, a.run.pid, false)) {
 		ks_err("PID %d exited before tracing started", a.run.pid);
 		goto out;

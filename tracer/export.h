@@ -33,6 +33,7 @@ struct ks_exporter {
 	int filter_pid;
 	uint64_t interval_ns;
 	uint64_t last_scan;
+	bool scanned;            /* the first scan of /proc is done */
 	bool warned_full;
 	/* The exporter's own figures. */
 	uint64_t collections;

@@ -43,8 +43,10 @@ static void adopt(struct ks_exporter *x, const struct ks_vmm *v, uint64_t now)
 	vm->vcpus_seen = v->nvcpu;
 	if (!vm->have_stats && !vm->found_ts)
 		ks_debug("export: PID %d (%s): no binary stats: %s", (int)v->pid, v->comm, vm->st.why);
-	if (!vm->found_ts)
+	if (!vm->found_ts) {
 		vm->found_ts = now;
+		vm->preexisting = !x->scanned;
+	}
 }
 
 struct scan_ctx {
@@ -136,6 +138,7 @@ void ks_export_collect(struct ks_exporter *x, uint64_t now)
 			adopt_pid(x, x->filter_pid, now);
 		else
 			ks_vmm_scan_all(adopt_cb, &s);
+		x->scanned = true;
 	}
 	for (int i = 0; i < KS_MAX_TRACKED; i++) {
 		struct ks_vm *vm = &x->m.vms[i];

@@ -40,6 +40,9 @@ struct ks_slot {
 struct ks_vcpu_stat {
 	int id;
 	struct ks_vcpu_faults total, last;
+	/* Without the fault program: its stats fd's pf_taken and pf_fast when
+	 * first read, the zero of its totals (ks_migrate_stats_faults). */
+	uint64_t base_faults, base_wp_faults;
 };
 
 struct ks_vm {
@@ -68,10 +71,14 @@ struct ks_vm {
 	uint64_t wp_mark, fault_mark, wp_mark_kvm;
 	/* Without the fault program: the VM's faults (pf_taken) and
 	 * write-protect faults fixed in KVM's fast path (pf_fast) since its
-	 * stats were attached, summed from the stats samples' deltas; known
-	 * once a sample was summed (ks_migrate_stats_faults). */
+	 * stats were first read, summed over its vCPUs; known once a sample
+	 * was summed (ks_migrate_stats_faults), from the values then. */
 	uint64_t stat_faults, stat_wp_faults;
+	uint64_t stat_base_faults, stat_base_wp_faults;
 	bool stat_faults_known;
+	/* Found by the command's first scan of /proc: its VM may have run
+	 * before tracing began (else kvmscope saw it from its creation). */
+	bool preexisting;
 	/* Per vCPU, by vCPU id, as seen in faults (grown as needed). */
 	struct ks_vcpu_stat *vcpus;
 	int nvcpus, vcpus_alloc;
@@ -126,10 +133,13 @@ void ks_migrate_vm_free(struct ks_vm *vm);
  * active VM's totals, and the drop counters into m->drops
  * (tracer/migrate_counters.c). */
 void ks_migrate_read_counters(struct ks_migrate *m, struct migrate_bpf *skel);
-/* Without the fault program: adds the faults of the VM's last stats
- * sample (its deltas of pf_taken and pf_fast, per vCPU and summed) to its
- * fault totals. Call once after each ks_vmstats_sample() of an interval
- * (a retry's resample included), never after the one that opens the stats. */
+/* Without the fault program: sets the VM's fault totals (and its vCPUs')
+ * from its last stats sample: pf_taken and pf_fast summed over its vCPUs,
+ * less their values at its first sample for a VM found running when
+ * tracing began (vm->preexisting; else KVM's counts from the VM's
+ * creation are all since tracing began). Values, not deltas: a VMM first
+ * read through debugfs (which sums only the vCPUs that existed then) and
+ * later through its stats fds loses nothing. Call after each sample. */
 void ks_migrate_stats_faults(struct ks_migrate *m, struct ks_vm *vm);
 /* Are the VM's fault counts known? (the program's, unless its VM table was
  * full; KVM's stats, once summed). Else they are reported as null. */

@@ -152,37 +152,61 @@ out:
 	free(dv);
 }
 
-/* A stat's change over the source's last sample (0 if it has none). */
-static uint64_t src_delta(const struct ks_stats_src *src, const char *name)
+/* A stat's value in the source's last sample (0 if it has none). */
+static uint64_t src_value(const struct ks_stats_src *src, const char *name)
 {
 	int i = ks_stats_src_ok(src) ? ks_stats_find(&src->schema, name) : -1;
 
-	if (i < 0)
-		return 0;
-	i = src->schema.desc[i].index;
-	return src->cur[i] >= src->prev[i] ? src->cur[i] - src->prev[i] : 0;
+	return i < 0 ? 0 : src->cur[src->schema.desc[i].index];
+}
+
+static uint64_t since(uint64_t now, uint64_t base)
+{
+	return now >= base ? now - base : 0;
 }
 
 void ks_migrate_stats_faults(struct ks_migrate *m, struct ks_vm *vm)
 {
+	uint64_t f = 0, wp = 0;
+
 	if (m->fault_program || !vm->have_stats)
 		return;
 	for (int i = 0; i < vm->st.nvcpu; i++) {
-		const struct ks_stats_src *src = &vm->st.vcpu[i];
-		uint64_t f = src_delta(src, "pf_taken"), wp = src_delta(src, "pf_fast");
-		struct ks_vcpu_stat *v;
-
-		vm->stat_faults += f;
-		vm->stat_wp_faults += wp;
-		/* A debugfs source sums every vCPU: no per-vCPU figures. */
-		if (src->vcpu_id < 0 || src->vcpus_summed || !(v = ks_migrate_vcpu(vm, src->vcpu_id)))
-			continue;
-		v->total.faults += f;
-		v->total.wp_faults += wp;
+		f += src_value(&vm->st.vcpu[i], "pf_taken");
+		wp += src_value(&vm->st.vcpu[i], "pf_fast");
+	}
+	/* KVM counts from the VM's creation: a VM already running when
+	 * tracing began starts from what it had when first read. */
+	if (!vm->stat_faults_known && vm->preexisting) {
+		vm->stat_base_faults = f;
+		vm->stat_base_wp_faults = wp;
 	}
 	vm->stat_faults_known = true;
+	vm->stat_faults = since(f, vm->stat_base_faults);
+	vm->stat_wp_faults = since(wp, vm->stat_base_wp_faults);
 	vm->total.faults = vm->stat_faults;
 	vm->total.wp_faults = vm->stat_wp_faults;
+	for (int i = 0; i < vm->st.nvcpu; i++) {
+		const struct ks_stats_src *src = &vm->st.vcpu[i];
+		struct ks_vcpu_stat *v;
+		bool seen = false;
+
+		/* A debugfs source sums every vCPU: no per-vCPU figures. */
+		if (src->vcpu_id < 0 || src->vcpus_summed)
+			continue;
+		for (int k = 0; k < vm->nvcpus; k++)
+			seen |= vm->vcpus[k].id == src->vcpu_id;
+		if (!(v = ks_migrate_vcpu(vm, src->vcpu_id)))
+			continue;
+		/* A vCPU first seen now starts from 0 if the VM was seen from
+		 * its creation, else from its values now. */
+		if (!seen && vm->preexisting) {
+			v->base_faults = src_value(src, "pf_taken");
+			v->base_wp_faults = src_value(src, "pf_fast");
+		}
+		v->total.faults = since(src_value(src, "pf_taken"), v->base_faults);
+		v->total.wp_faults = since(src_value(src, "pf_fast"), v->base_wp_faults);
+	}
 }
 
 bool ks_migrate_faults_known(const struct ks_migrate *m, const struct ks_vm *vm)

@@ -284,9 +284,15 @@ void ks_mtrace_interval(struct ks_migrate *m, struct ks_vm *vm, const struct ks_
 		ks_trace_flush(t);
 		return;
 	}
-	ks_trace_counter_u64(t, vm->pid, "faults", "all", start, dc->faults);
-	ks_trace_counter_u64(t, vm->pid, "write faults", "write", start, dc->write_faults);
-	ks_trace_counter_u64(t, vm->pid, "write-protect faults", "wp", start, dc->wp_faults);
+	/* Fault counts only where known (the JSON lines' null); write faults
+	 * only the fault program tells apart. */
+	if (ks_migrate_faults_known(m, vm)) {
+		ks_trace_counter_u64(t, vm->pid, "faults", "all", start, dc->faults);
+		if (m->fault_program)
+			ks_trace_counter_u64(t, vm->pid, "write faults", "write", start,
+					     dc->write_faults);
+		ks_trace_counter_u64(t, vm->pid, "write-protect faults", "wp", start, dc->wp_faults);
+	}
 	if (m->fault_latency)
 		ks_trace_counter(t, vm->pid, "vCPU time in faults", "pct", start, lost_pct);
 	counter_levels(t, vm, "write-protect calls by min_level", start, dc->wp_gfn_calls, 1);
@@ -309,7 +315,8 @@ void ks_mtrace_vm_exit(struct ks_migrate *m, struct ks_vm *vm, uint64_t ts)
 	ks_trace_counter_u64(t, vm->pid, "syncs", "get", ts, 0);
 	ks_trace_counter(t, vm->pid, "dirty-log ioctl time", "ms", ts, 0);
 	ks_trace_counter_u64(t, vm->pid, "faults", "all", ts, 0);
-	ks_trace_counter_u64(t, vm->pid, "write faults", "write", ts, 0);
+	if (m->fault_program)
+		ks_trace_counter_u64(t, vm->pid, "write faults", "write", ts, 0);
 	ks_trace_counter_u64(t, vm->pid, "write-protect faults", "wp", ts, 0);
 	if (m->fault_latency)
 		ks_trace_counter(t, vm->pid, "vCPU time in faults", "pct", ts, 0);
