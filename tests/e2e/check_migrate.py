@@ -59,16 +59,30 @@ COUNTER_FIELDS = ("wp_calls", "wp_changed", "splits", "faults", "write_faults", 
 INTERVAL_ONLY = ("fault_lat_log2_ns", "vcpu_time_lost_pct", "stats_reads", "stats_read_bytes")
 
 
+# Without the fault program the faults are KVM's own statistics, read
+# from the stats fds: no kernel table of kvmscope's holds them, so a VM
+# not tracked still has them.
+STATS_FAULT_FIELDS = ("faults", "wp_faults", "vcpu_faults")
+
+
+def fault_source(mig):
+    att = by_type(mig, "attached")
+    return att[0].get("fault_source") if att else None
+
+
 def check_untracked(label, pid, mig, vs):
     """A VM that did not fit: its summary and every interval from the one
     that first said so have null counters and no agreement with the stats."""
     ivs = by_type(mig, "interval", pid)
     first = next((i for i, r in enumerate(ivs) if r.get("vm_table_full")), len(ivs))
     after = ivs[first:]
-    bad = [(r["ts_ns"], k) for r in after for k in COUNTER_FIELDS + INTERVAL_ONLY
+    fields = COUNTER_FIELDS
+    if fault_source(mig) == "kvm_vcpu_stat":
+        fields = tuple(k for k in COUNTER_FIELDS if k not in STATS_FAULT_FIELDS)
+    bad = [(r["ts_ns"], k) for r in after for k in fields + INTERVAL_ONLY
            if r.get(k, "missing") is not None] + \
           [(r["ts_ns"], "agreement") for r in after if r["agreement"]]
-    bad += [("vm_summary", k) for k in COUNTER_FIELDS + ("guest_overhead_pct",)
+    bad += [("vm_summary", k) for k in fields + ("guest_overhead_pct",)
             if vs.get(k, "missing") is not None]
     result(after and not bad, label,
            f"not tracked: counters null in its summary and its last {len(after)} intervals",
@@ -99,7 +113,92 @@ def quiet_windows_busy(truth, margin_ns=5_000_000):
     return [(a - margin_ns, b + margin_ns) for a, b in spans]
 
 
-def check_run(label, truth, mig, mode, backing, counters=True, latency=False):
+def kvmload_pf(truth):
+    """kvmload's own reads of its vCPUs' pf_fast and pf_taken (vCPUs
+    stopped): {(phase, iteration): {vcpu: (pf_fast, pf_taken)}}, the last
+    read of each vCPU in each phase."""
+    out = defaultdict(dict)
+    for r in truth:
+        if r.get("type") == "stats_read" and r.get("fd") == "vcpu" and r.get("part") == "data" \
+                and "pf_fast" in r:
+            out[(r["phase"], r.get("iteration"))][r["vcpu"]] = (r["pf_fast"], r["pf_taken"])
+    return out
+
+
+def check_kvm_stat_faults(label, truth, mig, pid, vs):
+    """Default mode (no program on the fault path): the write-protect faults
+    and faults of each dirty-log iteration are KVM's pf_fast and pf_taken
+    summed over the vCPUs, read from kernel memory at the iteration's
+    ioctls; kvmload reads the same counters through its stats fds right
+    after each iteration (vCPUs stopped in between): the two must be equal,
+    exactly. Per vCPU and per VM the tracer sums its own stats samples."""
+    reads = kvmload_pf(truth)
+    nv = by_type(truth, "start")[0]["vcpus"]
+    # Iteration i: from the read after populating (logging was enabled
+    # after it, vCPUs stopped) or after iteration i - 1, to the read after i.
+    sums = {k: (sum(v[0] for v in r.values()), sum(v[1] for v in r.values()))
+            for k, r in reads.items() if len(r) == nv}
+    want = {}
+    prev = sums.get(("populate", None))
+    for it in sorted(i for p, i in sums if p == "iteration"):
+        cur = sums[("iteration", it)]
+        if prev is not None:
+            want[it] = (cur[0] - prev[0], cur[1] - prev[1])
+        prev = cur
+    got = defaultdict(lambda: [0, 0])
+    unknown = []
+    for r in by_type(mig, "dirty_log", pid):
+        if r["wp_faults"] < 0 or r["faults"] < 0:
+            unknown.append((r["op"], r["slot"], r["iteration"]))
+        got[r["iteration"]][0] += r["wp_faults"]
+        got[r["iteration"]][1] += r["faults"]
+    bad = [(it, tuple(got[it]), w) for it, w in sorted(want.items()) if tuple(got[it]) != w]
+    result(want and not bad and not unknown, label,
+           f"write-protect faults and faults per iteration equal kvmload's own pf_fast and pf_taken "
+           f"deltas, exactly ({', '.join(f'{w[0]}/{w[1]}' for _, w in sorted(want.items()))})",
+           f"(iteration, tracer, kvmload): {bad[:3]}; unknown in {unknown[:3]}" if want
+           else f"no kvmload stats reads to compare ({sorted(reads)[:4]})")
+    # How that compares with the pages written while protected: equal where
+    # KVM fixes every write-protect fault in its fast path (4K mappings);
+    # fewer where some went through its slow path (huge pages).
+    pw = {r["iteration"]: r["pages_written_protected"] for r in by_type(truth, "iteration")}
+    print(f"NOTE {label}: pf_fast per iteration {[got[i][0] for i in sorted(pw)]}, "
+          f"pages written while protected {[pw[i] for i in sorted(pw)]}")
+    # The VM's totals and its vCPUs': KVM's counts in the tracer's last
+    # stats sample (at the VM's exit), all of them since the tracer saw the
+    # VM created, against kvmload's last read. Through the stats fds, per
+    # vCPU and exactly; a VM that exits before the tracer switches from
+    # debugfs to its stats fds (at a full scan, once a second) has no
+    # per-vCPU figures and its last debugfs read may be older than its
+    # exit: at most kvmload's then.
+    last = reads.get(("disable", None), {})
+    src = [r.get("stats_source") for r in by_type(mig, "vm", pid) if r.get("stats")]
+    per_vcpu = {v["vcpu"]: (v["faults"], v["wp_faults"]) for v in vs["vcpu_faults"] or []}
+    kl = {v: (p[1], p[0]) for v, p in last.items()}
+    klsum = (sum(v[0] for v in kl.values()), sum(v[1] for v in kl.values()))
+    if src[-1:] == ["fd"]:
+        result(last and per_vcpu == kl and
+               sum(v[1] for v in per_vcpu.values()) == vs["wp_faults"] and
+               sum(v[0] for v in per_vcpu.values()) == vs["faults"], label,
+               f"faults and write-protect faults per vCPU ({per_vcpu}) equal kvmload's last pf_taken "
+               f"and pf_fast and add up to the VM's (stats read through {src})",
+               f"VM {vs['faults']}/{vs['wp_faults']}, per vCPU {per_vcpu}, kvmload {kl}")
+    else:
+        result(last and not per_vcpu and vs["faults"] <= klsum[0] and vs["wp_faults"] <= klsum[1],
+               label, f"stats read through {src} only: no per-vCPU faults, the VM's "
+               f"({vs['faults']}/{vs['wp_faults']}) at most kvmload's last pf_taken/pf_fast {klsum}",
+               f"per vCPU {per_vcpu}, kvmload {kl}")
+    ivs = by_type(mig, "interval", pid)
+    iv_wp = sum(r["wp_faults"] for r in ivs if r["wp_faults"] is not None)
+    nulls = [r["ts_ns"] for r in ivs if r["write_faults"] is not None]
+    cmp = [a["events"] for r in ivs for a in r["agreement"] if a["events"] in ("faults", "wp_faults")]
+    result(iv_wp == vs["wp_faults"] and vs["write_faults"] is None and not nulls and not cmp, label,
+           f"intervals' write-protect faults add up to the VM's ({iv_wp}); write faults null "
+           f"(not counted without the fault program); faults not compared with themselves",
+           f"intervals {iv_wp} vs VM {vs['wp_faults']}; write_faults in {nulls[:2]}; compared {cmp[:2]}")
+
+
+def check_run(label, truth, mig, mode, backing, counters=True, latency=False, program=False):
     """Every check of one kvmload run against its ground truth. With
     counters False (the VM did not fit in the kernel's VM table), the
     checks of what the events say, and that its counters are null."""
@@ -244,6 +343,26 @@ def check_run(label, truth, mig, mode, backing, counters=True, latency=False):
         result(wp2m == 0, label, "no write protect by 2M min_level outside initially-set",
                f"{wp2m} calls")
 
+    # Which fault source the session used: KVM's own per-vCPU stats (the
+    # default), or a program on the fault path.
+    att = by_type(mig, "attached")[0]
+    program = program or latency
+    want_src = ("fault_program", "kvm_mmu_page_fault" if latency else "kvm_page_fault") if program \
+        else ("kvm_vcpu_stat", "kvm_vcpu_stat")
+    result((att.get("fault_source"), att["hooks"]["faults"]) == want_src, label,
+           f"faults from {want_src[0]} through {want_src[1]}",
+           f"attached: {att.get('fault_source')}, {att['hooks']['faults']}")
+    if not program:
+        check_kvm_stat_faults(label, truth, mig, pid, vs)
+    else:
+        check_program_faults(label, truth, mig, pid, vs, mode)
+    check_latency(label, mig, vs, latency)
+    check_run_rest(label, truth, mig, pid, start, vs, mode)
+
+
+def check_program_faults(label, truth, mig, pid, vs, mode):
+    """With the fault program: its write-protect faults against the pages
+    kvmload wrote while protected, per iteration and per vCPU."""
     # Guest side: each page written while write-protected costs one
     # write-protect fault, counted per dirty-log iteration (the faults
     # between the previous dirty-log event and each sync).
@@ -272,6 +391,32 @@ def check_run(label, truth, mig, mode, backing, counters=True, latency=False):
     result(sum(per_vcpu.values()) == vs["wp_faults"] and not off, label,
            f"write-protect faults per vCPU ({per_vcpu}) add up to the VM's and match each vCPU's protected writes",
            f"VM {vs['wp_faults']}, per vCPU {per_vcpu}; (vcpu, faults, pages): {off}")
+    # KVM fixes a write-protect fault in its fast path (pf_fast) when the
+    # mapping is already 4K; one that must split a huge page first, or that
+    # finds the SPTE being changed, takes the slow path and is counted in
+    # pf_taken only (seen on hugetlb with manual clears: 256 of 442 in one
+    # interval). So over the compared intervals the traced write-protect
+    # faults lie between pf_fast and pf_fast plus the slow-path faults
+    # (pf_taken - pf_fast) of the same intervals, within 1%: the read skew
+    # between the two sides cancels out in the sums.
+    wpc, slow = [], 0
+    for r in by_type(mig, "interval", pid):
+        ag = {a["events"]: a for a in r["agreement"] if "stat_delta" in a}
+        if "wp_faults" in ag:
+            wpc.append(ag["wp_faults"])
+            if "faults" in ag:
+                slow += max(ag["faults"]["stat_delta"] - ag["wp_faults"]["stat_delta"], 0)
+    seen, stat = sum(a["seen"] for a in wpc), sum(a["stat_delta"] for a in wpc)
+    tol = 0.01 * max(seen, 1)
+    result(wpc and stat - tol <= seen <= stat + slow + tol, label,
+           f"write-protect faults agree with the stats fd's pf_fast ({seen} vs {stat}, at most "
+           f"{slow} more through KVM's slow path, over {len(wpc)} intervals)",
+           f"{seen} traced vs pf_fast {stat} + slow path {slow}" if wpc else "nothing compared")
+    if wpc and seen > stat + tol:
+        print(f"NOTE {label}: {seen - stat} write-protect faults took KVM's slow path")
+
+
+def check_latency(label, mig, vs, latency):
     # Fault latency: measured in the --fault-latency session (when the
     # kernel lets kvm_mmu_page_fault be traced), else said to be not
     # measured (null), never a 0 that would read as a measurement.
@@ -287,12 +432,15 @@ def check_run(label, truth, mig, mode, backing, counters=True, latency=False):
                "each vCPU's latency histogram counts all its faults, and its time lost is reported",
                f"{lat[:2]}")
     else:
-        shown = [v for v in vs["vcpu_faults"]
+        shown = [v for v in vs["vcpu_faults"] or []
                  if (v["fault_ns"], v["fault_lat_log2_ns"], v["vcpu_time_lost_pct"]) != (None, None, None)]
         result(not shown and vs["fault_ns"] is None and vs["guest_overhead_pct"] is None, label,
                "fault time, latency and vCPU time lost are null (not measured), not 0",
                f"VM fault_ns {vs['fault_ns']}, vCPUs {shown[:2]}")
 
+
+def check_run_rest(label, truth, mig, pid, start, vs, mode):
+    """The checks of a run that do not depend on where faults come from."""
     # SEV live-migration interface: every KVM_HC_MAP_GPA_RANGE the guest
     # made (one page each), and no MSR_KVM_MIGRATION_CONTROL write.
     calls = sum(r["map_gpa_calls"] for r in by_type(truth, "vcpu"))
@@ -332,29 +480,6 @@ def check_run(label, truth, mig, mode, backing, counters=True, latency=False):
            f"event counts agree with stats deltas ({len(comps)} interval comparisons, "
            f"{len(bad_in)} fault comparisons off)",
            f"equal broken: {bad_eq[:2]}; within broken: {bad_in[:2]}" if comps else "nothing compared")
-    # KVM fixes a write-protect fault in its fast path (pf_fast) when the
-    # mapping is already 4K; one that must split a huge page first, or that
-    # finds the SPTE being changed, takes the slow path and is counted in
-    # pf_taken only (seen on hugetlb with manual clears: 256 of 442 in one
-    # interval). So over the compared intervals the traced write-protect
-    # faults lie between pf_fast and pf_fast plus the slow-path faults
-    # (pf_taken - pf_fast) of the same intervals, within 1%: the read skew
-    # between the two sides cancels out in the sums.
-    wpc, slow = [], 0
-    for r in by_type(mig, "interval", pid):
-        ag = {a["events"]: a for a in r["agreement"] if "stat_delta" in a}
-        if "wp_faults" in ag:
-            wpc.append(ag["wp_faults"])
-            if "faults" in ag:
-                slow += max(ag["faults"]["stat_delta"] - ag["wp_faults"]["stat_delta"], 0)
-    seen, stat = sum(a["seen"] for a in wpc), sum(a["stat_delta"] for a in wpc)
-    tol = 0.01 * max(seen, 1)
-    result(wpc and stat - tol <= seen <= stat + slow + tol, label,
-           f"write-protect faults agree with the stats fd's pf_fast ({seen} vs {stat}, at most "
-           f"{slow} more through KVM's slow path, over {len(wpc)} intervals)",
-           f"{seen} traced vs pf_fast {stat} + slow path {slow}" if wpc else "nothing compared")
-    if wpc and seen > stat + tol:
-        print(f"NOTE {label}: {seen - stat} write-protect faults took KVM's slow path")
     attached = by_type(mig, "attached")
     if attached and attached[0]["hooks"].get("page_stats", "unavailable") != "unavailable":
         # Series kernels: the kvm_mmu_page_stats deltas summed per interval
@@ -488,9 +613,10 @@ def check_tracer_cpu(label, name, sections, mrecs):
 def main():
     a = labcheck.args("lab")
     sections = parse_sections(a.log)
-    # Two sessions: the default one, and one with --fault-latency.
+    # Three sessions: the default one (no program on the fault path), one
+    # with --fault-program and one with --fault-latency.
     sessions = {}
-    for name in ("migrate", "migrate-latency"):
+    for name in ("migrate", "migrate-program", "migrate-latency"):
         mrecs = labcheck.tracer_run(sections, name, a.label)
         if mrecs is None:
             return 1
@@ -515,13 +641,13 @@ def main():
             continue
         runs += 1
         backing, mode, shape, code = m.groups()
-        latency = shape.endswith(" latency")
+        latency, program = shape.endswith(" latency"), shape.endswith(" program")
         label = f"{a.label}: {backing} {mode} {shape}"
         if code != "0" or not by_type(recs, "start"):
             result(False, label, "kvmload ran", f"exit {code}: {other[:2]}")
             continue
-        check_run(label, recs, sessions["migrate-latency" if latency else "migrate"], mode, backing,
-                  latency=latency)
+        session = "migrate-latency" if latency else "migrate-program" if program else "migrate"
+        check_run(label, recs, sessions[session], mode, backing, latency=latency, program=program)
     result(runs > 0, a.label, f"{runs} kvmload runs traced", "none")
     # The duration bound is a timing figure: reported, not judged. Twelve
     # sessions had 17 of 1288 compared ioctls beyond max(10%, 100 us), 0 to

@@ -44,6 +44,13 @@ expect "migrate: --max-vms huge" 2 "--max-vms: '4096' is out of range" migrate -
 expect "migrate: --max-vms negative" 2 "--max-vms: '-1' is not a non-negative integer" migrate --max-vms -1
 expect "export: --max-vms garbage" 2 "--max-vms: '3x' is not a non-negative integer" export --max-vms 3x
 expect "export: --max-vms 2^64" 2 "--max-vms: .18446744073709551616. is too large" export --max-vms 18446744073709551616
+# The fault-path options are switches, in both commands that load programs.
+expect "migrate: --fault-program takes no value" 2 "fault-program' doesn't allow an argument" \
+	migrate --fault-program=yes
+expect "export: --fault-program takes no value" 2 "fault-program' doesn't allow an argument" \
+	export --fault-program=1
+expect "export: --fault-latency takes no value" 2 "fault-latency' doesn't allow an argument" \
+	export --fault-latency=on
 # Hostile values are echoed escaped: still one line, no raw control bytes.
 expect "migrate: PID with a newline" 2 "invalid PID: '1\\\\n2'" migrate -p $'1\n2'
 expect "stats: interval with a terminal escape" 2 "invalid duration '\\\\x1b\\[2J'" stats -i $'\e[2J'

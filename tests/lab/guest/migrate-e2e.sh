@@ -1,7 +1,10 @@
 #!/bin/sh
-# In the lab: one `kvmscope migrate --json` session traces a series of
-# kvmload VMs (every backing × mode, 1, 2 and 5 vCPUs, 1 and 3 memslots), then
-# a `--fault-latency` session two more.
+# In the lab: one `kvmscope migrate --json` session (no program on the
+# fault path: faults from KVM's per-vCPU stats) traces a series of kvmload
+# VMs (every backing × mode, 1, 2 and 5 vCPUs, 1 and 3 memslots), then a
+# `--fault-program` session three more (the fault program's checks: the
+# slow-path case, hugetlb manual, and 5 vCPUs sharing a fault cache entry),
+# and a `--fault-latency` session two more.
 # Prints each run's ground truth and the tracer's output in sections for
 # tests/e2e/check_migrate.py, which compares them on the host.
 set -u
@@ -41,22 +44,32 @@ end_session() {
 	echo "=== $1 stderr"
 	cat /tmp/migrate.err
 }
-# The default session: faults counted, no latency.
+# The default session: faults from KVM's stats, no program on the fault
+# path. Every VM reads its own stats fds (--stats-reads 1 to 3), the ground
+# truth its write-protect faults per iteration must equal.
 session
 i=0
 for backing in anon thp hugetlb; do
 	for mode in get manual manual-init-set; do
 		i=$((i + 1))
-		# Alternate the shapes so every backing and mode sees both. One
-		# VM has 5 vCPUs on one CPU: vCPUs 0 and 4 share a fault cache
-		# entry there, so every switch between them evicts one with its
-		# faults (bpf/kvmscope.h), and the per-vCPU sums must stay exact.
+		# Alternate the shapes so every backing and mode sees both.
 		if [ $i -eq 5 ]; then vcpus=5 slots=1
 		elif [ $((i % 2)) -eq 0 ]; then vcpus=2 slots=3; else vcpus=1 slots=1; fi
-		kvmload_run $backing $mode $vcpus $slots $((i % 3)) ""
+		kvmload_run $backing $mode $vcpus $slots $((i % 3 + 1)) ""
 	done
 done
 end_session migrate
+# With --fault-program: a program on the fault path counts every fault.
+# One VM has 5 vCPUs on one CPU: vCPUs 0 and 4 share a fault cache entry
+# there, so every switch between them evicts one with its faults
+# (bpf/kvmscope.h), and the per-vCPU sums must stay exact. hugetlb manual
+# takes some write-protect faults in KVM's slow path, which only the
+# program counts.
+session --fault-program
+kvmload_run thp manual 5 1 0 " program"
+kvmload_run hugetlb manual 2 3 1 " program"
+kvmload_run anon manual-init-set 1 1 2 " program"
+end_session migrate-program
 # With --fault-latency: the same checks, and every fault timed.
 session --fault-latency
 kvmload_run anon get 2 3 1 " latency"
