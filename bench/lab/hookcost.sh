@@ -1,7 +1,7 @@
 #!/bin/sh
 # Per-event cost of kvmscope's hot-path BPF programs against empty programs
 # on the same hooks, in one run (bench/hookcost.c); two kvmscope migrate
-# sessions, one with --fault-latency, so both ways in for faults run. Workloads trigger the
+# sessions, --fault-program and --fault-latency, so both fault-path ways run. Workloads trigger the
 # hooks: faults and whole-slot write protection (get mode), write
 # protection by min_level at clears (manual mode), huge page splits (THP
 # backing), stats reads (kvmscope stats every 10 ms).
@@ -14,11 +14,13 @@ while ! grep -q ready /tmp/hc.txt; do
 	n=$((n + 1))
 	[ $n -gt 600 ] && { echo "bench: hookcost did not start: $(cat /tmp/hc.txt)"; exit 1; }
 done
-# Both ways in for faults at once: the default tracepoint program (this
-# session) and the --fault-latency pair (a second session).
+# Both fault-path ways in at once: the --fault-program tracepoint program
+# (this session) and the --fault-latency pair (a second session). Default
+# migrate has no program on the fault path (the cost of its dirty-log
+# programs' walk of the vCPUs is bench/run nohook's: docs/notes-nohook.md).
 start_migrate /tmp/m2.json -i 1s --fault-latency
 mpid2=$mpid
-start_migrate /tmp/m.json -i 1s
+start_migrate /tmp/m.json -i 1s --fault-program
 kvmload --vcpus 2 --mem-per-vcpu 32 --iterations 4 --mode get >/dev/null
 kvmload --vcpus 2 --mem-per-vcpu 32 --iterations 4 --mode manual --backing thp >/dev/null
 kvmload --vcpus 2 --mem-per-vcpu 32 --iterations 4 --mode manual-init-set --backing thp >/dev/null
