@@ -56,7 +56,7 @@ round() {
 		echo "$backing $mode vcpus=$vcpus slots=$slots" >$D/$vm.name
 		( kvmload --vcpus $vcpus --mem-per-vcpu 4 --slots $slots --backing $backing \
 			--iterations 2 --write-percent 50 --mode $mode --pause-ms 100 \
-			--map-gpa-calls $((1 + vm % 4)) --json \
+			--map-gpa-calls $((1 + vm % 4)) --stats-reads 1 --json \
 			>$D/$vm.json 2>$D/$vm.err; echo $? >$D/$vm.rc ) &
 		pids="$pids $!"
 		i=$((i + 1))

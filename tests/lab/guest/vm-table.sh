@@ -25,7 +25,7 @@ start_vm() { # PHASE
 	vm=$((vm + 1))
 	echo "$1" >$D/$vm.phase
 	( kvmload --vcpus 1 --mem-per-vcpu 4 --slots 1 --backing anon --iterations 2 \
-		--write-percent 50 --mode manual --pause-ms 300 --map-gpa-calls 2 --json \
+		--write-percent 50 --mode manual --pause-ms 300 --map-gpa-calls 2 --stats-reads 1 --json \
 		>$D/$vm.json 2>$D/$vm.err; echo $? >$D/$vm.rc ) &
 }
 # Phase 1: one VM, and once it has both its entries (its struct kvm's at
