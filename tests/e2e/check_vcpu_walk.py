@@ -50,7 +50,7 @@ def main():
         result(len(vs) == 1, label, "one VM summary", f"{len(vs)}")
         if vs:
             check_kvm_stat_faults(label, recs, mig, pid, vs[0])
-    result(sorted(shapes) == [1, 2, 8, 64], a.label, "VMs of 1, 2, 8 and 64 vCPUs traced",
+    result(sorted(shapes) == [1, 2, 8, 64, 66], a.label, "VMs of 1, 2, 8, 64 and 66 vCPUs traced",
            f"{sorted(shapes)}")
     return exit_status()
 

@@ -66,7 +66,7 @@ enum {
 #define KL_TAG_BASE	0x4b4c0000U	/* "KL" */
 #define KL_GEN_POPULATE	0U		/* iteration i uses generation i + 1 */
 
-#define KL_MAX_VCPUS	64U
+#define KL_MAX_VCPUS	256U	/* more than 64: two levels of KVM's vcpu_array */
 #define KL_MAX_SLOTS	256U
 #define KL_MAX_ITERATIONS 65535U	/* generation must fit the tag's low 16 bits */
 #define KL_MAX_SLEEP_MS	3600000U

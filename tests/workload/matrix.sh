@@ -66,7 +66,7 @@ fault_case() {
 	ok "$name"
 }
 
-for args in "--vcpus 0" "--vcpus -1" "--vcpus abc" "--vcpus 65" "--vcpus 2x" \
+for args in "--vcpus 0" "--vcpus -1" "--vcpus abc" "--vcpus 257" "--vcpus 2x" \
 	    "--vcpus 99999999999999999999999" "--mem-per-vcpu 0" \
 	    "--mem-per-vcpu 1" "--vcpus 64 --mem-per-vcpu 64" "--slots 0" \
 	    "--slots 3" "--backing ram" "--mode dirty" "--iterations 0" \

@@ -17,7 +17,7 @@ static const char usage_text[] =
 "Run a small VM whose vCPUs dirty known pages while the VMM performs KVM\n"
 "dirty logging, and report every dirty-log ioctl as ground truth.\n"
 "\n"
-"  --vcpus N              vCPUs, one thread each (1..64, default 1)\n"
+"  --vcpus N              vCPUs, one thread each (1..256, default 1)\n"
 "  --mem-per-vcpu MIB     test memory per vCPU in MiB (default 64;\n"
 "                         vcpus * MIB at most 2048)\n"
 "  --slots K              split the test memory into K memslots, each a\n"

@@ -3,7 +3,7 @@
 # the fault path: each dirty-log event's program walks kvm->vcpu_array and
 # sums KVM's per-vCPU pf_fast/pf_taken, bpf/vcpu_stats.bpf.h) traces kvmload
 # VMs of 1 (the xarray's single-entry head), 2, 8 and 64 vCPUs (one node of
-# 64 slots), each reading its own stats fds after every iteration: the
+# 64 slots) and 66 (two levels: a node of nodes), each reading its own stats fds after every iteration: the
 # ground truth tests/e2e/check_vcpu_walk.py compares the walk's sums with.
 set -u
 taskset -c 1 kvmscope migrate --json -i 250ms >/tmp/migrate.json 2>/tmp/migrate.err &
@@ -21,6 +21,7 @@ run 1 8 get
 run 2 4 manual
 run 8 2 get
 run 64 2 get
+run 66 1 get
 sleep 0.5
 kill -INT $mpid
 wait $mpid
