@@ -235,6 +235,33 @@ def main():
     result(written and not off, L, f"write-protect faults per vCPU within 1% of the pages each wrote "
            f"while protected ({written})", f"(vcpu, faults, pages): {off}")
 
+    # The default exporter (no program on the fault path): the fault series
+    # are KVM's own per-vCPU stats since the VM's creation, so in one scrape
+    # of the paused VM each vCPU's write-protect faults equal its pf_fast
+    # series and the VM's faults the sum of pf_taken, exactly; write faults
+    # (only a fault program tells them) are left out.
+    if "scrape-default" in sec:
+        sd, _ = parse(sec["scrape-default"])
+        dm = {k: v for k, v in sd.items() if lab(k).get("pid") == kp}
+
+        def dval(name, **labels):
+            ks = [k for k in dm if k[0] == name and all(lab(k).get(x) == y for x, y in labels.items())]
+            return dm[ks[0]] if len(ks) == 1 else None
+        vcpus = sorted(written)
+        got = {v: (dval("kvmscope_write_protect_faults_total", vcpu=v),
+                   dval("kvmscope_vcpu_pf_fast_total", vcpu=v)) for v in vcpus}
+        taken = [dval("kvmscope_vcpu_pf_taken_total", vcpu=v) for v in vcpus]
+        faults_d = dval("kvmscope_page_faults_total")
+        result(vcpus and all(w is not None and w == f for w, f in got.values()) and
+               None not in taken and faults_d == sum(taken) and
+               dval("kvmscope_page_write_faults_total") is None, L,
+               f"default export: write-protect faults per vCPU = its pf_fast {got}, faults = "
+               f"the vCPUs' pf_taken ({faults_d}), no write-fault series",
+               f"per vCPU (series, pf_fast) {got}; faults {faults_d} vs pf_taken {taken}; "
+               f"write faults {dval('kvmscope_page_write_faults_total')}")
+        result(sec.get("default export exit=0") is not None, L, "default export ended cleanly on SIGTERM",
+               [k for k in sec if k.startswith("default export")])
+
     # rmaps: the TDP MMU allocates none for kvmload's VM; series kernels
     # report what that saved, which is the formula over its memslots.
     start = next((r for r in kl if r["type"] == "start"), None)

@@ -33,6 +33,19 @@ xp=$!
 # It prints its URL once the BPF programs are attached: from then on every
 # dirty-log ioctl counts.
 wait_for /tmp/export.out '^kvmscope export: serving' 600 || { cat /tmp/export.err; fail "export did not start"; }
+# A second exporter in the default mode: no program on the fault path, the
+# fault series from KVM's per-vCPU stats (checked against them).
+DURL=http://127.0.0.1:9465/metrics
+kvmscope export --listen 127.0.0.1:9465 -i 250ms >/tmp/export-d.out 2>/tmp/export-d.err &
+dp=$!
+wait_for /tmp/export-d.out '^kvmscope export: serving' 600 || { cat /tmp/export-d.err; fail "default export did not start"; }
+# Its first look at /proc done before the VM exists: it then sees the VM
+# from its creation, and KVM's counts are all since tracing began.
+n=0
+until wget -q -O - "$DURL" 2>/dev/null | grep -q '^kvmscope_export_collections_total [1-9]'; do
+	sleep 0.1; n=$((n + 1))
+	[ $n -gt 600 ] && fail "the default exporter never collected"
+done
 if [ $WITH_PROM = 1 ]; then
 	lab-mount-host /host || fail "cannot mount the build machine's root over 9p"
 	[ -x /host/usr/bin/prometheus ] || fail "/usr/bin/prometheus missing on the build machine (scripts/deps)"
@@ -84,6 +97,13 @@ else
 	done
 fi
 wget -q -O /tmp/scrape1.txt "$URL" || fail "scrape failed"
+# The default exporter, once it has both vCPUs' fault series (paused VM).
+n=0
+until wget -q -O /tmp/scrape-d.txt "$DURL" &&
+	[ "$(grep -c "^kvmscope_write_protect_faults_total{pid=\"$kp\"," /tmp/scrape-d.txt)" = 2 ]; do
+	sleep 0.5; n=$((n + 1))
+	[ $n -gt 40 ] && { cat /tmp/scrape-d.txt; fail "the default exporter never showed both vCPUs' faults"; }
+done
 wget -q -O /tmp/scrape.om --header 'Accept: application/openmetrics-text; version=1.0.0; charset=utf-8' \
 	"$URL" || fail "OpenMetrics scrape failed"
 wget -q -S -O /dev/null --header 'Accept: application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5' \
@@ -130,12 +150,17 @@ echo "=== scrape2"
 cat /tmp/scrape2.txt
 echo "=== scrape-om"
 cat /tmp/scrape.om
+echo "=== scrape-default"
+cat /tmp/scrape-d.txt
 # The VMM exits: its series leave the export.
 kill "$kp"
 wait "$kp" 2>/dev/null
 sleep 0.6
 wget -q -O /tmp/scrape3.txt "$URL"
 echo "=== after-exit vm-series=$(grep -c "pid=\"$kp\"" /tmp/scrape3.txt)"
+kill -TERM "$dp"
+wait "$dp"
+echo "=== default export exit=$?"
 kill -TERM "$xp"
 wait "$xp"
 echo "=== export exit=$?"
