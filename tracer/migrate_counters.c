@@ -228,8 +228,9 @@ bool ks_migrate_untracked(struct ks_migrate *m, struct ks_vm *vm)
 
 		/* The name is the process's choice: escaped to stay one line. */
 		ks_warn("PID %d (%s): the kernel's VM table is full (--max-vms %u): its counters "
-			"(faults, write protection, splits, TLB flushes) are not tracked",
-			(int)vm->pid, ks_text_escape(vm->comm, comm, sizeof(comm)), m->max_vms);
+			"(%swrite protection, splits, TLB flushes) are not tracked",
+			(int)vm->pid, ks_text_escape(vm->comm, comm, sizeof(comm)), m->max_vms,
+			m->fault_program ? "faults, " : "");
 		m->untracked_vms++;
 	}
 	vm->untracked = n;
