@@ -188,8 +188,16 @@ int ks_loader_start(struct ks_loader *l, struct ks_probe *p,
 	for (unsigned int attempt = 0; attempt <= ks_nr_hooks * KS_MAX_WAYS; attempt++) {
 		int rc = try_start(l, o);
 
-		if (rc == 0)
+		if (rc == 0) {
+			/* Asked for, but no fault-path way could be used: say so
+			 * (the faults come from KVM's stats instead). */
+			if ((o->fault_opts & KS_OPT_FAULT_PROGRAM) && !l->fault_program)
+				ks_warn("%s: no program can run on this kernel's fault path; faults "
+					"come from KVM's per-vCPU stats (see 'kvmscope check')",
+					ks_way_opt_name((o->fault_opts & KS_OPT_FAULT_LATENCY) ?
+							KS_OPT_FAULT_LATENCY : KS_OPT_FAULT_PROGRAM));
 			return 0;
+		}
 		detach_all(l);
 		if (rc < 0)
 			return -1;
