@@ -349,20 +349,26 @@ static void interval_vm(struct ks_migrate *m, struct ks_vm *vm, uint64_t now_ns,
 		if (ks_output_check(m->out))
 			m->output_failed = true;
 	} else {
-		char lat[64];
+		char lat[64], faults[64];
 
 		if (m->fault_latency)
 			snprintf(lat, sizeof(lat), ", p99 %llu us)  vCPU stall %.2f%%",
 				 (unsigned long long)hist_quantile(dc.fault_lat, 0.99) / 1000, lost);
 		else
 			snprintf(lat, sizeof(lat), ")  vCPU stall not measured");
+		/* Without stats (and the fault program) the faults are not known. */
+		if (ks_migrate_faults_known(m, vm))
+			snprintf(faults, sizeof(faults), "%llu (%s %llu", (unsigned long long)dc.faults,
+				 m->fault_program ? "w" : "wp fast",
+				 (unsigned long long)(m->fault_program ? dc.write_faults : dc.wp_faults));
+		else
+			snprintf(faults, sizeof(faults), "not known (no binary stats");
 		fprintf(m->out, "%10.3fs  pid %-7d %-15.15s syncs %-4llu ioctl %8.3f ms  wp 4k/2m %llu/%llu  "
-			"faults %llu (%s %llu%s  splits %llu  tlb %llu\n",
+			"faults %s%s  splits %llu  tlb %llu\n",
 			(now_ns - m->start_ns) / 1e9, vm->pid, text_comm(vm),
 			(unsigned long long)vm->syncs_interval, vm->host_ns_interval / 1e6,
 			(unsigned long long)dc.wp_gfn_calls[1], (unsigned long long)dc.wp_gfn_calls[2],
-			(unsigned long long)dc.faults, m->fault_program ? "w" : "wp fast",
-			(unsigned long long)(m->fault_program ? dc.write_faults : dc.wp_faults), lat,
+			faults, lat,
 			(unsigned long long)(dc.splits[2] + dc.splits[3]),
 			(unsigned long long)dc.tlb_flushes);
 		for (int i = 0; i < na; i++)
