@@ -501,8 +501,14 @@ static int loop(struct run *r, const struct migrate_args *a)
 				r->m.output_failed = true;
 			} else {
 				struct ks_vm *vm = &r->m.vms[evs[i].data.u64 - 1];
+				struct pollfd pfd = { .fd = vm->st.pidfd, .events = POLLIN };
 
-				if (vm->active)
+				/* The event may be of a VM let go earlier in this
+				 * batch (its VM fd released, seen in the ring buffer
+				 * consumed above) whose slot a new VMM has taken
+				 * since: only the slot's own pidfd being readable
+				 * says its VMM exited. */
+				if (vm->active && poll(&pfd, 1, 0) > 0)
 					vm_exited(r, vm, ks_now_ns(), "exited");
 			}
 		}
