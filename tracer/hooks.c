@@ -188,12 +188,17 @@ int ks_hooks_choose(const struct ks_probe *p, struct ks_choice *choices, unsigne
 			c->where[w] = NULL;
 			c->why_not[w] = way_unusable(p, &h->ways[w], &c->where[w]);
 		}
-		/* First pass: the way the options ask for (an ordinary one
-		 * without them); second pass: any, best first, as a fallback. */
-		for (int pass = 0; pass < 2 && c->way < 0; pass++)
+		/* First the way the options ask for (an ordinary one without
+		 * them); then, for --fault-latency, the fault program it
+		 * implies; last, any, best first, as a fallback. */
+		for (int pass = 0; pass < 3 && c->way < 0; pass++) {
+			unsigned int pw = pass == 0 ? want :
+					  want == KS_OPT_FAULT_LATENCY ? KS_OPT_FAULT_PROGRAM : want;
+
 			for (int w = 0; w < KS_MAX_WAYS && h->ways[w].target && c->way < 0; w++)
-				if (!c->why_not[w] && (pass || ks_way_opt_in(&h->ways[w]) == want))
+				if (!c->why_not[w] && (pass == 2 || ks_way_opt_in(&h->ways[w]) == pw))
 					c->way = w;
+		}
 		if (c->way < 0 && h->required)
 			missing++;
 	}

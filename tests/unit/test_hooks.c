@@ -8,6 +8,47 @@
  * several of its ways): otherwise the loader would silently leave a
  * program out, or two metrics would fight over one. */
 #include "migrate.skel.h"
+#include <bpf/btf.h>
+
+/* A kernel's BTF reduced to what the faults metric looks for: struct
+ * kvm_vcpu_stat (with pf_fast and pf_taken if stats), struct kvm with
+ * vcpu_array, the kvm_page_fault tracepoint, and kvm_mmu_page_fault if
+ * fentry. */
+static struct btf *fault_btf(bool stats, bool fentry)
+{
+	struct btf *b = btf__new_empty();
+	int u64, fp;
+
+	if (!b)
+		return NULL;
+	u64 = btf__add_int(b, "u64", 8, 0);
+	btf__add_struct(b, "kvm_vcpu_stat", 16);
+	btf__add_field(b, stats ? "pf_fast" : "pf_fixed", u64, 0, 0);
+	btf__add_field(b, "pf_taken", u64, 64, 0);
+	btf__add_struct(b, "kvm", 8);
+	btf__add_field(b, "vcpu_array", u64, 0, 0);
+	fp = btf__add_func_proto(b, 0);
+	btf__add_typedef(b, "btf_trace_kvm_page_fault", fp);
+	if (fentry)
+		btf__add_func(b, "kvm_mmu_page_fault", BTF_FUNC_GLOBAL, fp);
+	return b;
+}
+
+/* The way chosen for faults: its target. */
+static const char *faults_way(bool stats, bool fentry, unsigned int opts)
+{
+	static char got[64];
+	struct ks_choice c[32];
+	struct ks_probe p;
+	int i = ks_hook_index("faults");
+
+	memset(&p, 0, sizeof(p));
+	p.vmlinux_btf = fault_btf(stats, fentry);
+	ks_hooks_choose(&p, c, opts);
+	snprintf(got, sizeof(got), "%s", i < 0 || c[i].way < 0 ? "none" : ks_hooks[i].ways[c[i].way].target);
+	btf__free(p.vmlinux_btf);
+	return got;
+}
 
 static bool table_names(const char *prog)
 {
@@ -67,5 +108,32 @@ int main(void)
 	CHECK("no BTF: reasons given", c[0].way == -1 && c[0].why_not[0] != NULL, "no reason");
 	CHECK("at least one required hook", required > 0, "none");
 	CHECK("hook table fits the loader", ks_nr_hooks <= 32, "%u hooks", ks_nr_hooks);
+
+	/* Where faults come from, by options and by what the kernel has. */
+	{
+		static const struct {
+			const char *name;
+			bool stats, fentry;
+			unsigned int opts;
+			const char *want;
+		} cases[] = {
+			{ "faults: KVM's stats by default", true, true, 0, "kvm_vcpu_stat" },
+			{ "faults: --fault-program takes the tracepoint", true, true,
+			  KS_OPT_FAULT_PROGRAM, "kvm_page_fault" },
+			{ "faults: --fault-latency takes fentry/fexit", true, true,
+			  KS_OPT_FAULT_LATENCY | KS_OPT_FAULT_PROGRAM, "kvm_mmu_page_fault" },
+			{ "faults: --fault-latency without fentry falls back to the fault program",
+			  true, false, KS_OPT_FAULT_LATENCY | KS_OPT_FAULT_PROGRAM, "kvm_page_fault" },
+			{ "faults: no pf_fast in BTF falls back to the fault program", false, true, 0,
+			  "kvm_page_fault" },
+		};
+
+		for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+			const char *got = faults_way(cases[k].stats, cases[k].fentry, cases[k].opts);
+
+			CHECK(cases[k].name, !strcmp(got, cases[k].want), "got %s, want %s", got,
+			      cases[k].want);
+		}
+	}
 	UNIT_EXIT();
 }
