@@ -116,10 +116,9 @@ static int on_event(void *ctx, void *data, size_t len)
 		return 0;
 	}
 	/* A new VMM announces itself by its first memslot: adopt it now so its
-	 * exit is watched from the start. One that has just made its VM is
-	 * adopted at the next interval boundary (scan_known()): by then it has
-	 * usually made its vCPUs and stats fds too, which it has not yet at
-	 * KVM_CREATE_VM. */
+	 * exit is watched from the start. One that has just made its VM waits
+	 * for its first memslot, or the look of the second (scan_known()): it
+	 * has no vCPUs and stats fds yet at KVM_CREATE_VM. */
 	vm = ks_migrate_vm(&r->m, (pid_t)e->tgid, false);
 	if (vm && !vm->found_ts && e->type != KS_EV_VM_CREATE)
 		adopt_pid(r, vm->pid, ks_now_ns());
@@ -309,11 +308,10 @@ static void look_again(struct run *r, struct ks_vm *vm, uint64_t ts)
 	free(v);
 }
 
-/* Every interval between the full scans: VMMs known from events but not
- * yet found in /proc are looked at again (one directory each), so their
- * exit is watched from their first interval on; and once a second every
- * tracked VMM (vCPUs added, stats fds opened, VM closed), which is what
- * the full scan would find about them at a fraction of its cost. */
+/* Between the full scans, once a second: VMMs known from events but not
+ * yet found in /proc, and every tracked VMM (vCPUs added, stats fds
+ * opened, VM closed): what the full scan would find about them, at a
+ * fraction of its cost (one fd directory each). */
 static void scan_known(struct run *r, uint64_t ts)
 {
 	/* (Half an interval early rather than one late: at -i 250ms, "a
@@ -327,10 +325,17 @@ static void scan_known(struct run *r, uint64_t ts)
 
 		if (!vm->used || !vm->active)
 			continue;
-		if (!vm->found_ts)
-			adopt_pid(r, vm->pid, ts);
-		else if (all)
+		/* Not found yet: a VMM announced by KVM_CREATE_VM waits for the
+		 * look of the second, by when it usually holds its vCPUs and
+		 * stats fds (found earlier, it would be read through debugfs
+		 * first and reopened). Without stats, or through debugfs: every
+		 * interval, so stats fds opened late are taken up at once. */
+		if (!vm->found_ts) {
+			if (all)
+				adopt_pid(r, vm->pid, ts);
+		} else if (all || !vm->have_stats || vm->st.vm.dbg_dir >= 0) {
 			look_again(r, vm, ts);
+		}
 	}
 	reap_unfound(r, ts);
 }
