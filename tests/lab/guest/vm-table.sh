@@ -21,11 +21,14 @@ lab-wait $D/migrate.json '"type":"attached"' 90 $MP ||
 lab-wait $D/export.out '^kvmscope export: serving' 90 $XP ||
 	{ echo "FAIL export did not start: $(cat $D/export.err)"; exit 1; }
 vm=0
+# --pause-ms 600: each VM lives well over two of migrate's 500 ms
+# intervals, the least its stats comparisons need (a baseline boundary,
+# then one to compare at); with 300 ms one VM lived 0.5 s and had none.
 start_vm() { # PHASE
 	vm=$((vm + 1))
 	echo "$1" >$D/$vm.phase
 	( kvmload --vcpus 1 --mem-per-vcpu 4 --slots 1 --backing anon --iterations 2 \
-		--write-percent 50 --mode manual --pause-ms 300 --map-gpa-calls 2 --stats-reads 1 --json \
+		--write-percent 50 --mode manual --pause-ms 600 --map-gpa-calls 2 --stats-reads 1 --json \
 		>$D/$vm.json 2>$D/$vm.err; echo $? >$D/$vm.rc ) &
 }
 # Phase 1: one VM, and once it has both its entries (its struct kvm's at
