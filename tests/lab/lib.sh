@@ -33,3 +33,25 @@ lab_run() {
 	return "$rc"
 }
 LAB_HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+
+# lab_check_kernels NAME CHECKER: tests/lab/guest/NAME.sh (with dump.sh) in
+# the lab on each kernel of $LAB_KERNELS (default: all three), its console
+# in build/test-logs/NAME-KERNEL.log, then tests/e2e/CHECKER --label KERNEL
+# on that log (one PASS/FAIL line per check).
+lab_check_kernels() {
+	local name=$1 checker=$2 kernel log rc root logs
+	root=$(dirname "$(dirname "$LAB_HERE")")
+	logs=$root/build/test-logs
+	mkdir -p "$logs"
+	for kernel in ${LAB_KERNELS:-stock-6.12 stock-6.1 patched-6.12}; do
+		log=$logs/$name-$kernel.log
+		lab_run --kernel "$kernel" --add "$LAB_HERE/guest/$name.sh" --add "$LAB_HERE/guest/dump.sh" -- \
+			sh "/opt/kvmscope/add/$name.sh" >"$log" 2>&1
+		rc=$?
+		if [ $rc -ne 0 ]; then
+			echo "FAIL $kernel: lab run exited $rc: $(tail -n 3 "$log" | tr '\n' ' ')"
+			continue
+		fi
+		python3 "$root/tests/e2e/$checker" --label "$kernel" "$log"
+	done
+}

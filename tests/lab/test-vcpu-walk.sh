@@ -8,17 +8,4 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=tests/lab/lib.sh
 . "$here/lib.sh"
-root=$(dirname "$(dirname "$here")")
-logs=$root/build/test-logs
-mkdir -p "$logs"
-for kernel in ${LAB_KERNELS:-stock-6.12 stock-6.1 patched-6.12}; do
-	log=$logs/vcpu-walk-$kernel.log
-	lab_run --kernel "$kernel" --add "$here/guest/vcpu-walk.sh" -- \
-		sh /opt/kvmscope/add/vcpu-walk.sh >"$log" 2>&1
-	rc=$?
-	if [ $rc -ne 0 ]; then
-		echo "FAIL $kernel: lab run exited $rc: $(tail -n 3 "$log" | tr '\n' ' ')"
-		continue
-	fi
-	python3 "$root/tests/e2e/check_vcpu_walk.py" --label "$kernel" "$log"
-done
+lab_check_kernels vcpu-walk check_vcpu_walk.py

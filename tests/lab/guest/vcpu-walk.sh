@@ -6,6 +6,8 @@
 # 64 slots) and 66 (two levels: a node of nodes), each reading its own stats fds after every iteration: the
 # ground truth tests/e2e/check_vcpu_walk.py compares the walk's sums with.
 set -u
+# shellcheck source=tests/lab/guest/dump.sh
+. "$(dirname "$0")/dump.sh"
 taskset -c 1 kvmscope migrate --json -i 250ms >/tmp/migrate.json 2>/tmp/migrate.err &
 mpid=$!
 lab-wait /tmp/migrate.json '"type":"attached"' 30 $mpid ||
@@ -25,7 +27,4 @@ run 66 1 get
 sleep 0.5
 kill -INT $mpid
 wait $mpid
-echo "=== migrate exit=$?"
-cat /tmp/migrate.json
-echo "=== migrate stderr"
-cat /tmp/migrate.err
+dump_tracer migrate $? /tmp/migrate.json /tmp/migrate.err
