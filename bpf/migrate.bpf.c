@@ -253,7 +253,7 @@ static long wp_sum_cpu(__u32 cpu, void *arg)
 
 static __always_inline void fault_totals(struct kvm *kvm, struct fault_totals *t)
 {
-	struct ks_vm_key key = { .tgid = bpf_get_current_pid_tgid() >> 32, .kvm = (__u64)kvm };
+	struct ks_vm_key key = { .kvm = (__u64)kvm };
 	struct ks_fault_slot *s;
 	struct wp_sum_ctx c = {};
 
@@ -267,6 +267,7 @@ static __always_inline void fault_totals(struct kvm *kvm, struct fault_totals *t
 		}
 		return;
 	}
+	key.tgid = bpf_get_current_pid_tgid() >> 32;
 	s = bpf_map_lookup_elem(&vm_slots, &key);
 	/* No slot yet: the VM has taken no fault. */
 	if (!s) {

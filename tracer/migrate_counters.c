@@ -152,14 +152,6 @@ out:
 	free(dv);
 }
 
-/* A stat's value in the source's last sample (0 if it has none). */
-static uint64_t src_value(const struct ks_stats_src *src, const char *name)
-{
-	int i = ks_stats_src_ok(src) ? ks_stats_find(&src->schema, name) : -1;
-
-	return i < 0 ? 0 : src->cur[src->schema.desc[i].index];
-}
-
 static uint64_t since(uint64_t now, uint64_t base)
 {
 	return now >= base ? now - base : 0;
@@ -167,14 +159,13 @@ static uint64_t since(uint64_t now, uint64_t base)
 
 void ks_migrate_stats_faults(struct ks_migrate *m, struct ks_vm *vm)
 {
-	uint64_t f = 0, wp = 0;
+	uint64_t f, wp;
+	bool found;
 
 	if (m->fault_program || !vm->have_stats)
 		return;
-	for (int i = 0; i < vm->st.nvcpu; i++) {
-		f += src_value(&vm->st.vcpu[i], "pf_taken");
-		wp += src_value(&vm->st.vcpu[i], "pf_fast");
-	}
+	f = ks_vmstats_value(&vm->st, true, "pf_taken", &found);
+	wp = ks_vmstats_value(&vm->st, true, "pf_fast", &found);
 	/* KVM counts from the VM's creation: a VM already running when
 	 * tracing began starts from what it had when first read. */
 	if (!vm->stat_faults_known && vm->preexisting) {
@@ -201,11 +192,11 @@ void ks_migrate_stats_faults(struct ks_migrate *m, struct ks_vm *vm)
 		/* A vCPU first seen now starts from 0 if the VM was seen from
 		 * its creation, else from its values now. */
 		if (!seen && vm->preexisting) {
-			v->base_faults = src_value(src, "pf_taken");
-			v->base_wp_faults = src_value(src, "pf_fast");
+			v->base_faults = ks_stats_src_value(src, "pf_taken");
+			v->base_wp_faults = ks_stats_src_value(src, "pf_fast");
 		}
-		v->total.faults = since(src_value(src, "pf_taken"), v->base_faults);
-		v->total.wp_faults = since(src_value(src, "pf_fast"), v->base_wp_faults);
+		v->total.faults = since(ks_stats_src_value(src, "pf_taken"), v->base_faults);
+		v->total.wp_faults = since(ks_stats_src_value(src, "pf_fast"), v->base_wp_faults);
 	}
 }
 

@@ -316,6 +316,13 @@ int64_t ks_vmstats_delta(const struct ks_vmstats *vs, bool vcpus, const char *na
 	return sum;
 }
 
+uint64_t ks_stats_src_value(const struct ks_stats_src *s, const char *name)
+{
+	bool found = false;
+
+	return (uint64_t)src_get(s, name, false, &found);
+}
+
 uint64_t ks_vmstats_value(const struct ks_vmstats *vs, bool vcpus, const char *name, bool *found)
 {
 	uint64_t sum = 0;

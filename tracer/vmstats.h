@@ -104,6 +104,8 @@ void ks_vmstats_close(struct ks_vmstats *vs);
 /* Delta of a cumulative stat or current value of others, by name, summed
  * over the VM or over all vCPUs. *found = false if no such stat. */
 int64_t ks_vmstats_delta(const struct ks_vmstats *vs, bool vcpus, const char *name, bool *found);
+/* One source's value of stat name in its last sample (0 if it has none). */
+uint64_t ks_stats_src_value(const struct ks_stats_src *s, const char *name);
 uint64_t ks_vmstats_value(const struct ks_vmstats *vs, bool vcpus, const char *name, bool *found);
 
 #endif

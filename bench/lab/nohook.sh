@@ -19,15 +19,7 @@ run_case() {
 	shift 5
 	vcpustat --stats >/tmp/v.out 2>/tmp/v.err &
 	vpid=$!
-	n=0
-	while ! grep -q ready /tmp/v.out; do
-		sleep 0.05
-		n=$((n + 1))
-		if [ $n -gt 600 ] || ! kill -0 $vpid 2>/dev/null; then
-			echo "bench: vcpustat did not attach: $(cat /tmp/v.err)"
-			exit 1
-		fi
-	done
+	lab-wait /tmp/v.out ready 30 $vpid || { echo "bench: vcpustat did not attach: $(cat /tmp/v.err)"; exit 1; }
 	[ "$MIGRATE" = 1 ] && start_migrate /tmp/m.out -i 1s
 	kvmload --vcpus "$vcpus" --mem-per-vcpu "$mib" --iterations "$iters" --mode "$mode" --write-percent 100 \
 		--stats-reads 1 "$@" --json >/tmp/k.out 2>/tmp/k.err || echo "bench: kvmload failed: $(cat /tmp/k.err)"

@@ -36,15 +36,7 @@ guest_ms() {
 hook_start() {
 	hookonly "$@" >/tmp/hook.out 2>&1 &
 	hpid=$!
-	n=0
-	while ! grep -q ready /tmp/hook.out; do
-		sleep 0.05
-		n=$((n + 1))
-		if [ $n -gt 600 ] || ! kill -0 $hpid 2>/dev/null; then
-			echo "bench: hookonly $* did not attach: $(cat /tmp/hook.out)"
-			exit 1
-		fi
-	done
+	lab-wait /tmp/hook.out ready 30 $hpid || { echo "bench: hookonly $* did not attach: $(cat /tmp/hook.out)"; exit 1; }
 }
 hook_stop() {
 	kill -INT $hpid
@@ -72,7 +64,7 @@ measure() {
 	esac
 }
 guest_ms >/dev/null # warm-up: page cache, THP state, first-VM costs
-# (ncfg: common.sh's and hook_start's wait loops use $n.)
+# (ncfg: common.sh's wait loop uses $n.)
 ncfg=0
 for c in $CONFIGS; do
 	: >"/tmp/sd.$c"
