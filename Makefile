@@ -16,6 +16,9 @@
 
 include lab.conf
 
+# Objects are kept between builds (make would delete them as intermediates).
+.SECONDARY:
+
 # `make` alone builds everything (the first rule below is a pattern rule
 # or a single program, which would otherwise be the default).
 .DEFAULT_GOAL := all
@@ -76,36 +79,51 @@ $(BPF_OUT)/%.skel.h: $(BPF_OUT)/%.bpf.o
 	$(Q)$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@.tmp && mv $@.tmp $@
 
 # --- userspace --------------------------------------------------------------
-COMMON_SRCS  := $(wildcard tracer/common/*.c)
-TRACER_SRCS  := $(wildcard tracer/*.c) $(COMMON_SRCS)
-TRACER_HDRS  := $(wildcard tracer/*.h tracer/common/*.h bpf/*.h)
+# One object per source, compiled by a pattern rule with generated dependency
+# files (-MMD -MP), so touching one .c rebuilds one object and a header change
+# rebuilds exactly its includers. The tracer's code (everything under tracer/
+# but main.c) is one static library that the binary, the unit tests, the fuzz
+# replays, the host BPF test and the benchmarks all link: the linker takes
+# only the objects each of them needs.
+TRACER_SRCS  := $(shell find tracer -name '*.c' ! -name main.c | LC_ALL=C sort)
 USER_CFLAGS  := $(STD) $(CFLAGS) $(WARN) -I$(ROOT)/tracer -I$(ROOT)/bpf -I$(BPF_OUT)
 BPF_LIBS     := -lbpf -lelf -lz -lm
+OBJ          := $(OUT)/obj
+TRACER_OBJS  := $(patsubst %.c,$(OBJ)/%.o,$(TRACER_SRCS))
+LIBKVMSCOPE  := $(OBJ)/libkvmscope.a
 
-$(BIN)/kvmscope: $(TRACER_SRCS) $(TRACER_HDRS) $(BPF_SKELS) | $(BIN)
-	$(call msg,CCLD,$@)
-	$(Q)$(CC) $(USER_CFLAGS) $(STATIC) $(TRACER_SRCS) $(BPF_LIBS) -o $@
+# Every userspace object may include a skeleton: they exist before any
+# compiles (order-only; the .d files then track them exactly).
+$(OBJ)/%.o: %.c | $(BPF_SKELS)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(USER_CFLAGS) -MMD -MP -c $< -o $@
+
+$(LIBKVMSCOPE): $(TRACER_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
+$(BIN)/kvmscope: $(OBJ)/tracer/main.o $(LIBKVMSCOPE) | $(BIN)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $(STATIC) $^ $(BPF_LIBS) -o $@
 
 KVMLOAD_SRCS := $(wildcard tests/workload/*.c)
-$(BIN)/kvmload: $(KVMLOAD_SRCS) $(wildcard tests/workload/*.h) | $(BIN)
-	$(call msg,CCLD,$@)
-	$(Q)$(CC) $(STD) $(CFLAGS) $(WARN) $(STATIC) -pthread $(KVMLOAD_SRCS) -o $@
+$(OBJ)/tests/workload/%.o: USER_CFLAGS += -pthread
+$(BIN)/kvmload: $(patsubst %.c,$(OBJ)/%.o,$(KVMLOAD_SRCS)) | $(BIN)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $(STATIC) -pthread $^ -o $@
 
-# Unit tests: each tests/unit/test_*.c links with the tracer's common module
-# and the tracer sources it names in its first line ("// uses: a.c b.c").
+# Unit tests: each tests/unit/test_*.c links with the tracer's library.
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRCS))
-# (Every tracer source is a prerequisite: which ones a test uses is only
-# known from its first line.)
-$(OUT)/tests/%: tests/unit/%.c tests/unit/unit.h $(COMMON_SRCS) $(wildcard tracer/*.c) $(TRACER_HDRS) $(BPF_SKELS) | $(OUT)/tests
-	$(call msg,CCLD,$@)
-	$(Q)$(CC) $(USER_CFLAGS) $(STATIC) -I$(ROOT)/tests/unit $< $(COMMON_SRCS) \
-		$(addprefix tracer/,$(shell sed -n '1s|^// uses: ||p' $<)) $(BPF_LIBS) -o $@
+$(OUT)/tests/%: $(OBJ)/tests/unit/%.o $(LIBKVMSCOPE) | $(OUT)/tests
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $(STATIC) $^ $(BPF_LIBS) -o $@
 
 # Host test: loads and attaches every BPF program on this machine's kernel.
-$(OUT)/tests/bpf_attach: tests/host/bpf_attach.c $(COMMON_SRCS) tracer/hooks.c $(TRACER_HDRS) $(BPF_SKELS) | $(OUT)/tests
-	$(call msg,CCLD,$@)
-	$(Q)$(CC) $(USER_CFLAGS) $(STATIC) $< $(COMMON_SRCS) tracer/hooks.c tracer/loader.c tracer/fault_slots.c $(BPF_LIBS) -o $@
+$(OUT)/tests/bpf_attach: $(OBJ)/tests/host/bpf_attach.o $(LIBKVMSCOPE) | $(OUT)/tests
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $(STATIC) $^ $(BPF_LIBS) -o $@
 
 # Lab helpers (each file's comment says what for): kvm-hold keeps one VM
 # open in the lab; as-user, vm-close and map-entries serve the reliability
@@ -118,28 +136,34 @@ $(BIN)/map-entries: tests/lab/map-entries.c | $(BIN)
 	$(call msg,CCLD,$@)
 	$(Q)$(CC) $(STD) $(CFLAGS) $(WARN) $(STATIC) $< $(BPF_LIBS) -o $@
 
-# Fuzz targets: tests/fuzz/TARGET.c defines libFuzzer's entry point and
-# names, like a unit test, the tracer sources it uses. Each is built twice:
-# with libFuzzer (build/fuzz/TARGET, for `make fuzz`) and with replay.c
-# (OUT/tests/replay-TARGET), which `make check` runs over the committed
-# corpus tests/fuzz/TARGET/ as a regression test.
+# Fuzz targets: tests/fuzz/TARGET.c defines libFuzzer's entry point. Each
+# is built twice: with libFuzzer (build/fuzz/TARGET, for `make fuzz`, from
+# objects and a library of the tracer's code instrumented for it under
+# build/fuzz/obj/) and with replay.c (OUT/tests/replay-TARGET), which `make
+# check` runs over the committed corpus tests/fuzz/TARGET/ as a regression
+# test.
 FUZZ_TARGETS := $(basename $(notdir $(filter-out tests/fuzz/replay.c,$(wildcard tests/fuzz/*.c))))
-FUZZ_HDRS    := $(wildcard tests/fuzz/*.h)
 FUZZ_OUT     := $(ROOT)/build/fuzz
+FUZZ_OBJ     := $(FUZZ_OUT)/obj
 FUZZ_SECONDS ?= 60
 REPLAYS      := $(patsubst %,$(OUT)/tests/replay-%,$(FUZZ_TARGETS))
-fuzz_uses     = $(addprefix tracer/,$(shell sed -n '1s|^// uses: *||p' $(1)))
+FUZZ_CFLAGS  := $(STD) -O1 -g $(WARN) -fsanitize=address,undefined -fno-sanitize-recover=all \
+		-I$(ROOT)/tracer -I$(ROOT)/bpf -I$(BPF_OUT)
 
-$(OUT)/tests/replay-%: tests/fuzz/%.c tests/fuzz/replay.c $(FUZZ_HDRS) $(COMMON_SRCS) $(TRACER_SRCS) $(TRACER_HDRS) | $(OUT)/tests
-	$(call msg,CCLD,$@)
-	$(Q)$(CC) $(USER_CFLAGS) $(STATIC) -I$(ROOT)/tests/fuzz $< tests/fuzz/replay.c \
-		$(COMMON_SRCS) $(call fuzz_uses,$<) $(BPF_LIBS) -o $@
+$(OUT)/tests/replay-%: $(OBJ)/tests/fuzz/%.o $(OBJ)/tests/fuzz/replay.o $(LIBKVMSCOPE) | $(OUT)/tests
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $(STATIC) $^ $(BPF_LIBS) -o $@
 
-$(FUZZ_OUT)/%: tests/fuzz/%.c $(FUZZ_HDRS) $(COMMON_SRCS) $(TRACER_SRCS) $(TRACER_HDRS) | $(FUZZ_OUT)
+$(FUZZ_OBJ)/%.o: %.c | $(BPF_SKELS)
 	$(call msg,FUZZCC,$@)
-	$(Q)clang $(STD) -O1 -g $(WARN) -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-		-I$(ROOT)/tracer -I$(ROOT)/tests/fuzz $< $(COMMON_SRCS) $(call fuzz_uses,$<) \
-		$(BPF_LIBS) -o $@
+	$(Q)mkdir -p $(@D)
+	$(Q)clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
+$(FUZZ_OBJ)/libkvmscope.a: $(patsubst %.c,$(FUZZ_OBJ)/%.o,$(TRACER_SRCS))
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+$(FUZZ_OUT)/%: $(FUZZ_OBJ)/tests/fuzz/%.o $(FUZZ_OBJ)/libkvmscope.a
+	$(call msg,FUZZLD,$@)
+	$(Q)clang $(FUZZ_CFLAGS) -fsanitize=fuzzer $^ $(BPF_LIBS) -o $@
 
 # The guest QEMU live-migrates in the lab (tests/lab/qemu/): an initramfs
 # whose only file is a static /init that keeps dirtying memory. Outside
@@ -161,36 +185,26 @@ $(BENCH_OBJ)/empty.skel.h: bench/empty.bpf.c $(BPF_HDRS) | $(BENCH_OBJ)
 	$(Q)$(BPFTOOL) gen object $(BENCH_OBJ)/empty.bpf.o $(BENCH_OBJ)/empty.bpf.o.tmp
 	$(Q)rm -f $(BENCH_OBJ)/empty.bpf.o.tmp
 	$(Q)$(BPFTOOL) gen skeleton $(BENCH_OBJ)/empty.bpf.o name empty_bpf > $@.tmp && mv $@.tmp $@
-$(BENCH)/hookcost: bench/hookcost.c bench/until_signal.h $(BENCH_OBJ)/empty.skel.h | $(BENCH)
-	$(call msg,CCLD,$@)
-	$(Q)$(CC) $(USER_CFLAGS) -I$(BENCH_OBJ) $(STATIC) $< $(BPF_LIBS) -o $@
-$(BENCH)/hookonly: bench/hookonly.c bench/until_signal.h $(BENCH_OBJ)/empty.skel.h | $(BENCH)
-	$(call msg,CCLD,$@)
-	$(Q)$(CC) $(USER_CFLAGS) -I$(BENCH_OBJ) $(STATIC) $< $(BPF_LIBS) -o $@
-$(BENCH)/statscost: bench/statscost.c bench/median.h tracer/statsfd.c tracer/statsdbg.c $(COMMON_SRCS) $(TRACER_HDRS) | $(BENCH)
-	$(call msg,CCLD,$@)
-	$(Q)$(CC) $(USER_CFLAGS) $(STATIC) $< tracer/statsfd.c tracer/statsdbg.c $(COMMON_SRCS) $(BPF_LIBS) -o $@
-# statsout times stats' own output code: the tracer sources it needs.
-STATSOUT_SRCS := tracer/stats_output.c tracer/vmstats.c tracer/statsfd.c tracer/statsdbg.c tracer/vmfind.c
-$(BENCH)/statsout: bench/statsout.c bench/median.h $(STATSOUT_SRCS) $(COMMON_SRCS) $(TRACER_HDRS) | $(BENCH)
-	$(call msg,CCLD,$@)
-	$(Q)$(CC) $(USER_CFLAGS) $(STATIC) $< $(STATSOUT_SRCS) $(COMMON_SRCS) $(BPF_LIBS) -o $@
-# The no-fault-hook prototype (docs/notes-nohook.md).
+# Bench objects see the bench skeletons.
+$(OBJ)/bench/%.o: USER_CFLAGS += -I$(BENCH_OBJ)
+$(patsubst %.c,$(OBJ)/%.o,$(wildcard bench/*.c)): | $(BENCH_OBJ)/empty.skel.h $(BENCH_OBJ)/vcpustat.skel.h
+$(BENCH)/hookcost $(BENCH)/hookonly $(BENCH)/vcpustat $(BENCH)/progtime: $(BENCH)/%: $(OBJ)/bench/%.o | $(BENCH)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $(STATIC) $^ $(BPF_LIBS) -o $@
+# statscost and statsout time the tracer's own stats reading and output code.
+$(BENCH)/statscost $(BENCH)/statsout: $(BENCH)/%: $(OBJ)/bench/%.o $(LIBKVMSCOPE) | $(BENCH)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $(STATIC) $^ $(BPF_LIBS) -o $@
+$(BENCH)/startup: $(OBJ)/bench/startup.o | $(BENCH)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $(STATIC) $^ -o $@
+# The no-fault-hook prototype (docs/design.md).
 $(BENCH_OBJ)/vcpustat.skel.h: bench/vcpustat.bpf.c bench/vcpustat.h $(BPF_HDRS) | $(BENCH_OBJ)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $(BENCH_OBJ)/vcpustat.bpf.o.tmp
 	$(Q)$(BPFTOOL) gen object $(BENCH_OBJ)/vcpustat.bpf.o $(BENCH_OBJ)/vcpustat.bpf.o.tmp
 	$(Q)rm -f $(BENCH_OBJ)/vcpustat.bpf.o.tmp
 	$(Q)$(BPFTOOL) gen skeleton $(BENCH_OBJ)/vcpustat.bpf.o name vcpustat_bpf > $@.tmp && mv $@.tmp $@
-$(BENCH)/vcpustat: bench/vcpustat.c bench/vcpustat.h $(BENCH_OBJ)/vcpustat.skel.h | $(BENCH)
-	$(call msg,CCLD,$@)
-	$(Q)$(CC) $(USER_CFLAGS) -I$(BENCH_OBJ) $(STATIC) $< $(BPF_LIBS) -o $@
-$(BENCH)/progtime: bench/progtime.c bench/until_signal.h | $(BENCH)
-	$(call msg,CCLD,$@)
-	$(Q)$(CC) $(USER_CFLAGS) $(STATIC) $< $(BPF_LIBS) -o $@
-$(BENCH)/startup: bench/startup.c | $(BENCH)
-	$(call msg,CCLD,$@)
-	$(Q)$(CC) $(STD) $(CFLAGS) $(WARN) $(STATIC) $< -o $@
 BENCH_BINS := $(BENCH)/hookcost $(BENCH)/hookonly $(BENCH)/statscost $(BENCH)/statsout $(BENCH)/startup \
 	      $(BENCH)/progtime $(BENCH)/vcpustat
 
@@ -268,3 +282,6 @@ uninstall:
 
 clean:
 	$(Q)rm -rf $(OUT)
+
+# The compilers' record of which headers each object includes.
+-include $(shell find $(OBJ) $(FUZZ_OBJ) -name '*.d' 2>/dev/null)

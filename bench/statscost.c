@@ -20,8 +20,8 @@
 #include <unistd.h>
 #include <sys/ioctl.h>
 #include <linux/kvm.h>
-#include "statsdbg.h"
-#include "statsfd.h"
+#include "kvm/statsdbg.h"
+#include "kvm/statsfd.h"
 #include "median.h"
 
 #define ROUNDS 7

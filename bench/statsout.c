@@ -25,9 +25,9 @@
 #include <sys/resource.h>
 #include <unistd.h>
 #include <linux/kvm.h>
-#include "stats_output.h"
-#include "vmfind.h"
-#include "vmstats.h"
+#include "stats/stats_output.h"
+#include "kvm/vmfind.h"
+#include "kvm/vmstats.h"
 #include "median.h"
 
 #define ROUNDS 5

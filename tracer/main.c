@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "commands.h"
-#include "common/log.h"
+#include "lib/log.h"
 
 #define KVMSCOPE_VERSION "0.1"
 

@@ -1,4 +1,3 @@
-// uses:
 /*
  * Fuzz target: the command-line value parsers (tracer/common/parse.c). The
  * first byte picks the parser, the rest is the argument. Accepted values
@@ -8,7 +7,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include "fuzz.h"
-#include "common/parse.h"
+#include "lib/parse.h"
 
 #define S 1000000000ULL
 

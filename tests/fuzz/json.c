@@ -1,4 +1,3 @@
-// uses:
 /*
  * Fuzz target: JSON output (tracer/common/json.c), which carries names
  * chosen by other processes. Mode 0: one hostile string through the JSON
@@ -11,7 +10,7 @@
 #include <math.h>
 #include "fuzz.h"
 #include "jsoncheck.h"
-#include "common/json.h"
+#include "lib/json.h"
 
 static void fuzz_string(const char *s)
 {

@@ -1,4 +1,3 @@
-// uses: httpd.c promtext.c
 /*
  * Fuzz target: what the exporter parses from outside: `--listen ADDR:PORT`
  * (ks_parse_listen) and the HTTP Accept header every scraper sends
@@ -10,7 +9,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include "fuzz.h"
-#include "httpd.h"
+#include "export/httpd.h"
 
 static void fuzz_listen(const char *s)
 {

@@ -1,4 +1,3 @@
-// uses: vmfind.c
 /*
  * Fuzz target: what kvmscope reads from /proc about other processes, which
  * those processes control: fd link targets (/proc/PID/fd/N, classified to
@@ -7,7 +6,7 @@
  */
 #include <ctype.h>
 #include "fuzz.h"
-#include "vmfind.h"
+#include "kvm/vmfind.h"
 
 static void fuzz_link(const char *link)
 {

@@ -1,4 +1,3 @@
-// uses: statsfd.c
 /*
  * Fuzz target: KVM's binary stats format (header, id, descriptors, data) as
  * a hostile or corrupt kernel would hand it over, through both the parser
@@ -8,7 +7,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 #include "fuzz.h"
-#include "statsfd.h"
+#include "kvm/statsfd.h"
 
 /* What every accepted schema must satisfy for sampling to stay in bounds. */
 static void check_schema(const struct ks_stats_schema *s)

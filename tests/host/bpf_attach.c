@@ -28,10 +28,10 @@
 #include <linux/kvm.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
-#include "common/log.h"
-#include "common/probe.h"
-#include "fault_slots.h"
-#include "hooks.h"
+#include "lib/log.h"
+#include "lib/probe.h"
+#include "hooks/fault_slots.h"
+#include "hooks/hooks.h"
 #include "kvmscope.h"
 #include "migrate.skel.h"
 

@@ -1,7 +1,6 @@
-// uses: hooks.c
 /* The hook table and the choice it drives, against synthetic probes. */
 #include "unit.h"
-#include "hooks.h"
+#include "hooks/hooks.h"
 
 /* Every program named in the table must exist in the BPF object, and every
  * program of the object must be named by exactly one metric (possibly in

@@ -1,9 +1,8 @@
-// uses: httpd.c promtext.c
 /* The exporter's pure HTTP helpers: --listen parsing, the loopback rule,
  * and content negotiation on the Accept header. */
 #include <arpa/inet.h>
 #include "unit.h"
-#include "httpd.h"
+#include "export/httpd.h"
 
 static int listen_ok(const char *s, bool *loopback)
 {

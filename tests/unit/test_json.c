@@ -1,8 +1,7 @@
-// uses:
 /* JSON escaping of hostile strings (process names are attacker-chosen). */
 #include <stdlib.h>
 #include "unit.h"
-#include "common/json.h"
+#include "lib/json.h"
 
 static char *render(const char *in)
 {

@@ -1,11 +1,10 @@
-// uses: migrate_events.c migrate_counters.c fault_slots.c migrate_report.c migrate_trace.c trace_chrome.c rmap_bytes.c vmstats.c statsdbg.c statsfd.c vmfind.c
 /* migrate's events as a trace, without a kernel: a VM's dirty-logging
  * lifecycle fed through the same entry points the ring buffer and the
  * interval loop use, then the trace text checked piece by piece. */
 #include <stdlib.h>
 #include "unit.h"
-#include "migrate.h"
-#include "migrate_trace.h"
+#include "migrate/migrate.h"
+#include "migrate/migrate_trace.h"
 
 static struct ks_migrate m;
 static long long wp_total;   /* the VM's write-protect faults so far */

@@ -1,8 +1,7 @@
-// uses:
 /* Command-line value parsers: every accepted form and every rejection. */
 #include <stdint.h>
 #include "unit.h"
-#include "common/parse.h"
+#include "lib/parse.h"
 
 #define S 1000000000ULL
 #define MS 1000000ULL

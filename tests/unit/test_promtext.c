@@ -1,10 +1,9 @@
-// uses: promtext.c
 /* The exposition writer: escaping, numbers, histogram cumulation, and what
  * differs between the Prometheus text format and OpenMetrics. */
 #include <math.h>
 #include <stdlib.h>
 #include "unit.h"
-#include "promtext.h"
+#include "export/promtext.h"
 
 static char *esc_label(const char *v)
 {

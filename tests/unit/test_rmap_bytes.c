@@ -1,8 +1,7 @@
-// uses: rmap_bytes.c
 /* The rmap size formula, against sizes worked out by hand. */
 #include <stdint.h>
 #include "unit.h"
-#include "rmap_bytes.h"
+#include "kvm/rmap_bytes.h"
 
 int main(void)
 {

@@ -1,11 +1,10 @@
-// uses: statsfd.c
 /* The binary stats parser against synthetic blobs: a valid one, and each way
  * a blob can be corrupt. Every corrupt blob must be rejected with a reason. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <linux/kvm.h>
 #include "unit.h"
-#include "statsfd.h"
+#include "kvm/statsfd.h"
 
 #define NAME_SIZE 48
 #define NDESC 3

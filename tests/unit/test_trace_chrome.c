@@ -1,11 +1,10 @@
-// uses: trace_chrome.c
 /* The Chrome trace writer: exact output, exact timestamps, hostile names,
  * a file that is valid after close whatever was written, write failures. */
 #include <errno.h>
 #include <stdlib.h>
 #include <unistd.h>
 #include "unit.h"
-#include "trace_chrome.h"
+#include "lib/trace_chrome.h"
 
 static const char header[] =
 	"{\"displayTimeUnit\":\"ns\",\"otherData\":{\"producer\":\"kvmscope migrate\","

@@ -1,11 +1,10 @@
-// uses: vmfind.c
 /* When a tracked VMM's stats are opened again (ks_vmstats_stale, the one
  * rule of migrate, stats and export), and the cheap look at whether a VMM
  * still holds its VM (ks_vmm_holds_vm_fd) on fds that are not VMs. */
 #include <fcntl.h>
 #include <unistd.h>
 #include "unit.h"
-#include "vmstats.h"
+#include "kvm/vmstats.h"
 
 /* A VMM as a scan finds it: n vCPUs, a VM stats fd or not, and a stats
  * fd for each vCPU when it has a VM stats fd. */

@@ -1,0 +1,661 @@
+// SPDX-License-Identifier: GPL-2.0
+#define _GNU_SOURCE /* accept4, strcasestr */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include "export/httpd.h"
+#include "export/promtext.h"
+#include "lib/json.h"
+#include "lib/log.h"
+#include "lib/runopts.h"
+
+/* DRAIN: response sent, our side shut down, discarding what the client
+ * still sends until it closes: closing with unread bytes would reset the
+ * connection and could destroy the response before the client reads it. */
+enum conn_state { CONN_FREE, CONN_READ, CONN_WRITE, CONN_DRAIN };
+#define DRAIN_NS (KS_NS_PER_S / 2)
+/* A connection idle this long may be closed to make room for a new one. */
+#define EVICT_IDLE_NS (KS_NS_PER_S / 2)
+
+struct ks_httpd_conn {
+	enum conn_state state;
+	int fd;
+	uint64_t deadline;               /* CLOCK_MONOTONIC ns */
+	char in[KS_HTTPD_REQ_MAX];
+	size_t in_len;
+	bool request_started;            /* first byte of a request seen */
+	uint64_t idle_since;             /* accepted, or last response sent */
+	/* The response: head (ours), then body (a published page's bytes, or
+	 * a static error text). */
+	char head[512];
+	size_t head_len;
+	const char *body;
+	size_t body_len;
+	size_t sent;                     /* of head + body */
+	struct ks_httpd_page *ref;       /* page the body points into */
+	bool keep_alive;
+};
+
+/* --- addresses and content negotiation (pure) ----------------------------- */
+
+int ks_parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *len,
+		    char *err, size_t errlen)
+{
+	char host[64], q[80];
+	const char *colon, *port_s;
+	char *end;
+	unsigned long port;
+
+	memset(ss, 0, sizeof(*ss));
+	/* The value as error lines show it: escaped and cut short, so a
+	 * newline or terminal escape in it cannot break the one line. */
+	ks_text_escape(s, q, sizeof(q));
+	if (s[0] == '[') {
+		const char *rb = strchr(s, ']');
+
+		if (!rb || rb[1] != ':' || (size_t)(rb - s - 1) >= sizeof(host)) {
+			snprintf(err, errlen, "'%s': expected [IPV6]:PORT", q);
+			return -1;
+		}
+		memcpy(host, s + 1, (size_t)(rb - s - 1));
+		host[rb - s - 1] = '\0';
+		port_s = rb + 2;
+	} else {
+		colon = strrchr(s, ':');
+		if (!colon || (size_t)(colon - s) >= sizeof(host) || strchr(s, ':') != colon) {
+			snprintf(err, errlen, "'%s': expected ADDR:PORT (IPv6 as [ADDR]:PORT)", q);
+			return -1;
+		}
+		memcpy(host, s, (size_t)(colon - s));
+		host[colon - s] = '\0';
+		port_s = colon + 1;
+	}
+	errno = 0;
+	port = strtoul(port_s, &end, 10);
+	if (!*port_s || *end || errno || port > 65535 || *port_s == '-' || *port_s == '+') {
+		snprintf(err, errlen, "'%s': port must be 0-65535", q);
+		return -1;
+	}
+	if (!strcmp(host, "localhost"))
+		snprintf(host, sizeof(host), "127.0.0.1");
+	if (s[0] == '[') {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
+
+		a->sin6_family = AF_INET6;
+		a->sin6_port = htons((uint16_t)port);
+		if (inet_pton(AF_INET6, host, &a->sin6_addr) != 1) {
+			snprintf(err, errlen, "'%s': not an IPv6 address", q);
+			return -1;
+		}
+		*len = sizeof(*a);
+	} else {
+		struct sockaddr_in *a = (struct sockaddr_in *)ss;
+
+		a->sin_family = AF_INET;
+		a->sin_port = htons((uint16_t)port);
+		if (!host[0] || inet_pton(AF_INET, host, &a->sin_addr) != 1) {
+			snprintf(err, errlen, "'%s': not an IPv4 address (names are not resolved)", q);
+			return -1;
+		}
+		*len = sizeof(*a);
+	}
+	return 0;
+}
+
+bool ks_addr_is_loopback(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET)
+		return (ntohl(((const struct sockaddr_in *)ss)->sin_addr.s_addr) >> 24) == 127;
+	if (ss->ss_family == AF_INET6) {
+		const struct in6_addr *a = &((const struct sockaddr_in6 *)ss)->sin6_addr;
+
+		return IN6_IS_ADDR_LOOPBACK(a) || (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+	}
+	return false;
+}
+
+/* Trims spaces and tabs at both ends of [*b, *e). */
+static void trim(const char **b, const char **e)
+{
+	while (*b < *e && (**b == ' ' || **b == '\t'))
+		(*b)++;
+	while (*e > *b && ((*e)[-1] == ' ' || (*e)[-1] == '\t'))
+		(*e)--;
+}
+
+static bool token_is(const char *b, const char *e, const char *tok)
+{
+	return (size_t)(e - b) == strlen(tok) && !strncasecmp(b, tok, (size_t)(e - b));
+}
+
+bool ks_http_wants_openmetrics(const char *accept)
+{
+	double q_om = -1, q_text = -1;
+	const char *p = accept;
+
+	if (!p)
+		return false;
+	while (*p) {
+		const char *end = strchr(p, ','), *mt_end, *par;
+		double q = 1;
+		char version[32] = "";
+		bool om, text;
+
+		if (!end)
+			end = p + strlen(p);
+		mt_end = memchr(p, ';', (size_t)(end - p));
+		if (!mt_end)
+			mt_end = end;
+		/* Parameters: q and version; others are ignored. */
+		for (par = mt_end; par < end;) {
+			const char *pe = memchr(par + 1, ';', (size_t)(end - par - 1)), *eq, *kb, *ke, *vb, *ve;
+
+			if (!pe)
+				pe = end;
+			kb = par + 1;
+			eq = memchr(kb, '=', (size_t)(pe - kb));
+			if (eq) {
+				ke = eq;
+				vb = eq + 1;
+				ve = pe;
+				trim(&kb, &ke);
+				trim(&vb, &ve);
+				if (ve > vb && *vb == '"' && ve[-1] == '"' && ve - vb >= 2) {
+					vb++;
+					ve--;
+				}
+				if (token_is(kb, ke, "q"))
+					q = strtod(vb, NULL);
+				else if (token_is(kb, ke, "version") && (size_t)(ve - vb) < sizeof(version))
+					snprintf(version, sizeof(version), "%.*s", (int)(ve - vb), vb);
+			}
+			par = pe;
+		}
+		{
+			const char *b = p, *e = mt_end;
+
+			trim(&b, &e);
+			om = token_is(b, e, "application/openmetrics-text") &&
+			     (!version[0] || !strcmp(version, "1.0.0"));
+			text = (token_is(b, e, "text/plain") && (!version[0] || !strcmp(version, "0.0.4"))) ||
+			       token_is(b, e, "text/*") || token_is(b, e, "*/*");
+		}
+		if (om && q > q_om)
+			q_om = q;
+		if (text && q > q_text)
+			q_text = q;
+		p = *end ? end + 1 : end;
+	}
+	return q_om > 0 && q_om >= q_text;
+}
+
+/* --- pages -------------------------------------------------------------------- */
+
+static void page_put(struct ks_httpd *h, struct ks_httpd_page *p)
+{
+	bool last;
+
+	if (!p)
+		return;
+	pthread_mutex_lock(&h->lock);
+	last = --p->refs == 0;
+	pthread_mutex_unlock(&h->lock);
+	if (last) {
+		free(p->text);
+		free(p->om);
+		free(p);
+	}
+}
+
+static struct ks_httpd_page *page_get(struct ks_httpd *h)
+{
+	struct ks_httpd_page *p;
+
+	pthread_mutex_lock(&h->lock);
+	p = h->page;
+	if (p)
+		p->refs++;
+	pthread_mutex_unlock(&h->lock);
+	return p;
+}
+
+void ks_httpd_publish(struct ks_httpd *h, struct ks_httpd_page *page)
+{
+	struct ks_httpd_page *old;
+
+	if (page)
+		page->refs = 1;      /* the server's own reference */
+	pthread_mutex_lock(&h->lock);
+	old = h->page;
+	h->page = page;
+	pthread_mutex_unlock(&h->lock);
+	page_put(h, old);
+}
+
+/* --- connections -------------------------------------------------------------- */
+
+static void conn_close(struct ks_httpd *h, struct ks_httpd_conn *c)
+{
+	epoll_ctl(h->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	close(c->fd);
+	page_put(h, c->ref);
+	c->ref = NULL;
+	c->state = CONN_FREE;
+	h->nconns--;
+}
+
+static void conn_wait(struct ks_httpd *h, struct ks_httpd_conn *c, uint32_t events)
+{
+	struct epoll_event ev = { .events = events, .data.ptr = c };
+
+	epoll_ctl(h->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+}
+
+/* Starts sending a response; body points into ref (or static text). */
+static void respond(struct ks_httpd *h, struct ks_httpd_conn *c, const char *status,
+		    const char *ctype, const char *extra, const char *body, size_t body_len,
+		    bool head_only, struct ks_httpd_page *ref)
+{
+	int n = snprintf(c->head, sizeof(c->head),
+			 "HTTP/1.1 %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%sConnection: %s\r\n\r\n",
+			 status, ctype, body_len, extra ? extra : "", c->keep_alive ? "keep-alive" : "close");
+
+	c->head_len = n > 0 && (size_t)n < sizeof(c->head) ? (size_t)n : 0;
+	c->body = head_only ? NULL : body;
+	c->body_len = head_only ? 0 : body_len;
+	c->sent = 0;
+	c->ref = ref;
+	c->state = CONN_WRITE;
+	c->deadline = ks_now_ns() + h->write_timeout_ns;
+	__atomic_add_fetch(&h->requests, 1, __ATOMIC_RELAXED);
+}
+
+static void respond_text(struct ks_httpd *h, struct ks_httpd_conn *c, const char *status,
+			 const char *extra, const char *text, bool head_only)
+{
+	respond(h, c, status, "text/plain; charset=utf-8", extra, text, strlen(text), head_only, NULL);
+}
+
+/* Value of header `name` in the request head (NUL-terminated, lines end
+ * in \n, optional \r), copied into out; false if absent. */
+static bool header(const char *req, const char *name, char *out, size_t len)
+{
+	size_t nl = strlen(name);
+	const char *p = strchr(req, '\n');
+
+	while (p && p[1]) {
+		const char *line = p + 1, *eol = strchr(line, '\n'), *vb, *ve;
+
+		if (!eol)
+			eol = line + strlen(line);
+		if ((size_t)(eol - line) > nl && !strncasecmp(line, name, nl) && line[nl] == ':') {
+			vb = line + nl + 1;
+			ve = eol;
+			if (ve > vb && ve[-1] == '\r')
+				ve--;
+			trim(&vb, &ve);
+			snprintf(out, len, "%.*s", (int)(ve - vb), vb);
+			return true;
+		}
+		p = *eol ? eol : NULL;
+	}
+	return false;
+}
+
+/* One complete request head (NUL-terminated) in c->in: answer it. */
+static void handle(struct ks_httpd *h, struct ks_httpd_conn *c, char *req)
+{
+	char method[16], target[256], version[16], val[512];
+	bool head_only, http11;
+	struct ks_httpd_page *p;
+	char *q;
+
+	if (sscanf(req, "%15[A-Za-z] %255[^ \r\n] %15[^ \r\n]", method, target, version) != 3 ||
+	    strncmp(version, "HTTP/1.", 7) || (version[7] != '0' && version[7] != '1') || version[8]) {
+		__atomic_add_fetch(&h->bad_requests, 1, __ATOMIC_RELAXED);
+		c->keep_alive = false;
+		respond_text(h, c, "400 Bad Request", NULL, "bad request\n", false);
+		return;
+	}
+	http11 = version[7] == '1';
+	c->keep_alive = http11;
+	if (header(req, "Connection", val, sizeof(val))) {
+		if (strcasestr(val, "close"))
+			c->keep_alive = false;
+		else if (strcasestr(val, "keep-alive"))
+			c->keep_alive = true;
+	}
+	/* A request body is never expected: answer, then close rather than
+	 * read and skip it. */
+	if ((header(req, "Content-Length", val, sizeof(val)) && strcmp(val, "0")) ||
+	    header(req, "Transfer-Encoding", val, sizeof(val)))
+		c->keep_alive = false;
+	head_only = !strcmp(method, "HEAD");
+	q = strchr(target, '?');
+	if (q)
+		*q = '\0';
+	if (strcmp(target, "/metrics") && strcmp(target, "/")) {
+		respond_text(h, c, "404 Not Found", NULL, "not found; metrics are at /metrics\n", head_only);
+		return;
+	}
+	if (strcmp(method, "GET") && !head_only) {
+		c->keep_alive = false;
+		respond_text(h, c, "405 Method Not Allowed", "Allow: GET, HEAD\r\n",
+			     "method not allowed\n", false);
+		return;
+	}
+	if (!strcmp(target, "/")) {
+		respond_text(h, c, "200 OK", NULL, "kvmscope export: metrics at /metrics\n", head_only);
+		return;
+	}
+	p = page_get(h);
+	if (!p) {
+		respond_text(h, c, "503 Service Unavailable", "Retry-After: 1\r\n",
+			     "no collection finished yet\n", head_only);
+		return;
+	}
+	if (ks_http_wants_openmetrics(header(req, "Accept", val, sizeof(val)) ? val : NULL))
+		respond(h, c, "200 OK", KS_PROM_CT_OPENMETRICS, NULL, p->om, p->om_len, head_only, p);
+	else
+		respond(h, c, "200 OK", KS_PROM_CT_TEXT, NULL, p->text, p->text_len, head_only, p);
+}
+
+/* Looks for a complete request head in c->in; answers it if there is one. */
+static void try_request(struct ks_httpd *h, struct ks_httpd_conn *c)
+{
+	char *end, *crlf = NULL, *lf;
+	size_t head;
+
+	c->in[c->in_len] = '\0';
+	if (memchr(c->in, '\0', c->in_len)) {
+		/* NUL bytes in a request head: not HTTP. */
+		__atomic_add_fetch(&h->bad_requests, 1, __ATOMIC_RELAXED);
+		c->keep_alive = false;
+		c->in_len = 0;
+		respond_text(h, c, "400 Bad Request", NULL, "bad request\n", false);
+		return;
+	}
+	crlf = strstr(c->in, "\r\n\r\n");
+	lf = strstr(c->in, "\n\n");
+	end = crlf && (!lf || crlf < lf) ? crlf + 4 : lf ? lf + 2 : NULL;
+	if (!end) {
+		if (c->in_len >= sizeof(c->in) - 1) {
+			__atomic_add_fetch(&h->bad_requests, 1, __ATOMIC_RELAXED);
+			c->keep_alive = false;
+			c->in_len = 0;
+			respond_text(h, c, "431 Request Header Fields Too Large", NULL,
+				     "request head too large\n", false);
+		}
+		return;
+	}
+	head = (size_t)(end - c->in);
+	{
+		char save = *end;
+
+		*end = '\0';
+		handle(h, c, c->in);
+		*end = save;
+	}
+	/* Pipelined bytes stay for the next request. */
+	memmove(c->in, c->in + head, c->in_len - head);
+	c->in_len -= head;
+	c->request_started = c->in_len > 0;
+}
+
+static void conn_read(struct ks_httpd *h, struct ks_httpd_conn *c)
+{
+	ssize_t n = recv(c->fd, c->in + c->in_len, sizeof(c->in) - 1 - c->in_len, 0);
+
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+		conn_close(h, c);
+		return;
+	}
+	if (n < 0)
+		return;
+	if (!c->request_started) {
+		/* Slow clients get a fixed time for the whole head, however
+		 * slowly they trickle it in. */
+		c->request_started = true;
+		c->deadline = ks_now_ns() + h->header_timeout_ns;
+	}
+	c->in_len += (size_t)n;
+	try_request(h, c);
+	if (c->state == CONN_WRITE)
+		conn_wait(h, c, EPOLLOUT);
+}
+
+static void conn_drain(struct ks_httpd *h, struct ks_httpd_conn *c)
+{
+	ssize_t n = recv(c->fd, c->in, sizeof(c->in), 0);
+
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+		conn_close(h, c);
+}
+
+/* Sends what the socket takes; when done, back to reading (keep-alive) or
+ * closed. */
+static void conn_write(struct ks_httpd *h, struct ks_httpd_conn *c)
+{
+	for (;;) {
+		const char *p;
+		size_t left;
+		ssize_t n;
+
+		if (c->sent < c->head_len) {
+			p = c->head + c->sent;
+			left = c->head_len - c->sent;
+		} else if (c->sent < c->head_len + c->body_len) {
+			p = c->body + (c->sent - c->head_len);
+			left = c->head_len + c->body_len - c->sent;
+		} else {
+			break;
+		}
+		n = send(c->fd, p, left, MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return;
+		if (n <= 0) {
+			conn_close(h, c);
+			return;
+		}
+		c->sent += (size_t)n;
+		c->deadline = ks_now_ns() + h->write_timeout_ns;
+	}
+	page_put(h, c->ref);
+	c->ref = NULL;
+	if (!c->keep_alive) {
+		shutdown(c->fd, SHUT_WR);
+		c->state = CONN_DRAIN;
+		c->deadline = ks_now_ns() + DRAIN_NS;
+		conn_wait(h, c, EPOLLIN);
+		return;
+	}
+	c->state = CONN_READ;
+	c->deadline = ks_now_ns() + h->idle_timeout_ns;
+	c->idle_since = ks_now_ns();
+	if (c->in_len) {
+		c->deadline = ks_now_ns() + h->header_timeout_ns;
+		try_request(h, c);
+		if (c->state == CONN_WRITE)
+			return conn_write(h, c);
+	}
+	conn_wait(h, c, EPOLLIN);
+}
+
+static struct ks_httpd_conn *evictable(struct ks_httpd *h)
+{
+	uint64_t now = ks_now_ns();
+	struct ks_httpd_conn *best = NULL;
+
+	for (unsigned int i = 0; i < KS_HTTPD_MAX_CONNS; i++) {
+		struct ks_httpd_conn *o = &h->conns[i];
+
+		if (o->state == CONN_DRAIN)
+			return o;
+		if (o->state == CONN_READ && !o->request_started && now - o->idle_since >= EVICT_IDLE_NS &&
+		    (!best || o->idle_since < best->idle_since))
+			best = o;
+	}
+	return best;
+}
+
+static void accept_all(struct ks_httpd *h)
+{
+	static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n"
+				   "Retry-After: 1\r\nConnection: close\r\n\r\n";
+
+	for (;;) {
+		struct epoll_event ev = { .events = EPOLLIN };
+		struct ks_httpd_conn *c = NULL;
+		int fd = accept4(h->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd < 0)
+			return; /* EAGAIN, or a connection that died in the backlog */
+		for (unsigned int i = 0; i < KS_HTTPD_MAX_CONNS && !c; i++)
+			if (h->conns[i].state == CONN_FREE)
+				c = &h->conns[i];
+		/* Full: the connection idle the longest (answered and
+		 * draining, between requests, or never sent a byte for at
+		 * least EVICT_IDLE_NS) makes room, so idle clients cannot lock
+		 * scrapes out; only clients all in mid-request make a newcomer
+		 * wait. */
+		if (!c && (c = evictable(h)))
+			conn_close(h, c);
+		if (!c) {
+			/* Full: say so at once rather than leave it hanging. */
+			__atomic_add_fetch(&h->rejected_busy, 1, __ATOMIC_RELAXED);
+			if (send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+				ks_debug("export: busy reply failed: %s", strerror(errno));
+			close(fd);
+			continue;
+		}
+		memset(c, 0, offsetof(struct ks_httpd_conn, in));
+		c->fd = fd;
+		c->in_len = 0;
+		c->state = CONN_READ;
+		/* A new connection must send its request as soon as one whose
+		 * head is under way would have to finish it. */
+		c->deadline = ks_now_ns() + h->header_timeout_ns;
+		c->idle_since = ks_now_ns();
+		ev.data.ptr = c;
+		if (epoll_ctl(h->epfd, EPOLL_CTL_ADD, fd, &ev)) {
+			close(fd);
+			c->state = CONN_FREE;
+			continue;
+		}
+		h->nconns++;
+	}
+}
+
+int ks_httpd_open(struct ks_httpd *h, const struct sockaddr_storage *ss, socklen_t len)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
+	struct sockaddr_storage bound;
+	socklen_t blen = sizeof(bound);
+	char addr[INET6_ADDRSTRLEN];
+	int one = 1;
+
+	memset(h, 0, sizeof(*h));
+	h->lfd = h->epfd = -1;
+	pthread_mutex_init(&h->lock, NULL);
+	h->header_timeout_ns = 10 * KS_NS_PER_S;
+	h->write_timeout_ns = 10 * KS_NS_PER_S;
+	h->idle_timeout_ns = 60 * KS_NS_PER_S;
+	h->conns = calloc(KS_HTTPD_MAX_CONNS, sizeof(*h->conns));
+	if (!h->conns)
+		return ks_err("out of memory");
+	h->lfd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (h->lfd < 0)
+		return ks_err("socket: %s", strerror(errno));
+	setsockopt(h->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (ss->ss_family == AF_INET6)
+		setsockopt(h->lfd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(h->lfd, (const struct sockaddr *)ss, len) || listen(h->lfd, 128) ||
+	    getsockname(h->lfd, (struct sockaddr *)&bound, &blen)) {
+		int e = errno;
+
+		if (ss->ss_family == AF_INET)
+			inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, addr, sizeof(addr));
+		else
+			inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr, addr, sizeof(addr));
+		return ks_err("cannot listen on %s port %u: %s", addr,
+			      ntohs(((const struct sockaddr_in *)ss)->sin_port), strerror(e));
+	}
+	if (bound.ss_family == AF_INET) {
+		inet_ntop(AF_INET, &((struct sockaddr_in *)&bound)->sin_addr, addr, sizeof(addr));
+		snprintf(h->url, sizeof(h->url), "http://%s:%u/metrics", addr,
+			 ntohs(((struct sockaddr_in *)&bound)->sin_port));
+	} else {
+		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&bound)->sin6_addr, addr, sizeof(addr));
+		snprintf(h->url, sizeof(h->url), "http://[%s]:%u/metrics", addr,
+			 ntohs(((struct sockaddr_in6 *)&bound)->sin6_port));
+	}
+	h->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (h->epfd < 0 || epoll_ctl(h->epfd, EPOLL_CTL_ADD, h->lfd, &ev))
+		return ks_err("epoll: %s", strerror(errno));
+	return 0;
+}
+
+int ks_httpd_run(struct ks_httpd *h, bool (*stop)(void *ctx), void *ctx)
+{
+	struct epoll_event evs[32];
+
+	while (!stop(ctx)) {
+		int n = epoll_wait(h->epfd, evs, 32, 200);
+		uint64_t now;
+
+		if (n < 0 && errno != EINTR)
+			return ks_err("epoll_wait: %s", strerror(errno));
+		for (int i = 0; i < n; i++) {
+			struct ks_httpd_conn *c = evs[i].data.ptr;
+
+			if (!c) {
+				accept_all(h);
+				continue;
+			}
+			if (c->state == CONN_READ)
+				conn_read(h, c);
+			else if (c->state == CONN_DRAIN)
+				conn_drain(h, c);
+			else if (c->state == CONN_WRITE)
+				conn_write(h, c);
+		}
+		now = ks_now_ns();
+		for (unsigned int i = 0; i < KS_HTTPD_MAX_CONNS; i++) {
+			struct ks_httpd_conn *c = &h->conns[i];
+
+			if (c->state != CONN_FREE && now > c->deadline) {
+				if (c->state == CONN_WRITE || (c->state == CONN_READ && c->request_started))
+					__atomic_add_fetch(&h->timed_out, 1, __ATOMIC_RELAXED);
+				conn_close(h, c);
+			}
+		}
+	}
+	return 0;
+}
+
+void ks_httpd_close(struct ks_httpd *h)
+{
+	for (unsigned int i = 0; h->conns && i < KS_HTTPD_MAX_CONNS; i++)
+		if (h->conns[i].state != CONN_FREE)
+			conn_close(h, &h->conns[i]);
+	free(h->conns);
+	h->conns = NULL;
+	ks_httpd_publish(h, NULL);
+	if (h->epfd >= 0)
+		close(h->epfd);
+	if (h->lfd >= 0)
+		close(h->lfd);
+	h->epfd = h->lfd = -1;
+	pthread_mutex_destroy(&h->lock);
+}

@@ -1,0 +1,206 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <stddef.h>
+#include <string.h>
+#include "hooks/hooks.h"
+
+/* Names of the series' tracepoints are fixed here and in kernel/patches;
+ * programs for them land with the patched-kernel path of `migrate`. */
+const struct ks_hook ks_hooks[] = {
+	{ "log_flags", "dirty logging turned on/off per memslot (KVM's lazy/eager decision)", true, {
+		{ KS_WAY_NEW_TP, "kvm_mmu_slot_apply_flags",
+		  { "fentry_set_memslot", "fexit_set_memslot", "tp_apply_flags" },
+		  "duration from fentry/fexit on kvm_set_memslot" },
+		{ KS_WAY_FENTRY, "kvm_set_memslot",
+		  { "fentry_set_memslot", "fexit_set_memslot" },
+		  "flags and duration only; the lazy/eager decision is inferred" },
+	} },
+	{ "slot_write_protect", "whole-slot write protection when logging starts", false, {
+		{ KS_WAY_NEW_TP, "kvm_mmu_slot_write_protect", { "tp_slot_write_protect" },
+		  "no duration (the whole memslot update is timed)" },
+		{ KS_WAY_FENTRY, "kvm_mmu_slot_remove_write_access",
+		  { "fentry_slot_write_protect", "fexit_slot_write_protect" },
+		  "no count of pages changed" },
+	} },
+	{ "gfn_write_protect", "write protection by min_level at each clear", true, {
+		{ KS_WAY_NEW_TP, "kvm_mmu_gfn_write_protect", { "tp_gfn_write_protect" }, NULL },
+		{ KS_WAY_FENTRY, "kvm_mmu_slot_gfn_write_protect",
+		  { "fexit_gfn_write_protect" }, NULL },
+	} },
+	{ "get_dirty_log", "KVM_GET_DIRTY_LOG: duration and slot", true, {
+		{ KS_WAY_FENTRY, "kvm_get_dirty_log_protect",
+		  { "fentry_get_dirty_log", "fexit_get_dirty_log" }, NULL },
+	} },
+	{ "ioctl_time", "dirty-log and memslot ioctls timed whole, as the VMM pays them", false, {
+		{ KS_WAY_FENTRY, "__x64_sys_ioctl", { "fentry_sys_ioctl", "fexit_sys_ioctl" },
+		  NULL },
+		{ KS_WAY_TP, "sys_enter", { "tp_sys_enter_ioctl", "tp_sys_exit_ioctl" },
+		  "every system call of the host runs a test for ioctl (a few ns)" },
+		{ KS_WAY_FENTRY, "kvm_vm_ioctl", { "fentry_vm_ioctl", "fexit_vm_ioctl" },
+		  NULL },
+	} },
+	{ "clear_dirty_log", "KVM_CLEAR_DIRTY_LOG: duration, slot and range", true, {
+		{ KS_WAY_FENTRY, "kvm_clear_dirty_log_protect",
+		  { "fentry_clear_dirty_log", "fexit_clear_dirty_log" }, NULL },
+	} },
+	/* No program on the fault path by default: the dirty-log and memslot
+	 * programs read KVM's own per-vCPU fault stats at each event, and the
+	 * intervals take them from the stats fds (docs/overhead.md). A program
+	 * per fault (--fault-program) also sees write-protect faults KVM fixes
+	 * in its slow path; timing each fault (--fault-latency) takes one at
+	 * both ends of the handler, which the guest feels (docs/performance.md). */
+	{ "faults", "guest page faults handled by KVM's MMU (write-protect faults, latency)", true, {
+		{ KS_WAY_KSTATS, "kvm_vcpu_stat", { NULL },
+		  "KVM's per-vCPU stats read at each dirty-log ioctl; no program on the fault path. "
+		  "wp_faults = write-protect faults fixed in KVM's fast path (pf_fast); no write "
+		  "faults, no latency (--fault-program, --fault-latency)" },
+		{ KS_WAY_TP, "kvm_page_fault", { "tp_page_fault" },
+		  "a program on every fault: counts every write-protect fault, fast or slow path; "
+		  "no latency (--fault-latency)" },
+		{ KS_WAY_FENTRY, "kvm_mmu_page_fault",
+		  { "fentry_page_fault", "fexit_page_fault" },
+		  "counts and latency; costs the guest more per fault" },
+	} },
+	{ "splits", "huge pages split", false, {
+		{ KS_WAY_TP, "kvm_mmu_split_huge_page", { "tp_split_huge_page" },
+		  "attributed to the VMM process, not to one VM of it" },
+	} },
+	{ "tlb_flushes", "remote TLB flushes", false, {
+		{ KS_WAY_FENTRY, "kvm_flush_remote_tlbs", { "fentry_flush_remote_tlbs" }, NULL },
+	} },
+	{ "rmap_alloc", "memslot rmap arrays allocated (lazy rmap allocation)", false, {
+		{ KS_WAY_NEW_TP, "kvm_mmu_rmap_alloc", { "tp_rmap_alloc", "tp_rmap_skip" }, NULL },
+		{ KS_WAY_FENTRY, "memslot_rmap_alloc", { "fentry_rmap_alloc", "fexit_rmap_alloc" },
+		  "allocations only: bytes avoided are derived from the memslots" },
+	} },
+	{ "stats_reads", "reads of the binary stats fd", false, {
+		{ KS_WAY_NEW_TP, "kvm_stats_read", { "tp_stats_read" }, NULL },
+		{ KS_WAY_FENTRY, "kvm_vm_stats_read", { "fexit_vm_stats_read", "fexit_vcpu_stats_read" },
+		  "attributed to the reading process" },
+	} },
+	{ "page_stats", "page-size statistics updates (pages mapped at 4K/2M/1G)", false, {
+		{ KS_WAY_NEW_TP, "kvm_mmu_page_stats", { "tp_page_stats" }, NULL },
+	} },
+	{ "map_gpa_range", "KVM_HC_MAP_GPA_RANGE hypercalls (SEV page status)", false, {
+		{ KS_WAY_TP, "kvm_hypercall", { "tp_hypercall" }, NULL },
+	} },
+	{ "migration_control", "MSR_KVM_MIGRATION_CONTROL writes", false, {
+		{ KS_WAY_TP, "kvm_msr", { "tp_msr" }, NULL },
+	} },
+	/* Without these two, VMMs are found by looking through /proc every
+	 * second (milliseconds of CPU each); with them, every 10 s. */
+	{ "vm_create", "VMs created (a VMM found at once, without looking through /proc)", false, {
+		{ KS_WAY_FENTRY, "kvm_dev_ioctl", { "fexit_dev_ioctl" }, NULL },
+	} },
+	{ "vm_release", "VM fds closed (a VM its VMM closed let go at once)", false, {
+		{ KS_WAY_FENTRY, "kvm_vm_release", { "fentry_vm_release" }, NULL },
+	} },
+};
+const unsigned int ks_nr_hooks = sizeof(ks_hooks) / sizeof(ks_hooks[0]);
+
+const char *ks_way_kind_name(enum ks_way_kind kind)
+{
+	switch (kind) {
+	case KS_WAY_NEW_TP: return "series tracepoint";
+	case KS_WAY_FENTRY: return "fentry/fexit";
+	case KS_WAY_TP: return "tracepoint";
+	case KS_WAY_KSTATS: return "KVM stats";
+	}
+	return "?";
+}
+
+unsigned int ks_way_opt_in(const struct ks_way *w)
+{
+	if (strcmp(w->target, "kvm_page_fault") && strcmp(w->target, "kvm_mmu_page_fault"))
+		return 0;
+	/* Timing every fault costs a program at both ends of the handler. */
+	return w->kind == KS_WAY_FENTRY ? KS_OPT_FAULT_LATENCY : KS_OPT_FAULT_PROGRAM;
+}
+
+const char *ks_way_opt_name(unsigned int opt)
+{
+	return opt == KS_OPT_FAULT_LATENCY ? "--fault-latency" :
+	       opt == KS_OPT_FAULT_PROGRAM ? "--fault-program" : NULL;
+}
+
+int ks_hook_index(const char *name)
+{
+	for (unsigned int i = 0; i < ks_nr_hooks; i++)
+		if (!strcmp(ks_hooks[i].metric, name))
+			return (int)i;
+	return -1;
+}
+
+bool ks_hook_uses(const struct ks_choice *choices, const char *name, enum ks_way_kind kind)
+{
+	int i = ks_hook_index(name);
+
+	return i >= 0 && choices[i].way >= 0 && ks_hooks[i].ways[choices[i].way].kind == kind;
+}
+
+static const char *way_unusable(const struct ks_probe *p, const struct ks_way *w,
+				const char **where)
+{
+	if (w->kind == KS_WAY_KSTATS) {
+		/* Read by the dirty-log programs (bpf/vcpu_stats.bpf.h): the
+		 * stats must be in the kernel's BTF, and the VM's vCPUs in
+		 * kvm->vcpu_array. */
+		if (!ks_probe_member(p, w->target, "pf_fast", where) ||
+		    !ks_probe_member(p, w->target, "pf_taken", NULL))
+			return "pf_fast or pf_taken not in kernel BTF";
+		if (!ks_probe_member(p, "kvm", "vcpu_array", NULL))
+			return "struct kvm has no vcpu_array (kernel before 5.17)";
+		return NULL;
+	}
+	if (w->kind == KS_WAY_FENTRY) {
+		switch (ks_probe_func(p, w->target, where)) {
+		case KS_FUNC_ABSENT:
+			return "function not in kernel BTF (inlined or absent)";
+		case KS_FUNC_NOT_TRACEABLE:
+			return "function not traceable (not in available_filter_functions)";
+		case KS_FUNC_FORBIDDEN:
+			return ks_probe_fentry_why(p);
+		case KS_FUNC_OK:
+			break;
+		}
+	} else if (!ks_probe_tracepoint(p, w->target, where)) {
+		return w->kind == KS_WAY_NEW_TP ?
+			"tracepoint absent (kernel without kvmscope's KVM series)" :
+			"tracepoint absent from kernel BTF";
+	}
+	if (!w->progs[0])
+		return "present, but no program of this build uses it yet";
+	return NULL;
+}
+
+int ks_hooks_choose(const struct ks_probe *p, struct ks_choice *choices, unsigned int opts)
+{
+	/* The strongest option asked for picks its way first. */
+	unsigned int want = (opts & KS_OPT_FAULT_LATENCY) ? KS_OPT_FAULT_LATENCY :
+			    (opts & KS_OPT_FAULT_PROGRAM) ? KS_OPT_FAULT_PROGRAM : 0;
+	int missing = 0;
+
+	for (unsigned int i = 0; i < ks_nr_hooks; i++) {
+		const struct ks_hook *h = &ks_hooks[i];
+		struct ks_choice *c = &choices[i];
+
+		c->way = -1;
+		for (int w = 0; w < KS_MAX_WAYS && h->ways[w].target; w++) {
+			c->where[w] = NULL;
+			c->why_not[w] = way_unusable(p, &h->ways[w], &c->where[w]);
+		}
+		/* First the way the options ask for (an ordinary one without
+		 * them); then, for --fault-latency, the fault program it
+		 * implies; last, any, best first, as a fallback. */
+		for (int pass = 0; pass < 3 && c->way < 0; pass++) {
+			unsigned int pw = pass == 0 ? want :
+					  want == KS_OPT_FAULT_LATENCY ? KS_OPT_FAULT_PROGRAM : want;
+
+			for (int w = 0; w < KS_MAX_WAYS && h->ways[w].target && c->way < 0; w++)
+				if (!c->why_not[w] && (pass == 2 || ks_way_opt_in(&h->ways[w]) == pw))
+					c->way = w;
+		}
+		if (c->way < 0 && h->required)
+			missing++;
+	}
+	return missing;
+}
