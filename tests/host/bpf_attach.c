@@ -46,7 +46,7 @@ static int failed;
 /* The hook way a program belongs to, from the table in tracer/hooks.c. */
 static const struct ks_way *way_of(const char *prog)
 {
-	for (unsigned int i = 0; i < ks_nr_hooks; i++)
+	for (unsigned int i = 0; i < KS_NR_METRICS; i++)
 		for (int w = 0; w < KS_MAX_WAYS && ks_hooks[i].ways[w].target; w++)
 			for (int k = 0; k < KS_MAX_PROGS; k++)
 				if (ks_hooks[i].ways[w].progs[k] &&
@@ -58,7 +58,7 @@ static const struct ks_way *way_of(const char *prog)
 /* Is this one of the programs for the kernel series' tracepoints? */
 static bool series_prog(const char *prog)
 {
-	for (unsigned int i = 0; i < ks_nr_hooks; i++)
+	for (unsigned int i = 0; i < KS_NR_METRICS; i++)
 		for (int w = 0; w < KS_MAX_WAYS && ks_hooks[i].ways[w].target; w++)
 			for (int k = 0; k < KS_MAX_PROGS; k++)
 				if (ks_hooks[i].ways[w].kind == KS_WAY_NEW_TP &&

@@ -37,7 +37,7 @@ static struct btf *fault_btf(bool stats, bool fentry)
 static const char *faults_way(bool stats, bool fentry, unsigned int opts)
 {
 	static char got[64];
-	struct ks_choice c[32];
+	struct ks_choice c[KS_NR_METRICS];
 	struct ks_probe p;
 	int i = ks_hook_index("faults");
 
@@ -53,7 +53,7 @@ static bool table_names(const char *prog)
 {
 	int hooks = 0;
 
-	for (unsigned int i = 0; i < ks_nr_hooks; i++) {
+	for (unsigned int i = 0; i < KS_NR_METRICS; i++) {
 		bool here = false;
 
 		for (int w = 0; w < KS_MAX_WAYS; w++)
@@ -68,7 +68,7 @@ static bool table_names(const char *prog)
 
 int main(void)
 {
-	struct ks_choice c[32];
+	struct ks_choice c[KS_NR_METRICS];
 	struct ks_probe none;
 	struct migrate_bpf *skel = migrate_bpf__open();
 	struct bpf_program *prog;
@@ -82,7 +82,7 @@ int main(void)
 			snprintf(name, sizeof(name), "program %s belongs to one metric", bpf_program__name(prog));
 			CHECK(name, table_names(bpf_program__name(prog)), "named by none or several metrics");
 		}
-		for (unsigned int i = 0; i < ks_nr_hooks; i++)
+		for (unsigned int i = 0; i < KS_NR_METRICS; i++)
 			for (int w = 0; w < KS_MAX_WAYS; w++)
 				for (int k = 0; k < KS_MAX_PROGS; k++) {
 					const char *pn = ks_hooks[i].ways[w].progs[k];
@@ -99,14 +99,25 @@ int main(void)
 
 	/* A kernel without BTF has no way in for anything. */
 	memset(&none, 0, sizeof(none));
-	for (unsigned int i = 0; i < ks_nr_hooks; i++)
+	for (unsigned int i = 0; i < KS_NR_METRICS; i++)
 		required += ks_hooks[i].required;
 	missing = ks_hooks_choose(&none, c, 0);
 	CHECK("no BTF: every required hook missing", missing == required,
 	      "missing %d, required %d", missing, required);
 	CHECK("no BTF: reasons given", c[0].way == -1 && c[0].why_not[0] != NULL, "no reason");
 	CHECK("at least one required hook", required > 0, "none");
-	CHECK("hook table fits the loader", ks_nr_hooks <= 32, "%u hooks", ks_nr_hooks);
+	{
+		/* Designated initializers leave a metric without an entry
+		 * silently zero: every enum value must have its row. */
+		unsigned int holes = 0;
+
+		for (unsigned int i = 0; i < KS_NR_METRICS; i++)
+			holes += !ks_hooks[i].metric || !ks_hooks[i].ways[0].target;
+		CHECK("hook table has a row per metric", holes == 0, "%u metrics without a row", holes);
+		CHECK("metric names index the table", ks_hook_index("faults") == KS_M_FAULTS &&
+		      ks_hook_index("vm_release") == KS_M_VM_RELEASE, "faults at %d, vm_release at %d",
+		      ks_hook_index("faults"), ks_hook_index("vm_release"));
+	}
 
 	/* Where faults come from, by options and by what the kernel has. */
 	{

@@ -92,7 +92,7 @@ static int check_privileges(const struct ks_probe *p)
 static void print_hooks(const struct ks_loader *l)
 {
 	printf("\nhooks (metric: way in, best first; '*' = used):\n");
-	for (unsigned int i = 0; i < ks_nr_hooks; i++) {
+	for (unsigned int i = 0; i < KS_NR_METRICS; i++) {
 		const struct ks_hook *h = &ks_hooks[i];
 		const struct ks_choice *c = &l->choices[i];
 

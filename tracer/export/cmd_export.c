@@ -182,19 +182,8 @@ static void start_bpf(struct ks_exporter *x, int pid, struct ks_loader_opts lo)
 	x->m.skel = x->l.skel;
 	x->m.max_vms = ks_loader_max_vms(&lo);
 	x->m.fault_program = x->l.fault_program;
-	for (unsigned int i = 0; i < ks_nr_hooks && i < sizeof(x->hook_ok); i++) {
-		const struct ks_choice *c = &x->l.choices[i];
-
-		x->hook_ok[i] = c->way >= 0;
-		if (c->way < 0)
-			continue;
-		if (!strcmp(ks_hooks[i].metric, "faults"))
-			x->m.fault_latency = ks_hooks[i].ways[c->way].kind == KS_WAY_FENTRY;
-		if (!strcmp(ks_hooks[i].metric, "page_stats"))
-			x->m.page_stats = true;
-		if (!strcmp(ks_hooks[i].metric, "rmap_alloc"))
-			x->rmap_avoided = ks_hooks[i].ways[c->way].kind == KS_WAY_NEW_TP;
-	}
+	x->m.fault_latency = x->l.caps.fault_latency;
+	x->m.page_stats = x->l.caps.page_stats;
 }
 
 int cmd_export(int argc, char **argv)

@@ -28,8 +28,6 @@ struct ks_exporter {
 	bool bpf;                 /* programs loaded and attached */
 	struct ks_loader l;
 	struct ring_buffer *rb;
-	bool hook_ok[32];         /* per ks_hooks[] entry: a way was attached */
-	bool rmap_avoided;        /* series kernel: rmaps not allocated are reported */
 	int filter_pid;
 	uint64_t interval_ns;
 	uint64_t last_scan;

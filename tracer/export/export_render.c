@@ -168,12 +168,9 @@ static void lat_bounds(double *upper)
 		upper[b] = b == KS_LAT_BUCKETS - 1 ? INFINITY : SECONDS(ldexp(1.0, b + 1) - 1);
 }
 
-static bool hook(const struct ks_exporter *x, const char *metric)
+static bool hook(const struct ks_exporter *x, enum ks_metric m)
 {
-	for (unsigned int i = 0; i < ks_nr_hooks; i++)
-		if (!strcmp(ks_hooks[i].metric, metric))
-			return x->bpf && x->hook_ok[i];
-	return false;
+	return x->bpf && x->l.caps.have[m];
 }
 
 static const char *const level_names[KS_MAX_LEVEL] = { NULL, "4k", "2m", "1g" };
@@ -207,7 +204,7 @@ static void render_migrate(struct ks_exporter *x, struct ks_prom *w, const struc
 			   "Duration of each KVM_GET_DIRTY_LOG (op=get) and KVM_CLEAR_DIRTY_LOG (op=clear) "
 			   "ioctl, timed whole in the kernel");
 	for (int op = 0; op < 2; op++) {
-		if (!hook(x, op ? "clear_dirty_log" : "get_dirty_log"))
+		if (!hook(x, op ? KS_M_CLEAR_DIRTY_LOG : KS_M_GET_DIRTY_LOG))
 			continue;
 		l[3] = (struct ks_prom_label){ "op", op ? "clear" : "get" };
 		ks_prom_histogram(f, l, 4, upper, io->hist[op], KS_LAT_BUCKETS, true, SECONDS(io->ns[op]));
@@ -221,12 +218,12 @@ static void render_migrate(struct ks_exporter *x, struct ks_prom *w, const struc
 				   "Pages handed back to KVM_CLEAR_DIRTY_LOG (re-protected)"), l, 3, cleared);
 	ks_prom_u64(ks_prom_family(w, "kvmscope_dirty_logging_slots", KS_PROM_GAUGE, NULL,
 				   "Memslots with dirty logging on"), l, 3, logging);
-	if (hook(x, "rmap_alloc")) {
+	if (hook(x, KS_M_RMAP_ALLOC)) {
 		ks_prom_u64(ks_prom_family(w, "kvmscope_rmap_allocations", KS_PROM_COUNTER, NULL,
 					   "Memslot rmap array allocations seen"), l, 3, rmap_n);
 		ks_prom_u64(ks_prom_family(w, "kvmscope_rmap_allocated_bytes", KS_PROM_COUNTER, "bytes",
 					   "Bytes of memslot rmap arrays allocated"), l, 3, rmap_b);
-		if (x->rmap_avoided)
+		if (x->l.caps.rmap_avoided)
 			ks_prom_u64(ks_prom_family(w, "kvmscope_rmap_avoided_bytes", KS_PROM_GAUGE, "bytes",
 						   "Bytes of rmap arrays not allocated (lazy rmaps, series "
 						   "kernels)"), l, 3, avoided);
@@ -239,7 +236,7 @@ static void render_migrate(struct ks_exporter *x, struct ks_prom *w, const struc
 	 * stops growing would read as an idle VM. */
 	if (vm->untracked)
 		return;
-	if (hook(x, "gfn_write_protect")) {
+	if (hook(x, KS_M_GFN_WRITE_PROTECT)) {
 		struct ks_prom_family *calls = ks_prom_family(w, "kvmscope_write_protect_calls",
 			KS_PROM_COUNTER, NULL, "kvm_mmu_slot_gfn_write_protect calls, by min_level");
 		struct ks_prom_family *changed = ks_prom_family(w, "kvmscope_write_protect_changed",
@@ -253,7 +250,7 @@ static void render_migrate(struct ks_exporter *x, struct ks_prom *w, const struc
 	}
 	/* Fault counts: the fault program's, or (by default) KVM's per-vCPU
 	 * stats summed from the samples; not known for a VM without stats. */
-	faults = hook(x, "faults") && ks_migrate_faults_known(&x->m, vm);
+	faults = hook(x, KS_M_FAULTS) && ks_migrate_faults_known(&x->m, vm);
 	if (faults)
 		ks_prom_u64(ks_prom_family(w, "kvmscope_page_faults", KS_PROM_COUNTER, NULL,
 					   "Guest page faults handled by KVM's MMU"), l, 3, c->faults);
@@ -279,12 +276,12 @@ static void render_migrate(struct ks_exporter *x, struct ks_prom *w, const struc
 	}
 	for (int b = 0; b < KS_LAT_BUCKETS; b++)
 		lat[b] = c->fault_lat[b];
-	if (hook(x, "faults") && x->m.fault_latency)
+	if (hook(x, KS_M_FAULTS) && x->m.fault_latency)
 		ks_prom_histogram(ks_prom_family(w, "kvmscope_page_fault_seconds", KS_PROM_HISTOGRAM,
 						 "seconds", "Time in KVM's page fault handler per fault "
 						 "(while dirty logging: mostly write-protect faults)"),
 				  l, 3, upper, lat, KS_LAT_BUCKETS, true, SECONDS(c->fault_ns));
-	if (hook(x, "splits")) {
+	if (hook(x, KS_M_SPLITS)) {
 		f = ks_prom_family(w, "kvmscope_huge_page_splits", KS_PROM_COUNTER, NULL,
 				   "Huge pages split, by the level split from");
 		for (int lv = 2; lv < KS_MAX_LEVEL; lv++) {
@@ -292,14 +289,14 @@ static void render_migrate(struct ks_exporter *x, struct ks_prom *w, const struc
 			ks_prom_u64(f, l, 4, c->splits[lv]);
 		}
 	}
-	if (hook(x, "tlb_flushes"))
+	if (hook(x, KS_M_TLB_FLUSHES))
 		ks_prom_u64(ks_prom_family(w, "kvmscope_remote_tlb_flushes", KS_PROM_COUNTER, NULL,
 					   "Remote TLB flushes (kvm_flush_remote_tlbs)"), l, 3, c->tlb_flushes);
-	if (hook(x, "map_gpa_range"))
+	if (hook(x, KS_M_MAP_GPA_RANGE))
 		ks_prom_u64(ks_prom_family(w, "kvmscope_map_gpa_range_hypercalls", KS_PROM_COUNTER, NULL,
 					   "KVM_HC_MAP_GPA_RANGE hypercalls (SEV page status)"), l, 3,
 			    c->hypercalls_map_gpa);
-	if (hook(x, "migration_control"))
+	if (hook(x, KS_M_MIGRATION_CONTROL))
 		ks_prom_u64(ks_prom_family(w, "kvmscope_migration_control_msr_writes", KS_PROM_COUNTER,
 					   NULL, "MSR_KVM_MIGRATION_CONTROL writes"), l, 3,
 			    c->msr_migration_control);
@@ -317,9 +314,9 @@ static void render_self(struct ks_exporter *x, struct ks_prom *w)
 	if (x->bpf) {
 		f = ks_prom_family(w, "kvmscope_bpf_metric_available", KS_PROM_GAUGE, NULL,
 				   "1 if this kernel gives the metric (kvmscope check says how and why not)");
-		for (unsigned int i = 0; i < ks_nr_hooks; i++) {
+		for (unsigned int i = 0; i < KS_NR_METRICS; i++) {
 			l[0] = (struct ks_prom_label){ "metric", ks_hooks[i].metric };
-			ks_prom_u64(f, l, 1, x->hook_ok[i]);
+			ks_prom_u64(f, l, 1, hook(x, i));
 		}
 		f = ks_prom_family(w, "kvmscope_events_lost", KS_PROM_COUNTER, NULL,
 				   "BPF events not recorded, by reason");

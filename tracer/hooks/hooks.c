@@ -5,8 +5,8 @@
 
 /* Names of the series' tracepoints are fixed here and in kernel/patches;
  * programs for them land with the patched-kernel path of `migrate`. */
-const struct ks_hook ks_hooks[] = {
-	{ "log_flags", "dirty logging turned on/off per memslot (KVM's lazy/eager decision)", true, {
+const struct ks_hook ks_hooks[KS_NR_METRICS] = {
+	[KS_M_LOG_FLAGS] = { "log_flags", "dirty logging turned on/off per memslot (KVM's lazy/eager decision)", true, {
 		{ KS_WAY_NEW_TP, "kvm_mmu_slot_apply_flags",
 		  { "fentry_set_memslot", "fexit_set_memslot", "tp_apply_flags" },
 		  "duration from fentry/fexit on kvm_set_memslot" },
@@ -14,23 +14,23 @@ const struct ks_hook ks_hooks[] = {
 		  { "fentry_set_memslot", "fexit_set_memslot" },
 		  "flags and duration only; the lazy/eager decision is inferred" },
 	} },
-	{ "slot_write_protect", "whole-slot write protection when logging starts", false, {
+	[KS_M_SLOT_WRITE_PROTECT] = { "slot_write_protect", "whole-slot write protection when logging starts", false, {
 		{ KS_WAY_NEW_TP, "kvm_mmu_slot_write_protect", { "tp_slot_write_protect" },
 		  "no duration (the whole memslot update is timed)" },
 		{ KS_WAY_FENTRY, "kvm_mmu_slot_remove_write_access",
 		  { "fentry_slot_write_protect", "fexit_slot_write_protect" },
 		  "no count of pages changed" },
 	} },
-	{ "gfn_write_protect", "write protection by min_level at each clear", true, {
+	[KS_M_GFN_WRITE_PROTECT] = { "gfn_write_protect", "write protection by min_level at each clear", true, {
 		{ KS_WAY_NEW_TP, "kvm_mmu_gfn_write_protect", { "tp_gfn_write_protect" }, NULL },
 		{ KS_WAY_FENTRY, "kvm_mmu_slot_gfn_write_protect",
 		  { "fexit_gfn_write_protect" }, NULL },
 	} },
-	{ "get_dirty_log", "KVM_GET_DIRTY_LOG: duration and slot", true, {
+	[KS_M_GET_DIRTY_LOG] = { "get_dirty_log", "KVM_GET_DIRTY_LOG: duration and slot", true, {
 		{ KS_WAY_FENTRY, "kvm_get_dirty_log_protect",
 		  { "fentry_get_dirty_log", "fexit_get_dirty_log" }, NULL },
 	} },
-	{ "ioctl_time", "dirty-log and memslot ioctls timed whole, as the VMM pays them", false, {
+	[KS_M_IOCTL_TIME] = { "ioctl_time", "dirty-log and memslot ioctls timed whole, as the VMM pays them", false, {
 		{ KS_WAY_FENTRY, "__x64_sys_ioctl", { "fentry_sys_ioctl", "fexit_sys_ioctl" },
 		  NULL },
 		{ KS_WAY_TP, "sys_enter", { "tp_sys_enter_ioctl", "tp_sys_exit_ioctl" },
@@ -38,7 +38,7 @@ const struct ks_hook ks_hooks[] = {
 		{ KS_WAY_FENTRY, "kvm_vm_ioctl", { "fentry_vm_ioctl", "fexit_vm_ioctl" },
 		  NULL },
 	} },
-	{ "clear_dirty_log", "KVM_CLEAR_DIRTY_LOG: duration, slot and range", true, {
+	[KS_M_CLEAR_DIRTY_LOG] = { "clear_dirty_log", "KVM_CLEAR_DIRTY_LOG: duration, slot and range", true, {
 		{ KS_WAY_FENTRY, "kvm_clear_dirty_log_protect",
 		  { "fentry_clear_dirty_log", "fexit_clear_dirty_log" }, NULL },
 	} },
@@ -48,54 +48,54 @@ const struct ks_hook ks_hooks[] = {
 	 * per fault (--fault-program) also sees write-protect faults KVM fixes
 	 * in its slow path; timing each fault (--fault-latency) takes one at
 	 * both ends of the handler, which the guest feels (docs/performance.md). */
-	{ "faults", "guest page faults handled by KVM's MMU (write-protect faults, latency)", true, {
+	[KS_M_FAULTS] = { "faults", "guest page faults handled by KVM's MMU (write-protect faults, latency)", true, {
 		{ KS_WAY_KSTATS, "kvm_vcpu_stat", { NULL },
 		  "KVM's per-vCPU stats read at each dirty-log ioctl; no program on the fault path. "
 		  "wp_faults = write-protect faults fixed in KVM's fast path (pf_fast); no write "
 		  "faults, no latency (--fault-program, --fault-latency)" },
 		{ KS_WAY_TP, "kvm_page_fault", { "tp_page_fault" },
 		  "a program on every fault: counts every write-protect fault, fast or slow path; "
-		  "no latency (--fault-latency)" },
+		  "no latency (--fault-latency)", KS_OPT_FAULT_PROGRAM },
+		/* Timing every fault costs a program at both ends of the handler. */
 		{ KS_WAY_FENTRY, "kvm_mmu_page_fault",
 		  { "fentry_page_fault", "fexit_page_fault" },
-		  "counts and latency; costs the guest more per fault" },
+		  "counts and latency; costs the guest more per fault", KS_OPT_FAULT_LATENCY },
 	} },
-	{ "splits", "huge pages split", false, {
+	[KS_M_SPLITS] = { "splits", "huge pages split", false, {
 		{ KS_WAY_TP, "kvm_mmu_split_huge_page", { "tp_split_huge_page" },
 		  "attributed to the VMM process, not to one VM of it" },
 	} },
-	{ "tlb_flushes", "remote TLB flushes", false, {
+	[KS_M_TLB_FLUSHES] = { "tlb_flushes", "remote TLB flushes", false, {
 		{ KS_WAY_FENTRY, "kvm_flush_remote_tlbs", { "fentry_flush_remote_tlbs" }, NULL },
 	} },
-	{ "rmap_alloc", "memslot rmap arrays allocated (lazy rmap allocation)", false, {
+	[KS_M_RMAP_ALLOC] = { "rmap_alloc", "memslot rmap arrays allocated (lazy rmap allocation)", false, {
 		{ KS_WAY_NEW_TP, "kvm_mmu_rmap_alloc", { "tp_rmap_alloc", "tp_rmap_skip" }, NULL },
 		{ KS_WAY_FENTRY, "memslot_rmap_alloc", { "fentry_rmap_alloc", "fexit_rmap_alloc" },
 		  "allocations only: bytes avoided are derived from the memslots" },
 	} },
-	{ "stats_reads", "reads of the binary stats fd", false, {
+	[KS_M_STATS_READS] = { "stats_reads", "reads of the binary stats fd", false, {
 		{ KS_WAY_NEW_TP, "kvm_stats_read", { "tp_stats_read" }, NULL },
 		{ KS_WAY_FENTRY, "kvm_vm_stats_read", { "fexit_vm_stats_read", "fexit_vcpu_stats_read" },
 		  "attributed to the reading process" },
 	} },
-	{ "page_stats", "page-size statistics updates (pages mapped at 4K/2M/1G)", false, {
+	[KS_M_PAGE_STATS] = { "page_stats", "page-size statistics updates (pages mapped at 4K/2M/1G)", false, {
 		{ KS_WAY_NEW_TP, "kvm_mmu_page_stats", { "tp_page_stats" }, NULL },
 	} },
-	{ "map_gpa_range", "KVM_HC_MAP_GPA_RANGE hypercalls (SEV page status)", false, {
+	[KS_M_MAP_GPA_RANGE] = { "map_gpa_range", "KVM_HC_MAP_GPA_RANGE hypercalls (SEV page status)", false, {
 		{ KS_WAY_TP, "kvm_hypercall", { "tp_hypercall" }, NULL },
 	} },
-	{ "migration_control", "MSR_KVM_MIGRATION_CONTROL writes", false, {
+	[KS_M_MIGRATION_CONTROL] = { "migration_control", "MSR_KVM_MIGRATION_CONTROL writes", false, {
 		{ KS_WAY_TP, "kvm_msr", { "tp_msr" }, NULL },
 	} },
 	/* Without these two, VMMs are found by looking through /proc every
 	 * second (milliseconds of CPU each); with them, every 10 s. */
-	{ "vm_create", "VMs created (a VMM found at once, without looking through /proc)", false, {
+	[KS_M_VM_CREATE] = { "vm_create", "VMs created (a VMM found at once, without looking through /proc)", false, {
 		{ KS_WAY_FENTRY, "kvm_dev_ioctl", { "fexit_dev_ioctl" }, NULL },
 	} },
-	{ "vm_release", "VM fds closed (a VM its VMM closed let go at once)", false, {
+	[KS_M_VM_RELEASE] = { "vm_release", "VM fds closed (a VM its VMM closed let go at once)", false, {
 		{ KS_WAY_FENTRY, "kvm_vm_release", { "fentry_vm_release" }, NULL },
 	} },
 };
-const unsigned int ks_nr_hooks = sizeof(ks_hooks) / sizeof(ks_hooks[0]);
 
 const char *ks_way_kind_name(enum ks_way_kind kind)
 {
@@ -110,10 +110,7 @@ const char *ks_way_kind_name(enum ks_way_kind kind)
 
 unsigned int ks_way_opt_in(const struct ks_way *w)
 {
-	if (strcmp(w->target, "kvm_page_fault") && strcmp(w->target, "kvm_mmu_page_fault"))
-		return 0;
-	/* Timing every fault costs a program at both ends of the handler. */
-	return w->kind == KS_WAY_FENTRY ? KS_OPT_FAULT_LATENCY : KS_OPT_FAULT_PROGRAM;
+	return w->opt_in;
 }
 
 const char *ks_way_opt_name(unsigned int opt)
@@ -124,17 +121,31 @@ const char *ks_way_opt_name(unsigned int opt)
 
 int ks_hook_index(const char *name)
 {
-	for (unsigned int i = 0; i < ks_nr_hooks; i++)
+	for (unsigned int i = 0; i < KS_NR_METRICS; i++)
 		if (!strcmp(ks_hooks[i].metric, name))
 			return (int)i;
 	return -1;
 }
 
-bool ks_hook_uses(const struct ks_choice *choices, const char *name, enum ks_way_kind kind)
+bool ks_hook_uses(const struct ks_choice *choices, enum ks_metric m, enum ks_way_kind kind)
 {
-	int i = ks_hook_index(name);
+	return choices[m].way >= 0 && ks_hooks[m].ways[choices[m].way].kind == kind;
+}
 
-	return i >= 0 && choices[i].way >= 0 && ks_hooks[i].ways[choices[i].way].kind == kind;
+void ks_caps_of(const struct ks_choice *choices, struct ks_caps *caps)
+{
+	for (unsigned int i = 0; i < KS_NR_METRICS; i++)
+		caps->have[i] = choices[i].way >= 0;
+	/* Without a program of its own (or without any way), faults come
+	 * from KVM's per-vCPU stats; the loader falls back to a program only
+	 * where those cannot be read. */
+	caps->fault_program = caps->have[KS_M_FAULTS] &&
+			      !ks_hook_uses(choices, KS_M_FAULTS, KS_WAY_KSTATS);
+	caps->fault_latency = ks_hook_uses(choices, KS_M_FAULTS, KS_WAY_FENTRY);
+	caps->page_stats = caps->have[KS_M_PAGE_STATS];
+	caps->gfn_wp = caps->have[KS_M_GFN_WRITE_PROTECT];
+	caps->vm_events = caps->have[KS_M_VM_CREATE] && caps->have[KS_M_VM_RELEASE];
+	caps->rmap_avoided = ks_hook_uses(choices, KS_M_RMAP_ALLOC, KS_WAY_NEW_TP);
 }
 
 static const char *way_unusable(const struct ks_probe *p, const struct ks_way *w,
@@ -179,7 +190,7 @@ int ks_hooks_choose(const struct ks_probe *p, struct ks_choice *choices, unsigne
 			    (opts & KS_OPT_FAULT_PROGRAM) ? KS_OPT_FAULT_PROGRAM : 0;
 	int missing = 0;
 
-	for (unsigned int i = 0; i < ks_nr_hooks; i++) {
+	for (unsigned int i = 0; i < KS_NR_METRICS; i++) {
 		const struct ks_hook *h = &ks_hooks[i];
 		struct ks_choice *c = &choices[i];
 

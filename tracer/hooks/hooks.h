@@ -20,6 +20,13 @@ enum ks_way_kind {
 			 * (bpf/vcpu_stats.bpf.h): no program of its own */
 };
 
+/* The options that ask for opt-in ways. --fault-latency implies
+ * --fault-program (timing faults takes a program on the fault path). */
+enum ks_way_opt {
+	KS_OPT_FAULT_PROGRAM = 1,  /* --fault-program */
+	KS_OPT_FAULT_LATENCY = 2,  /* --fault-latency */
+};
+
 #define KS_MAX_WAYS 3
 #define KS_MAX_PROGS 3
 
@@ -28,17 +35,39 @@ struct ks_way {
 	const char *target;                 /* function or tracepoint name */
 	const char *progs[KS_MAX_PROGS];    /* programs in migrate.bpf.c; none yet = not implemented */
 	const char *limits;                 /* what this way cannot report, or NULL */
+	unsigned int opt_in;                /* KS_OPT_* that asks for it; 0: an ordinary way */
+};
+
+/* Every metric, in the order of ks_hooks[] (and of check's list, the JSON
+ * `attached` record's hooks and export's kvmscope_bpf_metric_available). */
+enum ks_metric {
+	KS_M_LOG_FLAGS,
+	KS_M_SLOT_WRITE_PROTECT,
+	KS_M_GFN_WRITE_PROTECT,
+	KS_M_GET_DIRTY_LOG,
+	KS_M_IOCTL_TIME,
+	KS_M_CLEAR_DIRTY_LOG,
+	KS_M_FAULTS,
+	KS_M_SPLITS,
+	KS_M_TLB_FLUSHES,
+	KS_M_RMAP_ALLOC,
+	KS_M_STATS_READS,
+	KS_M_PAGE_STATS,
+	KS_M_MAP_GPA_RANGE,
+	KS_M_MIGRATION_CONTROL,
+	KS_M_VM_CREATE,
+	KS_M_VM_RELEASE,
+	KS_NR_METRICS
 };
 
 struct ks_hook {
-	const char *metric;
+	const char *metric;                 /* its name in output */
 	const char *what;
 	bool required;                      /* tracing is pointless without it */
 	struct ks_way ways[KS_MAX_WAYS];
 };
 
-extern const struct ks_hook ks_hooks[];
-extern const unsigned int ks_nr_hooks;
+extern const struct ks_hook ks_hooks[KS_NR_METRICS];
 
 /* Outcome of the choice for one hook. */
 struct ks_choice {
@@ -48,12 +77,6 @@ struct ks_choice {
 };
 
 const char *ks_way_kind_name(enum ks_way_kind kind);
-/* The options that ask for opt-in ways. --fault-latency implies
- * --fault-program (timing faults takes a program on the fault path). */
-enum ks_way_opt {
-	KS_OPT_FAULT_PROGRAM = 1,  /* --fault-program */
-	KS_OPT_FAULT_LATENCY = 2,  /* --fault-latency */
-};
 /* The option that asks for this way (KS_OPT_*), or 0 for an ordinary way.
  * Without its option an opt-in way is only a fallback for its hook; with
  * it, it goes first. */
@@ -63,9 +86,22 @@ const char *ks_way_opt_name(unsigned int opt);
 /* Chooses a way for every hook; opts: the KS_OPT_* asked for. Returns the
  * number of required hooks with no usable way (0 = tracing can work). */
 int ks_hooks_choose(const struct ks_probe *p, struct ks_choice *choices, unsigned int opts);
-/* The choice for metric `name` (its index in ks_hooks, or -1), and whether
- * its chosen way is of this kind. */
+/* The metric called `name` in output, or -1. */
 int ks_hook_index(const char *name);
-bool ks_hook_uses(const struct ks_choice *choices, const char *name, enum ks_way_kind kind);
+/* Is metric m's chosen way of this kind? */
+bool ks_hook_uses(const struct ks_choice *choices, enum ks_metric m, enum ks_way_kind kind);
+
+/* What the ways chosen (and attached) give the commands, computed once
+ * from the choices (ks_caps_of) so no command re-derives it. */
+struct ks_caps {
+	bool have[KS_NR_METRICS];     /* a way of the metric is in use */
+	bool fault_program;           /* faults counted by a program on the fault path */
+	bool fault_latency;           /* ... through fentry/fexit, so timed */
+	bool page_stats;              /* page-size stats updates traced (series) */
+	bool gfn_wp;                  /* write protection by min_level traced */
+	bool vm_events;               /* VM creation and release both traced */
+	bool rmap_avoided;            /* series kernel: rmaps not allocated reported */
+};
+void ks_caps_of(const struct ks_choice *choices, struct ks_caps *caps);
 
 #endif

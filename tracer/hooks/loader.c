@@ -62,7 +62,7 @@ static const char *hint(int err)
 /* The hook and way a program belongs to under the current choices. */
 static bool hook_of(const struct ks_loader *l, const char *prog, unsigned int *hook)
 {
-	for (unsigned int i = 0; i < ks_nr_hooks; i++) {
+	for (unsigned int i = 0; i < KS_NR_METRICS; i++) {
 		const struct ks_choice *c = &l->choices[i];
 
 		if (c->way < 0)
@@ -112,7 +112,7 @@ static int try_start(struct ks_loader *l, const struct ks_loader_opts *o)
 	l->skel->rodata->filter_tgid = o->filter_tgid;
 	/* The faults metric's way decides where the dirty-log programs take
 	 * the fault totals from, and whether the fault slots are used. */
-	l->fault_program = !ks_hook_uses(l->choices, "faults", KS_WAY_KSTATS);
+	l->fault_program = !ks_hook_uses(l->choices, KS_M_FAULTS, KS_WAY_KSTATS);
 	l->skel->rodata->fault_source = l->fault_program ? KS_FAULTS_PROGRAM : KS_FAULTS_VCPU_STAT;
 	if (ks_fault_slots_size(l->skel, ks_loader_max_vms(o), l->fault_program,
 				(o->fault_opts & KS_OPT_FAULT_LATENCY) != 0))
@@ -176,8 +176,6 @@ int ks_loader_start(struct ks_loader *l, struct ks_probe *p,
 	memset(l, 0, sizeof(*l));
 	if (ks_require_tracing_privileges(p->kvm_loaded && !p->kvm_builtin))
 		return -1;
-	if (ks_nr_hooks > sizeof(l->choices) / sizeof(l->choices[0]))
-		return ks_err("internal error: too many hooks");
 	if (!p->vmlinux_btf)
 		return ks_err("kernel has no BTF (/sys/kernel/btf/vmlinux): CO-RE programs cannot load");
 	if (ks_hooks_choose(p, l->choices, o->fault_opts))
@@ -185,10 +183,11 @@ int ks_loader_start(struct ks_loader *l, struct ks_probe *p,
 	ks_probe_release_btf(p);
 
 	/* Each retry drops one way for good, so this ends. */
-	for (unsigned int attempt = 0; attempt <= ks_nr_hooks * KS_MAX_WAYS; attempt++) {
+	for (unsigned int attempt = 0; attempt <= KS_NR_METRICS * KS_MAX_WAYS; attempt++) {
 		int rc = try_start(l, o);
 
 		if (rc == 0) {
+			ks_caps_of(l->choices, &l->caps);
 			/* Asked for, but no fault-path way could be used: say so
 			 * (the faults come from KVM's stats instead). */
 			if ((o->fault_opts & KS_OPT_FAULT_PROGRAM) && !l->fault_program)

@@ -15,14 +15,15 @@ struct migrate_bpf;
 
 struct ks_loader {
 	struct migrate_bpf *skel;
-	struct ks_choice choices[32];
+	struct ks_choice choices[KS_NR_METRICS];
+	struct ks_caps caps;        /* what the attached ways give (once started) */
 	/* The faults metric's chosen way puts a program on the fault path
 	 * (rodata fault_source KS_FAULTS_PROGRAM; the fault slots in use). */
 	bool fault_program;
 	unsigned int nr_progs;      /* programs loaded and attached */
 	struct bpf_link *links[KS_LOADER_MAX_LINKS];
 	/* Why a way that the probe found usable failed to attach anyway. */
-	char attach_why[32][KS_MAX_WAYS][96];
+	char attach_why[KS_NR_METRICS][KS_MAX_WAYS][96];
 };
 
 struct ks_loader_opts {

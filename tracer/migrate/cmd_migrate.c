@@ -557,7 +557,7 @@ int cmd_migrate(int argc, char **argv)
 	struct epoll_event out_ev = { .events = 0, .data.u64 = EV_STDOUT };
 	struct ks_probe p;
 	struct run *r;
-	int status = KS_EXIT_FAIL, vm_events;
+	int status = KS_EXIT_FAIL;
 
 	if (argp_parse(&argp, argc, argv, 0, NULL, &a))
 		return KS_EXIT_USAGE;
@@ -623,21 +623,11 @@ int cmd_migrate(int argc, char **argv)
 	epoll_ctl(r->epfd, EPOLL_CTL_ADD, STDOUT_FILENO, &out_ev);
 	r->m.start_ns = ks_now_ns();
 	r->m.cpu_start = ks_self_cpu();
-	vm_events = 0;
-	for (unsigned int i = 0; i < ks_nr_hooks; i++)
-	{
-		if (!strcmp(ks_hooks[i].metric, "faults") && r->l.choices[i].way >= 0)
-			r->m.fault_latency = ks_hooks[i].ways[r->l.choices[i].way].kind == KS_WAY_FENTRY;
-		if (!strcmp(ks_hooks[i].metric, "page_stats"))
-			r->m.page_stats = r->l.choices[i].way >= 0;
-		if (!strcmp(ks_hooks[i].metric, "gfn_write_protect"))
-			r->m.gfn_wp = r->l.choices[i].way >= 0;
-		if (!strcmp(ks_hooks[i].metric, "vm_create") ||
-		    !strcmp(ks_hooks[i].metric, "vm_release"))
-			vm_events += r->l.choices[i].way >= 0;
-	}
+	r->m.fault_latency = r->l.caps.fault_latency;
+	r->m.page_stats = r->l.caps.page_stats;
+	r->m.gfn_wp = r->l.caps.gfn_wp;
 	/* (With -p the look is one process: as cheap as the events.) */
-	r->rescan_ns = vm_events == 2 && !a.run.pid ? RESCAN_EVENTS_NS : RESCAN_NS;
+	r->rescan_ns = r->l.caps.vm_events && !a.run.pid ? RESCAN_EVENTS_NS : RESCAN_NS;
 	r->slack_ns = a.run.interval_ns / 2;
 	{
 		struct ks_json j;
@@ -653,7 +643,7 @@ int cmd_migrate(int argc, char **argv)
 			ks_json_u64(&j, "tracer_user_ns", r->m.cpu_start.user_ns);
 			ks_json_u64(&j, "tracer_sys_ns", r->m.cpu_start.sys_ns);
 			ks_json_obj(&j, "hooks");
-			for (unsigned int i = 0; i < ks_nr_hooks; i++) {
+			for (unsigned int i = 0; i < KS_NR_METRICS; i++) {
 				const struct ks_choice *c = &r->l.choices[i];
 
 				ks_json_str(&j, ks_hooks[i].metric, c->way < 0 ? "unavailable" :
@@ -663,7 +653,7 @@ int cmd_migrate(int argc, char **argv)
 		} else {
 			printf("kvmscope migrate: %u programs attached; tracing %s every %.3f s. Ctrl-C ends.\n",
 			       r->l.nr_progs, a.run.pid ? "one VMM" : "all VMMs", a.run.interval_ns / 1e9);
-			for (unsigned int i = 0; i < ks_nr_hooks; i++)
+			for (unsigned int i = 0; i < KS_NR_METRICS; i++)
 				if (r->l.choices[i].way < 0)
 					printf("  unavailable on this kernel: %s (see 'kvmscope check')\n",
 					       ks_hooks[i].metric);
