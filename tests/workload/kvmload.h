@@ -45,6 +45,7 @@ enum {
 #define KL_PAGE_SIZE	4096ULL
 #define KL_PAGE_SHIFT	12
 #define KL_HUGE_SIZE	(2ULL << 20)
+#define KL_GIGA_SIZE	(1ULL << 30)
 #define KL_MIB		(1ULL << 20)
 
 /*
@@ -72,7 +73,8 @@ enum {
 #define KL_MAX_SLEEP_MS	3600000U
 #define KL_MAX_STATS_READS 1000U
 
-enum kl_backing { KL_BACKING_ANON, KL_BACKING_THP, KL_BACKING_HUGETLB };
+enum kl_backing { KL_BACKING_ANON, KL_BACKING_THP, KL_BACKING_HUGETLB,
+		  KL_BACKING_HUGETLB_1G };
 enum kl_mode { KL_MODE_GET, KL_MODE_MANUAL, KL_MODE_MANUAL_INIT_SET };
 /* --inject-fault: fake a failure in the last iteration to test the checks. */
 enum kl_fault { KL_FAULT_NONE, KL_FAULT_LOST_DIRTY, KL_FAULT_EXTRA_DIRTY,
@@ -95,6 +97,7 @@ struct kl_config {
 	unsigned int stats_fd_delay_ms;	/* --stats-fd-delay-ms */
 	uint64_t clear_chunk_pages;	/* 0: one KVM_CLEAR_DIRTY_LOG per slot */
 	enum kl_fault inject;
+	bool nested;		/* --nested: run a nested guest once (nested.c) */
 };
 
 /*
@@ -288,6 +291,19 @@ void kl_truth_check_memory(const struct kl_truth *t, const struct kl_vm *vm,
 			   const struct kl_phase *ph);
 void kl_truth_inject(struct kl_truth *t, struct kl_vm *vm, enum kl_fault f);
 
+/* nested.c: --nested, an L2 guest with nested paging on an extra vCPU */
+struct kl_nested_result {
+	unsigned int vcpu;	/* its vCPU id: the workload's vCPUs come first */
+	pid_t tid;		/* the thread that ran it (kvmload's main thread) */
+	uint64_t ts_ns;		/* first KVM_RUN entry */
+	uint64_t end_ns;	/* KVM_RUN returned with L1's done exit */
+	unsigned int run_calls;
+	uint64_t exit_code;	/* L2's #VMEXIT as KVM wrote it into L1's VMCB */
+	uint64_t exit_info_1, exit_info_2;
+	bool l2_marker;		/* L2's write reached the code slot */
+};
+void kl_nested_run(struct kl_vm *vm, const struct kl_config *cfg);
+
 /* report.c: JSON lines / human output, and the failure path */
 void kl_report_init(const struct kl_config *cfg);
 void kl_report_start(const struct kl_vm *vm, const struct kl_vcpu *vcpus);
@@ -309,6 +325,7 @@ void kl_report_iteration(unsigned int iteration, uint64_t ts_ns, uint64_t end_ns
 			 uint64_t pages_dirty,
 			 uint64_t pages_cleared);
 void kl_report_stats_read(const struct kl_stats_read *r);
+void kl_report_nested(const struct kl_nested_result *n);
 void kl_report_summary_ok(void);
 
 __attribute__((noreturn, format(printf, 2, 3)))

@@ -139,6 +139,8 @@ int main(int argc, char **argv)
 		kl_report_hold(kl_now_ns(), cfg.hold_ms);
 		sleep_ms(cfg.hold_ms);
 	}
+	if (cfg.nested)
+		kl_nested_run(&vm, &cfg);
 
 	for (i = 0; i < vm.nslots; i++) {
 		kl_dirty_log_set(&vm, &vm.slots[i], true);

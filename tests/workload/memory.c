@@ -19,8 +19,12 @@
 #ifndef MAP_HUGE_2MB
 #define MAP_HUGE_2MB (21 << MAP_HUGE_SHIFT)
 #endif
+#ifndef MAP_HUGE_1GB
+#define MAP_HUGE_1GB (30 << MAP_HUGE_SHIFT)
+#endif
 
 #define HUGEPAGES_2M "/sys/kernel/mm/hugepages/hugepages-2048kB/"
+#define HUGEPAGES_1G "/sys/kernel/mm/hugepages/hugepages-1048576kB/"
 #define THP_ENABLED "/sys/kernel/mm/transparent_hugepage/enabled"
 
 static long read_long(const char *path)
@@ -110,6 +114,35 @@ static void alloc_hugetlb(struct kl_memory *m, size_t bytes)
 	m->map_bytes = bytes;
 }
 
+/*
+ * 1 GiB pages: the kernel has them only if reserved, in practice on its
+ * command line (hugepagesz=1G hugepages=N), since memory that contiguous is
+ * rarely free later.  The mapping is 1 GiB aligned, as KVM needs it to map
+ * the guest with 1 GiB TDP entries (with a 1 GiB aligned GPA).
+ */
+static void alloc_hugetlb_1g(struct kl_memory *m, size_t bytes)
+{
+	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | MAP_HUGE_1GB,
+		       -1, 0);
+
+	if (p == MAP_FAILED) {
+		int err = errno;
+		long free_pages = read_long(HUGEPAGES_1G "free_hugepages");
+		long total = read_long(HUGEPAGES_1G "nr_hugepages");
+
+		if (err == ENOMEM || err == EINVAL)
+			kl_skip("--backing hugetlb-1g: need %zu free 1 GiB huge pages, %ld of %ld are free; reserve them at boot (hugepagesz=1G hugepages=N) (mmap: %s)",
+				(size_t)(bytes / KL_GIGA_SIZE), free_pages, total, strerror(err));
+		kl_fail("mmap MAP_HUGETLB|MAP_HUGE_1GB of %zu MiB failed: %s", bytes >> 20,
+			strerror(err));
+	}
+	m->base = p;
+	m->bytes = bytes;
+	m->map = p;
+	m->map_bytes = bytes;
+}
+
 void kl_memory_alloc(struct kl_memory *m, size_t bytes, enum kl_backing b)
 {
 	switch (b) {
@@ -132,6 +165,9 @@ void kl_memory_alloc(struct kl_memory *m, size_t bytes, enum kl_backing b)
 		break;
 	case KL_BACKING_HUGETLB:
 		alloc_hugetlb(m, bytes);
+		break;
+	case KL_BACKING_HUGETLB_1G:
+		alloc_hugetlb_1g(m, bytes);
 		break;
 	}
 }

@@ -20,9 +20,12 @@ static const char usage_text[] =
 "  --vcpus N              vCPUs, one thread each (1..256, default 1)\n"
 "  --mem-per-vcpu MIB     test memory per vCPU in MiB (default 64;\n"
 "                         vcpus * MIB at most 2048)\n"
-"  --slots K              split the test memory into K memslots, each a\n"
-"                         whole number of 2 MiB (1..256, default 1)\n"
-"  --backing TYPE         anon | thp | hugetlb (default anon)\n"
+"  --slots K              split the test memory into K memslots of equal\n"
+"                         size (1..256, default 1): each a whole number of\n"
+"                         2 MiB, or with --backing anon of 64 pages\n"
+"  --backing TYPE         anon | thp | hugetlb | hugetlb-1g (default anon;\n"
+"                         hugetlb-1g: 1 GiB pages, test memory a whole\n"
+"                         number of GiB)\n"
 "  --iterations I         dirty-log iterations (1..65535, default 3)\n"
 "  --write-percent P      share of its pages each vCPU writes per\n"
 "                         iteration (1..100, default 100)\n"
@@ -45,6 +48,10 @@ static const char usage_text[] =
 "  --map-gpa-calls N      each vCPU makes N KVM_HC_MAP_GPA_RANGE hypercalls\n"
 "                         per iteration, one page each (0..100000,\n"
 "                         default 0): the SEV page-status interface\n"
+"  --nested               once, after populating (and --hold-ms), run a\n"
+"                         nested guest with nested paging on an extra\n"
+"                         vCPU: KVM's first shadow root for this VM (AMD\n"
+"                         hosts with nested SVM; docs/kvmload.md)\n"
 "  --json                 JSON lines ground truth on stdout\n"
 "  --inject-fault KIND    test the checks: in the last iteration pretend\n"
 "                         lost-dirty | extra-dirty | bad-value (exits 1)\n"
@@ -108,6 +115,7 @@ static const char *const backing_names[] = {
 	[KL_BACKING_ANON] = "anon",
 	[KL_BACKING_THP] = "thp",
 	[KL_BACKING_HUGETLB] = "hugetlb",
+	[KL_BACKING_HUGETLB_1G] = "hugetlb-1g",
 };
 
 static const char *const mode_names[] = {
@@ -148,6 +156,9 @@ static unsigned int parse_enum(const char *opt, const char *s,
 	if (n == 3)
 		usage_error("%s: unknown value '%s' (expected %s, %s or %s)",
 			    opt, s, names[0], names[1], names[2]);
+	if (n == 4)
+		usage_error("%s: unknown value '%s' (expected %s, %s, %s or %s)",
+			    opt, s, names[0], names[1], names[2], names[3]);
 	usage_error("%s: unknown value '%s'", opt, s);
 }
 
@@ -155,7 +166,7 @@ enum {
 	OPT_VCPUS = 256, OPT_MEM, OPT_SLOTS, OPT_BACKING, OPT_ITERATIONS,
 	OPT_WRITE_PERCENT, OPT_MODE, OPT_CLEAR_CHUNK, OPT_PAUSE, OPT_HOLD,
 	OPT_JSON, OPT_INJECT, OPT_HELP, OPT_NO_STATS_FD, OPT_STATS_READS,
-	OPT_MAP_GPA_CALLS, OPT_STATS_FD_DELAY,
+	OPT_MAP_GPA_CALLS, OPT_STATS_FD_DELAY, OPT_NESTED,
 };
 
 static const struct option long_options[] = {
@@ -175,6 +186,7 @@ static const struct option long_options[] = {
 	{ "stats-fd-delay-ms", required_argument, NULL, OPT_STATS_FD_DELAY },
 	{ "map-gpa-calls", required_argument, NULL, OPT_MAP_GPA_CALLS },
 	{ "inject-fault", required_argument, NULL, OPT_INJECT },
+	{ "nested", no_argument, NULL, OPT_NESTED },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -183,7 +195,7 @@ static const struct option long_options[] = {
 static void check_combination(const struct kl_config *c)
 {
 	uint64_t total_mib = (uint64_t)c->vcpus * c->mem_per_vcpu_mib;
-	uint64_t slot_mib;
+	uint64_t slot_pages;
 
 	if (total_mib > KL_TEST_MAX_MIB)
 		usage_error("--vcpus %u x --mem-per-vcpu %u = %llu MiB exceeds the %u MiB the 32-bit guest can address",
@@ -193,21 +205,36 @@ static void check_combination(const struct kl_config *c)
 		usage_error("--vcpus %u x --mem-per-vcpu %u = %llu MiB is not a whole number of 2 MiB",
 			    c->vcpus, c->mem_per_vcpu_mib,
 			    (unsigned long long)total_mib);
-	/* Whole 2 MiB slots keep GPA and HVA huge-page aligned in every slot. */
-	if (total_mib % (2ULL * c->slots) != 0)
+	/*
+	 * Whole 2 MiB slots keep GPA and HVA huge-page aligned in every slot.
+	 * 4 KiB backing needs no more than whole 64-page words of the dirty
+	 * bitmap (KVM_CLEAR_DIRTY_LOG works on them): many small slots, as a
+	 * VMM with memory hotplug has.
+	 */
+	if (c->backing == KL_BACKING_ANON) {
+		uint64_t pages = total_mib * (KL_MIB / KL_PAGE_SIZE);
+
+		if (pages % c->slots || (pages / c->slots) % 64)
+			usage_error("--slots %u: %llu MiB of test memory does not split into %u slots of a whole number of 64 pages each",
+				    c->slots, (unsigned long long)total_mib, c->slots);
+	} else if (total_mib % (2ULL * c->slots) != 0) {
 		usage_error("--slots %u: %llu MiB of test memory does not split into %u slots of a whole number of 2 MiB each",
 			    c->slots, (unsigned long long)total_mib, c->slots);
-	slot_mib = total_mib / c->slots;
+	}
+	if (c->backing == KL_BACKING_HUGETLB_1G && total_mib % 1024)
+		usage_error("--backing hugetlb-1g: %llu MiB of test memory is not a whole number of 1 GiB pages",
+			    (unsigned long long)total_mib);
+	slot_pages = total_mib * (KL_MIB / KL_PAGE_SIZE) / c->slots;
 	if (c->stats_reads && c->no_stats_fd)
 		usage_error("--stats-reads needs the stats fds that --no-stats-fd gives up");
 	if (c->stats_fd_delay_ms && c->no_stats_fd)
 		usage_error("--stats-fd-delay-ms delays the stats fds that --no-stats-fd gives up");
 	if (c->clear_chunk_pages && c->mode == KL_MODE_GET)
 		usage_error("--clear-chunk-pages only applies to --mode manual or manual-init-set");
-	if (c->clear_chunk_pages > slot_mib * KL_MIB / KL_PAGE_SIZE)
+	if (c->clear_chunk_pages > slot_pages)
 		usage_error("--clear-chunk-pages %llu is larger than a slot (%llu pages)",
 			    (unsigned long long)c->clear_chunk_pages,
-			    (unsigned long long)(slot_mib * KL_MIB / KL_PAGE_SIZE));
+			    (unsigned long long)slot_pages);
 }
 
 void kl_parse_options(int argc, char **argv, struct kl_config *c)
@@ -239,7 +266,7 @@ void kl_parse_options(int argc, char **argv, struct kl_config *c)
 			c->slots = parse_small("--slots", optarg, 1, KL_MAX_SLOTS);
 			break;
 		case OPT_BACKING:
-			c->backing = parse_enum("--backing", optarg, backing_names, 3);
+			c->backing = parse_enum("--backing", optarg, backing_names, 4);
 			break;
 		case OPT_ITERATIONS:
 			c->iterations = parse_small("--iterations", optarg, 1,
@@ -282,6 +309,9 @@ void kl_parse_options(int argc, char **argv, struct kl_config *c)
 			break;
 		case OPT_JSON:
 			c->json = true;
+			break;
+		case OPT_NESTED:
+			c->nested = true;
 			break;
 		case OPT_INJECT:
 			c->inject = 1 + parse_enum("--inject-fault", optarg,

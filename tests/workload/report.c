@@ -167,6 +167,7 @@ void kl_report_start(const struct kl_vm *vm, const struct kl_vcpu *vcpus)
 	jl_u64(&j, "vcpu_stats_fds", vm->vcpu_stats_fds);
 	jl_u64(&j, "stats_reads", R.cfg->stats_reads);
 	jl_str(&j, "inject_fault", kl_fault_name(c->inject));
+	jl_bool(&j, "nested", c->nested);
 	jl_u64(&j, "tag_base", KL_TAG_BASE);
 	jl_u64(&j, "test_gpa", KL_TEST_GPA);
 	jl_u64(&j, "test_bytes", vm->mem.bytes);
@@ -449,6 +450,30 @@ void kl_report_stats_read(const struct kl_stats_read *r)
 		jl_u64(&j, "pf_taken", r->pf_taken);
 		jl_u64(&j, "pf_fast", r->pf_fast);
 	}
+	jl_end(&j);
+}
+
+void kl_report_nested(const struct kl_nested_result *n)
+{
+	struct jline j;
+
+	if (!R.cfg->json) {
+		printf("nested: L2 ran on vCPU %u in %.3f ms (%u KVM_RUN), exit code 0x%llx, marker %s\n",
+		       n->vcpu, ms(n->end_ns - n->ts_ns), n->run_calls,
+		       (unsigned long long)n->exit_code, n->l2_marker ? "written" : "missing");
+		fflush(stdout);
+		return;
+	}
+	jl_begin(&j, "nested", n->ts_ns);
+	jl_u64(&j, "end_ns", n->end_ns);
+	jl_u64(&j, "dur_ns", n->end_ns - n->ts_ns);
+	jl_u64(&j, "vcpu", n->vcpu);
+	jl_int(&j, "tid", n->tid);
+	jl_u64(&j, "run_calls", n->run_calls);
+	jl_u64(&j, "exit_code", n->exit_code);
+	jl_u64(&j, "exit_info_1", n->exit_info_1);
+	jl_u64(&j, "exit_info_2", n->exit_info_2);
+	jl_bool(&j, "l2_marker", n->l2_marker);
 	jl_end(&j);
 }
 
