@@ -102,11 +102,10 @@ int main(void)
 	for (unsigned int i = 0; i < ks_nr_hooks; i++)
 		required += ks_hooks[i].required;
 	missing = ks_hooks_choose(&none, c, 0);
-	CHECK("no BTF: every required hook missing", missing == required,
-	      "missing %d, required %d", missing, required);
+	ASSERT_EQ("no BTF: every required hook missing", missing, required);
 	CHECK("no BTF: reasons given", c[0].way == -1 && c[0].why_not[0] != NULL, "no reason");
-	CHECK("at least one required hook", required > 0, "none");
-	CHECK("hook table fits the loader", ks_nr_hooks <= 32, "%u hooks", ks_nr_hooks);
+	ASSERT_GE("at least one required hook", required, 1);
+	ASSERT_LE("hook table fits the loader", ks_nr_hooks, 32);
 
 	/* Where faults come from, by options and by what the kernel has. */
 	{
@@ -130,8 +129,7 @@ int main(void)
 		for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
 			const char *got = faults_way(cases[k].stats, cases[k].fentry, cases[k].opts);
 
-			CHECK(cases[k].name, !strcmp(got, cases[k].want), "got %s, want %s", got,
-			      cases[k].want);
+			ASSERT_STREQ(cases[k].name, got, cases[k].want);
 		}
 	}
 	UNIT_EXIT();
