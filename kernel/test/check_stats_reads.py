@@ -11,7 +11,7 @@ Usage: check_stats_reads.py LABEL LOG   (PASS/FAIL lines; exit 1 on failure)
 import os
 import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "tests", "e2e"))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "tests", "lab"))
 from labcheck import exit_status, result  # noqa: E402
 import json  # noqa: E402
 
