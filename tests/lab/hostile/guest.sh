@@ -89,19 +89,27 @@ else
 fi
 
 # --- signals ------------------------------------------------------------------
-# During attach: loading the programs takes seconds under TCG.
+# During attach: loading the programs takes seconds under TCG, so a SIGINT
+# soon after the start normally lands there. Where it lands is timing, not
+# judged: the behaviour is, for the phase it reached (the "attached" record
+# says which): before it, one "interrupted" line and exit 130; after it, the
+# run's clean end (summary, exit 0).
 timeout 60 kvmscope migrate --json >$T/out 2>$T/err &
 p=$!
 sleep 0.2
 kill -INT $p
 wait $p; rc=$?
 if grep -q '"type":"attached"' $T/out; then
-	echo "NOTE SIGINT came after attach (machine too fast for this case)"
-fi
-if [ $rc = 130 ] && [ "$(lines $T/err)" = 1 ] && grep -q "interrupted" $T/err; then
-	pass "SIGINT during attach: exit 130"
+	echo "NOTE SIGINT came after attach (machine too fast for this case): checked as during the run"
+	if [ $rc = 0 ] && tail -n 1 $T/out | grep -q '"type":"summary"' && [ ! -s $T/err ]; then
+		pass "SIGINT during attach: exit 130 (after it: summary, exit 0)"
+	else
+		fail "SIGINT during attach: exit 130 (after it: summary, exit 0)" "exit $rc after attach: $(head -c 300 $T/err)"
+	fi
+elif [ $rc = 130 ] && [ "$(lines $T/err)" = 1 ] && grep -q "interrupted" $T/err && [ ! -s $T/out ]; then
+	pass "SIGINT during attach: exit 130 (after it: summary, exit 0)"
 else
-	fail "SIGINT during attach: exit 130" "exit $rc: $(head -c 300 $T/err)"
+	fail "SIGINT during attach: exit 130 (after it: summary, exit 0)" "exit $rc: $(head -c 300 $T/err) stdout: $(head -c 100 $T/out)"
 fi
 for sig in INT TERM; do
 	timeout 120 kvmscope migrate --json -i 200ms >$T/out 2>$T/err &
