@@ -10,14 +10,27 @@ import sys
 
 _failed = 0
 _required = 0
+_passed = 0
+_ground = 0
 _label = None
 
 
 def result(ok, label, what, detail=""):
     """One case line for tests/run; remembers failures for exit_status()."""
-    global _failed
+    global _failed, _passed, _label
     print(f"PASS {label}: {what}" if ok else f"FAIL {label}: {what}: {detail}")
     _failed += 0 if ok else 1
+    _passed += 1 if ok else 0
+    _label = _label or label.split(":")[0]
+
+
+def ground(ok, label, what, detail=""):
+    """A check against ground truth: what kvmload measured or KVM reported
+    to it, KVM's own statistics, QEMU's answers, /proc. One case line as
+    result(); counted apart (exit_status() prints how many passed)."""
+    global _ground
+    result(ok, label, what, detail)
+    _ground += 1 if ok else 0
 
 
 def require(ok, label, what, detail=""):
@@ -35,8 +48,11 @@ def require(ok, label, what, detail=""):
 
 
 def exit_status():
-    if _required:
-        print(f"NOTE {_label}: {_required} preconditions checked (not counted as passes)")
+    """The checker's exit status, after its closing NOTE: how many of its
+    passes compared kvmscope with ground truth (tests/run adds them up),
+    and how many preconditions it checked."""
+    print(f"NOTE {_label}: {_ground} of {_passed} passes against ground truth; "
+          f"{_required} preconditions checked (not counted as passes)")
     return 1 if _failed else 0
 
 

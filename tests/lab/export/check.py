@@ -30,7 +30,7 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import labcheck  # noqa: E402
-from labcheck import exit_status, records, require, result, rmap_bytes, sections  # noqa: E402
+from labcheck import exit_status, records, require, result, rmap_bytes, sections, ground  # noqa: E402
 
 SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (\S+)$')
 LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
@@ -163,10 +163,10 @@ def main():
 
     for v in ("0", "1"):
         got = val("kvmscope_vcpu_io_exits_total", vcpu=v)
-        result(got == 1 + len(iters), L, f"vCPU {v} io exits = phases kvmload ran ({1 + len(iters)})", f"{got}")
+        ground(got == 1 + len(iters), L, f"vCPU {v} io exits = phases kvmload ran ({1 + len(iters)})", f"{got}")
     for op, recs_op in (("get", gets), ("clear", clears)):
         n = val("kvmscope_dirty_log_ioctl_seconds_count", op=op)
-        result(n == len(recs_op) and n > 0, L, f"{op} ioctls counted = kvmload's ({len(recs_op)})", f"{n}")
+        ground(n == len(recs_op) and n > 0, L, f"{op} ioctls counted = kvmload's ({len(recs_op)})", f"{n}")
         # Each ioctl is timed whole in the kernel; kvmload times it around
         # the system call, which under TCG adds hundreds of microseconds
         # (check_migrate.py compares single ioctls): so no ioctl may look
@@ -174,21 +174,21 @@ def main():
         # every bound, at least as many observations as kvmload has ioctls
         # that short; for the sum: no more than kvmload's.
         s = val("kvmscope_dirty_log_ioctl_seconds_sum", op=op)
-        truth = sum(r["dur_ns"] for r in recs_op) / 1e9
-        result(s is not None and 0 < s <= truth, L,
-               f"{op} ioctl time {s * 1e3:.3f} ms, kvmload measured {truth * 1e3:.3f} ms around the calls",
-               f"{s} vs {truth}")
+        measured = sum(r["dur_ns"] for r in recs_op) / 1e9
+        ground(s is not None and 0 < s <= measured, L,
+               f"{op} ioctl time {s * 1e3:.3f} ms, kvmload measured {measured * 1e3:.3f} ms around the calls",
+               f"{s} vs {measured}")
         buckets = sorted((float(lab(k)["le"]), v) for k, v in mine.items()
                          if k[0] == "kvmscope_dirty_log_ioctl_seconds_bucket" and lab(k).get("op") == op)
         short = [(le, v, sum(1 for r in recs_op if r["dur_ns"] / 1e9 <= le)) for le, v in buckets]
-        result(buckets and all(v >= n for _, v, n in short), L,
+        ground(buckets and all(v >= n for _, v, n in short), L,
                f"{op} ioctl latency histogram: never slower than kvmload's timing of the same calls",
                f"(le, exporter, kvmload): {[x for x in short if x[1] < x[2]][:3]}")
     d = val("kvmscope_dirty_pages_total")
-    result(d == sum(r["pages_dirty"] for r in gets), L, f"dirty pages = kvmload's ({d})",
+    ground(d == sum(r["pages_dirty"] for r in gets), L, f"dirty pages = kvmload's ({d})",
            f"{d} vs {sum(r['pages_dirty'] for r in gets)}")
     c = val("kvmscope_dirty_pages_cleared_total")
-    result(c == sum(r["pages_cleared"] for r in clears), L, f"cleared pages = kvmload's ({c})",
+    ground(c == sum(r["pages_cleared"] for r in clears), L, f"cleared pages = kvmload's ({c})",
            f"{c} vs {sum(r['pages_cleared'] for r in clears)}")
 
     # histogram shape, every histogram of the scrape
@@ -229,7 +229,7 @@ def main():
             written[str(r["vcpu"])] = written.get(str(r["vcpu"]), 0) + r["pages_written"]
     wpf = {v: val("kvmscope_write_protect_faults_total", vcpu=v) for v in written}
     off = [(v, wpf[v], n) for v, n in written.items() if wpf[v] is None or abs(wpf[v] - n) > 0.01 * n]
-    result(written and not off, L, f"write-protect faults per vCPU within 1% of the pages each wrote "
+    ground(written and not off, L, f"write-protect faults per vCPU within 1% of the pages each wrote "
            f"while protected ({written})", f"(vcpu, faults, pages): {off}")
 
     # The default exporter (no program on the fault path): the fault series

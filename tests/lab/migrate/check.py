@@ -17,7 +17,7 @@ from collections import defaultdict
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import labcheck  # noqa: E402
-from labcheck import exit_status, require, result  # noqa: E402
+from labcheck import exit_status, require, result, ground  # noqa: E402
 
 # The lab kernel has the KVM series (--series): its fields must be there.
 SERIES = False
@@ -160,7 +160,7 @@ def check_kvm_stat_faults(label, truth, mig, pid, vs):
         got[r["iteration"]][0] += r["wp_faults"]
         got[r["iteration"]][1] += r["faults"]
     bad = [(it, tuple(got[it]), w) for it, w in sorted(want.items()) if tuple(got[it]) != w]
-    result(want and not bad and not unknown, label,
+    ground(want and not bad and not unknown, label,
            f"write-protect faults and faults per iteration equal kvmload's own pf_fast and pf_taken "
            f"deltas, exactly ({', '.join(f'{w[0]}/{w[1]}' for _, w in sorted(want.items()))})",
            f"(iteration, tracer, kvmload): {bad[:3]}; unknown in {unknown[:3]}" if want
@@ -184,14 +184,14 @@ def check_kvm_stat_faults(label, truth, mig, pid, vs):
     kl = {v: (p[1], p[0]) for v, p in last.items()}
     klsum = (sum(v[0] for v in kl.values()), sum(v[1] for v in kl.values()))
     if src[-1:] == ["fd"]:
-        result(last and per_vcpu == kl and
+        ground(last and per_vcpu == kl and
                sum(v[1] for v in per_vcpu.values()) == vs["wp_faults"] and
                sum(v[0] for v in per_vcpu.values()) == vs["faults"], label,
                f"faults and write-protect faults per vCPU ({per_vcpu}) equal kvmload's last pf_taken "
                f"and pf_fast and add up to the VM's (stats read through {src})",
                f"VM {vs['faults']}/{vs['wp_faults']}, per vCPU {per_vcpu}, kvmload {kl}")
     else:
-        result(last and not per_vcpu and vs["faults"] <= klsum[0] and vs["wp_faults"] <= klsum[1],
+        ground(last and not per_vcpu and vs["faults"] <= klsum[0] and vs["wp_faults"] <= klsum[1],
                label, f"stats read through {src} only: no per-vCPU faults, the VM's "
                f"({vs['faults']}/{vs['wp_faults']}) at most kvmload's last pf_taken/pf_fast {klsum}",
                f"per vCPU {per_vcpu}, kvmload {kl}")
@@ -224,18 +224,18 @@ def check_run(label, truth, mig, mode, backing, counters=True, latency=False, pr
     off = sorted(r["slot"] for r in memslot if r["logging"] == "off")
     t_on = sorted(r["slot"] for r in truth if r.get("op") == "enable_log")
     t_off = sorted(r["slot"] for r in truth if r.get("op") == "disable_log")
-    result(on == t_on and off == t_off, label, f"logging on/off seen for slots {t_on}",
+    ground(on == t_on and off == t_off, label, f"logging on/off seen for slots {t_on}",
            f"tracer on {on} off {off}, kvmload on {t_on} off {t_off}")
 
     # Every sync: count, dirty pages per slot and iteration, timing window.
     t_get = {(r["slot"], r["iteration"]): r for r in truth if r.get("op") == "get_dirty_log"}
     m_get = {(r["slot"], r["iteration"]): r for r in by_type(mig, "dirty_log", pid) if r["op"] == "get"}
-    result(set(t_get) == set(m_get), label,
+    ground(set(t_get) == set(m_get), label,
            f"{len(t_get)} KVM_GET_DIRTY_LOG calls, by slot and iteration",
            f"tracer {sorted(m_get)} vs kvmload {sorted(t_get)}")
     bad = [(k, m_get[k]["pages_dirty"], t_get[k]["pages_dirty"]) for k in t_get
            if k in m_get and m_get[k]["pages_dirty"] != t_get[k]["pages_dirty"]]
-    result(not bad, label, "dirty pages per slot and iteration equal KVM's report to kvmload",
+    ground(not bad, label, "dirty pages per slot and iteration equal KVM's report to kvmload",
            f"(slot, iteration, tracer, kvmload): {bad[:4]}")
     # The traced duration is the whole ioctl system call in the kernel;
     # kvmload's adds the syscall instruction and its two clock reads (a few
@@ -281,7 +281,7 @@ def check_run(label, truth, mig, mode, backing, counters=True, latency=False, pr
         if gap > max(0.1 * t["dur_ns"], IOCTL_GAP_NS):
             far.append((k, t["dur_ns"], m["dur_ns"], before, after))
     gaps.sort()
-    result(len(gaps) == len(t_all) and not outside, label,
+    ground(len(gaps) == len(t_all) and not outside, label,
            f"{len(gaps)} ioctls traced, each inside kvmload's timing of it",
            f"matched {len(gaps)}/{len(t_all)}, outside: {outside[:3]}")
     if gaps:
@@ -301,7 +301,7 @@ def check_run(label, truth, mig, mode, backing, counters=True, latency=False, pr
         for r in by_type(mig, "dirty_log", pid):
             if r["op"] == "clear":
                 m_clear[(r["slot"], r["iteration"])] += r["pages_cleared"]
-        result(dict(t_clear) == dict(m_clear), label,
+        ground(dict(t_clear) == dict(m_clear), label,
                "pages re-protected by KVM_CLEAR_DIRTY_LOG per slot and iteration",
                f"tracer {dict(m_clear)} vs kvmload {dict(t_clear)}")
 
@@ -380,7 +380,7 @@ def check_program_faults(label, truth, mig, pid, vs, mode):
         want, got = r["pages_written_protected"], wp[r["iteration"]]
         errs.append((abs(got - want) / want if want else (0 if got == 0 else 1), r["iteration"], got, want))
     worst = max(errs) if errs else None
-    result(errs and worst[0] <= 0.01, label,
+    ground(errs and worst[0] <= 0.01, label,
            f"write-protect faults per iteration within 1% of the pages written while protected "
            f"(worst {worst[0] * 100:.2f}%)" if errs else "write-protect faults per iteration",
            f"(error, iteration, faults, pages): {sorted(errs, reverse=True)[:3]}")
@@ -394,7 +394,7 @@ def check_program_faults(label, truth, mig, pid, vs, mode):
             want[r["vcpu"]] += r["pages_written"]
     off = [(v, per_vcpu.get(v), n) for v, n in sorted(want.items())
            if abs(per_vcpu.get(v, 0) - n) > 0.01 * n]
-    result(sum(per_vcpu.values()) == vs["wp_faults"] and not off, label,
+    ground(sum(per_vcpu.values()) == vs["wp_faults"] and not off, label,
            f"write-protect faults per vCPU ({per_vcpu}) add up to the VM's and match each vCPU's protected writes",
            f"VM {vs['wp_faults']}, per vCPU {per_vcpu}; (vcpu, faults, pages): {off}")
     # KVM fixes a write-protect fault in its fast path (pf_fast) when the
@@ -414,7 +414,7 @@ def check_program_faults(label, truth, mig, pid, vs, mode):
                 slow += max(ag["faults"]["stat_delta"] - ag["wp_faults"]["stat_delta"], 0)
     seen, stat = sum(a["seen"] for a in wpc), sum(a["stat_delta"] for a in wpc)
     tol = 0.01 * max(seen, 1)
-    result(wpc and stat - tol <= seen <= stat + slow + tol, label,
+    ground(wpc and stat - tol <= seen <= stat + slow + tol, label,
            f"write-protect faults agree with the stats fd's pf_fast ({seen} vs {stat}, at most "
            f"{slow} more through KVM's slow path, over {len(wpc)} intervals)",
            f"{seen} traced vs pf_fast {stat} + slow path {slow}" if wpc else "nothing compared")
@@ -451,7 +451,7 @@ def check_run_rest(label, truth, mig, pid, start, vs, mode):
     # made (one page each), and no MSR_KVM_MIGRATION_CONTROL write.
     calls = sum(r["map_gpa_calls"] for r in by_type(truth, "vcpu"))
     got = (vs["map_gpa_range_hypercalls"], vs["map_gpa_range_pages"], vs["migration_control_writes"])
-    result(calls and got == (calls, calls, 0), label,
+    ground(calls and got == (calls, calls, 0), label,
            f"{calls} KVM_HC_MAP_GPA_RANGE hypercalls of one page each, no migration-control MSR write",
            f"traced (calls, pages, MSR writes) {got}")
 
@@ -488,7 +488,7 @@ def check_run_rest(label, truth, mig, pid, start, vs, mode):
     bad_eq = [c for c in comps if c[1]["relation"] == "equal" and not labcheck.agrees(c[1])]
     within = [c for c in comps if c[1]["relation"] == "within"]
     bad_in = [c for c in within if not labcheck.agrees(c[1])]
-    result(comps and not bad_eq and not nostat and len(bad_in) <= max(1, len(within) // 5), label,
+    ground(comps and not bad_eq and not nostat and len(bad_in) <= max(1, len(within) // 5), label,
            f"event counts agree with stats deltas ({len(comps)} interval comparisons, "
            f"{len(bad_in)} fault comparisons off)",
            f"equal broken: {bad_eq[:2]}; within broken: {bad_in[:2]}; without their stat: {nostat[:2]}"
@@ -535,7 +535,7 @@ def check_run_rest(label, truth, mig, pid, start, vs, mode):
                     bad.append((lvl, ts, d, cum))
         moved = sum(1 for xs in seq.values() for x in xs if x[3] != 0)
         moved_exact = sum(1 for lvl, i in exact if seq[lvl][i][3] != 0)
-        result(exact and not bad and moved > 0, label,
+        ground(exact and not bad and moved > 0, label,
                f"page-size stats updates, summed, equal the pages_4k/2m/1g change in every "
                f"settled interval ({len(exact)} of {sum(map(len, seq.values()))} comparisons settled, "
                f"{moved_exact} of them with a change, {moved} in all; {inflight} off by updates in flight "
@@ -569,7 +569,7 @@ def check_run_rest(label, truth, mig, pid, start, vs, mode):
         if not quiet and last >= 0:
             print(f"NOTE {label}: no settled boundary with kvmload quiet: page-size run sums "
                   f"compared from the tracer's first, within {threads} updates in flight")
-        result(last >= 0 and all(abs(d) <= bound for d in run_diff.values()), label,
+        ground(last >= 0 and all(abs(d) <= bound for d in run_diff.values()), label,
                f"page-size stats updates summed over the run ({last - frm} intervals, from a settled "
                f"boundary {'with kvmload quiet' if quiet else '(none quiet)'} to the last settled one) "
                f"equal the pages_4k/2m/1g change" + (f" within {bound}" if bound else ""),
@@ -583,7 +583,7 @@ def check_run_rest(label, truth, mig, pid, start, vs, mode):
         n = sum(r.get("stats_reads", 0) for r in by_type(mig, "interval", pid))
         b = sum(r.get("stats_read_bytes", 0) for r in by_type(mig, "interval", pid))
         way = attached[0]["hooks"].get("stats_reads") if attached else None
-        result(n == summ["stats_reads"] and b == summ["stats_read_bytes"], label,
+        ground(n == summ["stats_reads"] and b == summ["stats_read_bytes"], label,
                f"stats fd reads counted through {way}: {n} reads, {b} bytes = kvmload's",
                f"kvmload read {summ['stats_reads']} times, {summ['stats_read_bytes']} bytes")
     check_exit(label, pid, mig)
@@ -610,12 +610,12 @@ def check_tracer_cpu(label, name, sections, mrecs):
     for r in ivs:
         per_vm[r["pid"]] += r.get("tracer_user_ns", 0) + r.get("tracer_sys_ns", 0)
     worst = max(per_vm.values(), default=0)
-    result(worst <= proc_ns + tick_ns, label,
+    ground(worst <= proc_ns + tick_ns, label,
            f"{name}: a VM's intervals sum to at most the tracer's CPU from /proc",
            f"{worst / 1e6:.0f} ms > {proc_ns / 1e6:.0f} ms: {dict(per_vm)}")
     summ = by_type(mrecs, "summary")
     total = summ[0].get("tracer_user_ns", -1) + summ[0].get("tracer_sys_ns", -1) if summ else -2
-    result(total + tick_ns >= proc_ns, label,
+    ground(total + tick_ns >= proc_ns, label,
            f"{name}: the summary's CPU is the whole process's (at least /proc's before it)",
            f"{total / 1e6:.0f} ms < {proc_ns / 1e6:.0f} ms")
     print(f"NOTE {label}: {name}: tracer CPU {proc_ns / 1e6:.0f} ms (/proc), summary {total / 1e6:.0f} ms, "

@@ -18,7 +18,7 @@ import re
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from labcheck import exit_status, records, require, result, sections  # noqa: E402
+from labcheck import exit_status, records, require, result, sections, ground  # noqa: E402
 
 PAGE = 4096
 
@@ -114,7 +114,7 @@ def main():
     result(len(logged) > 0, L, "dirty logging turned on during the migration",
            "no memslot record with logging on")
     bad = {f"{k[1]}:{k[0]}": iters.get(k, 0) for k in logged if iters.get(k, 0) != n_sync}
-    result(not bad and logged, L,
+    ground(not bad and logged, L,
            f"sync iterations per logged slot = QEMU dirty-sync-count ({n_sync}, {len(logged)} slots)",
            f"as:slot -> iterations seen {bad}")
 
@@ -134,7 +134,7 @@ def main():
         print(f"NOTE dirty-log enable: {len(logged)} slots, {enable_ns / 1e6:.2f} ms in "
               f"KVM_SET_USER_MEMORY_REGION; enable to end of first sync {span / 1e6:.1f} ms; "
               f"QEMU setup-time {mig['setup-time']} ms")
-        result(first_on >= t_migrate, L, "dirty logging turned on after QMP migrate",
+        ground(first_on >= t_migrate, L, "dirty logging turned on after QMP migrate",
                f"{(t_migrate - first_on) / 1e6:.1f} ms before")
         print(f"NOTE enable + first sync {'within' if 0 < span <= setup_ns else 'NOT within'} "
               f"QEMU's setup-time; time enabling dirty logging "
@@ -165,13 +165,13 @@ def main():
     print(f"NOTE pages: QEMU sent {sent}, RAM {ram_pages}, resent {sent - ram_pages}; KVM "
           f"reported dirty per sync (address space 0) {[per_iter[i] for i in sorted(per_iter)]}; "
           f"logged slots {logged_pages} pages")
-    result(ram_pages <= sent <= ram_pages + later, L,
+    ground(ram_pages <= sent <= ram_pages + later, L,
            "QEMU's resent pages <= dirty pages KVM reported after the first sync",
            f"sent {sent}, RAM {ram_pages}, dirty after first sync {later}")
-    result(per_iter.get(1, 0) >= work, L,
+    ground(per_iter.get(1, 0) >= work, L,
            f"first sync after setup reports the guest's working set (>= {work} pages)",
            f"{per_iter.get(1, 0)} pages")
-    result(fill < logged_pages <= ram_pages, L,
+    ground(fill < logged_pages <= ram_pages, L,
            "logged slots hold the guest's RAM (filled region < logged pages <= QEMU RAM)",
            f"logged {logged_pages}, filled {fill}, RAM {ram_pages}")
     result(ram["normal"] >= fill, L, "QEMU sent the guest's filled pages as data",
@@ -205,9 +205,9 @@ def main():
         nonzero = sum(1 for k in common if stable[k])
         print(f"NOTE stats {target}: {len(before)} from QEMU, {len(stable)} stable, "
               f"{len(common)} compared ({nonzero} non-zero), {len(diff)} differ")
-        result(not missing, L, f"every stable QEMU {target} statistic is in kvmscope stats",
+        ground(not missing, L, f"every stable QEMU {target} statistic is in kvmscope stats",
                f"missing {missing[:8]}")
-        result(common and nonzero and not diff, L,
+        ground(common and nonzero and not diff, L,
                f"{target} statistics equal QEMU's ({len(common)} compared, {nonzero} non-zero)",
                f"QEMU vs kvmscope {dict(list(diff.items())[:8])}")
     return exit_status()
