@@ -64,6 +64,8 @@ def main():
         return exit_status()
     merr = get.get("migrate stderr", ("", [], []))[2]
     result(not merr, label, "migrate said nothing on stderr", merr[:3])
+    if check_migrate.by_type(mrecs, "attached"):
+        check_migrate.check_session(f"{label}: migrate", mrecs, False, False)
     summ = check_migrate.by_type(mrecs, "summary")
     result(summ and not any(summ[0]["lost"].values()), label, "no events lost",
            summ[0]["lost"] if summ else "no summary")

@@ -349,15 +349,10 @@ def check_run(label, truth, mig, mode, backing, counters=True, latency=False, pr
         result(wp2m == 0, label, "no write protect by 2M min_level outside initially-set",
                f"{wp2m} calls")
 
-    # Which fault source the session used: KVM's own per-vCPU stats (the
-    # default), or a program on the fault path.
-    att = by_type(mig, "attached")[0]
+    # Which fault source the session used: asserted once per session
+    # (check_session); here the run's precondition.
     program = program or latency
-    want_src = ("fault_program", "kvm_mmu_page_fault" if latency else "kvm_page_fault") if program \
-        else ("kvm_vcpu_stat", "kvm_vcpu_stat")
-    result((att.get("fault_source"), att["hooks"]["faults"]) == want_src, label,
-           f"faults from {want_src[0]} through {want_src[1]}",
-           f"attached: {att.get('fault_source')}, {att['hooks']['faults']}")
+    check_session(label, mig, program, latency, check=require)
     if not program:
         check_kvm_stat_faults(label, truth, mig, pid, vs)
     else:
@@ -422,15 +417,32 @@ def check_program_faults(label, truth, mig, pid, vs, mode):
         print(f"NOTE {label}: {seen - stat} write-protect faults took KVM's slow path")
 
 
+def check_session(label, mig, program, latency, check=None):
+    """What a session's `attached` record says of faults: from KVM's own
+    per-vCPU stats (the default) or a program on the fault path, and fault
+    latency measured in the --fault-latency session (when the kernel lets
+    kvm_mmu_page_fault be traced) only. One check per session; each run of
+    the session has it as a precondition (check=require)."""
+    check = check or result
+    att = by_type(mig, "attached")[0]
+    program = program or latency
+    want_src = ("fault_program", "kvm_mmu_page_fault" if latency else "kvm_page_fault") if program \
+        else ("kvm_vcpu_stat", "kvm_vcpu_stat")
+    check((att.get("fault_source"), att["hooks"]["faults"]) == want_src, label,
+          f"faults from {want_src[0]} through {want_src[1]}",
+          f"attached: {att.get('fault_source')}, {att['hooks']['faults']}")
+    timed = att["hooks"]["faults"] == "kvm_mmu_page_fault"
+    check(att["fault_latency"] == timed and timed == latency, label,
+          f"fault latency {'on (--fault-latency)' if latency else 'off by default'}, "
+          f"faults through {att['hooks']['faults']}", f"attached {att}")
+
+
 def check_latency(label, mig, vs, latency):
-    # Fault latency: measured in the --fault-latency session (when the
-    # kernel lets kvm_mmu_page_fault be traced), else said to be not
-    # measured (null), never a 0 that would read as a measurement.
+    # Fault latency, per VM: measured in the --fault-latency session, else
+    # said to be not measured (null), never a 0 that would read as a
+    # measurement.
     att = by_type(mig, "attached")[0]
     timed = att["hooks"]["faults"] == "kvm_mmu_page_fault"
-    result(att["fault_latency"] == timed and timed == latency, label,
-           f"fault latency {'on (--fault-latency)' if latency else 'off by default'}, "
-           f"faults through {att['hooks']['faults']}", f"attached {att}")
     if timed:
         lat = [v for v in vs["vcpu_faults"] if v["faults"] and sum(v["fault_lat_log2_ns"]) != v["faults"]]
         result(not lat and all(v["vcpu_time_lost_pct"] is not None for v in vs["vcpu_faults"])
@@ -648,6 +660,8 @@ def main():
         got = (hooks.get("stats_reads"), hooks.get("page_stats", "unavailable"))
         result(got == want, a.label, f"{name}: stats reads through {want[0]}, page-size stats updates: {want[1]}",
                f"got {got}")
+        if att:
+            check_session(f"{a.label}: {name}", mrecs, name != "migrate", name == "migrate-latency")
     runs = 0
     for head, recs, other in sections:
         m = re.match(r"kvmload (\S+) (\S+) (.*) exit=(\d+)", head)

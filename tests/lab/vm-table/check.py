@@ -39,6 +39,8 @@ def main():
         return exit_status()
     summ = by_type(mrecs, "summary")
     lost = summ[0]["lost"] if summ else {}
+    if by_type(mrecs, "attached"):
+        check_migrate.check_session(f"{label}: migrate", mrecs, False, False)
     merr = get.get("migrate stderr", ("", [], []))[2]
 
     # Per VM: tracked ones against all of check_migrate.py, the others
