@@ -29,12 +29,14 @@ lab_boot_failed() {
 }
 
 # lab_bpf_crash: reads the runner's output on stdin and prints the first
-# line of a kernel crash report (from its first line to its end marker)
-# that names a BPF program, a BPF trampoline or kvmscope (empty if none).
+# kernel line of a crash report (from its first line to its end marker)
+# that names a BPF program, a BPF trampoline or kvmscope, e.g. "Comm:
+# kvmscope" (empty if none). Kernel lines carry printk's timestamp; the
+# command's own output, interleaved, does not count.
 lab_bpf_crash() {
 	awk '
 		!on && /Oops:|BUG: |Kernel panic - not syncing|general protection fault|^lab: kernel panic/ { on = 1; n = 0 }
-		on && /bpf_prog_|bpf_trampoline|kvmscope/ { print; exit }
+		on && /^\[ *[0-9]+\.[0-9]+\]/ && /bpf_prog_|bpf_trampoline|kvmscope/ { print; exit }
 		on && (/---\[ end trace/ || ++n > 200) { on = 0 }
 	'
 }
