@@ -11,8 +11,8 @@ Usage: check_stats_reads.py LABEL LOG   (PASS/FAIL lines; exit 1 on failure)
 import os
 import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "tests", "e2e"))
-from labcheck import exit_status, result  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "tests", "lab"))
+from labcheck import exit_status, ground, result  # noqa: E402
 import json  # noqa: E402
 
 
@@ -35,7 +35,7 @@ def main():
     got = [e[:4] for e in events]
     nvm = sum(1 for w in want if w[0] < 0)
     bad = [(i, w, g) for i, (w, g) in enumerate(zip(want, got)) if w != g]
-    result(want and got == want, label,
+    ground(want and got == want, label,
            f"kvm_stats_read events = kvmload's {len(want)} reads, in order "
            f"({nvm} VM, {len(want) - nvm} vCPU): fd, offset, size, result",
            f"{len(got)} events for {len(want)} reads; first differences (index, "
@@ -48,7 +48,7 @@ def main():
             for r, e in pairs if (r["pages_4k"], r["pages_2m"], r["pages_1g"]) != e[4:7]]
     values = {(r["pages_4k"], r["pages_2m"]) for r, _ in pairs}
     last = pairs[-1][0] if pairs else {}
-    result(pairs and not diff and len(values) > 1, label,
+    ground(pairs and not diff and len(values) > 1, label,
            f"page-size stats updates summed = pages_4k/2m/1g at each of {len(pairs)} VM stats "
            f"reads ({len(values)} distinct values; last 4k {last.get('pages_4k')} "
            f"2m {last.get('pages_2m')})",

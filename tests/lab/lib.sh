@@ -1,57 +1,87 @@
 # shellcheck shell=bash
-# Shared by the lab test scripts (sourced).
+# Shared by the lab tests' runner (tests/lab/test), the runner's own tests,
+# kernel/test-lab and bench/run (sourced).
 #
 # lab_run ARGS...: tests/lab/run --timeout 300 ARGS..., but a boot whose
 # kernel panicked, oopsed or stalled (an RCU stall: a lab CPU stuck in
-# nested guest mode under TCG, seen once running QEMU nested) is retried, up
-# to three boots in all. Under TCG the lab kernels
-# rarely oops while live-patching kernel text (int3 in __schedule, seen with
-# and without kvmscope's programs attached; /init's kvm-hold makes it rare);
-# retrying keeps that from failing a run, and the oops is printed (NOTE line) so it stays visible in
-# the logs. One that comes back is a failure like any other.
+# nested guest mode under TCG, seen once running QEMU nested), or whose VM
+# reset itself, is retried, up to three boots in all. Under TCG the lab
+# kernels rarely oops while live-patching kernel text (int3 in __schedule,
+# seen with and without kvmscope's programs attached; /init's kvm-hold makes
+# it rare); retrying keeps that from failing a run, but never silently:
+#   - each retried boot prints a "RETRY" line (stderr) naming why and where
+#     its console was kept ($LAB_LOG.bootN.log), and appends that line to
+#     $LAB_RETRY_FILE when set (tests/run lists them in its summary);
+#   - a crash whose trace involves BPF programs or kvmscope itself is a
+#     failure, never retried: a "FAIL" line, status 125;
+#   - a kernel that fails in all three boots is a failure too (status 125
+#     if the command itself exited 0).
+# LAB_LOG: the path prefix of kept consoles (default
+# build/test-logs/lab-PID).
+
+LAB_HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+LAB_ROOT=$(dirname "$(dirname "$LAB_HERE")")
 
 # lab_boot_failed: reads the runner's output on stdin and prints the line
 # that shows the lab kernel, not the command, failed (empty if none).
 lab_boot_failed() {
-	grep -m1 -E '^lab: kernel panic|Oops:|BUG: |rcu: INFO: rcu_preempt detected stalls|^lab: the VM stopped before the command finished' || true
+	grep -a -m1 -E '^lab: kernel panic|Oops:|BUG: |rcu: INFO: rcu_preempt detected stalls|^lab: the VM stopped before the command finished' || true
 }
+
+# lab_bpf_crash: reads the runner's output on stdin and prints the first
+# kernel line of a crash report (from its first line to its end marker)
+# that names a BPF program, a BPF trampoline or kvmscope, e.g. "Comm:
+# kvmscope" (empty if none). Kernel lines carry printk's timestamp; the
+# command's own output, interleaved, does not count.
+lab_bpf_crash() {
+	awk '
+		!on && /Oops:|BUG: |Kernel panic - not syncing|general protection fault|^lab: kernel panic/ { on = 1; n = 0 }
+		on && /^\[ *[0-9]+\.[0-9]+\]/ && /bpf_prog_|bpf_trampoline|kvmscope/ { print; exit }
+		on && (/---\[ end trace/ || ++n > 200) { on = 0 }
+	'
+}
+
+# lab_keep_console OUTPUT N: keeps a failed boot's output as
+# $LAB_LOG.bootN.log; prints that path.
+lab_keep_console() {
+	local base=${LAB_LOG:-$LAB_ROOT/build/test-logs/lab-$$} f
+	f=$base.boot$2.log
+	mkdir -p "$(dirname "$f")"
+	printf '%s\n' "$1" >"$f"
+	printf '%s\n' "${f#"$LAB_ROOT"/}"
+}
+
+# lab_note_retry WHY BOOT CONSOLE: the RETRY line of a retried boot.
+lab_note_retry() {
+	local line="RETRY ${LAB_LABEL:+$LAB_LABEL: }lab kernel failed ($1), boot $2 of 3; failed console: $3"
+	printf '%s\n' "$line" >&2
+	if [ -n "${LAB_RETRY_FILE:-}" ]; then printf '%s\n' "$line" >>"$LAB_RETRY_FILE"; fi
+}
+
 lab_run() {
-	local out rc why attempt
+	local out rc why attempt crash saved
 	out=$("$LAB_HERE/run" --timeout 300 "$@" 2>&1)
 	rc=$?
-	for attempt in 2 3; do
-		# A lab VM that stops with no exit status and no panic reset
-		# itself (a triple fault of the emulated CPU: nothing a guest
-		# process can cause), seen once in a churn run.
+	for attempt in 2 3 4; do
 		why=$(printf '%s\n' "$out" | lab_boot_failed)
 		[ -n "$why" ] || break
-		echo "NOTE lab kernel failed ($why), boot $attempt of 3" >&2
+		saved=$(lab_keep_console "$out" $((attempt - 1)))
+		crash=$(printf '%s\n' "$out" | lab_bpf_crash)
+		if [ -n "$crash" ]; then
+			printf '%s\n' "$out"
+			echo "FAIL ${LAB_LABEL:+$LAB_LABEL: }lab kernel crashed with BPF programs or kvmscope in its trace, not retried ($why; $crash; console: $saved)"
+			return 125
+		fi
+		if [ "$attempt" = 4 ]; then
+			printf '%s\n' "$out"
+			echo "FAIL ${LAB_LABEL:+$LAB_LABEL: }lab kernel failed in 3 boots ($why; last console: $saved)"
+			[ "$rc" -ne 0 ] || rc=125
+			return "$rc"
+		fi
+		lab_note_retry "$why" "$attempt" "$saved"
 		out=$("$LAB_HERE/run" --timeout 300 "$@" 2>&1)
 		rc=$?
 	done
 	printf '%s\n' "$out"
 	return "$rc"
-}
-LAB_HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-
-# lab_check_kernels NAME CHECKER: tests/lab/guest/NAME.sh (with dump.sh) in
-# the lab on each kernel of $LAB_KERNELS (default: all three), its console
-# in build/test-logs/NAME-KERNEL.log, then tests/e2e/CHECKER --label KERNEL
-# on that log (one PASS/FAIL line per check).
-lab_check_kernels() {
-	local name=$1 checker=$2 kernel log rc root logs
-	root=$(dirname "$(dirname "$LAB_HERE")")
-	logs=$root/build/test-logs
-	mkdir -p "$logs"
-	for kernel in ${LAB_KERNELS:-stock-6.12 stock-6.1 patched-6.12}; do
-		log=$logs/$name-$kernel.log
-		lab_run --kernel "$kernel" --add "$LAB_HERE/guest/$name.sh" --add "$LAB_HERE/guest/dump.sh" -- \
-			sh "/opt/kvmscope/add/$name.sh" >"$log" 2>&1
-		rc=$?
-		if [ $rc -ne 0 ]; then
-			echo "FAIL $kernel: lab run exited $rc: $(tail -n 3 "$log" | tr '\n' ' ')"
-			continue
-		fi
-		python3 "$root/tests/e2e/$checker" --label "$kernel" "$log"
-	done
 }

@@ -75,8 +75,13 @@ check() {
 [ -x "$ks" ] || { echo "FAIL docs: $ks not built"; exit 1; }
 n=$(for c in _ $COMMANDS; do echo "${OPTS[$c]}"; done | grep -c .)
 nc=$(wc -w <<<"$COMMANDS")
-: check man "$root/docs/kvmscope.1" && echo "PASS man page documents all $n options of kvmscope and its $nc commands"
-check usage "$root/docs/usage.md" && echo "PASS docs/usage.md documents all $n options of kvmscope and its $nc commands"
+# Each document passes only with no option missing (check prints a FAIL
+# line for each one that is).
+status=0
+check man "$root/docs/kvmscope.1" && echo "PASS man page documents all $n options of kvmscope and its $nc commands" ||
+	status=1
+check usage "$root/docs/usage.md" && echo "PASS docs/usage.md documents all $n options of kvmscope and its $nc commands" ||
+	status=1
 
 # The check itself can fail: drop one option from copies of both documents.
 tmp=$(mktemp -d)
@@ -89,4 +94,6 @@ if grep -q "option --no-load of 'kvmscope check' missing from kvmscope.1" <<<"$o
 	echo "PASS an option removed from the docs is reported by name"
 else
 	echo "FAIL an option removed from the docs is reported by name: got: ${out//$'\n'/; }"
+	status=1
 fi
+exit $status

@@ -102,10 +102,9 @@ int main(void)
 	for (unsigned int i = 0; i < KS_NR_METRICS; i++)
 		required += ks_hooks[i].required;
 	missing = ks_hooks_choose(&none, c, 0);
-	CHECK("no BTF: every required hook missing", missing == required,
-	      "missing %d, required %d", missing, required);
+	ASSERT_EQ("no BTF: every required hook missing", missing, required);
 	CHECK("no BTF: reasons given", c[0].way == -1 && c[0].why_not[0] != NULL, "no reason");
-	CHECK("at least one required hook", required > 0, "none");
+	ASSERT_GE("at least one required hook", required, 1);
 	{
 		/* Designated initializers leave a metric without an entry
 		 * silently zero: every enum value must have its row. */
@@ -113,10 +112,10 @@ int main(void)
 
 		for (unsigned int i = 0; i < KS_NR_METRICS; i++)
 			holes += !ks_hooks[i].metric || !ks_hooks[i].ways[0].target;
-		CHECK("hook table has a row per metric", holes == 0, "%u metrics without a row", holes);
-		CHECK("metric names index the table", ks_hook_index("faults") == KS_M_FAULTS &&
-		      ks_hook_index("vm_release") == KS_M_VM_RELEASE, "faults at %d, vm_release at %d",
-		      ks_hook_index("faults"), ks_hook_index("vm_release"));
+		ASSERT_EQ("hook table has a row per metric", holes, 0);
+		ASSERT_EQ("metric names index the table (faults)", ks_hook_index("faults"), KS_M_FAULTS);
+		ASSERT_EQ("metric names index the table (vm_release)", ks_hook_index("vm_release"),
+			  KS_M_VM_RELEASE);
 	}
 
 	/* Where faults come from, by options and by what the kernel has. */
@@ -141,8 +140,7 @@ int main(void)
 		for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
 			const char *got = faults_way(cases[k].stats, cases[k].fentry, cases[k].opts);
 
-			CHECK(cases[k].name, !strcmp(got, cases[k].want), "got %s, want %s", got,
-			      cases[k].want);
+			ASSERT_STREQ(cases[k].name, got, cases[k].want);
 		}
 	}
 	UNIT_EXIT();

@@ -59,8 +59,7 @@ int main(void)
 		char name[200];
 
 		snprintf(name, sizeof(name), "accept '%.150s'", accepts[i].accept ? accepts[i].accept : "(none)");
-		CHECK(name, ks_http_wants_openmetrics(accepts[i].accept) == accepts[i].om, "got %d",
-		      !accepts[i].om);
+		ASSERT_EQ(name, ks_http_wants_openmetrics(accepts[i].accept), accepts[i].om);
 	}
 	UNIT_EXIT();
 }

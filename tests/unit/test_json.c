@@ -26,14 +26,14 @@ static void dec(uint64_t v, int exp10, const char *want)
 	fclose(f);
 	sscanf(buf, "{\"v\":%127[^}]}", got);
 	snprintf(name, sizeof(name), "exact decimal %llu x 10^%d", (unsigned long long)v, exp10);
-	CHECK(name, !strcmp(got, want), "got %s want %s", buf, want);
+	ASSERT_STREQ(name, got, want);
 }
 
 static void esc(const char *name, const char *in, const char *want)
 {
 	const char *got = render(in);
 
-	CHECK(name, !strcmp(got, want), "got %s want %s", got, want);
+	ASSERT_STREQ(name, got, want);
 }
 
 int main(void)
@@ -67,9 +67,9 @@ int main(void)
 	ks_json_i64(&j, "neg", -3);
 	ks_json_end(&j);
 	fclose(f);
-	CHECK("nested object", !strcmp(buf,
-		"{\"type\":\"interval\",\"schema\":2,\"ts_ns\":5,\"wp\":{\"4k\":1,\"hist\":[1,2]},"
-		"\"nan\":null,\"ok\":true,\"neg\":-3}\n"), "got %s", buf);
+	ASSERT_STREQ("nested object", buf,
+		     "{\"type\":\"interval\",\"schema\":2,\"ts_ns\":5,\"wp\":{\"4k\":1,\"hist\":[1,2]},"
+		     "\"nan\":null,\"ok\":true,\"neg\":-3}\n");
 
 	f = fmemopen(buf, sizeof(buf), "w");
 	ks_json_begin(&j, f, "x", 0);
@@ -77,8 +77,8 @@ int main(void)
 	ks_json_arr(&j, "b");
 	ks_json_end(&j);   /* closes what is open */
 	fclose(f);
-	CHECK("end closes open levels", !strcmp(buf,
-		"{\"type\":\"x\",\"schema\":2,\"ts_ns\":0,\"a\":{\"b\":[]}}\n"), "got %s", buf);
+	ASSERT_STREQ("end closes open levels", buf,
+		     "{\"type\":\"x\",\"schema\":2,\"ts_ns\":0,\"a\":{\"b\":[]}}\n");
 	/* Bare objects and exact thousandths (the Chrome trace's us from ns). */
 	f = fmemopen(buf, sizeof(buf), "w");
 	ks_json_open(&j, f);
@@ -89,9 +89,8 @@ int main(void)
 	ks_json_obj(&j, "args");
 	ks_json_finish(&j);
 	fclose(f);
-	CHECK("bare object, thousandths exact", !strcmp(buf,
-		"{\"a\":0.000,\"b\":0.001,\"c\":1.000,\"d\":18446744073709551.615,\"args\":{}}"),
-	      "got %s", buf);
+	ASSERT_STREQ("bare object, thousandths exact", buf,
+		     "{\"a\":0.000,\"b\":0.001,\"c\":1.000,\"d\":18446744073709551.615,\"args\":{}}");
 
 	/* Scaled statistics exactly: nanoseconds as seconds, no exponent. */
 	dec(0, -9, "0");

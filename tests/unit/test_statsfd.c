@@ -69,17 +69,17 @@ int main(void)
 
 	make_valid(&bl);
 	rc = ks_stats_parse(bl.b, bl.len, &s, err, sizeof(err));
-	CHECK("valid blob parses", rc == 0, "%s", err);
+	CHECK("valid blob parses", rc == 0, "rc %d: %s", rc, err);
 	if (rc == 0) {
 		int i = ks_stats_find(&s, "halt_wait_hist");
 
-		CHECK("id", !strcmp(s.id, "kvm-1234"), "'%s'", s.id);
+		ASSERT_STREQ("id", s.id, "kvm-1234");
 		CHECK("three descriptors, six values", s.ndesc == 3 && s.nvalues == 6,
 		      "%u %u", s.ndesc, s.nvalues);
 		CHECK("histogram found", i == 2 && s.desc[i].type == KS_STAT_LOG_HIST &&
 		      s.desc[i].size == 4 && s.desc[i].index == 2, "i %d", i);
 		CHECK("base 2 exponent scales", ks_stats_scaled(&s.desc[1], 7) == 7 * 1024.0,
-		      "%f", ks_stats_scaled(&s.desc[1], 7));
+		      "expected %f, got %f", 7 * 1024.0, ks_stats_scaled(&s.desc[1], 7));
 		CHECK("base 10 negative exponent scales",
 		      ks_stats_scaled(&s.desc[2], 3000000000ULL) > 2.999 &&
 		      ks_stats_scaled(&s.desc[2], 3000000000ULL) < 3.001, "%f",
@@ -88,7 +88,7 @@ int main(void)
 		      "%u at %u", s.data_size, s.data_offset);
 		CHECK("value offsets", s.value_offset[0] == 0 && s.value_offset[5] == 40, "%u %u",
 		      s.value_offset[0], s.value_offset[5]);
-		CHECK("missing name not found", ks_stats_find(&s, "nope") == -1, "found");
+		ASSERT_EQ("missing name not found", ks_stats_find(&s, "nope"), -1);
 		ks_stats_schema_free(&s);
 	}
 
@@ -143,7 +143,7 @@ int main(void)
 			}
 			free(copy);
 		}
-		CHECK("every truncation rejected", bad == 0, "%d prefixes accepted", bad);
+		ASSERT_EQ("every truncation rejected", bad, 0);
 	}
 	UNIT_EXIT();
 }

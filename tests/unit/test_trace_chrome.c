@@ -28,7 +28,7 @@ int main(void)
 	ks_trace_event_end(&t, &j);
 	ks_trace_counter(&t, 42, "vCPU time in faults", "pct", 5, 12.5);
 	ks_trace_counter_u64(&t, 42, "faults", "all", 1000, 18446744073709551615ULL);
-	CHECK("events counted", t.events == 5, "%llu", (unsigned long long)t.events);
+	ASSERT_EQ("events counted", t.events, 5);
 	CHECK("close ok", ks_trace_close(&t) == 0, "err %d", t.err);
 	CHECK("close twice is harmless", ks_trace_close(&t) == 0, "err %d", t.err);
 	snprintf(want, sizeof(want), "%s%s", header,
@@ -41,8 +41,7 @@ int main(void)
 		 "\"args\":{\"pct\":12.5}},\n"
 		 "{\"name\":\"faults\",\"ph\":\"C\",\"pid\":42,\"ts\":1.000,"
 		 "\"args\":{\"all\":18446744073709551615}}\n]}\n");
-	CHECK("exact output: escaped names, ns written as exact us, array closed",
-	      buf && !strcmp(buf, want), "got\n%s\nwant\n%s", buf, want);
+	ASSERT_STREQ("exact output: escaped names, ns written as exact us, array closed", buf, want);
 	free(buf);
 
 	/* Nothing but the header and the close: still a valid (empty) trace. */
@@ -51,7 +50,7 @@ int main(void)
 	ks_trace_start(&t, f);
 	ks_trace_close(&t);
 	snprintf(want, sizeof(want), "%s\n]}\n", header);
-	CHECK("empty trace is valid", buf && !strcmp(buf, want), "got %s", buf);
+	ASSERT_STREQ("empty trace is valid", buf, want);
 	free(buf);
 
 	/* Nested args close with the event. */
@@ -64,24 +63,23 @@ int main(void)
 	ks_json_obj(&j, "deeper");
 	ks_trace_event_end(&t, &j);
 	ks_trace_close(&t);
-	CHECK("open levels closed by event end", buf && strstr(buf,
-	      "\"ts\":0.000,\"id\":\"0xe0001\",\"args\":{\"deeper\":{}}}\n]}"), "got %s", buf);
+	ASSERT_CONTAINS("open levels closed by event end", buf,
+			"\"ts\":0.000,\"id\":\"0xe0001\",\"args\":{\"deeper\":{}}}\n]}");
 	free(buf);
 
 	/* A full disk: the first flush says so, close reports it too. */
 	f = fopen("/dev/full", "w");
+	REQUIRE(f != NULL, "cannot open /dev/full");
 	if (f) {
 		ks_trace_start(&t, f);
 		ks_trace_counter_u64(&t, 1, "c", "v", 1, 1);
-		CHECK("write failure detected at flush", ks_trace_flush(&t) == -1 && t.err == ENOSPC,
-		      "err %d", t.err);
-		CHECK("write failure reported by close", ks_trace_close(&t) == -1, "err %d", t.err);
-	} else {
-		CHECK("write failure detected at flush", 0, "cannot open /dev/full");
 	}
+	CHECK("write failure detected at flush", ks_trace_flush(&t) == -1 && t.err == ENOSPC,
+	      "err %d", t.err);
+	CHECK("write failure reported by close", ks_trace_close(&t) == -1, "err %d", t.err);
+	REQUIRE_END();
 	/* ks_trace_open: a path that cannot be created, and one that works. */
-	CHECK("open of a missing directory fails",
-	      ks_trace_open(&t, "/nonexistent-kvmscope-dir/x.json") == -1, "opened");
+	ASSERT_EQ("open of a missing directory fails", ks_trace_open(&t, "/nonexistent-kvmscope-dir/x.json"), -1);
 	CHECK("close after failed open is harmless", ks_trace_close(&t) == 0, "err %d", t.err);
 	{
 		char path[] = "/tmp/kvmscope-trace-XXXXXX";

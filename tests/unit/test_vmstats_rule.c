@@ -29,29 +29,27 @@ int main(void)
 	int devnull = open("/dev/null", O_RDONLY);
 
 	v = vmm(0, -1);
-	CHECK("no stats: looked at again, even with no stats fd to take", ks_vmstats_stale(&none, false, &v),
-	      "not stale");
+	ASSERT_TRUE("no stats: looked at again, even with no stats fd to take", ks_vmstats_stale(&none, false, &v));
 	v = vmm(2, 7);
-	CHECK("read from stats fds: kept", !ks_vmstats_stale(&fd_read, true, &v), "stale");
+	ASSERT_FALSE("read from stats fds: kept", ks_vmstats_stale(&fd_read, true, &v));
 	v = vmm(3, 7);
-	CHECK("stats fds, a vCPU stats fd more: reopened", ks_vmstats_stale(&fd_read, true, &v), "kept");
+	ASSERT_TRUE("stats fds, a vCPU stats fd more: reopened", ks_vmstats_stale(&fd_read, true, &v));
 	v = vmm(3, 7);
 	v.nvcpu_stats = 2;
-	CHECK("stats fds, a vCPU more without its stats fd yet: kept",
-	      !ks_vmstats_stale(&fd_read, true, &v), "stale");
+	ASSERT_FALSE("stats fds, a vCPU more without its stats fd yet: kept", ks_vmstats_stale(&fd_read, true, &v));
 	v = vmm(2, -1);
-	CHECK("debugfs, same vCPUs, no stats fd: kept", !ks_vmstats_stale(&dbg_read, true, &v), "stale");
+	ASSERT_FALSE("debugfs, same vCPUs, no stats fd: kept", ks_vmstats_stale(&dbg_read, true, &v));
 	v = vmm(3, -1);
-	CHECK("debugfs, a vCPU more: reopened", ks_vmstats_stale(&dbg_read, true, &v), "kept");
+	ASSERT_TRUE("debugfs, a vCPU more: reopened", ks_vmstats_stale(&dbg_read, true, &v));
 	v = vmm(2, 9);
-	CHECK("debugfs, a stats fd now: reopened", ks_vmstats_stale(&dbg_read, true, &v), "kept");
+	ASSERT_TRUE("debugfs, a stats fd now: reopened", ks_vmstats_stale(&dbg_read, true, &v));
 	CHECK("source named", !strcmp(ks_vmstats_source(&dbg_read), "debugfs") &&
 	      !strcmp(ks_vmstats_source(&fd_read), "fd"), "%s %s", ks_vmstats_source(&dbg_read),
 	      ks_vmstats_source(&fd_read));
 	CHECK("an fd that is not a VM is not one", devnull >= 0 && !ks_vmm_holds_vm_fd(getpid(), devnull),
 	      "fd %d", devnull);
-	CHECK("a closed fd holds no VM", !ks_vmm_holds_vm_fd(getpid(), 1000), "holds");
-	CHECK("a process that is not there holds no VM", !ks_vmm_holds_vm_fd(0x3fffffff, 0), "holds");
+	ASSERT_FALSE("a closed fd holds no VM", ks_vmm_holds_vm_fd(getpid(), 1000));
+	ASSERT_FALSE("a process that is not there holds no VM", ks_vmm_holds_vm_fd(0x3fffffff, 0));
 	close(devnull);
 	UNIT_EXIT();
 }
