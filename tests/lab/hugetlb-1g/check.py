@@ -14,27 +14,13 @@ mapping. Against them and kvmload's dirty-log results:
   512 per 1 GiB page split minus after the last iteration (each 1 GiB
   page splits into 512 2 MiB ones, which dirty logging splits in turn).
 """
-import argparse
 import os
 import sys
 
-# labcheck.py: tests/lab/ (one folder per test) or tests/e2e/ (before that layout).
-_here = os.path.dirname(os.path.abspath(__file__))
-sys.path[:0] = [os.path.join(_here, ".."), os.path.join(_here, "..", "..", "e2e")]
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import labcheck  # noqa: E402
-from labcheck import exit_status, records, result, sections  # noqa: E402
+from labcheck import exit_status, ground, records, require, sections  # noqa: E402
 
-ground = getattr(labcheck, "ground", result)
-require = getattr(labcheck, "require", None) or (lambda ok, *a: result(ok, *a) or bool(ok))
-
-
-def args():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--label", default="lab")
-    ap.add_argument("--series", action="store_true",
-                    help="the lab kernel has the KVM series: what only it gives must be there")
-    ap.add_argument("log")
-    return ap.parse_args()
 GIB = 1 << 30
 
 
@@ -51,7 +37,7 @@ def vm_pages(truth, phase, iteration=None):
 
 
 def main():
-    a = args()
+    a = labcheck.args("lab")
     sec = sections(a.log)
     hp, _ = section(sec, "hugepages 1g=")
     require(hp and hp != "hugepages 1g=" and int(hp.split("=")[1]) >= 1, a.label,

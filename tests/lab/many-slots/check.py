@@ -9,33 +9,13 @@ with the bytes of the formula (docs/rmap.md). A memslot kvmscope cannot
 hold must show up as a reported drop (the summary's `lost`), never as a
 silently missing slot.
 """
-import argparse
 import os
 import sys
 from collections import defaultdict
 
-# labcheck.py: tests/lab/ (one folder per test) or tests/e2e/ (before that layout).
-_here = os.path.dirname(os.path.abspath(__file__))
-sys.path[:0] = [os.path.join(_here, ".."), os.path.join(_here, "..", "..", "e2e")]
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import labcheck  # noqa: E402
-from labcheck import exit_status, records, result, sections  # noqa: E402
-
-ground = getattr(labcheck, "ground", result)
-require = getattr(labcheck, "require", None) or (lambda ok, *a: result(ok, *a) or bool(ok))
-
-
-def args():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--label", default="lab")
-    ap.add_argument("--series", action="store_true",
-                    help="the lab kernel has the KVM series: what only it gives must be there")
-    ap.add_argument("log")
-    return ap.parse_args()
-
-
-def rmap_bytes(base_gfn, npages):
-    """docs/rmap.md: 8 bytes per gfn for each of the 4K, 2M and 1G levels."""
-    return sum((((base_gfn + npages - 1) >> s) - (base_gfn >> s) + 1) * 8 for s in (0, 9, 18))
+from labcheck import exit_status, ground, records, require, result, rmap_bytes, sections  # noqa: E402
 
 
 def section(sec, prefix):
@@ -49,7 +29,7 @@ def missing(want, got):
 
 
 def main():
-    a = args()
+    a = labcheck.args("lab")
     sec = sections(a.log)
     head, lines = section(sec, "kvmload exit=")
     truth = records(lines)

@@ -21,38 +21,19 @@ with it, the rmaps of every memslot. Against that ground truth:
   reason shadow_root, the bytes, the time (monotonic clock): kvmscope's
   bytes must equal KVM's, KVM's the formula, KVM's time the span.
 """
-import argparse
 import os
 import re
 import sys
 
-# labcheck.py: tests/lab/ (one folder per test) or tests/e2e/ (before that layout).
-_here = os.path.dirname(os.path.abspath(__file__))
-sys.path[:0] = [os.path.join(_here, ".."), os.path.join(_here, "..", "..", "e2e")]
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import labcheck  # noqa: E402
-from labcheck import exit_status, records, result, sections  # noqa: E402
+from labcheck import exit_status, ground, records, require, result, rmap_bytes, sections  # noqa: E402
 
 # Preconditions and ground-truth comparisons: labcheck's, where it has them.
-ground = getattr(labcheck, "ground", result)
-require = getattr(labcheck, "require", None) or (lambda ok, *a: result(ok, *a) or bool(ok))
-
-
-def args():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--label", default="lab")
-    ap.add_argument("--series", action="store_true",
-                    help="the lab kernel has the KVM series: what only it gives must be there")
-    ap.add_argument("log")
-    return ap.parse_args()
 
 SVM_EXIT_VMMCALL = 0x81
 TP_RE = re.compile(r"\s(\d+)\.(\d+): kvm_mmu_rmap_alloc: pid (\d+) as (\d+) slot (\d+) "
                    r"npages (\d+) bytes (\d+) reason (\w+) ret (-?\d+)")
-
-
-def rmap_bytes(base_gfn, npages):
-    """docs/rmap.md: 8 bytes per gfn for each of the 4K, 2M and 1G levels."""
-    return sum((((base_gfn + npages - 1) >> s) - (base_gfn >> s) + 1) * 8 for s in (0, 9, 18))
 
 
 def section(sec, prefix):
@@ -192,7 +173,7 @@ def check_kvm(label, kvm, slots, nested, live, mig):
 
 
 def main():
-    a = args()
+    a = labcheck.args("lab")
     sec = sections(a.log)
     head, lines = section(sec, "kvmload exit=")
     truth = records(lines)
