@@ -11,7 +11,7 @@ import json
 import sys
 
 TYPES = {"start", "populate", "hold", "dirty_log", "vcpu", "slot",
-         "iteration", "stats_read", "summary"}
+         "iteration", "stats_read", "nested", "summary"}
 OPS = {"enable_log", "get_dirty_log", "clear_dirty_log", "disable_log"}
 
 
@@ -64,6 +64,13 @@ def main():
     for c in clears:
         if c["first_page"] % 64 or c["pages_cleared"] > c["num_pages"]:
             problems.append(f"misaligned or overfull clear {c}")
+
+    nested = [r for r in recs if r["type"] == "nested"]
+    if len(nested) != (1 if start.get("nested") else 0):
+        problems.append("not one nested record with --nested, none without")
+    for r in nested:
+        if r["exit_code"] != 0x81 or not r["l2_marker"] or not r["ts_ns"] <= r["end_ns"]:
+            problems.append(f"nested guest did not run to its VMMCALL: {r}")
 
     if len(slots) != len(slot_ids) * n_iter or len(iters) != n_iter:
         problems.append("missing slot or iteration records")

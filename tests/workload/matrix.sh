@@ -95,6 +95,13 @@ done
 rows+=("--vcpus 2 --mem-per-vcpu 64 --backing thp --iterations 3 --mode manual-init-set")
 rows+=("--vcpus 2 --mem-per-vcpu 16 --backing thp --iterations 2 --mode manual-init-set --stats-reads 3")
 rows+=("--vcpus 2 --mem-per-vcpu 10 --slots 5 --mode manual --clear-chunk-pages 192 --iterations 5 --write-percent 45 --pause-ms 5 --hold-ms 5")
+# 256 slots of 64 pages (4 KiB backing only), and their usage errors.
+rows+=("--vcpus 2 --mem-per-vcpu 32 --slots 256 --mode manual --iterations 2 --write-percent 40")
+for args in "--slots 256 --backing thp" "--slots 200" "--backing hugetlb-1g --mem-per-vcpu 100" \
+	    "--backing 1g"; do
+	# shellcheck disable=SC2086  # word splitting is the point
+	usage_case $args
+done
 for r in "${rows[@]}"; do
 	# shellcheck disable=SC2086
 	run_case $r
