@@ -15,9 +15,10 @@
 #include <unistd.h>
 #include <linux/kvm.h>
 #include "unit.h"
-#include "migrate/migrate.h"
-#include "migrate/migrate_trace.h"
 #include "export/export.h"
+#include "lib/trace_chrome.h"
+#include "migrate/sink.h"
+#include "session/session.h"
 
 /* ---- fake stats fds ------------------------------------------------- */
 
@@ -107,18 +108,22 @@ struct cfg {
 	bool json, fault_program, fault_latency, page_stats, gfn_wp, trace, export;
 };
 
-static struct ks_migrate *M;
+static struct ks_session *S;
+static struct ks_model *M;
 static struct ks_exporter *X;
 static struct ks_trace T;
 static FILE *out;
 
 static void a_start(const struct cfg *c, FILE *o, FILE *trace)
 {
+	struct ks_sink sink;
+
 	if (c->export) {
 		X = calloc(1, sizeof(*X));
-		M = &X->m;
+		if (ks_export_init(X, 1000000000, 0))
+			exit(2);
+		S = &X->s;
 		X->bpf = true;
-		X->interval_ns = 1000000000;
 		X->l.fault_program = c->fault_program;
 		for (unsigned int i = 0; i < KS_NR_METRICS; i++)
 			X->l.caps.have[i] = i != KS_M_MAP_GPA_RANGE;
@@ -126,13 +131,14 @@ static void a_start(const struct cfg *c, FILE *o, FILE *trace)
 		X->l.caps.page_stats = c->page_stats;
 		X->l.caps.rmap_avoided = true;
 	} else {
-		M = calloc(1, sizeof(*M));
+		S = calloc(1, sizeof(*S));
+		ks_session_init(S, 1000000000);
+		if ((c->json ? ks_sink_json(&sink, o) : ks_sink_text(&sink, o)) ||
+		    ks_session_add_sink(S, sink))
+			exit(2);
 	}
-	for (int i = 0; i < KS_MAX_TRACKED; i++)
-		M->vms[i].st.pidfd = -1;
+	M = &S->m;
 	out = o;
-	M->out = c->export ? NULL : o;
-	M->json = c->json;
 	M->fault_program = c->fault_program;
 	M->fault_latency = c->fault_latency;
 	M->fault_latency_asked = c->fault_latency;
@@ -142,19 +148,20 @@ static void a_start(const struct cfg *c, FILE *o, FILE *trace)
 	M->start_ns = 1000000000;
 	if (trace) {
 		ks_trace_start(&T, trace);
-		M->trace = &T;
+		if (ks_sink_trace(&sink, &T) || ks_session_add_sink(S, sink))
+			exit(2);
 	}
 }
 
 static struct ks_vm *a_vm(pid_t pid)
 {
-	return ks_migrate_vm(M, pid, false);
+	return ks_model_vm(M, pid);
 }
 
 /* A VMM found in /proc: with fake stats (f) or none. */
 static void a_found(pid_t pid, const char *comm, struct fake_stats *f, uint64_t ts)
 {
-	struct ks_vm *vm = ks_migrate_vm(M, pid, true);
+	struct ks_vm *vm = ks_model_vm_add(M, pid);
 
 	snprintf(vm->comm, sizeof(vm->comm), "%s", comm);
 	if (f) {
@@ -171,18 +178,16 @@ static void a_found(pid_t pid, const char *comm, struct fake_stats *f, uint64_t 
 	vm->preexisting = true;
 	if (vm->have_stats) {
 		ks_vmstats_sample(&vm->st, ts);
-		ks_migrate_stats_faults(M, vm);
+		ks_model_stats_faults(M, vm);
 	}
-	if (M->out)
-		ks_migrate_report_vm(M, vm, "found", ts);
+	for (int k = 0; k < S->nsinks; k++)
+		if (S->sinks[k].ops->vm)
+			S->sinks[k].ops->vm(S->sinks[k].self, M, vm, "found", ts);
 }
 
 static void a_event(const struct ks_event *e)
 {
-	if (X)
-		ks_export_on_event(X, (void *)e, sizeof(*e));
-	else
-		ks_migrate_event(M, e);
+	ks_session_event(S, e);
 }
 
 /* The end of an interval's sampling: stats read, settled or not. */
@@ -193,37 +198,19 @@ static void a_sample(pid_t pid, uint64_t ts, bool settled)
 	if (vm->have_stats) {
 		ks_vmstats_sample(&vm->st, ts);
 		vm->settled = settled;
-		ks_migrate_stats_faults(M, vm);
+		ks_model_stats_faults(M, vm);
 	}
 }
 
 static void a_interval(uint64_t ts)
 {
-	if (M->out)
-		ks_migrate_report_interval(M, ts);
+	if (!X)
+		ks_session_intervals(S, ts);
 }
 
 static void a_exit(pid_t pid, uint64_t ts)
 {
-	struct ks_vm *vm = a_vm(pid);
-
-	if (M->out) {
-		vm->exit_ts = ts;
-		ks_migrate_report_vm_interval(M, vm, ts);
-		ks_migrate_report_vm(M, vm, "exited", ts);
-	}
-	ks_vmstats_close(&vm->st);
-	vm->active = false;
-	if (M->out)
-		ks_migrate_report_vm_summary(M, vm, ts);
-	ks_migrate_vm_free(vm);
-	vm->used = false;
-	if (X) {
-		memset(vm, 0, sizeof(*vm));
-		vm->st.pidfd = -1;
-		memset(&X->ioctls[vm - X->m.vms], 0, sizeof(X->ioctls[0]));
-		X->m.nvm--;
-	}
+	ks_session_vm_exited(S, a_vm(pid), ts, "exited");
 }
 
 static void a_render(void)
@@ -245,17 +232,12 @@ static void a_render(void)
 
 static void a_end(uint64_t ts)
 {
-	if (M->out)
-		ks_migrate_report_summary(M, ts);
-	if (M->trace)
-		ks_mtrace_close(M, ts + 1000);
-	for (int i = 0; i < KS_MAX_TRACKED; i++) {
-		if (M->vms[i].used)
-			ks_vmstats_close(&M->vms[i].st);
-		ks_migrate_vm_free(&M->vms[i]);
-	}
-	free(X ? (void *)X : (void *)M);
+	ks_session_summary(S, ts);
+	ks_session_close(S, ts + 1000);
+	ks_session_free(S);
+	free(X ? (void *)X : (void *)S);
 	X = NULL;
+	S = NULL;
 	M = NULL;
 }
 
@@ -338,7 +320,7 @@ static void counters(pid_t pid, unsigned int k)
 			c->fault_lat[12] = 100 * k;
 		}
 		for (int v = 0; v < 2; v++) {
-			struct ks_vcpu_stat *s = ks_migrate_vcpu(vm, v);
+			struct ks_vcpu_stat *s = ks_model_vcpu(vm, v);
 
 			s->total.faults = 200 * k + v;
 			s->total.wp_faults = 125 * k;
