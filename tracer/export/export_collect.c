@@ -22,6 +22,7 @@ int ks_export_init(struct ks_exporter *x, uint64_t interval_ns, int filter_pid)
 	x->s.m.filter_pid = filter_pid;
 	x->interval_ns = interval_ns;
 	x->s.hooks.ctx = x;
+	x->s.untracked_words = "later ones not exported";
 	/* VMM exits are polled at each collection (ks_session_reap). */
 	if (ks_prom_sink(&x->ioctls) || ks_session_add_sink(&x->s, x->ioctls))
 		return -1;

@@ -18,6 +18,7 @@ static void change(void *self, const struct ks_model *m, const struct ks_change 
 {
 	struct prom_sink *ps = self;
 	struct ks_export_ioctls *io;
+	struct prom_vm *pv;
 	int op = c->e->type == KS_EV_CLEAR_DIRTY_LOG;
 	uint64_t d = c->e->dur_ns;
 	int b = 0;
@@ -25,21 +26,10 @@ static void change(void *self, const struct ks_model *m, const struct ks_change 
 	(void)m;
 	if (c->kind != KS_CH_SYNC)
 		return;
-	if (c->vm->index >= ps->nvms) {
-		int n = c->vm->index + 16;
-		struct prom_vm *v = realloc(ps->vms, (size_t)n * sizeof(*v));
-
-		if (!v)
-			return;
-		memset(v + ps->nvms, 0, (size_t)(n - ps->nvms) * sizeof(*v));
-		ps->vms = v;
-		ps->nvms = n;
-	}
-	if (ps->vms[c->vm->index].serial != c->vm->serial) {
-		memset(&ps->vms[c->vm->index], 0, sizeof(ps->vms[0]));
-		ps->vms[c->vm->index].serial = c->vm->serial;
-	}
-	io = &ps->vms[c->vm->index].io;
+	pv = ks_vm_side(&ps->vms, &ps->nvms, sizeof(*ps->vms), c->vm, NULL);
+	if (!pv)
+		return;
+	io = &pv->io;
 	/* The kernel's log2 buckets: [2^b, 2^(b+1)), 0 and 1 in 0. */
 	while (d >= 2 && b < KS_LAT_BUCKETS - 1) {
 		d >>= 1;
@@ -54,10 +44,9 @@ const struct ks_export_ioctls *ks_prom_sink_ioctls(const struct ks_sink *s, cons
 {
 	static const struct ks_export_ioctls none;
 	const struct prom_sink *ps = s->self;
+	const struct prom_vm *pv = ks_vm_side_get(ps->vms, ps->nvms, sizeof(*ps->vms), vm);
 
-	if (vm->index < ps->nvms && ps->vms[vm->index].serial == vm->serial)
-		return &ps->vms[vm->index].io;
-	return &none;
+	return pv ? &pv->io : &none;
 }
 
 static void sink_free(void *self)

@@ -9,6 +9,7 @@
 #include <string.h>
 #include "migrate/model.h"
 #include "kvm/rmap_bytes.h"
+#include "lib/grow.h"
 
 /* KVM_MEM_LOG_DIRTY_PAGES, from the KVM uAPI. */
 #define MEM_LOG_DIRTY 1u
@@ -66,16 +67,9 @@ struct ks_vm *ks_model_vm_add(struct ks_model *m, pid_t pid)
 	for (i = 0; i < m->vms_alloc; i++)
 		if (!m->vms[i] || !m->vms[i]->used)
 			break;
-	if (i == m->vms_alloc) {
-		int n = m->vms_alloc ? m->vms_alloc * 2 : 16;
-		struct ks_vm **v = realloc(m->vms, (size_t)n * sizeof(*v));
-
-		if (!v)
-			return NULL;
-		memset(v + m->vms_alloc, 0, (size_t)(n - m->vms_alloc) * sizeof(*v));
-		m->vms = v;
-		m->vms_alloc = n;
-	}
+	if (i == m->vms_alloc && ks_grow(&m->vms, &m->vms_alloc, i + 1, sizeof(*m->vms),
+					 KS_MAX_TRACKED))
+		return NULL;
 	if (!m->vms[i] && !(m->vms[i] = calloc(1, sizeof(*vm))))
 		return NULL;
 	vm = m->vms[i];
@@ -120,15 +114,8 @@ struct ks_vcpu_stat *ks_model_vcpu(struct ks_vm *vm, int id)
 	for (i = 0; i < vm->nvcpus; i++)
 		if (vm->vcpus[i].id == id)
 			return &vm->vcpus[i];
-	if (vm->nvcpus == vm->vcpus_alloc) {
-		int n = vm->vcpus_alloc ? vm->vcpus_alloc * 2 : 8;
-
-		v = realloc(vm->vcpus, (size_t)n * sizeof(*v));
-		if (!v)
-			return NULL;
-		vm->vcpus = v;
-		vm->vcpus_alloc = n;
-	}
+	if (ks_grow(&vm->vcpus, &vm->vcpus_alloc, vm->nvcpus + 1, sizeof(*vm->vcpus), 0))
+		return NULL;
 	/* Kept in id order, for the report. */
 	for (i = vm->nvcpus; i > 0 && vm->vcpus[i - 1].id > id; i--)
 		vm->vcpus[i] = vm->vcpus[i - 1];
@@ -147,15 +134,8 @@ static struct ks_slot *slot_of(struct ks_vm *vm, unsigned int as_id, unsigned in
 	for (int i = 0; i < vm->nslots; i++)
 		if (vm->slots[i].id == id && vm->slots[i].as_id == as_id)
 			return &vm->slots[i];
-	if (vm->nslots == vm->slots_alloc) {
-		int n = vm->slots_alloc ? vm->slots_alloc * 2 : 8;
-
-		s = realloc(vm->slots, (size_t)n * sizeof(*s));
-		if (!s)
-			return NULL;
-		vm->slots = s;
-		vm->slots_alloc = n;
-	}
+	if (ks_grow(&vm->slots, &vm->slots_alloc, vm->nslots + 1, sizeof(*vm->slots), 0))
+		return NULL;
 	s = &vm->slots[vm->nslots++];
 	memset(s, 0, sizeof(*s));
 	s->id = id;
@@ -457,4 +437,33 @@ void ks_model_overhead(const struct ks_vm *vm, uint64_t now_ns, struct ks_overhe
 	o->host_pct = o->window ? 100.0 * vm->host_ns_total / o->window : 0;
 	o->guest_pct = o->window && o->nvcpu ?
 		       100.0 * vm->total.fault_ns / ((double)o->window * o->nvcpu) : 0;
+}
+
+void *ks_vm_side(void *arr, int *n, size_t size, const struct ks_vm *vm,
+		 void (*reset)(void *elem))
+{
+	uint64_t *serial;
+	char *a;
+
+	if (ks_grow(arr, n, vm->index + 1, size, 0))
+		return NULL;
+	memcpy(&a, arr, sizeof(a));
+	serial = (uint64_t *)(a + (size_t)vm->index * size);
+	if (*serial != vm->serial) {
+		if (reset)
+			reset(serial);
+		memset(serial, 0, size);
+		*serial = vm->serial;
+	}
+	return serial;
+}
+
+const void *ks_vm_side_get(const void *arr, int n, size_t size, const struct ks_vm *vm)
+{
+	const uint64_t *serial;
+
+	if (vm->index >= n)
+		return NULL;
+	serial = (const uint64_t *)((const char *)arr + (size_t)vm->index * size);
+	return *serial == vm->serial ? serial : NULL;
 }

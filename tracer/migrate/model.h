@@ -26,6 +26,8 @@
 #include "kvm/vmstats.h"
 
 #define KS_MAX_KVM_PER_VMM 8
+/* VMMs tracked at once (docs/reliability.md): a VMM beyond them is not. */
+#define KS_MAX_TRACKED 256
 
 /* One memslot as seen through its dirty-logging lifecycle. */
 struct ks_slot {
@@ -111,8 +113,8 @@ struct ks_model {
 	uint64_t start_ns;
 	struct ks_cpu cpu_start;  /* the tracer's CPU at start_ns (loading included) */
 	int vms_seen;             /* VMs tracked since the start */
-	/* The VM table, grown as needed (no limit); entries are reused once a
-	 * VM is forgotten, their index stays. */
+	/* The VM table, grown as needed up to KS_MAX_TRACKED entries; entries
+	 * are reused once a VM is forgotten, their index stays. */
 	struct ks_vm **vms;
 	int vms_alloc;
 	uint64_t next_serial;
@@ -146,12 +148,22 @@ void ks_model_init(struct ks_model *m);
 void ks_model_free(struct ks_model *m);
 /* The active VM of process pid, or NULL. */
 struct ks_vm *ks_model_vm(const struct ks_model *m, pid_t pid);
-/* ... added if new (its name read from /proc); NULL if out of memory. */
+/* ... added if new (its name read from /proc); NULL if the table is full
+ * (KS_MAX_TRACKED) or memory ran out. */
 struct ks_vm *ks_model_vm_add(struct ks_model *m, pid_t pid);
 /* VMs in the table now. */
 int ks_model_live_vms(const struct ks_model *m);
 /* Forgets a VM: its entry is free for the next. */
 void ks_model_vm_forget(struct ks_model *m, struct ks_vm *vm);
+/* State that a sink or the session keeps of each VM, beside the model:
+ * an array by VM table index (*arr, *n elements of size bytes), each
+ * element starting with a uint64_t, the serial of its VM. Returns vm's
+ * element, grown as needed, zeroed (after reset(), if given) if it held
+ * another VM's state; NULL if out of memory. */
+void *ks_vm_side(void *arr, int *n, size_t size, const struct ks_vm *vm,
+		 void (*reset)(void *elem));
+/* vm's element if the array holds one, else NULL. */
+const void *ks_vm_side_get(const void *arr, int n, size_t size, const struct ks_vm *vm);
 /* The vCPU's entry in vm->vcpus, added if new; NULL when out of memory. */
 struct ks_vcpu_stat *ks_model_vcpu(struct ks_vm *vm, int id);
 /* Notes a struct kvm address a VMM's events came from (its map keys). */

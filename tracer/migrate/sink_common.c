@@ -2,6 +2,7 @@
 /* What migrate's sinks share (sink_common.h). */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include "lib/log.h"
 #include "migrate/sink_common.h"
 
@@ -64,4 +65,26 @@ void ks_sink_warn_lost(const struct ks_model *m)
 		ks_warn("%d VM%s not tracked: the kernel's VM table (--max-vms %u) was full; "
 			"their counters are null, their dirty-log events are complete",
 			m->untracked_vms, m->untracked_vms == 1 ? "" : "s", m->max_vms);
+}
+
+int ks_sink_stream(struct ks_sink *s, const struct ks_sink_ops *ops, FILE *out)
+{
+	struct ks_stream *st = calloc(1, sizeof(*st));
+
+	if (!st)
+		return -1;
+	st->out = out;
+	s->ops = ops;
+	s->self = st;
+	return 0;
+}
+
+bool ks_sink_stream_failed(void *self)
+{
+	return ((struct ks_stream *)self)->failed;
+}
+
+void ks_sink_stream_free(void *self)
+{
+	free(self);
 }

@@ -13,15 +13,10 @@
 #include "lib/json.h"
 #include "lib/selfcpu.h"
 
-struct json_sink {
-	FILE *out;
-	bool failed;
-};
-
 static const char *const change_names[] = { "create", "delete", "move", "flags" };
 static const char *const logging_names[] = { "unchanged", "on", "off" };
 
-static void end(struct json_sink *js, struct ks_json *j)
+static void end(struct ks_stream *js, struct ks_json *j)
 {
 	if (ks_json_end(j))
 		js->failed = true;
@@ -48,7 +43,7 @@ static void json_actions(struct ks_json *j, unsigned int actions)
 
 static void change(void *self, const struct ks_model *m, const struct ks_change *c)
 {
-	struct json_sink *js = self;
+	struct ks_stream *js = self;
 	const struct ks_event *e = c->e;
 	const struct ks_slot *s = c->slot;
 	struct ks_json j;
@@ -188,7 +183,7 @@ static void json_vcpus(const struct ks_model *m, struct ks_json *j, const struct
 
 static void interval(void *self, const struct ks_model *m, const struct ks_interval *iv)
 {
-	struct json_sink *js = self;
+	struct ks_stream *js = self;
 	const struct ks_vm *vm = iv->vm;
 	const struct ks_vm_counters *dc = &iv->dc;
 	struct ks_json j;
@@ -251,7 +246,7 @@ static void interval(void *self, const struct ks_model *m, const struct ks_inter
 static void vm_record(void *self, const struct ks_model *m, const struct ks_vm *vm,
 		      const char *what, uint64_t now_ns)
 {
-	struct json_sink *js = self;
+	struct ks_stream *js = self;
 	struct ks_json j;
 
 	(void)m;
@@ -273,7 +268,7 @@ static void vm_record(void *self, const struct ks_model *m, const struct ks_vm *
 static void vm_summary(void *self, const struct ks_model *m, const struct ks_vm *vm,
 		       uint64_t now_ns)
 {
-	struct json_sink *js = self;
+	struct ks_stream *js = self;
 	const struct ks_vm_counters *c = &vm->total;
 	struct ks_overhead o;
 	struct ks_json j;
@@ -354,7 +349,7 @@ static void vm_summary(void *self, const struct ks_model *m, const struct ks_vm 
 
 static void summary(void *self, const struct ks_model *m, uint64_t now_ns)
 {
-	struct json_sink *js = self;
+	struct ks_stream *js = self;
 	struct ks_json j;
 	struct ks_cpu cpu;
 
@@ -374,34 +369,17 @@ static void summary(void *self, const struct ks_model *m, uint64_t now_ns)
 	end(js, &j);
 }
 
-static bool failed(void *self)
-{
-	return ((struct json_sink *)self)->failed;
-}
-
-static void sink_free(void *self)
-{
-	free(self);
-}
-
 static const struct ks_sink_ops json_ops = {
 	.change = change,
 	.interval = interval,
 	.vm = vm_record,
 	.vm_summary = vm_summary,
 	.summary = summary,
-	.failed = failed,
-	.free = sink_free,
+	.failed = ks_sink_stream_failed,
+	.free = ks_sink_stream_free,
 };
 
 int ks_sink_json(struct ks_sink *s, FILE *out)
 {
-	struct json_sink *js = calloc(1, sizeof(*js));
-
-	if (!js)
-		return -1;
-	js->out = out;
-	s->ops = &json_ops;
-	s->self = js;
-	return 0;
+	return ks_sink_stream(s, &json_ops, out);
 }

@@ -14,11 +14,6 @@
 #include "lib/log.h"
 #include "lib/selfcpu.h"
 
-struct text_sink {
-	FILE *out;
-	bool failed;
-};
-
 /* A process name for text output: names are chosen by the process, and may
  * hold newlines or terminal escapes (lib/json.h). Valid until the next
  * call. */
@@ -60,7 +55,7 @@ static const char *latency_off(const struct ks_model *m)
 /* Only dirty logging turned on or off: syncs are summed per interval. */
 static void change(void *self, const struct ks_model *m, const struct ks_change *c)
 {
-	struct text_sink *ts = self;
+	struct ks_stream *ts = self;
 	const struct ks_event *e = c->e;
 	bool is = c->logging == KS_LOG_ON;
 
@@ -74,7 +69,7 @@ static void change(void *self, const struct ks_model *m, const struct ks_change 
 		(e->actions & KS_ACT_KNOWN) && is && (e->actions & KS_ACT_SPLIT) ? ", eager split" : "");
 }
 
-static void check(struct text_sink *ts)
+static void check(struct ks_stream *ts)
 {
 	if (ks_output_check(ts->out))
 		ts->failed = true;
@@ -82,7 +77,7 @@ static void check(struct text_sink *ts)
 
 static void interval(void *self, const struct ks_model *m, const struct ks_interval *iv)
 {
-	struct text_sink *ts = self;
+	struct ks_stream *ts = self;
 	const struct ks_vm *vm = iv->vm;
 	const struct ks_vm_counters *dc = &iv->dc;
 	char lat[64], faults[64];
@@ -133,7 +128,7 @@ static void interval(void *self, const struct ks_model *m, const struct ks_inter
 static void vm_record(void *self, const struct ks_model *m, const struct ks_vm *vm,
 		      const char *what, uint64_t now_ns)
 {
-	struct text_sink *ts = self;
+	struct ks_stream *ts = self;
 
 	fprintf(ts->out, "%10.3fs  pid %-7d %s: VM %s", (now_ns - m->start_ns) / 1e9, vm->pid,
 		text_comm(vm), what);
@@ -147,7 +142,7 @@ static void vm_record(void *self, const struct ks_model *m, const struct ks_vm *
 }
 
 /* The summary's counter lines of a VM whose counters were tracked. */
-static void text_counters(struct text_sink *ts, const struct ks_model *m, const struct ks_vm *vm,
+static void text_counters(struct ks_stream *ts, const struct ks_model *m, const struct ks_vm *vm,
 			  const struct ks_overhead *o)
 {
 	const struct ks_vm_counters *c = &vm->total;
@@ -201,7 +196,7 @@ static void text_counters(struct text_sink *ts, const struct ks_model *m, const 
 static void vm_summary(void *self, const struct ks_model *m, const struct ks_vm *vm,
 		       uint64_t now_ns)
 {
-	struct text_sink *ts = self;
+	struct ks_stream *ts = self;
 	const struct ks_vm_counters *c = &vm->total;
 	struct ks_overhead o;
 
@@ -236,7 +231,7 @@ static void vm_summary(void *self, const struct ks_model *m, const struct ks_vm 
 
 static void summary(void *self, const struct ks_model *m, uint64_t now_ns)
 {
-	struct text_sink *ts = self;
+	struct ks_stream *ts = self;
 	uint64_t lost = ks_model_lost(m);
 	struct ks_cpu cpu;
 
@@ -253,34 +248,17 @@ static void summary(void *self, const struct ks_model *m, uint64_t now_ns)
 	fflush(ts->out);
 }
 
-static bool failed(void *self)
-{
-	return ((struct text_sink *)self)->failed;
-}
-
-static void sink_free(void *self)
-{
-	free(self);
-}
-
 static const struct ks_sink_ops text_ops = {
 	.change = change,
 	.interval = interval,
 	.vm = vm_record,
 	.vm_summary = vm_summary,
 	.summary = summary,
-	.failed = failed,
-	.free = sink_free,
+	.failed = ks_sink_stream_failed,
+	.free = ks_sink_stream_free,
 };
 
 int ks_sink_text(struct ks_sink *s, FILE *out)
 {
-	struct text_sink *ts = calloc(1, sizeof(*ts));
-
-	if (!ts)
-		return -1;
-	ts->out = out;
-	s->ops = &text_ops;
-	s->self = ts;
-	return 0;
+	return ks_sink_stream(s, &text_ops, out);
 }

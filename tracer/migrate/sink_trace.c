@@ -27,6 +27,7 @@
 #include <string.h>
 #include "migrate/sink.h"
 #include "migrate/sink_common.h"
+#include "lib/grow.h"
 #include "lib/trace_chrome.h"
 
 /* What the trace keeps of each VM (by table index; a VM of another serial
@@ -46,28 +47,15 @@ struct trace_sink {
 	int nvms;
 };
 
+static void tvm_reset(void *elem)
+{
+	free(((struct trace_vm *)elem)->span);
+}
+
 /* The trace's state of vm; NULL if out of memory. */
 static struct trace_vm *tvm_of(struct trace_sink *ts, const struct ks_vm *vm)
 {
-	struct trace_vm *tv;
-
-	if (vm->index >= ts->nvms) {
-		int n = vm->index + 16;
-
-		tv = realloc(ts->vms, (size_t)n * sizeof(*tv));
-		if (!tv)
-			return NULL;
-		memset(tv + ts->nvms, 0, (size_t)(n - ts->nvms) * sizeof(*tv));
-		ts->vms = tv;
-		ts->nvms = n;
-	}
-	tv = &ts->vms[vm->index];
-	if (tv->serial != vm->serial) {
-		free(tv->span);
-		memset(tv, 0, sizeof(*tv));
-		tv->serial = vm->serial;
-	}
-	return tv;
+	return ks_vm_side(&ts->vms, &ts->nvms, sizeof(*ts->vms), vm, tvm_reset);
 }
 
 /* Is the logging span of vm's memslot s open? Set it to *set if given. */
@@ -76,19 +64,9 @@ static bool span_open(struct trace_vm *tv, const struct ks_vm *vm, const struct 
 {
 	int i = (int)(s - vm->slots);
 
-	if (i >= tv->nspan) {
-		bool *sp;
-		int n = vm->slots_alloc > i ? vm->slots_alloc : i + 1;
-
-		if (!set || !*set)
-			return false;
-		sp = realloc(tv->span, (size_t)n * sizeof(*sp));
-		if (!sp)
-			return false;
-		memset(sp + tv->nspan, 0, (size_t)(n - tv->nspan) * sizeof(*sp));
-		tv->span = sp;
-		tv->nspan = n;
-	}
+	if (i >= tv->nspan &&
+	    (!set || !*set || ks_grow(&tv->span, &tv->nspan, i + 1, sizeof(*tv->span), 0)))
+		return false;
 	if (set)
 		tv->span[i] = *set;
 	return tv->span[i];

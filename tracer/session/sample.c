@@ -110,9 +110,10 @@ void ks_session_sample(struct ks_session *s, struct ks_vm *only, uint64_t ts)
 	 * its stats, not those of the later reads. Without the fault program
 	 * its faults are those of the last sample. */
 	ks_model_for_each_vm(&s->m, i, vm) {
-		if (vm->index < s->nvs && s->vs[vm->index].serial == vm->serial &&
-		    s->vs[vm->index].held)
-			vm->total = s->vs[vm->index].held_total;
+		const struct ks_session_vm *held = ks_vm_side_get(s->vs, s->nvs, sizeof(*s->vs), vm);
+
+		if (held && held->held)
+			vm->total = held->held_total;
 		if (wanted(vm, only))
 			ks_model_stats_faults(&s->m, vm);
 	}

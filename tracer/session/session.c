@@ -36,6 +36,7 @@ void ks_session_init(struct ks_session *s, uint64_t interval_ns)
 	ks_model_init(&s->m);
 	s->rescan_ns = RESCAN_NS;
 	s->slack_ns = interval_ns / 2;
+	s->untracked_words = "any further ones not traced";
 }
 
 void ks_session_attach(struct ks_session *s, struct migrate_bpf *skel, bool vm_events)
@@ -72,33 +73,26 @@ static void tell_vm_summary(struct ks_session *s, const struct ks_vm *vm, uint64
 
 struct ks_session_vm *ks_session_vm_state(struct ks_session *s, const struct ks_vm *vm)
 {
-	struct ks_session_vm *v;
+	return ks_vm_side(&s->vs, &s->nvs, sizeof(*s->vs), vm, NULL);
+}
 
-	if (vm->index >= s->nvs) {
-		int n = vm->index + 16;
-
-		v = realloc(s->vs, (size_t)n * sizeof(*v));
-		if (!v)
-			return NULL;
-		memset(v + s->nvs, 0, (size_t)(n - s->nvs) * sizeof(*v));
-		s->vs = v;
-		s->nvs = n;
-	}
-	v = &s->vs[vm->index];
-	if (v->serial != vm->serial) {
-		memset(v, 0, sizeof(*v));
-		v->serial = vm->serial;
-	}
-	return v;
+/* vm's state if the session has any, else NULL. */
+static struct ks_session_vm *vm_state_get(struct ks_session *s, const struct ks_vm *vm)
+{
+	return (struct ks_session_vm *)ks_vm_side_get(s->vs, s->nvs, sizeof(*s->vs), vm);
 }
 
 static struct ks_vm *add_vm(struct ks_session *s, pid_t pid)
 {
 	struct ks_vm *vm = ks_model_vm_add(&s->m, pid);
 
-	if (!vm && !s->warned_oom) {
-		ks_warn("out of memory: PID %d and any further VMMs not traced", (int)pid);
-		s->warned_oom = true;
+	if (!vm && !s->warned_full) {
+		if (ks_model_live_vms(&s->m) >= KS_MAX_TRACKED)
+			ks_warn("more than %d VMMs: PID %d and %s", KS_MAX_TRACKED, (int)pid,
+				s->untracked_words);
+		else
+			ks_warn("out of memory: PID %d and %s", (int)pid, s->untracked_words);
+		s->warned_full = true;
 	}
 	return vm;
 }
@@ -343,10 +337,7 @@ void ks_session_recheck_released(struct ks_session *s, uint64_t ts)
 	struct ks_vm *vm;
 
 	ks_model_for_each_vm(&s->m, i, vm) {
-		if (vm->index >= s->nvs || s->vs[vm->index].serial != vm->serial)
-			continue;
-		sv = &s->vs[vm->index];
-		if (!sv->released)
+		if (!(sv = vm_state_get(s, vm)) || !sv->released)
 			continue;
 		sv->released = false;
 		if (vm->active && vm->found_ts)

@@ -62,7 +62,10 @@ struct ks_session {
 	uint64_t slack_ns;            /* half an interval: boundaries come a little late */
 	uint64_t last_scan, last_sweep, last_known;
 	bool first_scan;              /* the look when tracing began is under way */
-	bool warned_oom;
+	/* What the warning that the VM table is full says of the VMMs left
+	 * out ("any further ones not traced"); said once. */
+	const char *untracked_words;
+	bool warned_full;
 	struct ks_session_vm *vs;
 	int nvs;
 };
