@@ -198,7 +198,8 @@ struct ks_change {
 
 /* Applies one event: false if it changed nothing (another process than
  * the one traced, a release of a VM not tracked, no memory), else true
- * with *c saying what changed. */
+ * with *c saying what changed. Either way c->vm is the VM of the event's
+ * process, if tracked (NULL otherwise). */
 bool ks_model_apply(struct ks_model *m, const struct ks_event *e, struct ks_change *c);
 
 /* Without the fault program: sets the VM's fault totals (and its vCPUs')

@@ -166,11 +166,13 @@ void ks_session_event(struct ks_session *s, const struct ks_event *e)
 	struct ks_change c;
 	struct ks_vm *vm;
 
-	if (!ks_model_apply(&s->m, e, &c))
-		return;
-	EACH_SINK(s, k, change)
-		s->sinks[k].ops->change(s->sinks[k].self, &s->m, &c);
+	if (ks_model_apply(&s->m, e, &c))
+		EACH_SINK(s, k, change)
+			s->sinks[k].ops->change(s->sinks[k].self, &s->m, &c);
+	/* The VMM it came from, even if the event changed nothing. */
 	vm = c.vm;
+	if (!vm)
+		return;
 	/* Looked at after the ring buffer is drained (exits drain it). */
 	if (c.kind == KS_CH_VM_RELEASE) {
 		struct ks_session_vm *sv;
