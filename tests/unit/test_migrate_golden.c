@@ -497,6 +497,31 @@ static void compare(const char *name, char *got, size_t len)
 	free(want);
 }
 
+/* A VMM with more memslots than the tracer once held (128): every one is
+ * kept, none dropped (a QEMU with memory hotplug may have hundreds). */
+static void many_slots(void)
+{
+	struct ks_session s;
+	struct ks_vm *vm;
+	int on = 0;
+
+	ks_session_init(&s, 1000000000);
+	for (int i = 0; i < 300; i++) {
+		struct ks_event e = { .type = KS_EV_MEMSLOT_COMMIT, .tgid = VM_A, .slot = i,
+				      .as_id = i % 2, .npages = 512, .new_flags = 1, .change = 0,
+				      .wp_faults_total = -1, .faults_total = -1, .preempted = -1,
+				      .ts_ns = 1000000000ULL + i };
+
+		ks_session_event(&s, &e);
+	}
+	vm = ks_model_vm(&s.m, VM_A);
+	for (int i = 0; vm && i < vm->nslots; i++)
+		on += vm->slots[i].logging;
+	CHECK("300 memslots: all kept, all logging", vm && vm->nslots == 300 && on == 300,
+	      "%d slots, %d logging", vm ? vm->nslots : -1, on);
+	ks_session_free(&s);
+}
+
 int main(void)
 {
 	static const struct cfg cfgs[] = {
@@ -511,6 +536,7 @@ int main(void)
 		{ "export-latency", .export = true, .fault_program = true, .fault_latency = true },
 	};
 
+	many_slots();
 	find_golden();
 	if (!golden_dir[0]) {
 		CHECK("golden files found", 0, "no tests/unit/golden above the binary");
