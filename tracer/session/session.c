@@ -443,8 +443,7 @@ void ks_session_free(struct ks_session *s)
 	struct ks_vm *vm;
 
 	ks_model_for_each_vm(&s->m, i, vm)
-		if (vm->st.pidfd >= 0)
-			ks_vmstats_close(&vm->st);
+		ks_vmstats_close(&vm->st);
 	ks_model_free(&s->m);
 	EACH_SINK(s, k, free)
 		s->sinks[k].ops->free(s->sinks[k].self);
