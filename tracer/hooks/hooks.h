@@ -35,7 +35,6 @@ struct ks_way {
 	const char *target;                 /* function or tracepoint name */
 	const char *progs[KS_MAX_PROGS];    /* programs in migrate.bpf.c; none yet = not implemented */
 	const char *limits;                 /* what this way cannot report, or NULL */
-	unsigned int opt_in;                /* KS_OPT_* that asks for it; 0: an ordinary way */
 };
 
 /* Every metric, in the order of ks_hooks[] (and of check's list, the JSON
