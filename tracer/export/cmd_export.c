@@ -3,10 +3,10 @@
  * kvmscope export: every VM's binary stats and the migrate aggregates as a
  * Prometheus / OpenMetrics endpoint.
  *
- * Two threads. The collector (tracer/export_collect.c) samples on its own
+ * Two threads. The collector (tracer/export/export_collect.c) samples on its own
  * schedule, renders the page in both formats and publishes it with a
  * pointer swap; between collections it drains the ring buffer. The main
- * thread runs the HTTP server (tracer/httpd.c), which only ever sends
+ * thread runs the HTTP server (tracer/export/httpd.c), which only ever sends
  * published pages: no scrape, however slow or however many, waits for a
  * collection or delays one. Signals go to the main thread; it stops the
  * collector, and one cleanup path releases everything.

@@ -3,7 +3,7 @@
  * Every metric kvmscope reports, and the ways into the kernel that can
  * produce it, best first: the tracepoints of kvmscope's KVM series, then
  * fentry/fexit on KVM functions, then KVM's existing tracepoints. The choice
- * is made at load time from what the running kernel has (tracer/common/probe).
+ * is made at load time from what the running kernel has (tracer/lib/probe).
  */
 #ifndef KS_HOOKS_H
 #define KS_HOOKS_H

@@ -2,7 +2,7 @@
 /*
  * kvmscope migrate: what dirty logging costs each VM, live.
  *
- * Lifecycle: parse → probe → load/attach (tracer/loader.c) → find VMMs →
+ * Lifecycle: parse → probe → load/attach (tracer/hooks/loader.c) → find VMMs →
  * loop { ring buffer events, VMM exits (pidfd), interval samples } →
  * summary → detach. One cleanup path; exit status per docs/usage.md.
  */

@@ -20,7 +20,7 @@
 #include "lib/json.h"
 #include "lib/log.h"
 
-/* Each vCPU's faults from its fault slot (tracer/fault_slots.c). One
+/* Each vCPU's faults from its fault slot (tracer/hooks/fault_slots.c). One
  * entry per vCPU: the cost does not grow with the fault rate. */
 void ks_counters_read_vcpu_faults(struct ks_model *m, struct migrate_bpf *skel)
 {

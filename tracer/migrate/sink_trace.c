@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * `kvmscope migrate --trace FILE`: migrate's events as a timeline in the
- * Chrome trace format (tracer/trace_chrome.c), one process per VMM:
+ * Chrome trace format (tracer/lib/trace_chrome.c), one process per VMM:
  *
  *   track "dirty-log ioctls"      one slice per KVM_GET_DIRTY_LOG and
  *                                 KVM_CLEAR_DIRTY_LOG, and per memslot
