@@ -1,5 +1,5 @@
 /*
- * Fuzz target: the command-line value parsers (tracer/common/parse.c). The
+ * Fuzz target: the command-line value parsers (tracer/lib/parse.c). The
  * first byte picks the parser, the rest is the argument. Accepted values
  * must be in range and agree with a reference computation; rejections must
  * be one line and leave the output untouched.

@@ -1,5 +1,5 @@
 /*
- * Fuzz target: JSON output (tracer/common/json.c), which carries names
+ * Fuzz target: JSON output (tracer/lib/json.c), which carries names
  * chosen by other processes. Mode 0: one hostile string through the JSON
  * escaper (the literal must be valid JSON and decode back to the same
  * bytes) and through the text escaper (one printable line that unescapes

@@ -43,7 +43,7 @@ static int failed;
 #define SKIP(...) do { printf("SKIP "); printf(__VA_ARGS__); printf("\n"); } while (0)
 #define FAIL(...) do { printf("FAIL "); printf(__VA_ARGS__); printf("\n"); failed++; } while (0)
 
-/* The hook way a program belongs to, from the table in tracer/hooks.c. */
+/* The hook way a program belongs to, from the table in tracer/hooks/hooks.c. */
 static const struct ks_way *way_of(const char *prog)
 {
 	for (unsigned int i = 0; i < KS_NR_METRICS; i++)
@@ -259,7 +259,7 @@ int main(int argc, char **argv)
 	bpf_object__for_each_program(prog, skel->obj) {
 		const char *name = bpf_program__name(prog);
 		const struct ks_way *w = way_of(name);
-		const char *why = w ? unrunnable(&p, prog) : "program not listed in tracer/hooks.c";
+		const char *why = w ? unrunnable(&p, prog) : "program not listed in tracer/hooks/hooks.c";
 
 		if (!w) {
 			FAIL("%s: %s", name, why);

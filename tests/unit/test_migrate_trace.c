@@ -3,10 +3,12 @@
  * interval loop use, then the trace text checked piece by piece. */
 #include <stdlib.h>
 #include "unit.h"
-#include "migrate/migrate.h"
-#include "migrate/migrate_trace.h"
+#include "lib/trace_chrome.h"
+#include "migrate/sink.h"
+#include "session/session.h"
 
-static struct ks_migrate m;
+static struct ks_session S;
+static struct ks_model *mp = &S.m;
 static long long wp_total;   /* the VM's write-protect faults so far */
 static long long faults_total; /* and its faults */
 
@@ -26,7 +28,7 @@ static void feed(unsigned int type, int slot, uint64_t ts, uint64_t dur, unsigne
 
 	e.wp_calls[2] = 7;
 	e.wp_changed[2] = 5;
-	ks_migrate_event(&m, &e);
+	ks_session_event(&S, &e);
 }
 
 static int count(const char *hay, const char *needle)
@@ -45,12 +47,18 @@ int main(void)
 	size_t len = 0, llen = 0;
 	struct ks_vm *vm;
 
-	m.json = true;
-	m.gfn_wp = true;
-	m.out = open_memstream(&lines, &llen);
-	m.start_ns = 1000000000;
-	m.trace = &t;
+	FILE *out;
+	struct ks_sink sink;
+
+	ks_session_init(&S, 1000000000);
+	mp->gfn_wp = true;
+	out = open_memstream(&lines, &llen);
+	ks_sink_json(&sink, out);
+	ks_session_add_sink(&S, sink);
+	mp->start_ns = 1000000000;
 	ks_trace_start(&t, open_memstream(&buf, &len));
+	ks_sink_trace(&sink, &t);
+	ks_session_add_sink(&S, sink);
 
 	feed(KS_EV_MEMSLOT_COMMIT, 1, 1100000000, 2000, 0, 0, 0);   /* created: not a logging change */
 	feed(KS_EV_MEMSLOT_COMMIT, 1, 1200000000, 3000, 0, 1, 0);   /* logging on */
@@ -58,7 +66,7 @@ int main(void)
 	feed(KS_EV_CLEAR_DIRTY_LOG, 1, 1300002000, 2500, 0, 0, 40);
 	feed(KS_EV_MEMSLOT_COMMIT, 1, 1400000000, 4000, 1, 0, 0);   /* logging off */
 	feed(KS_EV_MEMSLOT_COMMIT, 2, 1500000000, 1000, 0, 1, 0);   /* slot 2 on, never off */
-	vm = ks_migrate_vm(&m, 4242, false);
+	vm = ks_model_vm(mp, 4242);
 	CHECK("VM tracked", vm != NULL, "no VM");
 	if (!vm)
 		UNIT_EXIT();
@@ -67,16 +75,16 @@ int main(void)
 	vm->total.faults = 99;
 	vm->total.wp_gfn_calls[2] = 7;
 	{
-		struct ks_vcpu_stat *v = ks_migrate_vcpu(vm, 1);
+		struct ks_vcpu_stat *v = ks_model_vcpu(vm, 1);
 
 		if (v) {
 			v->total.faults = 42;
 			v->total.wp_faults = 40;
 		}
 	}
-	ks_migrate_report_vm_interval(&m, vm, 1600000000);
-	CHECK("trace closes", ks_mtrace_close(&m, 1700000000) == 0, "err %d", t.err);
-	fclose(m.out);
+	ks_session_intervals(&S, 1600000000);
+	CHECK("trace closes", ks_session_close(&S, 1700000000) == 0, "err %d", t.err);
+	fclose(out);
 
 	ASSERT_EQ("process named once", count(buf, "\"process_name\""), 1);
 	ASSERT_EQ("memslot create without logging change: no slice", count(buf, "memslot ioctl"), 3);
@@ -130,13 +138,17 @@ int main(void)
 		char *more = NULL;
 		size_t mlen = 0;
 
-		m.trace = NULL;   /* closed above */
-		m.out = open_memstream(&more, &mlen);
-		ks_migrate_event(&m, &e);
+		/* The JSON lines alone (the trace is closed above). */
+		S.nsinks = 1;
+		sink.ops->free(sink.self);
+		S.sinks[0].ops->free(S.sinks[0].self);
+		out = open_memstream(&more, &mlen);
+		ks_sink_json(&S.sinks[0], out);
+		ks_session_event(&S, &e);
 		e.wp_faults_total = wp_total + 10;
 		e.faults_total = faults_total + 20;
-		ks_migrate_event(&m, &e);
-		fclose(m.out);
+		ks_session_event(&S, &e);
+		fclose(out);
 		CHECK("unknown totals: -1, then the difference from the last known",
 		      more && strstr(more, "\"wp_faults\":-1,\"faults\":-1,") &&
 		      strstr(more, "\"wp_faults\":10,\"faults\":20,"), "%s", more);
@@ -144,47 +156,48 @@ int main(void)
 	}
 
 	/* A VM that exits: counters back to 0, open span ended by the exit. */
-	for (int i = 0; i < KS_MAX_TRACKED; i++)
-		ks_migrate_vm_free(&m.vms[i]);
+	ks_session_free(&S);
 	free(buf);
 	buf = NULL;
-	memset(&m, 0, sizeof(m));
 	free(lines);
 	lines = NULL;
-	m.out = open_memstream(&lines, &llen);
-	m.json = true;
+	ks_session_init(&S, 1000000000);
+	out = open_memstream(&lines, &llen);
+	ks_sink_json(&sink, out);
+	ks_session_add_sink(&S, sink);
 	/* The fault program counts from when tracing began: a VM's first
 	 * event has its whole count. */
-	m.fault_program = true;
-	m.start_ns = 1000000000;
-	m.trace = &t;
+	mp->fault_program = true;
+	mp->start_ns = 1000000000;
 	ks_trace_start(&t, open_memstream(&buf, &len));
+	ks_sink_trace(&sink, &t);
+	ks_session_add_sink(&S, sink);
 	feed(KS_EV_MEMSLOT_COMMIT, 3, 1200000000, 3000, 0, 1, 0);
-	fflush(m.out);
+	fflush(out);
 	{
 		char want[96];
 
 		snprintf(want, sizeof(want), "\"wp_faults\":%lld,\"faults\":%lld}", wp_total, faults_total);
 		ASSERT_CONTAINS("fault program: a VM's first event has the faults since tracing began", lines, want);
 	}
-	vm = ks_migrate_vm(&m, 4242, false);
-	if (vm && ks_migrate_vcpu(vm, 0))
-		ks_migrate_vcpu(vm, 0)->total.faults = 5;
+	vm = ks_model_vm(mp, 4242);
+	if (vm && ks_model_vcpu(vm, 0))
+		ks_model_vcpu(vm, 0)->total.faults = 5;
 	if (vm) {
 		vm->exit_ts = 1300000000;
-		ks_migrate_report_vm_interval(&m, vm, 1300000000);
-		ks_migrate_report_vm(&m, vm, "exited", 1300000000);
+		ks_session_intervals(&S, 1300000000);
+		for (int k = 0; k < S.nsinks; k++)
+			S.sinks[k].ops->vm(S.sinks[k].self, mp, vm, "exited", 1300000000);
 	}
-	ks_mtrace_close(&m, 1900000000);
-	fclose(m.out);
+	ks_session_close(&S, 1900000000);
+	fclose(out);
 	CHECK("VM exit ends its span and zeroes its counters",
 	      buf && strstr(buf, "\"ts\":1300000.000,\"id\":\"0x21240003\",\"args\":{\"ended_by\":\"VM exited\"") &&
 	      strstr(buf, "\"name\":\"faults\",\"ph\":\"C\",\"pid\":4242,\"ts\":1300000.000,\"args\":{\"all\":0}") &&
 	      strstr(buf, "\"name\":\"vCPU 0 faults\",\"ph\":\"C\",\"pid\":4242,\"ts\":1300000.000,"
 		     "\"args\":{\"faults\":0}") &&
 	      !strstr(buf, "end of trace"), "%s", buf);
-	for (int i = 0; i < KS_MAX_TRACKED; i++)
-		ks_migrate_vm_free(&m.vms[i]);
+	ks_session_free(&S);
 	free(buf);
 	free(lines);
 	UNIT_EXIT();

@@ -3,10 +3,10 @@
  * kvmscope export: every VM's binary stats and the migrate aggregates as a
  * Prometheus / OpenMetrics endpoint.
  *
- * Two threads. The collector (tracer/export_collect.c) samples on its own
+ * Two threads. The collector (tracer/export/export_collect.c) samples on its own
  * schedule, renders the page in both formats and publishes it with a
  * pointer swap; between collections it drains the ring buffer. The main
- * thread runs the HTTP server (tracer/httpd.c), which only ever sends
+ * thread runs the HTTP server (tracer/export/httpd.c), which only ever sends
  * published pages: no scrape, however slow or however many, waits for a
  * collection or delays one. Signals go to the main thread; it stops the
  * collector, and one cleanup path releases everything.
@@ -100,7 +100,8 @@ static void collect_and_publish(struct export_run *r)
 	ks_prom_free(&w);
 	if (page) {
 		ks_debug("export: collection %llu: %d VMMs, %zu bytes text, %zu OpenMetrics, %.3f ms",
-			 (unsigned long long)x->collections, x->m.nvm, page->text_len, page->om_len,
+			 (unsigned long long)x->collections, ks_model_live_vms(&x->s.m), page->text_len,
+			 page->om_len,
 			 (ks_now_ns() - t0) / 1e6);
 		ks_httpd_publish(&r->h, page);
 	} else if (!r->warned_oom) {
@@ -169,7 +170,7 @@ static void start_bpf(struct ks_exporter *x, int pid, struct ks_loader_opts lo)
 	if (!ks_loader_start(&x->l, &p, &lo)) {
 		x->rb = ring_buffer__new(bpf_map__fd(x->l.skel->maps.events), ks_export_on_event, x, NULL);
 		if (x->rb)
-			x->bpf = true;
+			ks_export_attached(x);
 		else
 			ks_loader_destroy(&x->l);
 	}
@@ -179,11 +180,10 @@ static void start_bpf(struct ks_exporter *x, int pid, struct ks_loader_opts lo)
 			"kvmscope_bpf_attached 0");
 		return;
 	}
-	x->m.skel = x->l.skel;
-	x->m.max_vms = ks_loader_max_vms(&lo);
-	x->m.fault_program = x->l.fault_program;
-	x->m.fault_latency = x->l.caps.fault_latency;
-	x->m.page_stats = x->l.caps.page_stats;
+	x->s.m.max_vms = ks_loader_max_vms(&lo);
+	x->s.m.fault_program = x->l.fault_program;
+	x->s.m.fault_latency = x->l.caps.fault_latency;
+	x->s.m.page_stats = x->l.caps.page_stats;
 }
 
 int cmd_export(int argc, char **argv)
@@ -231,13 +231,14 @@ int cmd_export(int argc, char **argv)
 		free(r);
 		return KS_EXIT_FAIL;
 	}
-	for (int i = 0; i < KS_MAX_TRACKED; i++)
-		r->x->m.vms[i].st.pidfd = -1;
-	r->x->filter_pid = a.run.pid;
-	r->x->m.filter_pid = a.run.pid;
-	r->x->interval_ns = a.run.interval_ns;
-	r->x->m.out = NULL;       /* state only: export prints no events */
-	r->x->m.start_ns = ks_now_ns();
+	if (ks_export_init(r->x, a.run.interval_ns, a.run.pid)) {
+		ks_err("out of memory");
+		ks_export_release(r->x);
+		free(r->x);
+		free(r);
+		return KS_EXIT_FAIL;
+	}
+	r->x->s.m.start_ns = ks_now_ns();
 	if (ks_httpd_open(&r->h, &ss, sslen))
 		goto out;
 	r->x->h = &r->h;

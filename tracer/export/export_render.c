@@ -175,11 +175,12 @@ static bool hook(const struct ks_exporter *x, enum ks_metric m)
 
 static const char *const level_names[KS_MAX_LEVEL] = { NULL, "4k", "2m", "1g" };
 
-static void render_migrate(struct ks_exporter *x, struct ks_prom *w, const struct ks_vm *vm,
+static void render_migrate(const struct ks_exporter *x, struct ks_prom *w, const struct ks_vm *vm,
 			   struct vm_labels *vl)
 {
+	const struct ks_model *m = &x->s.m;
 	const struct ks_vm_counters *c = &vm->total;
-	const struct ks_export_ioctls *io = &x->ioctls[vm - x->m.vms];
+	const struct ks_export_ioctls *io = ks_prom_sink_ioctls(&x->ioctls, vm);
 	struct ks_prom_label *l = vl->l;
 	uint64_t dirty = 0, cleared = 0, rmap_n = 0, rmap_b = 0, avoided = 0, logging = 0;
 	double upper[KS_LAT_BUCKETS];
@@ -187,11 +188,9 @@ static void render_migrate(struct ks_exporter *x, struct ks_prom *w, const struc
 	struct ks_prom_family *f;
 	bool faults;
 
-	for (int i = 0; i < KS_MAX_SLOTS; i++) {
+	for (int i = 0; i < vm->nslots; i++) {
 		const struct ks_slot *s = &vm->slots[i];
 
-		if (!s->used)
-			continue;
 		dirty += s->dirty_pages;
 		cleared += s->cleared_pages;
 		rmap_n += s->rmap_allocs;
@@ -250,11 +249,11 @@ static void render_migrate(struct ks_exporter *x, struct ks_prom *w, const struc
 	}
 	/* Fault counts: the fault program's, or (by default) KVM's per-vCPU
 	 * stats summed from the samples; not known for a VM without stats. */
-	faults = hook(x, KS_M_FAULTS) && ks_migrate_faults_known(&x->m, vm);
+	faults = hook(x, KS_M_FAULTS) && ks_model_faults_known(m, vm);
 	if (faults)
 		ks_prom_u64(ks_prom_family(w, "kvmscope_page_faults", KS_PROM_COUNTER, NULL,
 					   "Guest page faults handled by KVM's MMU"), l, 3, c->faults);
-	if (faults && x->m.fault_program)
+	if (faults && m->fault_program)
 		ks_prom_u64(ks_prom_family(w, "kvmscope_page_write_faults", KS_PROM_COUNTER, NULL,
 					   "Guest write faults handled by KVM's MMU (write-protect faults "
 					   "while dirty logging; with --fault-program)"), l, 3, c->write_faults);
@@ -262,7 +261,7 @@ static void render_migrate(struct ks_exporter *x, struct ks_prom *w, const struc
 		char id[16];
 
 		f = ks_prom_family(w, "kvmscope_write_protect_faults", KS_PROM_COUNTER, NULL,
-				   x->m.fault_program ?
+				   m->fault_program ?
 				   "Write faults on present, write-protected pages, per vCPU: under dirty "
 				   "logging, one per page first written after it was protected" :
 				   "Write-protect faults KVM fixed in its fast path (pf_fast), per vCPU: "
@@ -276,7 +275,7 @@ static void render_migrate(struct ks_exporter *x, struct ks_prom *w, const struc
 	}
 	for (int b = 0; b < KS_LAT_BUCKETS; b++)
 		lat[b] = c->fault_lat[b];
-	if (hook(x, KS_M_FAULTS) && x->m.fault_latency)
+	if (hook(x, KS_M_FAULTS) && m->fault_latency)
 		ks_prom_histogram(ks_prom_family(w, "kvmscope_page_fault_seconds", KS_PROM_HISTOGRAM,
 						 "seconds", "Time in KVM's page fault handler per fault "
 						 "(while dirty logging: mostly write-protect faults)"),
@@ -302,11 +301,13 @@ static void render_migrate(struct ks_exporter *x, struct ks_prom *w, const struc
 			    c->msr_migration_control);
 }
 
-static void render_self(struct ks_exporter *x, struct ks_prom *w)
+static void render_self(const struct ks_exporter *x, struct ks_prom *w)
 {
+	const struct ks_model *m = &x->s.m;
 	struct ks_prom_family *f;
 	struct ks_prom_label l[2];
 	uint64_t with_stats = 0;
+	struct ks_vm *vm;
 
 	ks_prom_u64(ks_prom_family(w, "kvmscope_bpf_attached", KS_PROM_GAUGE, NULL,
 				   "1 if the BPF programs are attached (migrate aggregates exported), "
@@ -322,13 +323,13 @@ static void render_self(struct ks_exporter *x, struct ks_prom *w)
 				   "BPF events not recorded, by reason");
 		for (int i = 0; i < KS_DROP_MAX; i++) {
 			l[0] = (struct ks_prom_label){ "reason", ks_drop_names[i] };
-			ks_prom_u64(f, l, 1, x->m.drops[i]);
+			ks_prom_u64(f, l, 1, m->drops[i]);
 		}
 	}
-	for (int i = 0; i < KS_MAX_TRACKED; i++)
-		with_stats += x->m.vms[i].used && x->m.vms[i].have_stats;
+	ks_model_for_each_vm(m, i, vm)
+		with_stats += vm->have_stats;
 	ks_prom_u64(ks_prom_family(w, "kvmscope_vmms", KS_PROM_GAUGE, NULL, "VMM processes exported"),
-		    NULL, 0, (uint64_t)(x->m.nvm > 0 ? x->m.nvm : 0));
+		    NULL, 0, (uint64_t)ks_model_live_vms(m));
 	ks_prom_u64(ks_prom_family(w, "kvmscope_vmms_with_stats", KS_PROM_GAUGE, NULL,
 				   "VMM processes whose binary stats fds kvmscope reads"), NULL, 0, with_stats);
 	ks_prom_u64(ks_prom_family(w, "kvmscope_export_collections", KS_PROM_COUNTER, NULL,
@@ -353,14 +354,15 @@ static void render_self(struct ks_exporter *x, struct ks_prom *w)
 	}
 }
 
-void ks_export_render(struct ks_exporter *x, struct ks_prom *w)
+void ks_export_render(const struct ks_exporter *x, struct ks_prom *w)
 {
+	struct ks_vm *vm;
+
 	render_self(x, w);
-	for (int i = 0; i < KS_MAX_TRACKED; i++) {
-		const struct ks_vm *vm = &x->m.vms[i];
+	ks_model_for_each_vm(&x->s.m, i, vm) {
 		struct vm_labels vl;
 
-		if (!vm->used || !vm->found_ts)
+		if (!vm->found_ts)
 			continue;
 		vm_labels(&vl, vm);
 		if (vm->have_stats) {

@@ -26,7 +26,7 @@ bool ks_fault_vm_read(struct migrate_bpf *skel, const struct ks_fault_slot *s,
 		      unsigned long long *faults, unsigned long long *write_faults,
 		      unsigned long long *wp_faults);
 /* A pass over vCPUs: every CPU's fault cache entries and eviction counts
- * read once (tracer/fault_slots.c says why both). init returns false (and
+ * read once (tracer/hooks/fault_slots.c says why both). init returns false (and
  * every read with it fails) if they cannot be read; free in any case. */
 struct ks_fault_reader {
 	int ncpu;

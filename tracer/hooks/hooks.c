@@ -55,11 +55,10 @@ const struct ks_hook ks_hooks[KS_NR_METRICS] = {
 		  "faults, no latency (--fault-program, --fault-latency)" },
 		{ KS_WAY_TP, "kvm_page_fault", { "tp_page_fault" },
 		  "a program on every fault: counts every write-protect fault, fast or slow path; "
-		  "no latency (--fault-latency)", KS_OPT_FAULT_PROGRAM },
-		/* Timing every fault costs a program at both ends of the handler. */
+		  "no latency (--fault-latency)" },
 		{ KS_WAY_FENTRY, "kvm_mmu_page_fault",
 		  { "fentry_page_fault", "fexit_page_fault" },
-		  "counts and latency; costs the guest more per fault", KS_OPT_FAULT_LATENCY },
+		  "counts and latency; costs the guest more per fault" },
 	} },
 	[KS_M_SPLITS] = { "splits", "huge pages split", false, {
 		{ KS_WAY_TP, "kvm_mmu_split_huge_page", { "tp_split_huge_page" },
@@ -110,7 +109,14 @@ const char *ks_way_kind_name(enum ks_way_kind kind)
 
 unsigned int ks_way_opt_in(const struct ks_way *w)
 {
-	return w->opt_in;
+	const struct ks_way *faults = ks_hooks[KS_M_FAULTS].ways;
+
+	/* Only the programs on the guest's fault path are opt-in; timing
+	 * every fault costs a program at both ends of the handler. */
+	if (w < faults || w >= faults + KS_MAX_WAYS)
+		return 0;
+	return w->kind == KS_WAY_FENTRY ? KS_OPT_FAULT_LATENCY :
+	       w->kind == KS_WAY_TP ? KS_OPT_FAULT_PROGRAM : 0;
 }
 
 const char *ks_way_opt_name(unsigned int opt)

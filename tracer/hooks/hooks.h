@@ -3,7 +3,7 @@
  * Every metric kvmscope reports, and the ways into the kernel that can
  * produce it, best first: the tracepoints of kvmscope's KVM series, then
  * fentry/fexit on KVM functions, then KVM's existing tracepoints. The choice
- * is made at load time from what the running kernel has (tracer/common/probe).
+ * is made at load time from what the running kernel has (tracer/lib/probe).
  */
 #ifndef KS_HOOKS_H
 #define KS_HOOKS_H
@@ -35,7 +35,6 @@ struct ks_way {
 	const char *target;                 /* function or tracepoint name */
 	const char *progs[KS_MAX_PROGS];    /* programs in migrate.bpf.c; none yet = not implemented */
 	const char *limits;                 /* what this way cannot report, or NULL */
-	unsigned int opt_in;                /* KS_OPT_* that asks for it; 0: an ordinary way */
 };
 
 /* Every metric, in the order of ks_hooks[] (and of check's list, the JSON

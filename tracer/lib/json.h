@@ -91,7 +91,7 @@ void ks_json_arr_n(struct ks_json *j, const struct ks_json_name *n);
 
 /* A bare object, without the JSON-lines header (type, schema, ts_ns) and
  * without the newline and flush: for other JSON formats written with the
- * same builder (the Chrome trace, tracer/trace_chrome.c). */
+ * same builder (the Chrome trace, tracer/lib/trace_chrome.c). */
 void ks_json_open(struct ks_json *j, FILE *f);
 void ks_json_finish(struct ks_json *j);   /* closes what is open and the object */
 /* v thousandths, written exactly as a decimal: 1234567 -> 1234.567 (ns as us). */

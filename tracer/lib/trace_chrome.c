@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Chrome trace-event JSON, streamed (tracer/trace_chrome.h). */
+/* Chrome trace-event JSON, streamed (tracer/lib/trace_chrome.h). */
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>

@@ -7,7 +7,7 @@
  * are CLOCK_MONOTONIC ns written exactly as us with three decimals, the
  * same instants as the JSON lines' ts_ns.
  *
- * Nothing here knows about KVM: tracer/migrate_trace.c maps migrate's
+ * Nothing here knows about KVM: tracer/migrate/sink_trace.c maps migrate's
  * events onto processes, tracks and counters.
  */
 #ifndef KS_TRACE_CHROME_H

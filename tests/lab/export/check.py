@@ -61,7 +61,7 @@ def lab(key):
 
 
 def family(scope, name, schema):
-    """The exporter's name for a binary stat (tracer/export_render.c)."""
+    """The exporter's name for a binary stat (tracer/export/export_render.c)."""
     base = re.sub(r"[^a-zA-Z0-9_:]", "_", name)
     unit = schema["unit"]
     suffix = ""

@@ -473,7 +473,7 @@ def check_run_rest(label, truth, mig, pid, start, vs, mode):
            [r.get("stats_missing") for r in vmrec] or "VM never found")
     # A VMM that opens its stats fds late (kvmload --stats-fd-delay-ms) is
     # read through debugfs, or not at all, until then; once it holds them
-    # the tracer must have switched to them (tracer/vmstats.h,
+    # the tracer must have switched to them (tracer/kvm/vmstats.h,
     # ks_vmstats_stale), with all of kvmload's vCPUs.
     if start.get("stats_fd_delay_ms"):
         src = [(r["event"], r.get("stats_source")) for r in vmrec if r["stats"]]

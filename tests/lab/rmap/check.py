@@ -8,11 +8,43 @@ kvmload's own start record; with the TDP MMU as avoided, with shadow paging
 memslot iterator) and for one created while watching (live events).
 """
 import os
+import re
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import labcheck  # noqa: E402
-from labcheck import exit_status, records, require, result, rmap_bytes, sections  # noqa: E402
+from labcheck import exit_status, ground, records, require, result, rmap_bytes, sections  # noqa: E402
+
+# A line of the series' rmap tracepoints in tracefs (kernel/patches/0003).
+TP = re.compile(r"kvm_mmu_rmap_(alloc|skip): pid (\d+) as (\d+) slot (\d+) npages (\d+) "
+                r"bytes (\d+) reason (\S+) ret (-?\d+)")
+
+
+def kvm_figures(lines):
+    """{(event, pid, slot): bytes} from KVM's own tracepoints."""
+    out = {}
+    for line in lines:
+        m = TP.search(line)
+        if m and m.group(8) == "0":  # ret: the allocation succeeded
+            out[(m.group(1), int(m.group(2)), int(m.group(4)))] = int(m.group(6))
+    return out
+
+
+def check_kvm(label, recs, truth, shadow, kvm):
+    """kvmscope's bytes per memslot against KVM's own (the series'
+    tracepoints: bytes allocated with shadow paging, bytes skipped with the
+    TDP MMU), slot by slot."""
+    pid, slots = expected_slots(truth)
+    got = {r["slot"]: r for r in recs if r["type"] == "rmap_slot" and r["pid"] == pid}
+    event = "alloc" if shadow else "skip"
+    field = "bytes_allocated" if shadow else "bytes_avoided"
+    pairs = [(sid, got.get(sid, {}).get(field), kvm.get((event, pid, sid))) for sid, _, _ in slots]
+    require(all(k is not None for _, _, k in pairs), label,
+            f"KVM's kvm_mmu_rmap_{event} seen for every memslot", pairs)
+    bad = [p for p in pairs if p[1] != p[2]]
+    ground(not bad, label, f"{field} equal KVM's own kvm_mmu_rmap_{event} bytes for each of "
+           f"{len(pairs)} memslots ({sum(k or 0 for _, _, k in pairs)} bytes)",
+           f"(slot, kvmscope, KVM): {bad}")
 
 def expected_slots(truth):
     start = next(r for r in truth if r["type"] == "start")
@@ -62,6 +94,15 @@ def main():
         check(f"{a.label}: VM created while watching", sec[live], sec["kvmload k2"], a.shadow)
         summ = [r for r in sec[live] if r["type"] == "rmap_summary"]
         result(summ and summ[0]["lost"] == 0, a.label, "no memslots lost", summ)
+    # The series kernel gives KVM's own figure: it must be there, and equal.
+    raw = sections(a.log).get("kvm rmap tracepoints")
+    if a.series and require(raw is not None, a.label, "KVM's rmap tracepoints were read",
+                            "no 'kvm rmap tracepoints' section"):
+        kvm = kvm_figures(raw)
+        for name, k, t in (("existing VM", once, "kvmload k1"),
+                           ("VM created while watching", live, "kvmload k2")):
+            if k and any(r["type"] == "start" for r in sec.get(t, [])):
+                check_kvm(f"{a.label}: {name}", sec[k], sec[t], a.shadow, kvm)
     return exit_status()
 
 

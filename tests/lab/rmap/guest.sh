@@ -13,6 +13,15 @@ wait_for() {
 	done
 }
 
+# KVM's own figure where the series gives it: its rmap tracepoints, read
+# through tracefs, apart from kvmscope (check.py compares the two).
+ev=/sys/kernel/tracing/events/kvmmmu
+if [ -d $ev/kvm_mmu_rmap_alloc ]; then
+	: >/sys/kernel/tracing/trace
+	echo 1 >$ev/kvm_mmu_rmap_alloc/enable
+	echo 1 >$ev/kvm_mmu_rmap_skip/enable
+fi
+
 kvmload --vcpus 1 --mem-per-vcpu 8 --slots 2 --iterations 1 --hold-ms 4000 --json >/tmp/k1.json 2>&1 &
 k1=$!
 wait_for /tmp/k1.json hold "kvmload did not reach its hold"
@@ -31,3 +40,9 @@ echo "=== live exit=$?"
 cat /tmp/live.json
 echo "=== kvmload k2"
 cat /tmp/k2.json
+if [ -d $ev/kvm_mmu_rmap_alloc ]; then
+	echo 0 >$ev/kvm_mmu_rmap_alloc/enable
+	echo 0 >$ev/kvm_mmu_rmap_skip/enable
+	echo "=== kvm rmap tracepoints"
+	grep -E 'kvm_mmu_rmap_(alloc|skip):' /sys/kernel/tracing/trace
+fi

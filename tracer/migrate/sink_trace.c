@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * `kvmscope migrate --trace FILE`: migrate's events as a timeline in the
- * Chrome trace format (tracer/trace_chrome.c), one process per VMM:
+ * Chrome trace format (tracer/lib/trace_chrome.c), one process per VMM:
  *
  *   track "dirty-log ioctls"      one slice per KVM_GET_DIRTY_LOG and
  *                                 KVM_CLEAR_DIRTY_LOG, and per memslot
@@ -23,9 +23,54 @@
  */
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
-#include "migrate/migrate.h"
-#include "migrate/migrate_trace.h"
+#include "migrate/sink.h"
+#include "migrate/sink_common.h"
+#include "lib/grow.h"
+#include "lib/trace_chrome.h"
+
+/* What the trace keeps of each VM (by table index; a VM of another serial
+ * there is a new one): its process named, its last stats sample written,
+ * the memslots (by index in vm->slots) whose logging span is open. */
+struct trace_vm {
+	uint64_t serial;
+	bool named;
+	uint64_t stats_ns;
+	bool *span;
+	int nspan;
+};
+
+struct trace_sink {
+	struct ks_trace *t;
+	struct trace_vm *vms;
+	int nvms;
+};
+
+static void tvm_reset(void *elem)
+{
+	free(((struct trace_vm *)elem)->span);
+}
+
+/* The trace's state of vm; NULL if out of memory. */
+static struct trace_vm *tvm_of(struct trace_sink *ts, const struct ks_vm *vm)
+{
+	return ks_vm_side(&ts->vms, &ts->nvms, sizeof(*ts->vms), vm, tvm_reset);
+}
+
+/* Is the logging span of vm's memslot s open? Set it to *set if given. */
+static bool span_open(struct trace_vm *tv, const struct ks_vm *vm, const struct ks_slot *s,
+		      const bool *set)
+{
+	int i = (int)(s - vm->slots);
+
+	if (i >= tv->nspan &&
+	    (!set || !*set || ks_grow(&tv->span, &tv->nspan, i + 1, sizeof(*tv->span), 0)))
+		return false;
+	if (set)
+		tv->span[i] = *set;
+	return tv->span[i];
+}
 
 /* Track ids: tids are synthetic and unique across VMMs (viewers key
  * threads by tid alone): pid * 1000 + track. pid_max is 2^22, so this fits
@@ -38,13 +83,13 @@ static uint64_t tid_of(const struct ks_vm *vm, int track)
 }
 
 /* Names the VMM's process and tracks before its first event. */
-static void name_vm(struct ks_trace *t, struct ks_vm *vm)
+static void name_vm(struct ks_trace *t, struct trace_vm *tv, const struct ks_vm *vm)
 {
 	char name[96];
 
-	if (vm->trace_named)
+	if (tv->named)
 		return;
-	vm->trace_named = true;
+	tv->named = true;
 	snprintf(name, sizeof(name), "%s", vm->comm[0] ? vm->comm : "VMM");
 	ks_trace_process_name(t, vm->pid, name, vm->pid);
 	ks_trace_thread_name(t, vm->pid, tid_of(vm, TRACK_IOCTL), "dirty-log ioctls", 1);
@@ -70,15 +115,16 @@ static void span_name(char *buf, size_t len, const struct ks_slot *s)
 		snprintf(buf, len, "slot %u dirty logging", s->id);
 }
 
-static void span_end(struct ks_trace *t, struct ks_vm *vm, struct ks_slot *s, uint64_t ts,
-		     const char *why)
+static void span_end(struct ks_trace *t, struct trace_vm *tv, const struct ks_vm *vm,
+		     const struct ks_slot *s, uint64_t ts, const char *why)
 {
+	static const bool closed = false;
 	struct ks_json j;
 	char name[64];
 
-	if (!s->trace_span)
+	if (!span_open(tv, vm, s, NULL))
 		return;
-	s->trace_span = false;
+	span_open(tv, vm, s, &closed);
 	span_name(name, sizeof(name), s);
 	ks_trace_event(t, &j, 'e', name, "memslot", vm->pid, tid_of(vm, TRACK_IOCTL), ts);
 	span_id(&j, vm, s);
@@ -90,17 +136,20 @@ static void span_end(struct ks_trace *t, struct ks_vm *vm, struct ks_slot *s, ui
 	ks_trace_event_end(t, &j);
 }
 
-void ks_mtrace_memslot(struct ks_migrate *m, struct ks_vm *vm, struct ks_slot *s,
-		       const struct ks_event *e, const char *logging, int64_t wp_faults)
+static void memslot(struct ks_trace *t, struct trace_vm *tv, const struct ks_change *c)
 {
-	struct ks_trace *t = m->trace;
-	bool on = !strcmp(logging, "on");
+	static const bool open = true;
+	const struct ks_vm *vm = c->vm;
+	const struct ks_slot *s = c->slot;
+	const struct ks_event *e = c->e;
+	bool on = c->logging == KS_LOG_ON;
+	const char *logging = on ? "on" : "off";
 	struct ks_json j;
 	char name[96];
 
-	if (!t || (!on && strcmp(logging, "off")))
+	if (c->logging == KS_LOG_UNCHANGED)
 		return;
-	name_vm(t, vm);
+	name_vm(t, tv, vm);
 	snprintf(name, sizeof(name), "memslot ioctl: slot %u logging %s", s->id, logging);
 	ks_trace_event(t, &j, 'X', name, "dirty_log", vm->pid, tid_of(vm, TRACK_IOCTL), e->ts_ns);
 	ks_trace_dur(&j, e->dur_ns);
@@ -110,16 +159,16 @@ void ks_mtrace_memslot(struct ks_migrate *m, struct ks_vm *vm, struct ks_slot *s
 	ks_json_u64(&j, "npages", e->npages);
 	ks_json_str(&j, "logging", logging);
 	ks_json_u64(&j, "kvm_ns", e->kvm_ns);
-	ks_json_i64(&j, "wp_faults", wp_faults);
+	ks_json_i64(&j, "wp_faults", c->wp_faults);
 	if (on && (e->actions & KS_ACT_KNOWN))
 		ks_json_str(&j, "kvm_decision", e->actions & KS_ACT_LAZY ? "lazy" : "eager");
 	ks_trace_event_end(t, &j);
 
 	if (!on) {
-		span_end(t, vm, s, e->ts_ns + e->dur_ns, "logging off");
+		span_end(t, tv, vm, s, e->ts_ns + e->dur_ns, "logging off");
 		return;
 	}
-	span_end(t, vm, s, e->ts_ns, "logging on again"); /* never seen off */
+	span_end(t, tv, vm, s, e->ts_ns, "logging on again"); /* never seen off */
 	span_name(name, sizeof(name), s);
 	ks_trace_event(t, &j, 'b', name, "memslot", vm->pid, tid_of(vm, TRACK_IOCTL), e->ts_ns);
 	span_id(&j, vm, s);
@@ -129,72 +178,75 @@ void ks_mtrace_memslot(struct ks_migrate *m, struct ks_vm *vm, struct ks_slot *s
 	ks_json_u64(&j, "base_gfn", e->base_gfn);
 	ks_json_u64(&j, "log_on_ns", e->dur_ns);
 	ks_trace_event_end(t, &j);
-	s->trace_span = true;
+	span_open(tv, vm, s, &open);
 }
 
-void ks_mtrace_sync(struct ks_migrate *m, struct ks_vm *vm, const struct ks_slot *s,
-		    const struct ks_event *e, uint64_t iteration, int64_t wp_faults,
-		    int64_t faults)
+static void sync_slice(struct ks_trace *t, struct trace_vm *tv, const struct ks_model *m,
+		       const struct ks_change *c)
 {
-	struct ks_trace *t = m->trace;
-	bool get = e->type == KS_EV_GET_DIRTY_LOG;
+	bool get = c->e->type == KS_EV_GET_DIRTY_LOG;
 	struct ks_json j;
 	char name[64];
 
-	if (!t)
-		return;
-	name_vm(t, vm);
+	name_vm(t, tv, c->vm);
 	snprintf(name, sizeof(name), "%s slot %u", get ? "KVM_GET_DIRTY_LOG" : "KVM_CLEAR_DIRTY_LOG",
-		 s->id);
-	ks_trace_event(t, &j, 'X', name, "dirty_log", vm->pid, tid_of(vm, TRACK_IOCTL), e->ts_ns);
-	ks_trace_dur(&j, e->dur_ns);
+		 c->slot->id);
+	ks_trace_event(t, &j, 'X', name, "dirty_log", c->vm->pid, tid_of(c->vm, TRACK_IOCTL),
+		       c->e->ts_ns);
+	ks_trace_dur(&j, c->e->dur_ns);
 	ks_json_obj(&j, "args");
-	ks_migrate_json_sync(&j, m, s, e, iteration, wp_faults, faults);
+	ks_json_sync_fields(&j, m, c);
 	ks_trace_event_end(t, &j);
 }
 
 /* Opens the complete event ('X') of one slot's operation, WHAT on TRACK,
- * up to its arguments after "slot"; false if no trace is written. */
-static bool slot_op_begin(struct ks_migrate *m, struct ks_vm *vm, const struct ks_slot *s,
-			  const struct ks_event *e, const char *what, const char *cat, int track,
-			  struct ks_json *j)
+ * up to its arguments after "slot". */
+static void slot_op_begin(struct ks_trace *t, struct trace_vm *tv, const struct ks_change *c,
+			  const char *what, const char *cat, int track, struct ks_json *j)
 {
 	char name[64];
 
-	if (!m->trace)
-		return false;
-	name_vm(m->trace, vm);
-	snprintf(name, sizeof(name), "%s slot %u", what, s->id);
-	ks_trace_event(m->trace, j, 'X', name, cat, vm->pid, tid_of(vm, track), e->ts_ns);
-	ks_trace_dur(j, e->dur_ns);
+	name_vm(t, tv, c->vm);
+	snprintf(name, sizeof(name), "%s slot %u", what, c->slot->id);
+	ks_trace_event(t, j, 'X', name, cat, c->vm->pid, tid_of(c->vm, track), c->e->ts_ns);
+	ks_trace_dur(j, c->e->dur_ns);
 	ks_json_obj(j, "args");
-	ks_json_u64(j, "slot", s->id);
-	return true;
+	ks_json_u64(j, "slot", c->slot->id);
 }
 
-void ks_mtrace_slot_wp(struct ks_migrate *m, struct ks_vm *vm, const struct ks_slot *s,
-		       const struct ks_event *e)
+static void change(void *self, const struct ks_model *m, const struct ks_change *c)
 {
+	struct trace_sink *ts = self;
+	struct trace_vm *tv = tvm_of(ts, c->vm);
 	struct ks_json j;
 
-	if (!slot_op_begin(m, vm, s, e, "write-protect", "dirty_log", TRACK_SLOT_WP, &j))
+	if (!tv)
 		return;
-	ks_json_u64(&j, "start_level", e->level);
-	ks_json_u64(&j, "npages", e->npages);
-	ks_trace_event_end(m->trace, &j);
-}
-
-void ks_mtrace_rmap(struct ks_migrate *m, struct ks_vm *vm, const struct ks_slot *s,
-		    const struct ks_event *e, uint64_t bytes)
-{
-	struct ks_json j;
-
-	if (!slot_op_begin(m, vm, s, e, "rmap alloc", "rmap", TRACK_RMAP, &j))
-		return;
-	ks_json_u64(&j, "npages", e->npages);
-	ks_json_u64(&j, "bytes", bytes);
-	ks_json_i64(&j, "result", e->result);
-	ks_trace_event_end(m->trace, &j);
+	switch (c->kind) {
+	case KS_CH_MEMSLOT:
+		memslot(ts->t, tv, c);
+		break;
+	case KS_CH_SYNC:
+		sync_slice(ts->t, tv, m, c);
+		break;
+	case KS_CH_SLOT_WP:
+		slot_op_begin(ts->t, tv, c, "write-protect", "dirty_log", TRACK_SLOT_WP, &j);
+		ks_json_u64(&j, "start_level", c->e->level);
+		ks_json_u64(&j, "npages", c->e->npages);
+		ks_trace_event_end(ts->t, &j);
+		break;
+	case KS_CH_RMAP:
+		slot_op_begin(ts->t, tv, c, "rmap alloc", "rmap", TRACK_RMAP, &j);
+		ks_json_u64(&j, "npages", c->e->npages);
+		ks_json_u64(&j, "bytes", c->rmap_bytes);
+		ks_json_i64(&j, "result", c->e->result);
+		ks_trace_event_end(ts->t, &j);
+		break;
+	case KS_CH_RMAP_SKIP:
+	case KS_CH_VM_CREATE:
+	case KS_CH_VM_RELEASE:
+		break;
+	}
 }
 
 static void counter_levels(struct ks_trace *t, const struct ks_vm *vm, const char *name,
@@ -211,15 +263,15 @@ static void counter_levels(struct ks_trace *t, const struct ks_vm *vm, const cha
 }
 
 /* Every scalar statistic: the VM's, and its vCPUs' summed, as read. */
-static void stats_counters(struct ks_trace *t, struct ks_vm *vm)
+static void stats_counters(struct ks_trace *t, struct trace_vm *tv, const struct ks_vm *vm)
 {
 	const struct ks_stats_src *src = &vm->st.vm;
 	uint64_t ts = src->cur_ns;
 	char name[160];
 
-	if (!vm->have_stats || src->fd < 0 || !ts || ts <= vm->trace_stats_ns)
+	if (!vm->have_stats || src->fd < 0 || !ts || ts <= tv->stats_ns)
 		return;
-	vm->trace_stats_ns = ts;
+	tv->stats_ns = ts;
 	for (unsigned int i = 0; i < src->schema.ndesc; i++) {
 		const struct ks_stat_desc *d = &src->schema.desc[i];
 
@@ -245,48 +297,44 @@ static void stats_counters(struct ks_trace *t, struct ks_vm *vm)
 }
 
 /* Per vCPU, the interval's faults and write-protect faults (the JSON
- * lines' vcpu_faults: where the fault bursts were); with zero, the end of
- * the VM (every vCPU back to 0). */
-static void vcpu_counters(struct ks_trace *t, const struct ks_vm *vm, uint64_t ts, bool zero)
+ * lines' vcpu_faults: where the fault bursts were). */
+static void vcpu_counters(struct ks_trace *t, const struct ks_interval *iv, uint64_t ts)
 {
 	char name[64];
 
-	for (int i = 0; i < vm->nvcpus; i++) {
-		const struct ks_vcpu_stat *v = &vm->vcpus[i];
-
-		snprintf(name, sizeof(name), "vCPU %d faults", v->id);
-		ks_trace_counter_u64(t, vm->pid, name, "faults", ts,
-				     zero || v->total.faults < v->last.faults ? 0 :
-				     v->total.faults - v->last.faults);
-		snprintf(name, sizeof(name), "vCPU %d write-protect faults", v->id);
-		ks_trace_counter_u64(t, vm->pid, name, "wp_faults", ts,
-				     zero || v->total.wp_faults < v->last.wp_faults ? 0 :
-				     v->total.wp_faults - v->last.wp_faults);
+	for (int i = 0; i < iv->nvcpus; i++) {
+		snprintf(name, sizeof(name), "vCPU %d faults", iv->vcpu_id[i]);
+		ks_trace_counter_u64(t, iv->vm->pid, name, "faults", ts, iv->vcpu_delta[i].faults);
+		snprintf(name, sizeof(name), "vCPU %d write-protect faults", iv->vcpu_id[i]);
+		ks_trace_counter_u64(t, iv->vm->pid, name, "wp_faults", ts,
+				     iv->vcpu_delta[i].wp_faults);
 	}
 }
 
-void ks_mtrace_interval(struct ks_migrate *m, struct ks_vm *vm, const struct ks_vm_counters *dc,
-			uint64_t now_ns, uint64_t dt_ns, double lost_pct)
+static void interval(void *self, const struct ks_model *m, const struct ks_interval *iv)
 {
-	struct ks_trace *t = m->trace;
-	uint64_t start = now_ns - dt_ns;
+	struct trace_sink *ts = self;
+	struct ks_trace *t = ts->t;
+	const struct ks_vm *vm = iv->vm;
+	const struct ks_vm_counters *dc = &iv->dc;
+	struct trace_vm *tv = tvm_of(ts, vm);
+	uint64_t start = iv->now_ns - iv->dt_ns;
 
-	if (!t)
+	if (!tv)
 		return;
-	name_vm(t, vm);
-	ks_trace_counter_u64(t, vm->pid, "syncs", "get", start, vm->syncs_interval);
-	ks_trace_counter(t, vm->pid, "dirty-log ioctl time", "ms", start,
-			 vm->host_ns_interval / 1e6);
+	name_vm(t, tv, vm);
+	ks_trace_counter_u64(t, vm->pid, "syncs", "get", start, iv->syncs);
+	ks_trace_counter(t, vm->pid, "dirty-log ioctl time", "ms", start, iv->host_ns / 1e6);
 	/* A VM whose counters found the kernel's VM table full has no
 	 * counts to show: nothing rather than zeros. */
 	if (vm->untracked) {
-		stats_counters(t, vm);
+		stats_counters(t, tv, vm);
 		ks_trace_flush(t);
 		return;
 	}
 	/* Fault counts only where known (the JSON lines' null); write faults
 	 * only the fault program tells apart. */
-	if (ks_migrate_faults_known(m, vm)) {
+	if (ks_model_faults_known(m, vm)) {
 		ks_trace_counter_u64(t, vm->pid, "faults", "all", start, dc->faults);
 		if (m->fault_program)
 			ks_trace_counter_u64(t, vm->pid, "write faults", "write", start,
@@ -294,24 +342,28 @@ void ks_mtrace_interval(struct ks_migrate *m, struct ks_vm *vm, const struct ks_
 		ks_trace_counter_u64(t, vm->pid, "write-protect faults", "wp", start, dc->wp_faults);
 	}
 	if (m->fault_latency)
-		ks_trace_counter(t, vm->pid, "vCPU time in faults", "pct", start, lost_pct);
+		ks_trace_counter(t, vm->pid, "vCPU time in faults", "pct", start, iv->lost_pct);
 	counter_levels(t, vm, "write-protect calls by min_level", start, dc->wp_gfn_calls, 1);
 	/* Splits are counted by the level split from: 2m and 1g. */
 	counter_levels(t, vm, "huge pages split", start, dc->splits, 2);
 	ks_trace_counter_u64(t, vm->pid, "remote TLB flushes", "flushes", start, dc->tlb_flushes);
-	vcpu_counters(t, vm, start, false);
-	stats_counters(t, vm);
+	vcpu_counters(t, iv, start);
+	stats_counters(t, tv, vm);
 	ks_trace_flush(t);
 }
 
-void ks_mtrace_vm_exit(struct ks_migrate *m, struct ks_vm *vm, uint64_t ts)
+/* A VM gone: its interval counters back to 0, its open spans ended. */
+static void vm_record(void *self, const struct ks_model *m, const struct ks_vm *vm,
+		      const char *what, uint64_t ts)
 {
 	static const unsigned long long zero[KS_MAX_LEVEL];
-	struct ks_trace *t = m->trace;
+	struct trace_sink *ts_ = self;
+	struct ks_trace *t = ts_->t;
+	struct trace_vm *tv;
+	char name[64];
 
-	if (!t || !vm->trace_named)
+	if (strcmp(what, "exited") || !(tv = tvm_of(ts_, vm)) || !tv->named)
 		return;
-	/* The interval counters end with the VM: back to 0. */
 	ks_trace_counter_u64(t, vm->pid, "syncs", "get", ts, 0);
 	ks_trace_counter(t, vm->pid, "dirty-log ioctl time", "ms", ts, 0);
 	ks_trace_counter_u64(t, vm->pid, "faults", "all", ts, 0);
@@ -323,28 +375,64 @@ void ks_mtrace_vm_exit(struct ks_migrate *m, struct ks_vm *vm, uint64_t ts)
 	counter_levels(t, vm, "write-protect calls by min_level", ts, zero, 1);
 	counter_levels(t, vm, "huge pages split", ts, zero, 2);
 	ks_trace_counter_u64(t, vm->pid, "remote TLB flushes", "flushes", ts, 0);
-	vcpu_counters(t, vm, ts, true);
-	for (int i = 0; i < KS_MAX_SLOTS; i++)
-		if (vm->slots[i].used)
-			span_end(t, vm, &vm->slots[i], ts, "VM exited");
+	for (int i = 0; i < vm->nvcpus; i++) {
+		snprintf(name, sizeof(name), "vCPU %d faults", vm->vcpus[i].id);
+		ks_trace_counter_u64(t, vm->pid, name, "faults", ts, 0);
+		snprintf(name, sizeof(name), "vCPU %d write-protect faults", vm->vcpus[i].id);
+		ks_trace_counter_u64(t, vm->pid, name, "wp_faults", ts, 0);
+	}
+	for (int i = 0; i < vm->nslots; i++)
+		span_end(t, tv, vm, &vm->slots[i], ts, "VM exited");
 	ks_trace_flush(t);
 }
 
-int ks_mtrace_close(struct ks_migrate *m, uint64_t now_ns)
+/* Spans still open (logging on when the run ended) end with the run. */
+static int sink_close(void *self, const struct ks_model *m, uint64_t now_ns)
 {
-	struct ks_trace *t = m->trace;
+	struct trace_sink *ts = self;
+	struct ks_vm *vm;
 
-	if (!t)
-		return 0;
-	/* Spans still open (logging on when the run ended) end with the run. */
-	for (int i = 0; i < KS_MAX_TRACKED; i++) {
-		struct ks_vm *vm = &m->vms[i];
+	ks_model_for_each_vm(m, i, vm) {
+		struct trace_vm *tv = tvm_of(ts, vm);
 
-		if (!vm->used)
-			continue;
-		for (int k = 0; k < KS_MAX_SLOTS; k++)
-			if (vm->slots[k].used)
-				span_end(t, vm, &vm->slots[k], now_ns, "end of trace");
+		for (int k = 0; tv && k < vm->nslots; k++)
+			span_end(ts->t, tv, vm, &vm->slots[k], now_ns, "end of trace");
 	}
-	return ks_trace_close(t);
+	return ks_trace_close(ts->t);
+}
+
+static bool failed(void *self)
+{
+	return ((struct trace_sink *)self)->t->err != 0;
+}
+
+static void sink_free(void *self)
+{
+	struct trace_sink *ts = self;
+
+	for (int i = 0; i < ts->nvms; i++)
+		free(ts->vms[i].span);
+	free(ts->vms);
+	free(ts);
+}
+
+static const struct ks_sink_ops trace_ops = {
+	.change = change,
+	.interval = interval,
+	.vm = vm_record,
+	.close = sink_close,
+	.failed = failed,
+	.free = sink_free,
+};
+
+int ks_sink_trace(struct ks_sink *s, struct ks_trace *t)
+{
+	struct trace_sink *ts = calloc(1, sizeof(*ts));
+
+	if (!ts)
+		return -1;
+	ts->t = t;
+	s->ops = &trace_ops;
+	s->self = ts;
+	return 0;
 }

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The kernel side of the migrate state: the per-CPU counters of every VM
+ * The kernel side of the migrate model: the per-CPU counters of every VM
  * and the fault slots of every VM and vCPU summed into their running
- * totals, the drop counters, and
- * forgetting a VMM that exited. Shared by `migrate` and `export`.
+ * totals, the drop counters, the VMMs whose counters found the kernel's VM
+ * table full, and forgetting a VMM that exited (and the entries of
+ * processes that are no traced VMM). Shared by `migrate` and `export`.
  */
 #include <stdlib.h>
 #include <unistd.h>
@@ -11,42 +12,42 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "hooks/fault_slots.h"
-#include "migrate/migrate.h"
+#include <errno.h>
+#include <signal.h>
+#include "migrate/counters.h"
 #include "migrate.skel.h"
+#include "kvm/vmfind.h"
 #include "lib/json.h"
 #include "lib/log.h"
 
-/* Each vCPU's faults from its fault slot (tracer/fault_slots.c). One
+/* Each vCPU's faults from its fault slot (tracer/hooks/fault_slots.c). One
  * entry per vCPU: the cost does not grow with the fault rate. */
-void ks_migrate_read_vcpu_faults(struct ks_migrate *m, struct migrate_bpf *skel)
+void ks_counters_read_vcpu_faults(struct ks_model *m, struct migrate_bpf *skel)
 {
 	int fd = bpf_map__fd(skel->maps.vcpu_slots);
 	struct ks_vcpu_key key, next, *prev = NULL;
 	struct ks_fault_reader r;
 	struct ks_fault_slot s;
+	struct ks_vm *vm;
 
 	/* Without the fault program the vCPUs' totals come from the stats
-	 * samples (ks_migrate_stats_faults). */
+	 * samples (ks_model_stats_faults). */
 	if (!m->fault_program)
 		return;
 	ks_fault_reader_init(skel, &r);
-	for (int i = 0; i < KS_MAX_TRACKED; i++) {
-		struct ks_vm *vm = &m->vms[i];
-
-		if (vm->used && vm->active)
+	ks_model_for_each_vm(m, i, vm)
+		if (vm->active)
 			for (int v = 0; v < vm->nvcpus; v++)
 				memset(&vm->vcpus[v].total, 0, sizeof(vm->vcpus[v].total));
-	}
 	while (!bpf_map_get_next_key(fd, prev, &next)) {
 		struct ks_vcpu_stat *v;
-		struct ks_vm *vm;
 
 		key = next;
 		prev = &key;
-		vm = ks_migrate_vm(m, (pid_t)key.tgid, false);
+		vm = ks_model_vm(m, (pid_t)key.tgid);
 		if (!vm || bpf_map_lookup_elem(fd, &key, &s))
 			continue;
-		v = ks_migrate_vcpu(vm, key.vcpu_id);
+		v = ks_model_vcpu(vm, key.vcpu_id);
 		if (v)
 			ks_fault_vcpu_read(skel, &r, &s, m->fault_latency, &v->total);
 	}
@@ -55,7 +56,7 @@ void ks_migrate_read_vcpu_faults(struct ks_migrate *m, struct migrate_bpf *skel)
 
 /* The fault fields of each VM's totals: counts from its VM slots (one per
  * struct kvm of the VMM), time and latency from its vCPUs' slots. */
-static void read_vm_faults(struct ks_migrate *m, struct migrate_bpf *skel)
+static void read_vm_faults(struct ks_model *m, struct migrate_bpf *skel)
 {
 	int fd = bpf_map__fd(skel->maps.vm_slots), cfd = bpf_map__fd(skel->maps.vcpu_slots);
 	struct ks_vm_key key, next, *prev = NULL;
@@ -63,23 +64,20 @@ static void read_vm_faults(struct ks_migrate *m, struct migrate_bpf *skel)
 	struct ks_fault_reader r;
 	struct ks_fault_slot s;
 
-	if (!m->fault_program) {
-		for (int i = 0; i < KS_MAX_TRACKED; i++) {
-			struct ks_vm *vm = &m->vms[i];
+	struct ks_vm *vm;
 
-			if (vm->used && vm->active) {
+	if (!m->fault_program) {
+		ks_model_for_each_vm(m, i, vm)
+			if (vm->active) {
 				vm->total.faults = vm->stat_faults;
 				vm->total.wp_faults = vm->stat_wp_faults;
 			}
-		}
 		return;
 	}
 	while (!bpf_map_get_next_key(fd, prev, &next)) {
-		struct ks_vm *vm;
-
 		key = next;
 		prev = &key;
-		vm = ks_migrate_vm(m, (pid_t)key.tgid, false);
+		vm = ks_model_vm(m, (pid_t)key.tgid);
 		if (!vm || bpf_map_lookup_elem(fd, &key, &s))
 			continue;
 		ks_fault_vm_read(skel, &s, &vm->total.faults, &vm->total.write_faults,
@@ -91,11 +89,10 @@ static void read_vm_faults(struct ks_migrate *m, struct migrate_bpf *skel)
 	ks_fault_reader_init(skel, &r);
 	while (!bpf_map_get_next_key(cfd, cprev, &cnext)) {
 		struct ks_vcpu_faults f = { 0 };
-		struct ks_vm *vm;
 
 		ckey = cnext;
 		cprev = &ckey;
-		vm = ks_migrate_vm(m, (pid_t)ckey.tgid, false);
+		vm = ks_model_vm(m, (pid_t)ckey.tgid);
 		if (!vm || bpf_map_lookup_elem(cfd, &ckey, &s) ||
 		    !ks_fault_vcpu_read(skel, &r, &s, true, &f))
 			continue;
@@ -106,7 +103,7 @@ static void read_vm_faults(struct ks_migrate *m, struct migrate_bpf *skel)
 	ks_fault_reader_free(&r);
 }
 
-void ks_migrate_read_vm_counters(struct ks_migrate *m, struct migrate_bpf *skel)
+void ks_counters_read_vm(struct ks_model *m, struct migrate_bpf *skel)
 {
 	int ncpu = libbpf_num_possible_cpus();
 	int fd = bpf_map__fd(skel->maps.vm_counters);
@@ -114,32 +111,31 @@ void ks_migrate_read_vm_counters(struct ks_migrate *m, struct migrate_bpf *skel)
 	struct ks_vm_key key, next, *prev = NULL;
 	struct ks_vm_counters *vals = calloc(ncpu > 0 ? ncpu : 1, sizeof(*vals));
 	uint64_t *dv = calloc(ncpu > 0 ? ncpu : 1, sizeof(uint64_t));
+	struct ks_vm *vm;
 
 	if (!vals || !dv || ncpu <= 0)
 		goto out;
-	for (int i = 0; i < KS_MAX_TRACKED; i++)
-		if (m->vms[i].used && m->vms[i].active)
-			memset(&m->vms[i].total, 0, sizeof(m->vms[i].total));
+	ks_model_for_each_vm(m, i, vm)
+		if (vm->active)
+			memset(&vm->total, 0, sizeof(vm->total));
 	while (!bpf_map_get_next_key(fd, prev, &next)) {
-		struct ks_vm *vm;
-
 		key = next;
 		prev = &key;
-		vm = ks_migrate_vm(m, (pid_t)key.tgid, false);
+		vm = ks_model_vm(m, (pid_t)key.tgid);
 		if (!vm || bpf_map_lookup_elem(fd, &key, vals))
 			continue;
 		for (int c = 0; c < ncpu; c++) {
-			uint64_t *t = (uint64_t *)&vm->total;
-			const uint64_t *s = (const uint64_t *)&vals[c];
+			unsigned long long *t = (unsigned long long *)&vm->total;
+			const unsigned long long *s = (const unsigned long long *)&vals[c];
 
-			for (size_t k = 0; k < sizeof(vm->total) / sizeof(uint64_t); k++)
+			for (size_t k = 0; k < sizeof(vm->total) / sizeof(*t); k++)
 				t[k] += s[k];
 		}
 	}
 	read_vm_faults(m, skel);
-	for (int i = 0; i < KS_MAX_TRACKED; i++)
-		if (m->vms[i].used && m->vms[i].active)
-			ks_migrate_untracked(m, &m->vms[i]);
+	ks_model_for_each_vm(m, i, vm)
+		if (vm->active)
+			ks_counters_untracked(m, skel, vm);
 	for (uint32_t i = 0; i < KS_DROP_MAX; i++) {
 		if (bpf_map_lookup_elem(dfd, &i, dv))
 			continue;
@@ -152,67 +148,14 @@ out:
 	free(dv);
 }
 
-static uint64_t since(uint64_t now, uint64_t base)
-{
-	return now >= base ? now - base : 0;
-}
-
-void ks_migrate_stats_faults(struct ks_migrate *m, struct ks_vm *vm)
-{
-	uint64_t f, wp;
-	bool found;
-
-	if (m->fault_program || !vm->have_stats)
-		return;
-	f = ks_vmstats_value(&vm->st, true, "pf_taken", &found);
-	wp = ks_vmstats_value(&vm->st, true, "pf_fast", &found);
-	/* KVM counts from the VM's creation: a VM already running when
-	 * tracing began starts from what it had when first read. */
-	if (!vm->stat_faults_known && vm->preexisting) {
-		vm->stat_base_faults = f;
-		vm->stat_base_wp_faults = wp;
-	}
-	vm->stat_faults_known = true;
-	vm->stat_faults = since(f, vm->stat_base_faults);
-	vm->stat_wp_faults = since(wp, vm->stat_base_wp_faults);
-	vm->total.faults = vm->stat_faults;
-	vm->total.wp_faults = vm->stat_wp_faults;
-	for (int i = 0; i < vm->st.nvcpu; i++) {
-		const struct ks_stats_src *src = &vm->st.vcpu[i];
-		struct ks_vcpu_stat *v;
-		bool seen = false;
-
-		/* A debugfs source sums every vCPU: no per-vCPU figures. */
-		if (src->vcpu_id < 0 || src->vcpus_summed)
-			continue;
-		for (int k = 0; k < vm->nvcpus; k++)
-			seen |= vm->vcpus[k].id == src->vcpu_id;
-		if (!(v = ks_migrate_vcpu(vm, src->vcpu_id)))
-			continue;
-		/* A vCPU first seen now starts from 0 if the VM was seen from
-		 * its creation, else from its values now. */
-		if (!seen && vm->preexisting) {
-			v->base_faults = ks_stats_src_value(src, "pf_taken");
-			v->base_wp_faults = ks_stats_src_value(src, "pf_fast");
-		}
-		v->total.faults = since(ks_stats_src_value(src, "pf_taken"), v->base_faults);
-		v->total.wp_faults = since(ks_stats_src_value(src, "pf_fast"), v->base_wp_faults);
-	}
-}
-
-bool ks_migrate_faults_known(const struct ks_migrate *m, const struct ks_vm *vm)
-{
-	return m->fault_program ? !vm->untracked : vm->stat_faults_known;
-}
-
-bool ks_migrate_untracked(struct ks_migrate *m, struct ks_vm *vm)
+bool ks_counters_untracked(struct ks_model *m, struct migrate_bpf *skel, struct ks_vm *vm)
 {
 	uint32_t tgid = (uint32_t)vm->pid;
 	uint64_t n;
 
-	if (!m->skel || !vm->active)
+	if (!skel || !vm->active)
 		return vm->untracked != 0;
-	if (bpf_map_lookup_elem(bpf_map__fd(m->skel->maps.untracked), &tgid, &n) || !n)
+	if (bpf_map_lookup_elem(bpf_map__fd(skel->maps.untracked), &tgid, &n) || !n)
 		return vm->untracked != 0;
 	if (!vm->untracked) {
 		char comm[64];
@@ -228,10 +171,10 @@ bool ks_migrate_untracked(struct ks_migrate *m, struct ks_vm *vm)
 	return true;
 }
 
-void ks_migrate_read_counters(struct ks_migrate *m, struct migrate_bpf *skel)
+void ks_counters_read(struct ks_model *m, struct migrate_bpf *skel)
 {
-	ks_migrate_read_vm_counters(m, skel);
-	ks_migrate_read_vcpu_faults(m, skel);
+	ks_counters_read_vm(m, skel);
+	ks_counters_read_vcpu_faults(m, skel);
 }
 
 /* Remembers the struct kvm addresses of vm's entries in a map keyed by
@@ -245,7 +188,7 @@ static void remember_kvms(struct ks_vm *vm, int fd)
 		key = next;
 		more = !bpf_map_get_next_key(fd, &key, &next);
 		if ((pid_t)key.tgid == vm->pid)
-			ks_migrate_remember_kvm(vm, key.kvm);
+			ks_model_remember_kvm(vm, key.kvm);
 	}
 }
 
@@ -257,7 +200,7 @@ static void remember_kvms(struct ks_vm *vm, int fd)
  * sees them go). Closing our copies of its stats fds may have destroyed
  * the VM in our own process, and what KVM does then (TLB flushes, zaps) is
  * counted under our tgid: those entries go too. */
-void ks_migrate_forget_in_kernel(struct migrate_bpf *skel, struct ks_vm *vm)
+void ks_counters_forget(struct migrate_bpf *skel, struct ks_vm *vm)
 {
 	int fd = bpf_map__fd(skel->maps.vm_counters);
 	int sfd = bpf_map__fd(skel->maps.slot_pages);
@@ -294,4 +237,62 @@ void ks_migrate_forget_in_kernel(struct migrate_bpf *skel, struct ks_vm *vm)
 	}
 	vm->nkvm = 0;
 	bpf_map_delete_elem(bpf_map__fd(skel->maps.untracked), &tgid);
+}
+
+/* Counters under a process that is not a traced VMM: what KVM does while
+ * a VM is destroyed is counted in whichever process closed the VM's last
+ * fd (kvmscope's own, or another tracer's holding copies of its stats
+ * fds), after that VM was forgotten. Deleted at each sweep, unless the
+ * process is a VMM about to be adopted. */
+static bool stray(const struct ks_model *m, pid_t pid, struct ks_vmm **v)
+{
+	if (ks_model_vm(m, pid))
+		return false;
+	if (!*v && !(*v = malloc(sizeof(**v))))
+		return false;
+	return ks_vmm_scan(pid, *v) != 1;
+}
+
+void ks_counters_sweep_strays(const struct ks_model *m, struct migrate_bpf *skel)
+{
+	int fd = bpf_map__fd(skel->maps.vm_counters);
+	int ufd = bpf_map__fd(skel->maps.untracked);
+	struct ks_vm_key key, next;
+	uint32_t ukey, unext;
+	struct ks_vmm *v = NULL;
+	bool more = !bpf_map_get_next_key(fd, NULL, &next);
+
+	while (more) {
+		key = next;
+		more = !bpf_map_get_next_key(fd, &key, &next);
+		if (stray(m, (pid_t)key.tgid, &v))
+			bpf_map_delete_elem(fd, &key);
+	}
+	/* The same for the marks of processes that found the table full. */
+	more = !bpf_map_get_next_key(ufd, NULL, &unext);
+	while (more) {
+		ukey = unext;
+		more = !bpf_map_get_next_key(ufd, &ukey, &unext);
+		if (stray(m, (pid_t)ukey, &v))
+			bpf_map_delete_elem(ufd, &ukey);
+	}
+	/* Fault slots of a VMM that went untraced and has exited: given back,
+	 * a few per sweep. */
+	{
+		pid_t gone[16];
+		int ngone = 0;
+
+		fd = bpf_map__fd(skel->maps.vm_slots);
+		more = !bpf_map_get_next_key(fd, NULL, &next);
+		while (more && ngone < 16) {
+			key = next;
+			more = !bpf_map_get_next_key(fd, &key, &next);
+			if (!ks_model_vm(m, (pid_t)key.tgid) &&
+			    kill((pid_t)key.tgid, 0) && errno == ESRCH)
+				gone[ngone++] = (pid_t)key.tgid;
+		}
+		for (int i = 0; i < ngone; i++)
+			ks_fault_slots_release(skel, gone[i]);
+	}
+	free(v);
 }

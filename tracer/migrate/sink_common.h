@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* What migrate's sinks share (sink_common.c): JSON fields that the JSON
+ * lines and the trace both write the same way; the end-of-run warnings of
+ * the text and the JSON lines. */
+#ifndef KS_SINK_COMMON_H
+#define KS_SINK_COMMON_H
+
+#include <stdio.h>
+#include "migrate/model.h"
+#include "migrate/sink.h"
+#include "lib/json.h"
+
+/* key: {"4k": v[1], "2m": v[2], "1g": v[3]} */
+void ks_json_levels(struct ks_json *j, const char *key, const unsigned long long *v);
+/* A get/clear's fields, shared by its JSON line and its trace slice: op,
+ * slot, iteration, KVM's time, write-protect faults and faults, pages,
+ * result, and write protection by min_level (null if not counted). */
+void ks_json_sync_fields(struct ks_json *j, const struct ks_model *m, const struct ks_change *c);
+
+/* The text and the JSON lines: a stream, and whether writing it failed. */
+struct ks_stream {
+	FILE *out;
+	bool failed;
+};
+/* A sink with these ops writing to out (self: a struct ks_stream); -1 out
+ * of memory. */
+int ks_sink_stream(struct ks_sink *s, const struct ks_sink_ops *ops, FILE *out);
+bool ks_sink_stream_failed(void *self);
+void ks_sink_stream_free(void *self);
+
+/* Says on stderr (where a JSON consumer's operator looks) that events
+ * were lost, or VMs' counters not tracked. */
+void ks_sink_warn_lost(const struct ks_model *m);
+
+#endif
