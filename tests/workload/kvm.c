@@ -207,8 +207,13 @@ void kl_vm_destroy(struct kl_vm *vm)
 	free(vm->slots);
 	free(vm->cpuid);
 	free(vm->stats);
-	close(vm->vm_fd);
-	close(vm->kvm_fd);
+	/* The guest memory goes first, while the VM fd is still open: KVM
+	 * zaps its mappings (pages_4k/2m/1g go down, each update traced) in
+	 * this thread, before the VM's release tells a tracer to take its
+	 * last sample. Unmapped after the close, the zaps would race that
+	 * sample (its tracer's copies of the stats fds keep the VM alive). */
 	kl_memory_free(&vm->mem);
 	munmap(vm->code_hva, KL_CODE_BYTES);
+	close(vm->vm_fd);
+	close(vm->kvm_fd);
 }
