@@ -22,6 +22,10 @@ static const char usage_text[] =
 "                         vcpus * MIB at most 2048)\n"
 "  --slots K              split the test memory into K memslots, each a\n"
 "                         whole number of 2 MiB (1..256, default 1)\n"
+"  --slot-mib MIB         make each slot MIB long (2..1048576, even, at\n"
+"                         least its share of the test memory): only the\n"
+"                         share at its start is populated and written, the\n"
+"                         rest is never touched (anon or thp backing)\n"
 "  --backing TYPE         anon | thp | hugetlb (default anon)\n"
 "  --iterations I         dirty-log iterations (1..65535, default 3)\n"
 "  --write-percent P      share of its pages each vCPU writes per\n"
@@ -45,6 +49,9 @@ static const char usage_text[] =
 "  --map-gpa-calls N      each vCPU makes N KVM_HC_MAP_GPA_RANGE hypercalls\n"
 "                         per iteration, one page each (0..100000,\n"
 "                         default 0): the SEV page-status interface\n"
+"  --io-exits N           each vCPU then makes N port I/O exits to the VMM\n"
+"                         per iteration (0..10000000, default 0): KVM_RUN\n"
+"                         round trips\n"
 "  --json                 JSON lines ground truth on stdout\n"
 "  --inject-fault KIND    test the checks: in the last iteration pretend\n"
 "                         lost-dirty | extra-dirty | bad-value (exits 1)\n"
@@ -155,13 +162,15 @@ enum {
 	OPT_VCPUS = 256, OPT_MEM, OPT_SLOTS, OPT_BACKING, OPT_ITERATIONS,
 	OPT_WRITE_PERCENT, OPT_MODE, OPT_CLEAR_CHUNK, OPT_PAUSE, OPT_HOLD,
 	OPT_JSON, OPT_INJECT, OPT_HELP, OPT_NO_STATS_FD, OPT_STATS_READS,
-	OPT_MAP_GPA_CALLS, OPT_STATS_FD_DELAY,
+	OPT_MAP_GPA_CALLS, OPT_STATS_FD_DELAY, OPT_SLOT_MIB, OPT_IO_EXITS,
 };
 
 static const struct option long_options[] = {
 	{ "vcpus", required_argument, NULL, OPT_VCPUS },
 	{ "mem-per-vcpu", required_argument, NULL, OPT_MEM },
 	{ "slots", required_argument, NULL, OPT_SLOTS },
+	{ "slot-mib", required_argument, NULL, OPT_SLOT_MIB },
+	{ "io-exits", required_argument, NULL, OPT_IO_EXITS },
 	{ "backing", required_argument, NULL, OPT_BACKING },
 	{ "iterations", required_argument, NULL, OPT_ITERATIONS },
 	{ "write-percent", required_argument, NULL, OPT_WRITE_PERCENT },
@@ -198,6 +207,19 @@ static void check_combination(const struct kl_config *c)
 		usage_error("--slots %u: %llu MiB of test memory does not split into %u slots of a whole number of 2 MiB each",
 			    c->slots, (unsigned long long)total_mib, c->slots);
 	slot_mib = total_mib / c->slots;
+	if (c->slot_mib) {
+		if (c->slot_mib % 2)
+			usage_error("--slot-mib %u is not a whole number of 2 MiB", c->slot_mib);
+		if (c->slot_mib < slot_mib)
+			usage_error("--slot-mib %u is smaller than a slot's share of the test memory (%llu MiB)",
+				    c->slot_mib, (unsigned long long)slot_mib);
+		if (c->slot_mib > slot_mib && c->backing == KL_BACKING_HUGETLB)
+			usage_error("--slot-mib larger than the test memory's share needs --backing anon or thp (hugetlb reserves the whole mapping)");
+		if ((uint64_t)c->slots * c->slot_mib > KL_SLOT_MAX_MIB)
+			usage_error("--slots %u x --slot-mib %u exceeds %u MiB of guest physical memory",
+				    c->slots, c->slot_mib, KL_SLOT_MAX_MIB);
+		slot_mib = c->slot_mib;
+	}
 	if (c->stats_reads && c->no_stats_fd)
 		usage_error("--stats-reads needs the stats fds that --no-stats-fd gives up");
 	if (c->stats_fd_delay_ms && c->no_stats_fd)
@@ -266,6 +288,12 @@ void kl_parse_options(int argc, char **argv, struct kl_config *c)
 		case OPT_HOLD:
 			c->hold_ms = parse_small("--hold-ms", optarg, 0,
 						KL_MAX_SLEEP_MS);
+			break;
+		case OPT_SLOT_MIB:
+			c->slot_mib = parse_small("--slot-mib", optarg, 2, KL_SLOT_MAX_MIB);
+			break;
+		case OPT_IO_EXITS:
+			c->io_exits = parse_small("--io-exits", optarg, 0, KL_MAX_IO_EXITS);
 			break;
 		case OPT_MAP_GPA_CALLS:
 			c->map_gpa_calls = parse_small("--map-gpa-calls", optarg, 0, 100000);
