@@ -1431,7 +1431,7 @@ static __always_inline void ioctl_start(void)
 SEC("fentry/kvm_vm_ioctl")
 int BPF_PROG(fentry_vm_ioctl, struct file *filp, unsigned int ioctl, unsigned long arg)
 {
-	if (traced() && timed_ioctl(ioctl))
+	if (timed_ioctl(ioctl) && traced())
 		ioctl_start();
 	return 0;
 }
@@ -1466,7 +1466,7 @@ static __always_inline void ioctl_done(void)
 SEC("fexit/kvm_vm_ioctl")
 int BPF_PROG(fexit_vm_ioctl, struct file *filp, unsigned int ioctl, unsigned long arg, long ret)
 {
-	if (traced() && timed_ioctl(ioctl))
+	if (timed_ioctl(ioctl) && traced())
 		ioctl_done();
 	return 0;
 }
@@ -1477,10 +1477,19 @@ int BPF_PROG(fexit_vm_ioctl, struct file *filp, unsigned int ioctl, unsigned lon
  * VMMs are not timed this way. */
 #define NR_IOCTL 16
 
+/* These run on every ioctl of the host (every KVM_RUN return included) or,
+ * with the tracepoints, on every system call: the command is read from the
+ * BTF-typed regs with a plain load (no helper call) and tested first, so
+ * anything else costs a load and a few compares. */
+static __always_inline unsigned int ioctl_cmd(const struct pt_regs *regs)
+{
+	return (unsigned int)regs->si;
+}
+
 SEC("fentry/__x64_sys_ioctl")
 int BPF_PROG(fentry_sys_ioctl, const struct pt_regs *regs)
 {
-	if (traced() && regs && timed_ioctl((unsigned int)BPF_CORE_READ(regs, si)))
+	if (regs && timed_ioctl(ioctl_cmd(regs)) && traced())
 		ioctl_start();
 	return 0;
 }
@@ -1488,7 +1497,7 @@ int BPF_PROG(fentry_sys_ioctl, const struct pt_regs *regs)
 SEC("fexit/__x64_sys_ioctl")
 int BPF_PROG(fexit_sys_ioctl, const struct pt_regs *regs, long ret)
 {
-	if (traced() && regs && timed_ioctl((unsigned int)BPF_CORE_READ(regs, si)))
+	if (regs && timed_ioctl(ioctl_cmd(regs)) && traced())
 		ioctl_done();
 	return 0;
 }
@@ -1496,9 +1505,9 @@ int BPF_PROG(fexit_sys_ioctl, const struct pt_regs *regs, long ret)
 SEC("tp_btf/sys_enter")
 int BPF_PROG(tp_sys_enter_ioctl, struct pt_regs *regs, long id)
 {
-	if (id != NR_IOCTL || !traced() || !regs)
+	if (id != NR_IOCTL || !regs)
 		return 0;
-	if (timed_ioctl((unsigned int)BPF_CORE_READ(regs, si)))
+	if (timed_ioctl(ioctl_cmd(regs)) && traced())
 		ioctl_start();
 	return 0;
 }
@@ -1506,9 +1515,9 @@ int BPF_PROG(tp_sys_enter_ioctl, struct pt_regs *regs, long id)
 SEC("tp_btf/sys_exit")
 int BPF_PROG(tp_sys_exit_ioctl, struct pt_regs *regs, long ret)
 {
-	if (!traced() || !regs || BPF_CORE_READ(regs, orig_ax) != NR_IOCTL)
+	if (!regs || regs->orig_ax != NR_IOCTL)
 		return 0;
-	if (timed_ioctl((unsigned int)BPF_CORE_READ(regs, si)))
+	if (timed_ioctl(ioctl_cmd(regs)) && traced())
 		ioctl_done();
 	return 0;
 }
