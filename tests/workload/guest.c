@@ -111,8 +111,7 @@ static struct kvm_segment flat_segment(uint16_t selector, uint8_t type)
  * --slot-mib: PAE paging with 2 MiB pages.  Linear 0..1 GiB is identity
  * mapped (slot 0); linear KL_TEST_GPA + j * 2 MiB, for each 2 MiB chunk j
  * of the test memory, maps the chunk's place in its slot.  Everything else
- * is not present.  The guest's accessed/dirty bits land in slot 0, which
- * is never logged.
+ * is not present.  The tables are in slot 0, which is never logged.
  */
 void kl_guest_page_tables(const struct kl_vm *vm)
 {
@@ -129,14 +128,16 @@ void kl_guest_page_tables(const struct kl_vm *vm)
 	/* PAE PDPTEs: present only (RW/US are reserved there). */
 	for (i = 0; i < 4; i++)
 		pdpt[i] = (KL_PD_GPA + i * 4096ULL) | 1;
-	for (i = 0; i < 512; i++)	/* P | RW | PS */
-		pd[i] = (uint64_t)i * KL_HUGE_SIZE | 0x83;
+	/* P | RW | PS, and accessed + dirty set in advance (0x60): the
+	 * vCPUs' page walks never write the tables. */
+	for (i = 0; i < 512; i++)
+		pd[i] = (uint64_t)i * KL_HUGE_SIZE | 0xe3;
 	for (j = 0; j < chunks; j++) {
 		uint64_t page = j * (KL_HUGE_SIZE / KL_PAGE_SIZE);
 		const struct kl_slot *s = kl_page_slot(vm, page);
 		uint64_t gpa = s->gpa + (page - s->first_page) * KL_PAGE_SIZE;
 
-		pd[KL_TEST_GPA / KL_HUGE_SIZE + j] = gpa | 0x83;
+		pd[KL_TEST_GPA / KL_HUGE_SIZE + j] = gpa | 0xe3;
 	}
 }
 
