@@ -8,6 +8,7 @@
 #   off         nothing attached
 #   migrate     kvmscope migrate --json -i 1s
 #   migrate-fp  kvmscope migrate --json -i 1s --fault-program
+#   empty       empty programs on the same hooks (bench/hookonly): the floor
 # Each round runs every point of the matrix under each configuration, the
 # configurations in a rotated order (drift in the machine's load spreads
 # over all of them). A point is SLOT_MIB:VCPUS:SLOTS:MODE (MODE get, or
@@ -21,12 +22,12 @@
 # time goes (the timing rounds run without statistics).
 # The log is summarized on the build machine by bench/summarize-ioctlcost.py.
 # Arguments: ROUNDS (default 3), MATRIX (default | full | points separated
-# by commas), CONFIGS (comma-separated, default off,migrate,migrate-fp),
+# by commas), CONFIGS (comma-separated, default off,empty,migrate,migrate-fp),
 # PROGRUNS (default 1).
 . /opt/kvmscope/add/common.sh
 ROUNDS=${1:-3}
 MATRIX=${2:-default}
-CONFIGS=$(echo "${3:-off,migrate,migrate-fp}" | tr ',' ' ')
+CONFIGS=$(echo "${3:-off,empty,migrate,migrate-fp}" | tr ',' ' ')
 PROGRUNS=${4:-1}
 case $MATRIX in
 default)
@@ -62,9 +63,24 @@ kvmload_io() {
 	$TIMEOUT kvmload --vcpus 1 --mem-per-vcpu 2 --iterations 5 --write-percent 1 --io-exits 2000 \
 		--json 2>/tmp/kl.err | grep -E '"type":"(vcpu|summary)"'
 }
+# empty: bench/hookonly with empty programs on the hooks migrate uses for
+# these ioctls (kvm_vm_ioctl entry and exit; the KVM function's entry, and
+# its exit or the series' tracepoint): the floor any program there costs.
+empty_start() {
+	for progs in "x_ioctl_in x_ioctl_out x_get_in x_get_tp x_clear_in x_clear_tp x_tlb" \
+		"x_ioctl_in x_ioctl_out x_get_in x_get_out x_clear_in x_clear_out x_tlb"; do
+		# shellcheck disable=SC2086
+		hookonly $progs >/tmp/hook.out 2>&1 &
+		hpid=$!
+		lab-wait /tmp/hook.out ready 30 $hpid && { echo "empty programs: $progs"; return; }
+	done
+	echo "bench: hookonly did not attach: $(cat /tmp/hook.out)"
+	exit 1
+}
 cfg_start() {
 	case $1 in
 	off) ;;
+	empty) empty_start ;;
 	migrate) start_migrate /tmp/m.json -i 1s ;;
 	migrate-fp) start_migrate /tmp/m.json -i 1s --fault-program ;;
 	*) echo "bench: unknown configuration $1"; exit 2 ;;
@@ -72,6 +88,11 @@ cfg_start() {
 }
 cfg_stop() {
 	[ "$1" = off ] && return
+	if [ "$1" = empty ]; then
+		kill -INT $hpid
+		wait $hpid
+		return
+	fi
 	stop_migrate
 	# What migrate saw: its dirty-log records and drops (a check that it
 	# traced what it timed, not a figure).
@@ -104,7 +125,7 @@ progtime on >/tmp/pt.out 2>&1 &
 ptpid=$!
 lab-wait /tmp/pt.out ready 30 $ptpid || { echo "bench: progtime on: $(cat /tmp/pt.out)"; exit 1; }
 for c in $CONFIGS; do
-	[ "$c" = off ] && continue
+	case $c in off | empty) continue ;; esac
 	cfg_start "$c"
 	for p in $POINTS io; do
 		r=0
