@@ -407,26 +407,16 @@ static __always_inline __u32 level_index(__u32 lvl)
 
 /* --- counting set bits of a user bitmap ----------------------------------- *
  * On the VMM's thread, inside its ioctl: every instruction here is time the
- * VMM pays. The bitmap is read 4 KiB at a time into a per-CPU buffer (one
- * helper call per 32768 pages), and a zero word, what most of a bitmap is
- * in a migration's later iterations, costs a load and a test. (Tracing
- * programs are not preempted mid-run on the kernels we load into: the
- * buffer is not shared with another run.) */
+ * VMM pays. 256 bytes per read onto the stack (the verifier of 6.1 gives
+ * up on a 512-word loop over a bigger buffer), and a zero word, what most
+ * of a bitmap is in a migration's later iterations, costs a load and a
+ * test instead of a popcount. */
 
-#define BITMAP_CHUNK_WORDS 512 /* 4 KiB read per step */
-struct bitmap_buf {
-	__u64 w[BITMAP_CHUNK_WORDS];
-};
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct bitmap_buf);
-} bitmap_scratch SEC(".maps");
-
+#define BITMAP_CHUNK 256 /* bytes read per step */
 struct popcount_ctx {
 	const char *ubuf;   /* user address of the bitmap */
-	__u64 words;        /* whole words to count */
+	__u64 nbits;
+	__u64 tail_bit;     /* first bit after the whole chunks */
 	__u64 count;
 	int err;
 };
@@ -439,56 +429,55 @@ static __always_inline __u64 popcount64(__u64 x)
 	return (x * 0x0101010101010101ULL) >> 56;
 }
 
-/* Chunk i: up to BITMAP_CHUNK_WORDS whole words, one read. */
+/* Whole 256-byte chunks: one read each. */
 static long popcount_chunk(__u32 i, void *arg)
 {
 	struct popcount_ctx *c = arg;
-	__u64 first = (__u64)i * BITMAP_CHUNK_WORDS, n;
-	struct bitmap_buf *b;
-	__u32 zero = 0;
+	__u64 words[BITMAP_CHUNK / 8];
 
-	if (first >= c->words)
-		return 1;
-	n = c->words - first;
-	if (n > BITMAP_CHUNK_WORDS)
-		n = BITMAP_CHUNK_WORDS;
-	b = bpf_map_lookup_elem(&bitmap_scratch, &zero);
-	if (!b || bpf_probe_read_user(b->w, n * 8, c->ubuf + first * 8)) {
+	if (bpf_probe_read_user(words, sizeof(words), c->ubuf + (__u64)i * BITMAP_CHUNK)) {
 		c->err = 1;
 		return 1;
 	}
-	for (__u32 w = 0; w < BITMAP_CHUNK_WORDS; w++) {
-		__u64 v;
-
-		if (w >= n)
-			break;
-		v = b->w[w];
-		if (v)
-			c->count += popcount64(v);
-	}
+	for (int w = 0; w < BITMAP_CHUNK / 8; w++)
+		if (words[w])
+			c->count += popcount64(words[w]);
 	return 0;
 }
 
-/* Set bits among the first nbits of a user bitmap; -1 if unreadable. The
- * VMM's bitmap holds whole 64-bit words (KVM copies ALIGN(nbits, 64) bits),
- * so reading the last one never goes past it; its bits past nbits are not
- * pages. */
+/* The words after the last whole chunk, one read each: the bitmap may end
+ * right at the end of a mapping, so never read past it. */
+static long popcount_word(__u32 i, void *arg)
+{
+	struct popcount_ctx *c = arg;
+	__u64 bit0 = c->tail_bit + (__u64)i * 64, v;
+
+	if (bit0 >= c->nbits)
+		return 1;
+	if (bpf_probe_read_user(&v, sizeof(v), c->ubuf + bit0 / 8)) {
+		c->err = 1;
+		return 1;
+	}
+	/* Bits past the slot's end are not pages. */
+	if (c->nbits - bit0 < 64)
+		v &= (1ULL << (c->nbits - bit0)) - 1;
+	c->count += popcount64(v);
+	return 0;
+}
+
+/* Set bits among the first nbits of a user bitmap; -1 if unreadable. */
 static __always_inline long long count_bits(const void *ubuf, __u64 nbits)
 {
-	struct popcount_ctx c = { .ubuf = ubuf, .words = nbits / 64 };
-	__u32 chunks = (c.words + BITMAP_CHUNK_WORDS - 1) / BITMAP_CHUNK_WORDS;
-	__u64 v;
+	struct popcount_ctx c = { .ubuf = ubuf, .nbits = nbits };
+	__u32 chunks = nbits / (BITMAP_CHUNK * 8);
 
-	/* 64K chunks = a 2 GiB bitmap = a 64 TiB slot of 4K pages. */
-	if (!ubuf || c.words / BITMAP_CHUNK_WORDS >= (1U << 16))
+	/* 1M chunks = a 2 GiB bitmap = a 64 TiB slot of 4K pages. */
+	if (!ubuf || chunks > (1U << 20))
 		return -1;
-	if (chunks)
-		bpf_loop(chunks, popcount_chunk, &c, 0);
-	if (!c.err && nbits % 64) {
-		if (bpf_probe_read_user(&v, sizeof(v), (const char *)ubuf + c.words * 8))
-			return -1;
-		c.count += popcount64(v & ((1ULL << (nbits % 64)) - 1));
-	}
+	bpf_loop(chunks, popcount_chunk, &c, 0);
+	c.tail_bit = (__u64)chunks * BITMAP_CHUNK * 8;
+	if (!c.err && c.tail_bit < nbits)
+		bpf_loop(BITMAP_CHUNK / 8, popcount_word, &c, 0);
 	return c.err ? -1 : (long long)c.count;
 }
 
@@ -835,11 +824,12 @@ static __always_inline void dirty_log_tp_event(enum ks_event_type type, enum hoo
 	event_done(e);
 }
 
+/* (A tracepoint's pointer arguments may be NULL for the verifier.) */
 SEC("tp_btf/kvm_dirty_log_get")
 int BPF_PROG(tp_dirty_log_get, struct kvm *kvm, const struct kvm_memory_slot *memslot,
 	     unsigned long dirty, unsigned long reprotected, bool flush, int ret)
 {
-	if (traced())
+	if (kvm && memslot && traced())
 		dirty_log_tp_event(KS_EV_GET_DIRTY_LOG, H_GET_LOG, kvm, memslot,
 				   ret ? -1 : (long long)dirty, ret, 0, 0);
 	return 0;
@@ -850,7 +840,7 @@ int BPF_PROG(tp_dirty_log_clear, struct kvm *kvm, const struct kvm_memory_slot *
 	     u64 first_page, u32 num_pages, unsigned long requested,
 	     unsigned long cleared, bool flush, int ret)
 {
-	if (traced())
+	if (kvm && memslot && traced())
 		dirty_log_tp_event(KS_EV_CLEAR_DIRTY_LOG, H_CLEAR_LOG, kvm, memslot,
 				   ret ? -1 : (long long)requested, ret, first_page, num_pages);
 	return 0;
