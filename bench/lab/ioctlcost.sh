@@ -114,6 +114,9 @@ while [ $i -lt "$ROUNDS" ]; do
 			kvmload_point "$p"
 		done
 		echo "=== $c io $i"
+		# Short runs: three, for more samples of the same session.
+		kvmload_io
+		kvmload_io
 		kvmload_io
 		cfg_stop "$c"
 	done
