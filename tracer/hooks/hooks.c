@@ -34,16 +34,13 @@ const struct ks_hook ks_hooks[] = {
 		  { "fentry_get_dirty_log", "fexit_get_dirty_log" },
 		  "pages counted in BPF from the VMM's bitmap" },
 	} },
-	/* The system call boundary first. kvm_vm_ioctl, which only VM fd
-	 * ioctls pass through (a vCPU's KVM_RUN would run no program), is last:
-	 * on the 6.12 lab kernels fentry there attaches but never runs. */
 	{ "ioctl_time", "dirty-log and memslot ioctls timed whole, as the VMM pays them", false, {
 		{ KS_WAY_FENTRY, "__x64_sys_ioctl", { "fentry_sys_ioctl", "fexit_sys_ioctl" },
-		  "a program at both ends of every ioctl of the host (KVM_RUN included)" },
+		  NULL },
 		{ KS_WAY_TP, "sys_enter", { "tp_sys_enter_ioctl", "tp_sys_exit_ioctl" },
 		  "every system call of the host runs a test for ioctl (a few ns)" },
 		{ KS_WAY_FENTRY, "kvm_vm_ioctl", { "fentry_vm_ioctl", "fexit_vm_ioctl" },
-		  "without the system call's entry, file lookup and LSM hook" },
+		  NULL },
 	} },
 	{ "clear_dirty_log", "KVM_CLEAR_DIRTY_LOG: duration, slot and range", true, {
 		{ KS_WAY_NEW_TP, "kvm_dirty_log_clear",
