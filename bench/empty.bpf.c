@@ -39,6 +39,26 @@ int BPF_PROG(x_ioctl_in) { return 0; }
 SEC("fexit/kvm_vm_ioctl")
 int BPF_PROG(x_ioctl_out) { return 0; }
 
+/* The dirty-log ioctls' hooks (bench/lab/ioctlcost.sh: what a bare program
+ * at each of migrate's hooks costs the VMM's ioctl). */
+SEC("fentry/kvm_get_dirty_log_protect")
+int BPF_PROG(x_get_in) { return 0; }
+
+SEC("fexit/kvm_get_dirty_log_protect")
+int BPF_PROG(x_get_out) { return 0; }
+
+SEC("fentry/kvm_clear_dirty_log_protect")
+int BPF_PROG(x_clear_in) { return 0; }
+
+SEC("fexit/kvm_clear_dirty_log_protect")
+int BPF_PROG(x_clear_out) { return 0; }
+
+SEC("tp_btf/kvm_dirty_log_get")
+int BPF_PROG(x_get_tp) { return 0; }
+
+SEC("tp_btf/kvm_dirty_log_clear")
+int BPF_PROG(x_clear_tp) { return 0; }
+
 SEC("fexit/kvm_vm_stats_read")
 int BPF_PROG(x_vm_stats) { return 0; }
 

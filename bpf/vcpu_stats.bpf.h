@@ -63,15 +63,43 @@ static __always_inline bool ks_xa_node_entry(unsigned long e)
 	return (e & 3) == KS_XA_INTERNAL && e > 4096;
 }
 
+/* pf_taken, pf_fixed, pf_emulate, pf_spurious, pf_fast are neighbours in
+ * x86's struct kvm_vcpu_stat (6.1 to 6.12): one read of the 64 bytes from
+ * pf_taken gets them all, rather than a read per counter (this runs per
+ * vCPU at every dirty-log ioctl, on the VMM's thread). A layout where one
+ * is elsewhere reads that one alone. Offsets are CO-RE constants, so the
+ * indexes below are known to the verifier. */
+#define KS_STAT_SPAN 8
+
+static __always_inline __u64 ks_stat_pick(const __u64 *span, struct kvm_vcpu *vcpu,
+					  __u32 base, __u32 off)
+{
+	__u64 v = 0;
+
+	if (off >= base && off - base < KS_STAT_SPAN * 8 && !((off - base) & 7))
+		return span[((off - base) / 8) & (KS_STAT_SPAN - 1)];
+	bpf_probe_read_kernel(&v, sizeof(v), (const char *)vcpu +
+			      bpf_core_field_offset(struct kvm_vcpu, stat) + off);
+	return v;
+}
+
 static __always_inline void ks_vcpu_add(struct ks_vcpu_sums *s, struct kvm_vcpu *vcpu)
 {
-	s->pf_taken += BPF_CORE_READ(vcpu, stat.pf_taken);
-	s->pf_fast += BPF_CORE_READ(vcpu, stat.pf_fast);
+	__u32 base = bpf_core_field_offset(struct kvm_vcpu_stat, pf_taken);
+	__u64 span[KS_STAT_SPAN] = {};
+
+	bpf_probe_read_kernel(span, sizeof(span), (const char *)vcpu +
+			      bpf_core_field_offset(struct kvm_vcpu, stat) + base);
+	s->pf_taken += span[0];
+	s->pf_fast += ks_stat_pick(span, vcpu, base,
+				   bpf_core_field_offset(struct kvm_vcpu_stat, pf_fast));
 	/* Optional: 0 on a kernel without them. */
 	if (bpf_core_field_exists(struct kvm_vcpu_stat, pf_fixed))
-		s->pf_fixed += BPF_CORE_READ(vcpu, stat.pf_fixed);
+		s->pf_fixed += ks_stat_pick(span, vcpu, base,
+					    bpf_core_field_offset(struct kvm_vcpu_stat, pf_fixed));
 	if (bpf_core_field_exists(struct kvm_vcpu_stat, pf_spurious))
-		s->pf_spurious += BPF_CORE_READ(vcpu, stat.pf_spurious);
+		s->pf_spurious += ks_stat_pick(span, vcpu, base,
+					       bpf_core_field_offset(struct kvm_vcpu_stat, pf_spurious));
 	s->vcpus_read++;
 }
 

@@ -27,6 +27,9 @@
  *                                             a1 = 1 page, a2 = 0);  KVM
  *                                             answers -KVM_ENOSYS unless the
  *                                             VMM asked to handle it)
+ *   for (n = params->io_exits; n; n--)
+ *           out KL_IO_PORT, al          (a round trip to the VMM, which
+ *                                        enters KVM_RUN again at once)
  *   out KL_DONE_PORT, al;  and again from the top
  * The VMM rewrites the parameters between phases; re-entering KVM_RUN after
  * the `out` exit resumes at the jmp, which re-reads them.
@@ -63,8 +66,14 @@ static const uint8_t guest_code[] = {
 	/* 44         */ 0x89, 0x43, 0x1c,	/* mov  [ebx+28], eax   hypercall_ret */
 	/* 47         */ 0x4d,			/* dec  ebp                      */
 	/* 48         */ 0xeb, 0xe5,		/* jmp  hc                       */
-	/* 4a out:    */ 0xe6, KL_DONE_PORT,	/* out  KL_DONE_PORT, al         */
-	/* 4c         */ 0xeb, 0xb2,		/* jmp  top                      */
+	/* 4a io:     */ 0x8b, 0x6b, 0x20,	/* mov  ebp, [ebx+32]   io_exits */
+	/* 4d ioloop: */ 0x85, 0xed,		/* test ebp, ebp                 */
+	/* 4f         */ 0x74, 0x05,		/* jz   out                      */
+	/* 51         */ 0xe6, KL_IO_PORT,	/* out  KL_IO_PORT, al           */
+	/* 53         */ 0x4d,			/* dec  ebp                      */
+	/* 54         */ 0xeb, 0xf7,		/* jmp  ioloop                   */
+	/* 56 out:    */ 0xe6, KL_DONE_PORT,	/* out  KL_DONE_PORT, al         */
+	/* 58         */ 0xeb, 0xa6,		/* jmp  top                      */
 };
 
 void kl_guest_install(uint8_t *code_hva)
@@ -98,7 +107,41 @@ static struct kvm_segment flat_segment(uint16_t selector, uint8_t type)
 	};
 }
 
-void kl_guest_setup_vcpu(int vcpu_fd, unsigned int index)
+/*
+ * --slot-mib: PAE paging with 2 MiB pages.  Linear 0..1 GiB is identity
+ * mapped (slot 0); linear KL_TEST_GPA + j * 2 MiB, for each 2 MiB chunk j
+ * of the test memory, maps the chunk's place in its slot.  Everything else
+ * is not present.  The tables are in slot 0, which is never logged.
+ */
+void kl_guest_page_tables(const struct kl_vm *vm)
+{
+	uint64_t *pdpt = (uint64_t *)(vm->code_hva + KL_PDPT_GPA);
+	uint64_t *pd = (uint64_t *)(vm->code_hva + KL_PD_GPA);
+	uint64_t j, chunks = vm->total_pages * KL_PAGE_SIZE / KL_HUGE_SIZE;
+	unsigned int i;
+
+	_Static_assert(KL_PD_GPA + 4 * 4096 <= KL_CODE_BYTES, "page tables fit in slot 0");
+	_Static_assert(KL_PARAMS_GPA + KL_MAX_VCPUS * sizeof(struct kl_guest_params) <=
+		       KL_PDPT_GPA, "parameter blocks end below the page tables");
+	memset(pdpt, 0, 32);
+	memset(pd, 0, 4 * 4096);
+	/* PAE PDPTEs: present only (RW/US are reserved there). */
+	for (i = 0; i < 4; i++)
+		pdpt[i] = (KL_PD_GPA + i * 4096ULL) | 1;
+	/* P | RW | PS, and accessed + dirty set in advance (0x60): the
+	 * vCPUs' page walks never write the tables. */
+	for (i = 0; i < 512; i++)
+		pd[i] = (uint64_t)i * KL_HUGE_SIZE | 0xe3;
+	for (j = 0; j < chunks; j++) {
+		uint64_t page = j * (KL_HUGE_SIZE / KL_PAGE_SIZE);
+		const struct kl_slot *s = kl_page_slot(vm, page);
+		uint64_t gpa = s->gpa + (page - s->first_page) * KL_PAGE_SIZE;
+
+		pd[KL_TEST_GPA / KL_HUGE_SIZE + j] = gpa | 0xe3;
+	}
+}
+
+void kl_guest_setup_vcpu(int vcpu_fd, unsigned int index, bool paging)
 {
 	struct kvm_sregs sregs;
 	struct kvm_regs regs;
@@ -132,6 +175,11 @@ void kl_guest_setup_vcpu(int vcpu_fd, unsigned int index)
 	sregs.cr3 = 0;
 	sregs.cr4 = 0;
 	sregs.efer = 0;
+	if (paging) {	/* --slot-mib: PAE, tables from kl_guest_page_tables */
+		sregs.cr0 |= 0x80000000UL;	/* PG */
+		sregs.cr4 = 0x20;		/* PAE */
+		sregs.cr3 = KL_PDPT_GPA;
+	}
 	if (ioctl(vcpu_fd, KVM_SET_SREGS, &sregs) < 0)
 		kl_fail("vCPU %u: KVM_SET_SREGS failed: %s", index,
 			strerror(errno));

@@ -159,10 +159,38 @@ void kl_set_memslot(const struct kl_vm *vm, uint32_t id, uint64_t gpa,
 			flags, strerror(errno));
 }
 
-/* Slot 0 (code) plus the test slots 1..K over one contiguous mapping. */
+/* Guest physical address bits the vCPUs get (CPUID 0x80000008 EAX[7:0]). */
+static unsigned int guest_phys_bits(const struct kl_vm *vm)
+{
+	unsigned int i;
+
+	for (i = 0; i < vm->cpuid->nent; i++)
+		if (vm->cpuid->entries[i].function == 0x80000008)
+			return vm->cpuid->entries[i].eax & 0xff;
+	return 36;
+}
+
+uint8_t *kl_page_hva(const struct kl_vm *vm, uint64_t p)
+{
+	const struct kl_slot *s = kl_page_slot(vm, p);
+
+	return s->hva + (p - s->first_page) * KL_PAGE_SIZE;
+}
+
+const struct kl_slot *kl_page_slot(const struct kl_vm *vm, uint64_t p)
+{
+	return &vm->slots[p / vm->slots[0].pop_pages];
+}
+
+/*
+ * Slot 0 (code) plus the test slots 1..K over one contiguous mapping.
+ * With --slot-mib each slot is slot_mib long and only its first
+ * (test memory / K) is test memory: the mapping is MAP_NORESERVE and the
+ * rest is never touched, so it costs no host memory.
+ */
 void kl_vm_add_slots(struct kl_vm *vm, const struct kl_config *cfg)
 {
-	uint64_t slot_pages;
+	uint64_t slot_pages, pop_pages, test_bytes;
 	unsigned int i;
 
 	vm->code_hva = mmap(NULL, KL_CODE_BYTES, PROT_READ | PROT_WRITE,
@@ -174,28 +202,42 @@ void kl_vm_add_slots(struct kl_vm *vm, const struct kl_config *cfg)
 	kl_set_memslot(vm, KL_CODE_SLOT, KL_CODE_GPA, KL_CODE_BYTES,
 		       vm->code_hva, 0, NULL);
 
-	kl_memory_alloc(&vm->mem, (size_t)cfg->vcpus * cfg->mem_per_vcpu_mib *
-			KL_MIB, cfg->backing);
-	vm->total_pages = vm->mem.bytes / KL_PAGE_SIZE;
+	test_bytes = (uint64_t)cfg->vcpus * cfg->mem_per_vcpu_mib * KL_MIB;
+	vm->total_pages = test_bytes / KL_PAGE_SIZE;
+	pop_pages = vm->total_pages / cfg->slots;
+	slot_pages = cfg->slot_mib ? cfg->slot_mib * KL_MIB / KL_PAGE_SIZE : pop_pages;
+	vm->paging = slot_pages > pop_pages;
+	if (vm->paging) {
+		uint64_t end = KL_TEST_GPA + cfg->slots * slot_pages * KL_PAGE_SIZE;
+		unsigned int bits = guest_phys_bits(vm);
+
+		if (bits < 64 && end > 1ULL << bits)
+			kl_skip("--slots %u x --slot-mib %u end at GPA 0x%llx, above the guest's %u physical address bits",
+				cfg->slots, cfg->slot_mib, (unsigned long long)end, bits);
+	}
+	kl_memory_alloc(&vm->mem, (size_t)(cfg->slots * slot_pages * KL_PAGE_SIZE),
+			cfg->backing);
 	vm->nslots = cfg->slots;
 	vm->slots = calloc(cfg->slots, sizeof(*vm->slots));
 	if (!vm->slots)
 		kl_fail("out of memory for %u slots", cfg->slots);
-	slot_pages = vm->total_pages / cfg->slots;
 	for (i = 0; i < cfg->slots; i++) {
 		struct kl_slot *s = &vm->slots[i];
 
 		s->id = i + 1;
-		s->first_page = i * slot_pages;
+		s->first_page = i * pop_pages;
 		s->npages = slot_pages;
-		s->gpa = KL_TEST_GPA + s->first_page * KL_PAGE_SIZE;
-		s->hva = vm->mem.base + s->first_page * KL_PAGE_SIZE;
+		s->pop_pages = pop_pages;
+		s->gpa = KL_TEST_GPA + i * slot_pages * KL_PAGE_SIZE;
+		s->hva = vm->mem.base + i * slot_pages * KL_PAGE_SIZE;
 		s->dirty = calloc(kl_bitmap_words(s->npages), sizeof(uint64_t));
 		if (!s->dirty)
 			kl_fail("out of memory for slot %u's dirty bitmap", s->id);
 		kl_set_memslot(vm, s->id, s->gpa, s->npages * KL_PAGE_SIZE,
 			       s->hva, 0, NULL);
 	}
+	if (vm->paging)
+		kl_guest_page_tables(vm);
 }
 
 void kl_vm_destroy(struct kl_vm *vm)

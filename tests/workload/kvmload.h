@@ -61,7 +61,21 @@ enum {
 #define KL_PARAMS_GPA	0x2000U		/* struct kl_guest_params[vcpus] */
 #define KL_TEST_GPA	0x40000000ULL
 #define KL_TEST_MAX_MIB	2048U
+/*
+ * --slot-mib: slots larger than the memory the guest writes.  Only the
+ * first (test memory / K) of each slot is populated and written; the slots
+ * then reach far above 4 GiB, so the guest turns on PAE paging with 2 MiB
+ * pages that map its linear test window (KL_TEST_GPA + page * 4 KiB, the
+ * same addresses as without the option) onto the populated start of each
+ * slot.  The tables live in slot 0 (never logged): a PDPT and four page
+ * directories.
+ */
+#define KL_PDPT_GPA	0xb000U
+#define KL_PD_GPA	0xc000U		/* 4 x 4 KiB: linear 0..4 GiB */
+#define KL_SLOT_MAX_MIB	(1U << 20)	/* 1 TiB */
 #define KL_DONE_PORT	0x7e		/* guest `out` here = phase finished */
+#define KL_IO_PORT	0x7d		/* --io-exits: a round trip to the VMM */
+#define KL_MAX_IO_EXITS	10000000U
 
 /* Tag written in the first dword of a page: KL_TAG_BASE + generation. */
 #define KL_TAG_BASE	0x4b4c0000U	/* "KL" */
@@ -84,6 +98,7 @@ struct kl_config {
 	unsigned int vcpus;
 	unsigned int mem_per_vcpu_mib;
 	unsigned int slots;
+	unsigned int slot_mib;	/* --slot-mib: 0 = test memory / slots */
 	enum kl_backing backing;
 	unsigned int iterations;
 	unsigned int write_percent;
@@ -92,6 +107,7 @@ struct kl_config {
 	bool no_stats_fd;	/* --no-stats-fd */
 	unsigned int stats_reads;	/* --stats-reads: data reads per point */
 	unsigned int map_gpa_calls;	/* --map-gpa-calls: per vCPU and iteration */
+	unsigned int io_exits;		/* --io-exits: per vCPU and iteration */
 	unsigned int pause_ms;
 	unsigned int hold_ms;
 	unsigned int stats_fd_delay_ms;	/* --stats-fd-delay-ms */
@@ -114,8 +130,10 @@ struct kl_guest_params {
 	uint32_t written;	/* guest -> VMM: pages it wrote */
 	uint32_t hypercalls;	/* KVM_HC_MAP_GPA_RANGE calls to make after writing */
 	uint32_t hypercall_ret;	/* guest -> VMM: what the last one returned */
+	uint32_t io_exits;	/* `out KL_IO_PORT` exits to make after that */
+	uint32_t reserved[7];
 };
-_Static_assert(sizeof(struct kl_guest_params) == 32, "guest ABI");
+_Static_assert(sizeof(struct kl_guest_params) == 64, "guest ABI");
 
 /* Anonymous memory backing the test slots. */
 struct kl_memory {
@@ -139,7 +157,10 @@ struct kl_collect {
 struct kl_slot {
 	uint32_t id;
 	uint64_t gpa;
-	uint64_t npages;
+	uint64_t npages;	/* pages in the memslot */
+	uint64_t pop_pages;	/* its first pop_pages are test memory (all of
+				 * them without --slot-mib); the rest is never
+				 * touched */
 	uint64_t first_page;	/* index of its first page in the test memory */
 	uint8_t *hva;
 	uint64_t *dirty;	/* bitmap as returned by KVM_GET_DIRTY_LOG */
@@ -157,7 +178,8 @@ struct kl_vm {
 	struct kvm_cpuid2 *cpuid;	/* KVM_GET_SUPPORTED_CPUID, given to every vCPU */
 	uint8_t *code_hva;		/* slot 0 */
 	struct kl_memory mem;
-	uint64_t total_pages;
+	uint64_t total_pages;		/* test memory (populated) pages */
+	bool paging;			/* --slot-mib: the guest pages (PAE) */
 	unsigned int nslots;
 	struct kl_slot *slots;
 	int stats_fd;			/* VM binary stats fd, -1 if not held */
@@ -171,6 +193,7 @@ struct kl_vcpu_stats {
 	uint64_t end_ns;	/* KVM_RUN returned with the done exit */
 	uint64_t run_ns;	/* sum of time spent inside KVM_RUN */
 	unsigned int run_calls;
+	unsigned int io_exits;	/* KL_IO_PORT exits handled */
 };
 
 struct kl_phase_ctl;
@@ -217,6 +240,10 @@ void kl_set_memslot(const struct kl_vm *vm, uint32_t id, uint64_t gpa,
 		    uint64_t bytes, void *hva, uint32_t flags, struct kl_timing *tm);
 void kl_vm_add_slots(struct kl_vm *vm, const struct kl_config *cfg);
 void kl_vm_destroy(struct kl_vm *vm);
+/* Host address of page p of the test memory. */
+uint8_t *kl_page_hva(const struct kl_vm *vm, uint64_t p);
+/* The slot holding page p of the test memory. */
+const struct kl_slot *kl_page_slot(const struct kl_vm *vm, uint64_t p);
 
 /* memory.c */
 void kl_memory_alloc(struct kl_memory *m, size_t bytes, enum kl_backing b);
@@ -226,7 +253,8 @@ const char *kl_thp_setting(void);
 
 /* guest.c */
 void kl_guest_install(uint8_t *code_hva);
-void kl_guest_setup_vcpu(int vcpu_fd, unsigned int index);
+void kl_guest_setup_vcpu(int vcpu_fd, unsigned int index, bool paging);
+void kl_guest_page_tables(const struct kl_vm *vm);
 struct kl_guest_params *kl_guest_params(uint8_t *code_hva, unsigned int index);
 uint32_t kl_guest_tag(uint32_t generation);
 
@@ -279,7 +307,7 @@ struct kl_truth *kl_truth_new(uint64_t total_pages);
 void kl_truth_free(struct kl_truth *t);
 uint64_t kl_truth_plan(struct kl_truth *t, struct kl_vcpu *vcpus, unsigned int n,
 		       const struct kl_phase *ph, unsigned int write_percent,
-		       unsigned int hypercalls);
+		       unsigned int hypercalls, unsigned int io_exits);
 void kl_truth_protect(struct kl_truth *t, const struct kl_slot *s, const uint64_t *bits);
 void kl_truth_check_guest_counts(const struct kl_vcpu *vcpus, unsigned int n,
 				 const struct kl_phase *ph);

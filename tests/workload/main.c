@@ -41,7 +41,7 @@ static void populate(struct kl_vm *vm, struct kl_vcpu *vcpus,
 				     .generation = KL_GEN_POPULATE };
 	uint64_t pages, t0, t1;
 
-	pages = kl_truth_plan(truth, vcpus, cfg->vcpus, &ph, 100, 0);
+	pages = kl_truth_plan(truth, vcpus, cfg->vcpus, &ph, 100, 0, 0);
 	t0 = kl_now_ns();
 	kl_vcpus_run_phase(ctl, &ph);
 	t1 = kl_now_ns();
@@ -64,7 +64,8 @@ static void iterate(struct kl_vm *vm, struct kl_vcpu *vcpus,
 	uint64_t t_go, t_guest, t_collect, t_end;
 	unsigned int i;
 
-	kl_truth_plan(truth, vcpus, cfg->vcpus, &ph, cfg->write_percent, cfg->map_gpa_calls);
+	kl_truth_plan(truth, vcpus, cfg->vcpus, &ph, cfg->write_percent, cfg->map_gpa_calls,
+		      cfg->io_exits);
 	t_go = kl_now_ns();
 	kl_vcpus_run_phase(ctl, &ph);
 	t_guest = kl_now_ns();

@@ -23,6 +23,11 @@ static const char usage_text[] =
 "  --slots K              split the test memory into K memslots of equal\n"
 "                         size (1..256, default 1): each a whole number of\n"
 "                         2 MiB, or with --backing anon of 64 pages\n"
+"  --slot-mib MIB         make each slot MIB long (2..1048576, even, at\n"
+"                         least its share of the test memory, which must\n"
+"                         then be whole 2 MiB): only the share at its\n"
+"                         start is populated and written, the rest is\n"
+"                         never touched (anon or thp backing)\n"
 "  --backing TYPE         anon | thp | hugetlb | hugetlb-1g (default anon;\n"
 "                         hugetlb-1g: 1 GiB pages, test memory a whole\n"
 "                         number of GiB)\n"
@@ -52,6 +57,9 @@ static const char usage_text[] =
 "                         nested guest with nested paging on an extra\n"
 "                         vCPU: KVM's first shadow root for this VM (AMD\n"
 "                         hosts with nested SVM; docs/kvmload.md)\n"
+"  --io-exits N           each vCPU then makes N port I/O exits to the VMM\n"
+"                         per iteration (0..10000000, default 0): KVM_RUN\n"
+"                         round trips\n"
 "  --json                 JSON lines ground truth on stdout\n"
 "  --inject-fault KIND    test the checks: in the last iteration pretend\n"
 "                         lost-dirty | extra-dirty | bad-value (exits 1)\n"
@@ -166,13 +174,15 @@ enum {
 	OPT_VCPUS = 256, OPT_MEM, OPT_SLOTS, OPT_BACKING, OPT_ITERATIONS,
 	OPT_WRITE_PERCENT, OPT_MODE, OPT_CLEAR_CHUNK, OPT_PAUSE, OPT_HOLD,
 	OPT_JSON, OPT_INJECT, OPT_HELP, OPT_NO_STATS_FD, OPT_STATS_READS,
-	OPT_MAP_GPA_CALLS, OPT_STATS_FD_DELAY, OPT_NESTED,
+	OPT_MAP_GPA_CALLS, OPT_STATS_FD_DELAY, OPT_NESTED, OPT_SLOT_MIB, OPT_IO_EXITS,
 };
 
 static const struct option long_options[] = {
 	{ "vcpus", required_argument, NULL, OPT_VCPUS },
 	{ "mem-per-vcpu", required_argument, NULL, OPT_MEM },
 	{ "slots", required_argument, NULL, OPT_SLOTS },
+	{ "slot-mib", required_argument, NULL, OPT_SLOT_MIB },
+	{ "io-exits", required_argument, NULL, OPT_IO_EXITS },
 	{ "backing", required_argument, NULL, OPT_BACKING },
 	{ "iterations", required_argument, NULL, OPT_ITERATIONS },
 	{ "write-percent", required_argument, NULL, OPT_WRITE_PERCENT },
@@ -225,6 +235,26 @@ static void check_combination(const struct kl_config *c)
 		usage_error("--backing hugetlb-1g: %llu MiB of test memory is not a whole number of 1 GiB pages",
 			    (unsigned long long)total_mib);
 	slot_pages = total_mib * (KL_MIB / KL_PAGE_SIZE) / c->slots;
+	if (c->slot_mib) {
+		uint64_t share_mib = total_mib / c->slots;
+
+		/* Slots laid out in whole MiB: each one's share as well. */
+		if (total_mib % (2ULL * c->slots) != 0)
+			usage_error("--slot-mib needs slots whose share of the test memory is a whole number of 2 MiB (--slots %u of %llu MiB)",
+				    c->slots, (unsigned long long)total_mib);
+		if (c->slot_mib % 2)
+			usage_error("--slot-mib %u is not a whole number of 2 MiB", c->slot_mib);
+		if (c->slot_mib < share_mib)
+			usage_error("--slot-mib %u is smaller than a slot's share of the test memory (%llu MiB)",
+				    c->slot_mib, (unsigned long long)share_mib);
+		if (c->slot_mib > share_mib &&
+		    (c->backing == KL_BACKING_HUGETLB || c->backing == KL_BACKING_HUGETLB_1G))
+			usage_error("--slot-mib larger than the test memory's share needs --backing anon or thp (hugetlb reserves the whole mapping)");
+		if ((uint64_t)c->slots * c->slot_mib > KL_SLOT_MAX_MIB)
+			usage_error("--slots %u x --slot-mib %u exceeds %u MiB of guest physical memory",
+				    c->slots, c->slot_mib, KL_SLOT_MAX_MIB);
+		slot_pages = (uint64_t)c->slot_mib * (KL_MIB / KL_PAGE_SIZE);
+	}
 	if (c->stats_reads && c->no_stats_fd)
 		usage_error("--stats-reads needs the stats fds that --no-stats-fd gives up");
 	if (c->stats_fd_delay_ms && c->no_stats_fd)
@@ -293,6 +323,12 @@ void kl_parse_options(int argc, char **argv, struct kl_config *c)
 		case OPT_HOLD:
 			c->hold_ms = parse_small("--hold-ms", optarg, 0,
 						KL_MAX_SLEEP_MS);
+			break;
+		case OPT_SLOT_MIB:
+			c->slot_mib = parse_small("--slot-mib", optarg, 2, KL_SLOT_MAX_MIB);
+			break;
+		case OPT_IO_EXITS:
+			c->io_exits = parse_small("--io-exits", optarg, 0, KL_MAX_IO_EXITS);
 			break;
 		case OPT_MAP_GPA_CALLS:
 			c->map_gpa_calls = parse_small("--map-gpa-calls", optarg, 0, 100000);

@@ -163,6 +163,9 @@ void kl_report_start(const struct kl_vm *vm, const struct kl_vcpu *vcpus)
 	jl_u64(&j, "hold_ms", c->hold_ms);
 	jl_u64(&j, "stats_fd_delay_ms", c->stats_fd_delay_ms);
 	jl_u64(&j, "map_gpa_calls", c->map_gpa_calls);
+	jl_u64(&j, "io_exits", c->io_exits);
+	jl_u64(&j, "slot_mib", c->slot_mib);
+	jl_bool(&j, "guest_paging", vm->paging);
 	jl_bool(&j, "stats_fd", vm->stats_fd >= 0);
 	jl_u64(&j, "vcpu_stats_fds", vm->vcpu_stats_fds);
 	jl_u64(&j, "stats_reads", R.cfg->stats_reads);
@@ -170,7 +173,7 @@ void kl_report_start(const struct kl_vm *vm, const struct kl_vcpu *vcpus)
 	jl_bool(&j, "nested", c->nested);
 	jl_u64(&j, "tag_base", KL_TAG_BASE);
 	jl_u64(&j, "test_gpa", KL_TEST_GPA);
-	jl_u64(&j, "test_bytes", vm->mem.bytes);
+	jl_u64(&j, "test_bytes", vm->total_pages * KL_PAGE_SIZE);
 	jl_u64(&j, "test_hva", (uint64_t)(uintptr_t)vm->mem.base);
 	fprintf(j.f, ",\"code_slot\":{\"id\":%u,\"gpa\":%llu,\"bytes\":%llu,\"hva\":%llu}",
 		(unsigned int)KL_CODE_SLOT, (unsigned long long)KL_CODE_GPA,
@@ -180,11 +183,12 @@ void kl_report_start(const struct kl_vm *vm, const struct kl_vcpu *vcpus)
 	for (i = 0; i < vm->nslots; i++) {
 		const struct kl_slot *s = &vm->slots[i];
 
-		fprintf(j.f, "%s{\"id\":%u,\"gpa\":%llu,\"npages\":%llu,\"bytes\":%llu,\"hva\":%llu}",
+		fprintf(j.f, "%s{\"id\":%u,\"gpa\":%llu,\"npages\":%llu,\"bytes\":%llu,\"hva\":%llu,\"populated_pages\":%llu}",
 			i ? "," : "", s->id, (unsigned long long)s->gpa,
 			(unsigned long long)s->npages,
 			(unsigned long long)(s->npages * KL_PAGE_SIZE),
-			(unsigned long long)(uintptr_t)s->hva);
+			(unsigned long long)(uintptr_t)s->hva,
+			(unsigned long long)s->pop_pages);
 	}
 	fputs("],\"vcpu_threads\":[", j.f);
 	for (i = 0; i < c->vcpus; i++) {
@@ -315,6 +319,7 @@ void kl_report_vcpu(const struct kl_vcpu *v, const struct kl_phase *ph)
 	jl_u64(&j, "first_page", v->params->first);
 	jl_u64(&j, "pages_written", v->params->written);
 	jl_u64(&j, "map_gpa_calls", v->params->hypercalls);
+	jl_u64(&j, "io_exits", v->stats.io_exits);
 	jl_end(&j);
 }
 

@@ -54,7 +54,7 @@ void kl_truth_free(struct kl_truth *t)
 /* Fill every vCPU's parameter block for the phase and record the plan. */
 uint64_t kl_truth_plan(struct kl_truth *t, struct kl_vcpu *vcpus, unsigned int n,
 		       const struct kl_phase *ph, unsigned int write_percent,
-		       unsigned int hypercalls)
+		       unsigned int hypercalls, unsigned int io_exits)
 {
 	uint32_t tag = kl_guest_tag(ph->generation);
 	uint64_t total = 0;
@@ -84,6 +84,7 @@ uint64_t kl_truth_plan(struct kl_truth *t, struct kl_vcpu *vcpus, unsigned int n
 		v->params->written = UINT32_MAX;	/* the guest must overwrite it */
 		v->params->hypercalls = hypercalls;
 		v->params->hypercall_ret = 0;
+		v->params->io_exits = io_exits;
 		total += count;
 	}
 	/* The guest's first write to a protected page makes it writable. */
@@ -99,13 +100,14 @@ uint64_t kl_truth_plan(struct kl_truth *t, struct kl_vcpu *vcpus, unsigned int n
 void kl_truth_protect(struct kl_truth *t, const struct kl_slot *s, const uint64_t *bits)
 {
 	uint64_t *p = &t->protected[s->first_page / 64];
-	size_t i, words = kl_bitmap_words(s->npages);
+	size_t i, words = kl_bitmap_words(s->pop_pages);
 
+	/* Only the populated start of a slot is test memory (--slot-mib). */
 	for (i = 0; i < words; i++) {
 		uint64_t m = bits ? bits[i] : ~0ULL;
 
-		if (i == words - 1 && s->npages % 64)
-			m &= (1ULL << (s->npages % 64)) - 1;
+		if (i == words - 1 && s->pop_pages % 64)
+			m &= (1ULL << (s->pop_pages % 64)) - 1;
 		p[i] |= m;
 	}
 }
@@ -140,14 +142,18 @@ void kl_truth_check_slot(const struct kl_truth *t, const struct kl_slot *s,
 	const uint64_t *w = &t->written[s->first_page / 64];
 	const uint64_t *wp = &t->written_protected[s->first_page / 64];
 	size_t i, words = kl_bitmap_words(s->npages);
+	size_t pop_words = kl_bitmap_words(s->pop_pages);
 
 	*out = (struct kl_slot_check){ 0 };
+	/* Past the populated start (--slot-mib) nothing is ever written. */
 	for (i = 0; i < words; i++) {
-		uint64_t missing = w[i] & ~s->dirty[i];
-		uint64_t unexpected = s->dirty[i] & ~w[i];
+		uint64_t wi = i < pop_words ? w[i] : 0;
+		uint64_t wpi = i < pop_words ? wp[i] : 0;
+		uint64_t missing = wi & ~s->dirty[i];
+		uint64_t unexpected = s->dirty[i] & ~wi;
 
-		out->pages_written += (uint64_t)__builtin_popcountll(w[i]);
-		out->pages_written_protected += (uint64_t)__builtin_popcountll(wp[i]);
+		out->pages_written += (uint64_t)__builtin_popcountll(wi);
+		out->pages_written_protected += (uint64_t)__builtin_popcountll(wpi);
 		if (missing && !out->pages_missing)
 			out->first_missing = i * 64 + (uint64_t)__builtin_ctzll(missing);
 		if (unexpected && !out->pages_unexpected)
@@ -181,17 +187,18 @@ void kl_truth_enforce_slot(const struct kl_slot *s, unsigned int iteration,
 void kl_truth_check_memory(const struct kl_truth *t, const struct kl_vm *vm,
 			   const struct kl_phase *ph)
 {
-	uint64_t slot_pages = vm->slots[0].npages;
 	uint64_t p;
 
+	/* dword 1 holds the address the guest wrote through: the GPA, or
+	 * with --slot-mib the linear address its page tables map. */
 	for (p = 0; p < t->total_pages; p++) {
 		const volatile uint32_t *hdr =
-			(const volatile uint32_t *)(vm->mem.base + p * KL_PAGE_SIZE);
+			(const volatile uint32_t *)kl_page_hva(vm, p);
 		uint32_t gpa = (uint32_t)(KL_TEST_GPA + p * KL_PAGE_SIZE);
 		uint32_t tag = hdr[0], addr = hdr[1];
 
 		if (tag != t->tag[p] || addr != gpa) {
-			const struct kl_slot *s = &vm->slots[p / slot_pages];
+			const struct kl_slot *s = kl_page_slot(vm, p);
 
 			char label[48];
 
@@ -242,7 +249,7 @@ void kl_truth_inject(struct kl_truth *t, struct kl_vm *vm, enum kl_fault f)
 		break;
 	case KL_FAULT_BAD_VALUE:	/* a guest write that did not land */
 		if (page < t->total_pages)
-			*(volatile uint32_t *)(vm->mem.base + page * KL_PAGE_SIZE) ^= 0xffff;
+			*(volatile uint32_t *)kl_page_hva(vm, page) ^= 0xffff;
 		break;
 	}
 }

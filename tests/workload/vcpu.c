@@ -162,6 +162,14 @@ static void run_phase(struct kl_vcpu *v, const struct kl_phase *ph)
 			continue;
 		if (v->run->exit_reason == KVM_EXIT_IO &&
 		    v->run->io.direction == KVM_EXIT_IO_OUT &&
+		    v->run->io.port == KL_IO_PORT && v->run->io.size == 1 &&
+		    v->run->io.count == 1 &&
+		    v->stats.io_exits < v->params->io_exits) {
+			v->stats.io_exits++;
+			continue;
+		}
+		if (v->run->exit_reason == KVM_EXIT_IO &&
+		    v->run->io.direction == KVM_EXIT_IO_OUT &&
 		    v->run->io.port == KL_DONE_PORT && v->run->io.size == 1 &&
 		    v->run->io.count == 1)
 			return;
@@ -226,7 +234,7 @@ static void vcpu_create(struct kl_vm *vm, struct kl_vcpu *v, unsigned int index)
 	if (ioctl(v->fd, KVM_SET_CPUID2, vm->cpuid) < 0)
 		kl_fail("vCPU %u: KVM_SET_CPUID2 failed: %s", index,
 			strerror(errno));
-	kl_guest_setup_vcpu(v->fd, index);
+	kl_guest_setup_vcpu(v->fd, index, vm->paging);
 	v->params = kl_guest_params(vm->code_hva, index);
 }
 

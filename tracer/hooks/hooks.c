@@ -27,8 +27,12 @@ const struct ks_hook ks_hooks[KS_NR_METRICS] = {
 		  { "fexit_gfn_write_protect" }, NULL },
 	} },
 	[KS_M_GET_DIRTY_LOG] = { "get_dirty_log", "KVM_GET_DIRTY_LOG: duration and slot", true, {
+		{ KS_WAY_NEW_TP, "kvm_dirty_log_get",
+		  { "fentry_get_dirty_log", "tp_dirty_log_get" },
+		  "start from fentry on kvm_get_dirty_log_protect; pages counted by KVM" },
 		{ KS_WAY_FENTRY, "kvm_get_dirty_log_protect",
-		  { "fentry_get_dirty_log", "fexit_get_dirty_log" }, NULL },
+		  { "fentry_get_dirty_log", "fexit_get_dirty_log" },
+		  "pages counted in BPF from the VMM's bitmap" },
 	} },
 	[KS_M_IOCTL_TIME] = { "ioctl_time", "dirty-log and memslot ioctls timed whole, as the VMM pays them", false, {
 		{ KS_WAY_FENTRY, "__x64_sys_ioctl", { "fentry_sys_ioctl", "fexit_sys_ioctl" },
@@ -39,8 +43,12 @@ const struct ks_hook ks_hooks[KS_NR_METRICS] = {
 		  NULL },
 	} },
 	[KS_M_CLEAR_DIRTY_LOG] = { "clear_dirty_log", "KVM_CLEAR_DIRTY_LOG: duration, slot and range", true, {
+		{ KS_WAY_NEW_TP, "kvm_dirty_log_clear",
+		  { "fentry_clear_dirty_log", "tp_dirty_log_clear" },
+		  "start from fentry on kvm_clear_dirty_log_protect; pages counted by KVM" },
 		{ KS_WAY_FENTRY, "kvm_clear_dirty_log_protect",
-		  { "fentry_clear_dirty_log", "fexit_clear_dirty_log" }, NULL },
+		  { "fentry_clear_dirty_log", "fexit_clear_dirty_log" },
+		  "pages counted in BPF from the VMM's bitmap" },
 	} },
 	/* No program on the fault path by default: the dirty-log and memslot
 	 * programs read KVM's own per-vCPU fault stats at each event, and the
