@@ -56,7 +56,7 @@ enum {
  */
 #define KL_CODE_SLOT	0
 #define KL_CODE_GPA	0x0ULL
-#define KL_CODE_BYTES	0x10000ULL	/* code + per-vCPU parameter blocks */
+#define KL_CODE_BYTES	0x20000ULL	/* code, per-vCPU parameter blocks, page tables, --nested */
 #define KL_CODE_ENTRY	0x1000U		/* guest code, see guest.c */
 #define KL_PARAMS_GPA	0x2000U		/* struct kl_guest_params[vcpus] */
 #define KL_TEST_GPA	0x40000000ULL

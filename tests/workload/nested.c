@@ -30,19 +30,21 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-/* Guest physical layout in the code slot (0 .. KL_CODE_BYTES). */
-#define N_L1_PML4	0x4000U	/* L1's own page tables: 0..2 MiB, one 2 MiB page */
-#define N_L1_PDPT	0x5000U
-#define N_L1_PD		0x6000U
-#define N_NPT_PML4	0x7000U	/* nCR3: the code slot, 4 KiB pages */
-#define N_NPT_PDPT	0x8000U
-#define N_NPT_PD	0x9000U
-#define N_NPT_PT	0xa000U
-#define N_VMCB		0xb000U	/* L1's VMCB for L2 */
-#define N_HSAVE		0xc000U	/* VM_HSAVE_PA */
-#define N_L2_DATA	0xd000U	/* L2 writes its marker here */
-#define N_L1_CODE	0xe000U
-#define N_L2_CODE	0xe800U
+/* Guest physical layout in the code slot (0 .. KL_CODE_BYTES), in its
+ * upper 64 KiB: the lower holds the code, the parameter blocks of up to
+ * KL_MAX_VCPUS vCPUs and --slot-mib's page tables. */
+#define N_L1_PML4	0x14000U	/* L1's own page tables: 0..2 MiB, one 2 MiB page */
+#define N_L1_PDPT	0x15000U
+#define N_L1_PD		0x16000U
+#define N_NPT_PML4	0x17000U	/* nCR3: the code slot, 4 KiB pages */
+#define N_NPT_PDPT	0x18000U
+#define N_NPT_PD	0x19000U
+#define N_NPT_PT	0x1a000U
+#define N_VMCB		0x1b000U	/* L1's VMCB for L2 */
+#define N_HSAVE		0x1c000U	/* VM_HSAVE_PA */
+#define N_L2_DATA	0x1d000U	/* L2 writes its marker here */
+#define N_L1_CODE	0x1e000U
+#define N_L2_CODE	0x1e800U
 
 #define N_MARKER	0x21324c4bU	/* "KL2!" */
 
@@ -117,10 +119,10 @@ static const uint8_t l1_code[] = {
 	0x0d, 0x00, 0x10, 0x00, 0x00,			/* or eax, 0x1000      */
 	0x0f, 0x30,					/* wrmsr               */
 	0xb9, 0x17, 0x01, 0x01, 0xc0,			/* mov ecx, 0xc0010117 */
-	0xb8, N_HSAVE & 0xff, (N_HSAVE >> 8) & 0xff, 0, 0, /* mov eax, N_HSAVE */
+	0xb8, N_HSAVE & 0xff, (N_HSAVE >> 8) & 0xff, (N_HSAVE >> 16) & 0xff, 0, /* mov eax, N_HSAVE */
 	0x31, 0xd2,					/* xor edx, edx        */
 	0x0f, 0x30,					/* wrmsr               */
-	0xb8, N_VMCB & 0xff, (N_VMCB >> 8) & 0xff, 0, 0, /* mov eax, N_VMCB   */
+	0xb8, N_VMCB & 0xff, (N_VMCB >> 8) & 0xff, (N_VMCB >> 16) & 0xff, 0, /* mov eax, N_VMCB   */
 	0x0f, 0x01, 0xd8,				/* vmrun               */
 	0x0f, 0x01, 0xdc,				/* stgi                */
 	0xe6, KL_DONE_PORT,				/* out KL_DONE_PORT, al */
@@ -130,7 +132,7 @@ static const uint8_t l1_code[] = {
 /* L2, 64-bit: mov dword [N_L2_DATA], N_MARKER; vmmcall; hlt */
 static const uint8_t l2_code[] = {
 	0xc7, 0x04, 0x25,
-	N_L2_DATA & 0xff, (N_L2_DATA >> 8) & 0xff, 0, 0,
+	N_L2_DATA & 0xff, (N_L2_DATA >> 8) & 0xff, (N_L2_DATA >> 16) & 0xff, 0,
 	N_MARKER & 0xff, (N_MARKER >> 8) & 0xff, (N_MARKER >> 16) & 0xff, N_MARKER >> 24,
 	0x0f, 0x01, 0xd9,				/* vmmcall             */
 	0xf4,						/* hlt                 */
@@ -138,8 +140,11 @@ static const uint8_t l2_code[] = {
 
 _Static_assert(N_L2_CODE + sizeof(l2_code) <= KL_CODE_BYTES, "nested layout fits the code slot");
 _Static_assert(N_L1_CODE + sizeof(l1_code) <= N_L2_CODE, "L1 code before L2 code");
-_Static_assert(KL_PARAMS_GPA + KL_MAX_VCPUS * sizeof(struct kl_guest_params) <= N_L1_PML4,
-	       "nested structures above the parameter blocks");
+_Static_assert(KL_PARAMS_GPA + KL_MAX_VCPUS * sizeof(struct kl_guest_params) <= N_L1_PML4 &&
+	       KL_PD_GPA + 4 * 4096 <= N_L1_PML4,
+	       "nested structures above the parameter blocks and --slot-mib's page tables");
+_Static_assert(N_L2_DATA < (1U << 24) && N_VMCB < (1U << 24) && N_HSAVE < (1U << 24),
+	       "the code above encodes these addresses in 24 bits");
 
 static void put64(uint8_t *base, uint32_t off, uint64_t v)
 {
