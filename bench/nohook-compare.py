@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """bench/nohook-compare.py LOG...: checks a bench/run nohook log (the
-no-fault-hook prototype, docs/notes-nohook.md).
+no-fault-hook prototype, docs/design.md, "Why no program on the fault path").
 
 Per case, per dirty-log iteration, it compares three counts (and shows the pf_taken deltas):
   V  bench/vcpustat: pf_fast/pf_taken summed over the VM's vCPUs, read from

@@ -3,10 +3,10 @@
  * bench/statscost [VCPUS]: cost of one full statistics sample of a VM and
  * all its vCPUs, three ways, in the same run:
  *   fd       kvmscope's path: one pread of each stats fd's data block and
- *            the decoding into values (tracer/statsfd.c, ks_stats_sample)
+ *            the decoding into values (tracer/kvm/statsfd.c, ks_stats_sample)
  *   debugfs  the same statistics from /sys/kernel/debug/kvm/PID-FD/, as
  *            kvmscope reads them for a VMM without stats fds
- *            (tracer/statsdbg.c: one open/read/close per statistic)
+ *            (tracer/kvm/statsdbg.c: one open/read/close per statistic)
  *   floor    bare pread of each data block, nothing else
  * The VM is our own (KVM_GET_STATS_FD works only in the VMM's process),
  * with VCPUS vCPUs (default 2) and no memory. Rounds alternate the three

@@ -5,12 +5,12 @@
  * and 2 vCPUs with the descriptors of Linux 6.12 on x86 (15 VM statistics;
  * 45 per vCPU, 138 values with the histograms), every counter moving
  * between samples. Runs no VM, so it also runs on a machine without KVM.
- *   read   one sample of the 3 stats sources (tracer/vmstats.c: a pread of
+ *   read   one sample of the 3 stats sources (tracer/kvm/vmstats.c: a pread of
  *          each data block from a memfd standing in for the stats fd)
- *   json   read + the 3 JSON records of `stats --json` (tracer/stats_output.c)
+ *   json   read + the 3 JSON records of `stats --json` (tracer/stats/stats_output.c)
  *          written to OUT (default /dev/null)
  *   text   read + the table of `stats` to OUT
- *   scan   one look through /proc for VMMs (tracer/vmfind.c), as `stats`
+ *   scan   one look through /proc for VMMs (tracer/kvm/vmfind.c), as `stats`
  *          makes every second to find new VMs
  * CPU time (user + system) per operation from getrusage, the median of 5
  * rounds that alternate the ways (all, or those named: for a profiler);

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Prototype (docs/notes-nohook.md): write-protect faults per dirty-log
+ * Prototype (docs/design.md, "Why no program on the fault path"): write-protect faults per dirty-log
  * iteration with NO program on the fault path. At each dirty-log ioctl
  * (fexit of KVM's get/clear functions) read KVM's own per-vCPU statistics
  * straight from kernel memory: struct kvm -> vcpu_array (an xarray) ->

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * bench/vcpustat [--stats] [TGID]: the no-fault-hook prototype
- * (docs/notes-nohook.md). Attaches only bench/vcpustat.bpf.c's programs
+ * (docs/design.md, "Why no program on the fault path"). Attaches only bench/vcpustat.bpf.c's programs
  * (fexit of KVM's dirty-log get/clear functions), prints "ready", then one
  * JSON line per dirty-log ioctl with the VM's pf_taken/pf_fast/pf_fixed/
  * pf_spurious summed over its vCPUs, read from KVM's memory. On SIGINT or

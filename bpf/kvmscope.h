@@ -15,7 +15,7 @@
 #define KS_LAT_BUCKETS 32
 
 /* VMs the kernel tables hold by default; `--max-vms N` (1 to
- * KS_MAX_VMS_LIMIT) sizes them at load time (tracer/loader.c). A VM takes
+ * KS_MAX_VMS_LIMIT) sizes them at load time (tracer/hooks/loader.c). A VM takes
  * up to KS_VM_ENTRIES entries of the VM table (its struct kvm's, and its
  * VMM process's for what the kernel reports without a struct kvm: splits,
  * hypercalls, stats reads) and up to KS_VCPU_ENTRIES of the vCPU table.

@@ -10,7 +10,7 @@
  * a ring buffer with their duration. Anything that cannot be recorded is
  * counted in the drops array.
  *
- * Program names are the contract with tracer/hooks.c: the loader enables
+ * Program names are the contract with tracer/hooks/hooks.c: the loader enables
  * only the programs of the way in it chose for each metric.
  */
 #include "vmlinux.h"
@@ -45,7 +45,7 @@ struct {
 } vm_counters SEC(".maps");
 
 /* Fault slots (bpf/kvmscope.h). Sizes are set by the tracer at load time
- * (tracer/fault_slots.c): the VM ones to the VM table's size, the latency
+ * (tracer/hooks/fault_slots.c): the VM ones to the VM table's size, the latency
  * histograms to one entry unless fault latency is on. The free slots are
  * stacks: a released slot is the next one taken, so VMs coming and going
  * reuse a few slots (and the lab's churn test exercises the generations). */
@@ -107,7 +107,7 @@ struct {
 
 /* Per CPU: odd while this CPU moves an evicted entry's faults to its vCPU
  * line, bumped again when done. A reader summing lines and entries
- * (tracer/fault_slots.c) reads it before and after, and reads again if any
+ * (tracer/hooks/fault_slots.c) reads it before and after, and reads again if any
  * CPU's count changed or was odd: a fault is then never counted twice (in
  * the entry it read and in the line) nor missed (in neither). */
 struct {
@@ -998,7 +998,7 @@ static __always_inline void fault_cache_evict(struct ks_fault_cache_entry *e)
 	if (e->vcpu && (e->faults || e->wp_faults)) {
 		flushes = bpf_map_lookup_elem(&fault_flushes, &zero);
 		/* Atomic: a full barrier, so the generation below is read
-		 * after the count is odd (tracer/fault_slots.c relies on it). */
+		 * after the count is odd (tracer/hooks/fault_slots.c relies on it). */
 		if (flushes)
 			__sync_fetch_and_add(flushes, 1);
 		barrier();
@@ -1388,7 +1388,7 @@ int BPF_PROG(tp_stats_read, struct kvm *kvm, struct kvm_vcpu *vcpu, loff_t pos,
 }
 
 /* --- whole VM ioctls: the outer timing ------------------------------------- *
- * One of three ways (tracer/hooks.c): the ioctl system call (fentry, or the
+ * One of three ways (tracer/hooks/hooks.c): the ioctl system call (fentry, or the
  * raw_syscalls tracepoints), or kvm_vm_ioctl. */
 
 static __always_inline bool timed_ioctl(unsigned int ioctl)

@@ -5,7 +5,7 @@
  * summed over a VM's vCPUs straight from kernel memory. Run at an event
  * that marks a dirty-log iteration boundary, the difference between two
  * sums is the faults between them, with no program on the fault path
- * (docs/notes-nohook.md). BPF side only (needs vmlinux.h); used by
+ * (docs/design.md, "Why no program on the fault path"). BPF side only (needs vmlinux.h); used by
  * bpf/migrate.bpf.c and bench/vcpustat.bpf.c.
  *
  * The walk: struct kvm -> vcpu_array (an xarray, since 5.17), as KVM fills
@@ -17,7 +17,7 @@
  *    are the vCPUs; with 65..4096 (x86 KVM_MAX_VCPUS is 4096 on 6.12,
  *    1024 on 6.1) it has shift 6 and its slots are leaf nodes of 64.
  * One bpf_loop over online_vcpus indexes. Anything else (a deeper tree, a
- * kernel without vcpu_array, pf_taken or pf_fast; tracer/hooks.c probes
+ * kernel without vcpu_array, pf_taken or pf_fast; tracer/hooks/hooks.c probes
  * the same) is reported as unknown, never
  * summed wrong. Each counter is a u64 written only by its own vCPU thread,
  * so a read never tears.

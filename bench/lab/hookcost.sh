@@ -17,7 +17,7 @@ done
 # Both fault-path ways in at once: the --fault-program tracepoint program
 # (this session) and the --fault-latency pair (a second session). Default
 # migrate has no program on the fault path (the cost of its dirty-log
-# programs' walk of the vCPUs is bench/run nohook's: docs/notes-nohook.md).
+# programs' walk of the vCPUs is bench/run nohook's: docs/design.md, "Why no program on the fault path").
 start_migrate /tmp/m2.json -i 1s --fault-latency
 mpid2=$mpid
 start_migrate /tmp/m.json -i 1s --fault-program

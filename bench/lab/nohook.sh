@@ -1,5 +1,5 @@
 #!/bin/sh
-# The no-fault-hook prototype (docs/notes-nohook.md), in the lab: for each
+# The no-fault-hook prototype (docs/design.md, "Why no program on the fault path"), in the lab: for each
 # kvmload shape below, bench/vcpustat (fault stats read from KVM's memory
 # at each dirty-log ioctl) and kvmscope migrate (its fault program) attached
 # together while kvmload dirties memory and reads its own stats fds after

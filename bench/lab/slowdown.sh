@@ -8,7 +8,7 @@
 #   fentry       empty fentry+fexit programs on kvm_mmu_page_fault
 #   migrate      kvmscope migrate -i 1s (default: faults counted, no latency)
 #   migrate-lat  kvmscope migrate -i 1s --fault-latency (when it has the option)
-#   nohook       bench/vcpustat alone (docs/notes-nohook.md; only when named in
+#   nohook       bench/vcpustat alone (docs/design.md, "Why no program on the fault path"; only when named in
 #                the third argument)
 # The empty hooks say what the bare hook costs the guest; the goal is the
 # median ratio of migrate to off <= 1.02. Then (below) the same
@@ -24,7 +24,7 @@ CONFIGS="off tp fentry migrate"
 kvmscope migrate --help 2>&1 | grep -q -- --fault-latency && CONFIGS="$CONFIGS migrate-lat"
 # Third argument: the configurations to run instead, comma-separated, e.g.
 # off,tp,nohook,migrate (nohook: bench/vcpustat alone, the prototype of
-# docs/notes-nohook.md: nothing on the fault path, KVM's own fault stats read
+# docs/design.md, "Why no program on the fault path": nothing on the fault path, KVM's own fault stats read
 # at each dirty-log ioctl).
 [ -n "${3:-}" ] && CONFIGS=$(echo "$3" | tr ',' ' ')
 # guest_ms: one kvmload run, its guest time in ms.
