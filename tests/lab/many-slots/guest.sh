@@ -7,11 +7,8 @@
 set -u
 # wait_for FILE TYPE WHAT: until FILE has a JSON record of TYPE (60 s at most).
 wait_for() {
-	n=0
-	while ! grep -q "\"type\":\"$2\"" "$1" 2>/dev/null; do
-		sleep 0.1; n=$((n + 1))
-		[ $n -gt 600 ] && { echo "FAIL $3: $(cat "$1")"; dmesg | tail -n 5; exit 1; }
-	done
+	lab-wait "$1" "\"type\":\"$2\"" 60 ||
+		{ echo "FAIL $3: $(cat "$1")"; dmesg | tail -n 5; exit 1; }
 }
 slots=${1:-256}
 taskset -c 1 kvmscope migrate --json -i 250ms >/tmp/migrate.json 2>/tmp/migrate.err &

@@ -13,11 +13,8 @@ set -u
 T=/sys/kernel/tracing
 # wait_for FILE TYPE WHAT: until FILE has a JSON record of TYPE (60 s at most).
 wait_for() {
-	n=0
-	while ! grep -q "\"type\":\"$2\"" "$1" 2>/dev/null; do
-		sleep 0.1; n=$((n + 1))
-		[ $n -gt 600 ] && { echo "FAIL $3: $(cat "$1")"; dmesg | tail -n 5; exit 1; }
-	done
+	lab-wait "$1" "\"type\":\"$2\"" 60 ||
+		{ echo "FAIL $3: $(cat "$1")"; dmesg | tail -n 5; exit 1; }
 }
 
 echo "=== host nested=$(cat /sys/module/kvm_amd/parameters/nested) tdp_mmu=$(cat /sys/module/kvm/parameters/tdp_mmu)"
