@@ -92,7 +92,7 @@ enum kl_backing { KL_BACKING_ANON, KL_BACKING_THP, KL_BACKING_HUGETLB,
 enum kl_mode { KL_MODE_GET, KL_MODE_MANUAL, KL_MODE_MANUAL_INIT_SET };
 /* --inject-fault: fake a failure in the last iteration to test the checks. */
 enum kl_fault { KL_FAULT_NONE, KL_FAULT_LOST_DIRTY, KL_FAULT_EXTRA_DIRTY,
-		KL_FAULT_BAD_VALUE };
+		KL_FAULT_BAD_VALUE, KL_FAULT_HANG };
 
 struct kl_config {
 	unsigned int vcpus;
@@ -114,6 +114,7 @@ struct kl_config {
 	uint64_t clear_chunk_pages;	/* 0: one KVM_CLEAR_DIRTY_LOG per slot */
 	enum kl_fault inject;
 	bool nested;		/* --nested: run a nested guest once (nested.c) */
+	unsigned int phase_timeout_s;	/* --phase-timeout: 0 = wait forever */
 };
 
 /*
@@ -210,6 +211,7 @@ struct kl_vcpu {
 	uint64_t share_npages;
 	struct kl_phase_ctl *ctl;
 	struct kl_vcpu_stats stats;
+	unsigned long done_seq;		/* last phase it finished (ctl->lock) */
 	char error[512];		/* non-empty: the thread failed */
 };
 
@@ -283,7 +285,7 @@ struct kl_stats_read {
 };
 
 struct kl_phase_ctl *kl_vcpus_start(struct kl_vm *vm, struct kl_vcpu *vcpus,
-				    unsigned int n);
+				    unsigned int n, unsigned int timeout_s);
 void kl_vcpus_run_phase(struct kl_phase_ctl *ctl, const struct kl_phase *ph);
 void kl_vcpus_stop(struct kl_phase_ctl *ctl);
 

@@ -66,6 +66,11 @@ static void iterate(struct kl_vm *vm, struct kl_vcpu *vcpus,
 
 	kl_truth_plan(truth, vcpus, cfg->vcpus, &ph, cfg->write_percent, cfg->map_gpa_calls,
 		      cfg->io_exits);
+	/* --inject-fault hang: a last iteration the guest never finishes in
+	 * practice (4G page writes), for the phase watchdog to end. */
+	if (cfg->inject == KL_FAULT_HANG && it == cfg->iterations - 1)
+		for (i = 0; i < cfg->vcpus; i++)
+			vcpus[i].params->count = UINT32_MAX;
 	t_go = kl_now_ns();
 	kl_vcpus_run_phase(ctl, &ph);
 	t_guest = kl_now_ns();
@@ -125,7 +130,7 @@ int main(int argc, char **argv)
 	if (!vcpus)
 		kl_fail("out of memory for %u vCPUs", cfg.vcpus);
 	truth = kl_truth_new(vm.total_pages);
-	ctl = kl_vcpus_start(&vm, vcpus, cfg.vcpus);
+	ctl = kl_vcpus_start(&vm, vcpus, cfg.vcpus, cfg.phase_timeout_s);
 	/* A VMM that opens its stats fds late: a tracer that found it
 	 * before then reads it through debugfs until it holds them. */
 	if (cfg.stats_fd_delay_ms)

@@ -60,9 +60,15 @@ static const char usage_text[] =
 "  --io-exits N           each vCPU then makes N port I/O exits to the VMM\n"
 "                         per iteration (0..10000000, default 0): KVM_RUN\n"
 "                         round trips\n"
+"  --phase-timeout SEC    fail, naming the vCPUs still in KVM_RUN and where\n"
+"                         their guests are, if a phase (populate, one\n"
+"                         iteration) takes longer (0..86400, 0 = no limit,\n"
+"                         default 120): a hang becomes an error\n"
 "  --json                 JSON lines ground truth on stdout\n"
 "  --inject-fault KIND    test the checks: in the last iteration pretend\n"
-"                         lost-dirty | extra-dirty | bad-value (exits 1)\n"
+"                         lost-dirty | extra-dirty | bad-value | hang\n"
+"                         (a guest that never finishes: --phase-timeout\n"
+"                         ends it) (exits 1)\n"
 "  --help                 show this help\n"
 "\n"
 "Exit status: 0 ok, 1 failure (KVM error, guest fault, invariant\n"
@@ -136,6 +142,7 @@ static const char *const fault_names[] = {
 	[KL_FAULT_LOST_DIRTY - 1] = "lost-dirty",
 	[KL_FAULT_EXTRA_DIRTY - 1] = "extra-dirty",
 	[KL_FAULT_BAD_VALUE - 1] = "bad-value",
+	[KL_FAULT_HANG - 1] = "hang",
 };
 
 const char *kl_backing_name(enum kl_backing b)
@@ -175,6 +182,7 @@ enum {
 	OPT_WRITE_PERCENT, OPT_MODE, OPT_CLEAR_CHUNK, OPT_PAUSE, OPT_HOLD,
 	OPT_JSON, OPT_INJECT, OPT_HELP, OPT_NO_STATS_FD, OPT_STATS_READS,
 	OPT_MAP_GPA_CALLS, OPT_STATS_FD_DELAY, OPT_NESTED, OPT_SLOT_MIB, OPT_IO_EXITS,
+	OPT_PHASE_TIMEOUT,
 };
 
 static const struct option long_options[] = {
@@ -197,6 +205,7 @@ static const struct option long_options[] = {
 	{ "map-gpa-calls", required_argument, NULL, OPT_MAP_GPA_CALLS },
 	{ "inject-fault", required_argument, NULL, OPT_INJECT },
 	{ "nested", no_argument, NULL, OPT_NESTED },
+	{ "phase-timeout", required_argument, NULL, OPT_PHASE_TIMEOUT },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -277,6 +286,7 @@ void kl_parse_options(int argc, char **argv, struct kl_config *c)
 		.slots = 1,
 		.backing = KL_BACKING_ANON,
 		.iterations = 3,
+		.phase_timeout_s = 120,
 		.write_percent = 100,
 		.mode = KL_MODE_GET,
 	};
@@ -330,6 +340,9 @@ void kl_parse_options(int argc, char **argv, struct kl_config *c)
 		case OPT_IO_EXITS:
 			c->io_exits = parse_small("--io-exits", optarg, 0, KL_MAX_IO_EXITS);
 			break;
+		case OPT_PHASE_TIMEOUT:
+			c->phase_timeout_s = parse_small("--phase-timeout", optarg, 0, 86400);
+			break;
 		case OPT_MAP_GPA_CALLS:
 			c->map_gpa_calls = parse_small("--map-gpa-calls", optarg, 0, 100000);
 			break;
@@ -351,7 +364,7 @@ void kl_parse_options(int argc, char **argv, struct kl_config *c)
 			break;
 		case OPT_INJECT:
 			c->inject = 1 + parse_enum("--inject-fault", optarg,
-						   fault_names, 3);
+						   fault_names, 4);
 			break;
 		case OPT_HELP:
 			fputs(usage_text, stdout);

@@ -251,5 +251,7 @@ void kl_truth_inject(struct kl_truth *t, struct kl_vm *vm, enum kl_fault f)
 		if (page < t->total_pages)
 			*(volatile uint32_t *)kl_page_hva(vm, page) ^= 0xffff;
 		break;
+	case KL_FAULT_HANG:		/* before the guest ran: iterate() */
+		break;
 	}
 }

@@ -10,13 +10,18 @@
 #include "kvmload.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
+
+/* The watchdog's kick: its only job is to make KVM_RUN return EINTR. */
+#define KL_KICK_SIGNAL SIGUSR1
 
 struct kl_phase_ctl {
 	pthread_mutex_t lock;
@@ -25,6 +30,10 @@ struct kl_phase_ctl {
 	unsigned long seq;	/* phase sequence number, 0 = none yet */
 	unsigned int finished;	/* vCPUs done with phase `seq` (or ready) */
 	bool quit;
+	/* The phase ran past --phase-timeout: a vCPU that KVM_RUN returns
+	 * EINTR to (the main thread's kick) reports where its guest is. */
+	bool stuck;
+	unsigned int timeout_s;
 	size_t run_size;
 	const struct kl_phase *phase;
 	struct kl_vcpu *vcpus;
@@ -152,6 +161,16 @@ static void run_phase(struct kl_vcpu *v, const struct kl_phase *ph)
 		v->stats.run_ns += t1 - t0;
 		v->stats.end_ns = t1;
 		if (r < 0) {
+			char where[48];
+
+			if (err == EINTR && __atomic_load_n(&v->ctl->stuck, __ATOMIC_ACQUIRE)) {
+				vcpu_error(v, "%s did not finish within %u s: %u KVM_RUN calls, %u port I/O exits, guest at rip 0x%llx",
+					   kl_phase_label(ph, where, sizeof(where)),
+					   v->ctl->timeout_s, v->stats.run_calls,
+					   v->stats.io_exits,
+					   (unsigned long long)guest_rip(v));
+				return;
+			}
 			/* A signal or pending request: just enter again. */
 			if (err == EINTR || err == EAGAIN)
 				continue;
@@ -204,6 +223,7 @@ static void *vcpu_thread(void *arg)
 			run_phase(v, ph);
 
 		pthread_mutex_lock(&c->lock);
+		v->done_seq = seen;
 		c->finished++;
 		pthread_cond_signal(&c->done);
 	}
@@ -211,12 +231,60 @@ static void *vcpu_thread(void *arg)
 	return NULL;
 }
 
-static void wait_finished(struct kl_phase_ctl *c)
+/* Wait until every vCPU finished, at most timeout_s (0: no limit); false
+ * if some did not. */
+static bool wait_finished(struct kl_phase_ctl *c, unsigned int timeout_s)
 {
+	struct timespec deadline;
+	bool all;
+
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += timeout_s;
 	pthread_mutex_lock(&c->lock);
-	while (c->finished < c->n)
-		pthread_cond_wait(&c->done, &c->lock);
+	while (c->finished < c->n) {
+		if (!timeout_s)
+			pthread_cond_wait(&c->done, &c->lock);
+		else if (pthread_cond_timedwait(&c->done, &c->lock, &deadline) == ETIMEDOUT)
+			break;
+	}
+	all = c->finished == c->n;
 	pthread_mutex_unlock(&c->lock);
+	return all;
+}
+
+static void kick_handler(int sig)
+{
+	(void)sig;
+}
+
+/*
+ * A phase ran past --phase-timeout: kick the vCPUs still in it out of
+ * KVM_RUN so each says where its guest is, and fail with the first one's
+ * words.  A hang in the lab then ends as an error naming the vCPU, the
+ * phase and the guest's rip, not as the lab's timeout with nothing said.
+ */
+static void __attribute__((noreturn)) phase_timed_out(struct kl_phase_ctl *c)
+{
+	unsigned int i, late = 0;
+
+	pthread_mutex_lock(&c->lock);
+	__atomic_store_n(&c->stuck, true, __ATOMIC_RELEASE);
+	for (i = 0; i < c->n; i++)
+		if (c->vcpus[i].done_seq != c->seq) {
+			late++;
+			/* immediate_exit: a kick that lands just before
+			 * KVM_RUN still makes it return EINTR. */
+			c->vcpus[i].run->immediate_exit = 1;
+			pthread_kill(c->vcpus[i].thread, KL_KICK_SIGNAL);
+		}
+	pthread_mutex_unlock(&c->lock);
+	if (!wait_finished(c, 10))
+		kl_fail("%u of %u vCPUs did not finish a phase within %u s and stayed in KVM_RUN when signalled",
+			late, c->n, c->timeout_s);
+	for (i = 0; i < c->n; i++)
+		if (c->vcpus[i].error[0])
+			kl_fail("%s (%u of %u vCPUs late)", c->vcpus[i].error, late, c->n);
+	kl_fail("a phase took longer than %u s", c->timeout_s);
 }
 
 static void vcpu_create(struct kl_vm *vm, struct kl_vcpu *v, unsigned int index)
@@ -240,18 +308,27 @@ static void vcpu_create(struct kl_vm *vm, struct kl_vcpu *v, unsigned int index)
 
 /* Create n vCPUs, each owning an equal consecutive share of test memory. */
 struct kl_phase_ctl *kl_vcpus_start(struct kl_vm *vm, struct kl_vcpu *vcpus,
-				    unsigned int n)
+				    unsigned int n, unsigned int timeout_s)
 {
 	struct kl_phase_ctl *c = calloc(1, sizeof(*c));
 	uint64_t share = vm->total_pages / n;
+	struct sigaction kick = { .sa_handler = kick_handler };
+	pthread_condattr_t monotonic;
 	unsigned int i;
 	int err;
 
 	if (!c)
 		kl_fail("out of memory for vCPU control");
+	/* No SA_RESTART: the kick must end KVM_RUN with EINTR. */
+	sigemptyset(&kick.sa_mask);
+	sigaction(KL_KICK_SIGNAL, &kick, NULL);
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_cond_init(&c->go, NULL);
-	pthread_cond_init(&c->done, NULL);
+	pthread_condattr_init(&monotonic);
+	pthread_condattr_setclock(&monotonic, CLOCK_MONOTONIC);
+	pthread_cond_init(&c->done, &monotonic);
+	pthread_condattr_destroy(&monotonic);
+	c->timeout_s = timeout_s;
 	c->vcpus = vcpus;
 	c->n = n;
 	c->run_size = vm->run_size;
@@ -273,7 +350,7 @@ struct kl_phase_ctl *kl_vcpus_start(struct kl_vm *vm, struct kl_vcpu *vcpus,
 			kl_fail("pthread_create for vCPU %u failed: %s", i,
 				strerror(err));
 	}
-	wait_finished(c);
+	wait_finished(c, 0);
 	return c;
 }
 
@@ -291,7 +368,8 @@ void kl_vcpus_run_phase(struct kl_phase_ctl *c, const struct kl_phase *ph)
 	c->seq++;
 	pthread_cond_broadcast(&c->go);
 	pthread_mutex_unlock(&c->lock);
-	wait_finished(c);
+	if (!wait_finished(c, c->timeout_s))
+		phase_timed_out(c);
 
 	for (i = 0; i < c->n; i++)
 		if (c->vcpus[i].error[0])

@@ -37,3 +37,22 @@ for backing in anon thp hugetlb; do
 		fi
 	done
 done
+
+# The phase watchdog: a guest that never finishes its last iteration ends
+# as kvmload's error naming the vCPU, the phase and the guest's rip, within
+# --phase-timeout, instead of hanging the lab until its timeout.
+name="kvmload --phase-timeout: a hung guest is an error"
+start=$(date +%s)
+kvmload --vcpus 2 --mem-per-vcpu 16 --iterations 2 --inject-fault hang --phase-timeout 3 \
+	>/dev/null 2>/tmp/err
+rc=$?
+took=$(($(date +%s) - start))
+if [ $rc -ne 1 ]; then
+	echo "FAIL $name: exit $rc, want 1 ($(head -c 300 /tmp/err))"
+elif ! grep -q 'vCPU [01]: iteration 1 did not finish within 3 s: .* guest at rip 0x[0-9a-f]* (2 of 2 vCPUs late)' /tmp/err; then
+	echo "FAIL $name: message: $(head -c 300 /tmp/err)"
+elif [ "$took" -gt 60 ]; then
+	echo "FAIL $name: took $took s"
+else
+	echo "PASS $name ($(grep -o 'vCPU [01]: iteration 1.*' /tmp/err | head -c 160); $took s)"
+fi
