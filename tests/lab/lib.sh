@@ -2,10 +2,12 @@
 # Shared by the lab tests' runner (tests/lab/test), the runner's own tests,
 # kernel/test-lab and bench/run (sourced).
 #
-# lab_run ARGS...: tests/lab/run --timeout 300 ARGS..., but a boot whose
+# lab_run ARGS...: tests/lab/run --timeout ${LAB_TIMEOUT:-300} ARGS..., but a boot whose
 # kernel panicked, oopsed or stalled (an RCU stall: a lab CPU stuck in
-# nested guest mode under TCG, seen once running QEMU nested), or whose VM
-# reset itself, is retried, up to three boots in all. Under TCG the lab
+# nested guest mode under TCG, seen once running QEMU nested), whose VM
+# reset itself, or whose kvmload guest stopped making progress (kvmload's
+# phase watchdog: a nested guest stuck under TCG), is retried, up to three
+# boots in all. Under TCG the lab
 # kernels rarely oops while live-patching kernel text (int3 in __schedule,
 # seen with and without kvmscope's programs attached; /init's kvm-hold makes
 # it rare); retrying keeps that from failing a run, but never silently:
@@ -16,6 +18,8 @@
 #     failure, never retried: a "FAIL" line, status 125;
 #   - a kernel that fails in all three boots is a failure too (status 125
 #     if the command itself exited 0).
+# With LAB_HANG_RETRY=1 (a caller whose command ends within a minute of
+# the boot), a run that timed out is a hung lab kernel and retried too.
 # LAB_LOG: the path prefix of kept consoles (default
 # build/test-logs/lab-PID).
 
@@ -25,7 +29,7 @@ LAB_ROOT=$(dirname "$(dirname "$LAB_HERE")")
 # lab_boot_failed: reads the runner's output on stdin and prints the line
 # that shows the lab kernel, not the command, failed (empty if none).
 lab_boot_failed() {
-	grep -a -m1 -E '^lab: kernel panic|Oops:|BUG: |rcu: INFO: rcu_preempt detected stalls|^lab: the VM stopped before the command finished' || true
+	grep -a -m1 -E '^lab: kernel panic|Oops:|BUG: |rcu: INFO: rcu_preempt detected stalls|^lab: the VM stopped before the command finished|^kvmload: vCPU [0-9]+: .* did not finish within [0-9]+ s' || true
 }
 
 # lab_bpf_crash: reads the runner's output on stdin and prints the first
@@ -59,11 +63,14 @@ lab_note_retry() {
 }
 
 lab_run() {
-	local out rc why attempt crash saved
-	out=$("$LAB_HERE/run" --timeout 300 "$@" 2>&1)
+	local out rc why attempt crash saved timeout=${LAB_TIMEOUT:-300}
+	out=$("$LAB_HERE/run" --timeout "$timeout" "$@" 2>&1)
 	rc=$?
 	for attempt in 2 3 4; do
 		why=$(printf '%s\n' "$out" | lab_boot_failed)
+		if [ -z "$why" ] && [ "$rc" = 124 ] && [ "${LAB_HANG_RETRY:-0}" = 1 ]; then
+			why="no result within $timeout s"
+		fi
 		[ -n "$why" ] || break
 		saved=$(lab_keep_console "$out" $((attempt - 1)))
 		crash=$(printf '%s\n' "$out" | lab_bpf_crash)
@@ -79,7 +86,7 @@ lab_run() {
 			return "$rc"
 		fi
 		lab_note_retry "$why" "$attempt" "$saved"
-		out=$("$LAB_HERE/run" --timeout 300 "$@" 2>&1)
+		out=$("$LAB_HERE/run" --timeout "$timeout" "$@" 2>&1)
 		rc=$?
 	done
 	printf '%s\n' "$out"
