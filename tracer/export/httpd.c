@@ -535,7 +535,7 @@ static void accept_all(struct ks_httpd *h)
 			/* Full: say so at once rather than leave it hanging. */
 			__atomic_add_fetch(&h->rejected_busy, 1, __ATOMIC_RELAXED);
 			if (send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
-				ks_debug("export: busy reply failed: %s", strerror(errno));
+				ks_debug("busy reply failed: %s", strerror(errno));
 			close(fd);
 			continue;
 		}
