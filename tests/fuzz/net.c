@@ -28,7 +28,8 @@ static void fuzz_listen(const char *s)
 		FUZZ_ASSERT(ntohs(((struct sockaddr_in *)&ss)->sin_port) == strtoul(colon + 1, NULL, 10),
 			    "'%s': port", s);
 	} else {
-		FUZZ_ASSERT(ss.ss_family == AF_INET6 && s[0] == '[', "'%s': family %d", s, ss.ss_family);
+		FUZZ_ASSERT(ss.ss_family == AF_INET6 && (s[0] == '[' || s[0] == ':'), "'%s': family %d", s,
+			    ss.ss_family);
 		FUZZ_ASSERT(len == sizeof(struct sockaddr_in6), "IPv6 length %u", (unsigned)len);
 		FUZZ_ASSERT(ntohs(((struct sockaddr_in6 *)&ss)->sin6_port) == strtoul(colon + 1, NULL, 10),
 			    "'%s': port", s);

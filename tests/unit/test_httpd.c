@@ -26,7 +26,8 @@ int main(void)
 		{ "127.0.0.1", false, false }, { "127.0.0.1:", false, false },
 		{ "127.0.0.1:65536", false, false }, { "127.0.0.1:-1", false, false },
 		{ "127.0.0.1:+80", false, false }, { "127.0.0.1:80x", false, false },
-		{ "example.org:80", false, false }, { ":9464", false, false },
+		{ "example.org:80", false, false }, { ":9464", true, false }, { ":0", true, false },
+		{ ":", false, false }, { ":x", false, false }, { ":1:2", false, false },
 		{ "::1:9464", false, false }, { "[::1]9464", false, false }, { "[zz]:1", false, false },
 	};
 	static const struct { const char *accept; bool om; } accepts[] = {
