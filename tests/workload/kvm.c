@@ -83,6 +83,9 @@ void kl_kvm_open(struct kl_vm *vm, const struct kl_config *cfg)
 		kl_skip("KVM supports at most %d vCPUs, --vcpus %u requested",
 			max_vcpus, cfg->vcpus);
 
+	/* x86 has a second address space (SMM) where KVM is built with it. */
+	if (cfg->smm_slots && check_cap(vm->kvm_fd, KVM_CAP_MULTI_ADDRESS_SPACE) < 2)
+		kl_skip("--smm-slots: KVM has one address space (KVM_CAP_MULTI_ADDRESS_SPACE < 2)");
 	nr_slots = check_cap(vm->kvm_fd, KVM_CAP_NR_MEMSLOTS);
 	if (nr_slots > 0 && cfg->slots + 1 > (unsigned int)nr_slots)
 		kl_skip("KVM supports %d memslots, %u needed (code slot + --slots %u)",
@@ -154,8 +157,8 @@ void kl_set_memslot(const struct kl_vm *vm, uint32_t id, uint64_t gpa,
 	};
 
 	if (kl_ioctl_timed(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &r, tm ? tm : &untimed) < 0)
-		kl_fail("KVM_SET_USER_MEMORY_REGION slot %u (gpa 0x%llx, %llu bytes, flags 0x%x) failed: %s",
-			id, (unsigned long long)gpa, (unsigned long long)bytes,
+		kl_fail("KVM_SET_USER_MEMORY_REGION slot %u (as %u, gpa 0x%llx, %llu bytes, flags 0x%x) failed: %s",
+			id & 0xffff, id >> 16, (unsigned long long)gpa, (unsigned long long)bytes,
 			flags, strerror(errno));
 }
 
@@ -238,6 +241,24 @@ void kl_vm_add_slots(struct kl_vm *vm, const struct kl_config *cfg)
 	}
 	if (vm->paging)
 		kl_guest_page_tables(vm);
+	if (!cfg->smm_slots)
+		return;
+	/* The same memory in address space 1, as a VMM with SMM maps it. */
+	vm->nsmm = vm->nslots;
+	vm->smm = calloc(vm->nsmm, sizeof(*vm->smm));
+	if (!vm->smm)
+		kl_fail("out of memory for %u SMM slots", vm->nsmm);
+	for (i = 0; i < vm->nsmm; i++) {
+		struct kl_slot *s = &vm->smm[i];
+
+		*s = vm->slots[i];
+		s->as_id = 1;
+		s->dirty = calloc(kl_bitmap_words(s->npages), sizeof(uint64_t));
+		if (!s->dirty)
+			kl_fail("out of memory for SMM slot %u's dirty bitmap", s->id);
+		kl_set_memslot(vm, kl_slot_ioctl_id(s), s->gpa, s->npages * KL_PAGE_SIZE,
+			       s->hva, 0, NULL);
+	}
 }
 
 void kl_vm_destroy(struct kl_vm *vm)
@@ -246,7 +267,10 @@ void kl_vm_destroy(struct kl_vm *vm)
 
 	for (i = 0; i < vm->nslots; i++)
 		free(vm->slots[i].dirty);
+	for (i = 0; i < vm->nsmm; i++)
+		free(vm->smm[i].dirty);
 	free(vm->slots);
+	free(vm->smm);
 	free(vm->cpuid);
 	free(vm->stats);
 	/* The guest memory goes first, while the VM fd is still open: KVM
