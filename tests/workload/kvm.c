@@ -185,6 +185,15 @@ const struct kl_slot *kl_page_slot(const struct kl_vm *vm, uint64_t p)
 	return &vm->slots[p / vm->slots[0].pop_pages];
 }
 
+/* A test slot's dirty bitmap, and the slot itself, logging off. */
+static void slot_add(const struct kl_vm *vm, struct kl_slot *s)
+{
+	s->dirty = calloc(kl_bitmap_words(s->npages), sizeof(uint64_t));
+	if (!s->dirty)
+		kl_fail("out of memory for slot %u (as %u)'s dirty bitmap", s->id, s->as_id);
+	kl_set_memslot(vm, kl_slot_ioctl_id(s), s->gpa, s->npages * KL_PAGE_SIZE, s->hva, 0, NULL);
+}
+
 /*
  * Slot 0 (code) plus the test slots 1..K over one contiguous mapping.
  * With --slot-mib each slot is slot_mib long and only its first
@@ -221,9 +230,13 @@ void kl_vm_add_slots(struct kl_vm *vm, const struct kl_config *cfg)
 	kl_memory_alloc(&vm->mem, (size_t)(cfg->slots * slot_pages * KL_PAGE_SIZE),
 			cfg->backing);
 	vm->nslots = cfg->slots;
-	vm->slots = calloc(cfg->slots, sizeof(*vm->slots));
+	/* --smm-slots: the same memory in address space 1 too, as a VMM with
+	 * SMM maps it; those slots follow the test slots in one array. */
+	vm->nsmm = cfg->smm_slots ? cfg->slots : 0;
+	vm->slots = calloc(vm->nslots + vm->nsmm, sizeof(*vm->slots));
 	if (!vm->slots)
-		kl_fail("out of memory for %u slots", cfg->slots);
+		kl_fail("out of memory for %u slots", vm->nslots + vm->nsmm);
+	vm->smm = vm->nsmm ? vm->slots + vm->nslots : NULL;
 	for (i = 0; i < cfg->slots; i++) {
 		struct kl_slot *s = &vm->slots[i];
 
@@ -233,32 +246,15 @@ void kl_vm_add_slots(struct kl_vm *vm, const struct kl_config *cfg)
 		s->pop_pages = pop_pages;
 		s->gpa = KL_TEST_GPA + i * slot_pages * KL_PAGE_SIZE;
 		s->hva = vm->mem.base + i * slot_pages * KL_PAGE_SIZE;
-		s->dirty = calloc(kl_bitmap_words(s->npages), sizeof(uint64_t));
-		if (!s->dirty)
-			kl_fail("out of memory for slot %u's dirty bitmap", s->id);
-		kl_set_memslot(vm, s->id, s->gpa, s->npages * KL_PAGE_SIZE,
-			       s->hva, 0, NULL);
+		slot_add(vm, s);
+		if (vm->smm) {
+			vm->smm[i] = *s;
+			vm->smm[i].as_id = 1;
+			slot_add(vm, &vm->smm[i]);
+		}
 	}
 	if (vm->paging)
 		kl_guest_page_tables(vm);
-	if (!cfg->smm_slots)
-		return;
-	/* The same memory in address space 1, as a VMM with SMM maps it. */
-	vm->nsmm = vm->nslots;
-	vm->smm = calloc(vm->nsmm, sizeof(*vm->smm));
-	if (!vm->smm)
-		kl_fail("out of memory for %u SMM slots", vm->nsmm);
-	for (i = 0; i < vm->nsmm; i++) {
-		struct kl_slot *s = &vm->smm[i];
-
-		*s = vm->slots[i];
-		s->as_id = 1;
-		s->dirty = calloc(kl_bitmap_words(s->npages), sizeof(uint64_t));
-		if (!s->dirty)
-			kl_fail("out of memory for SMM slot %u's dirty bitmap", s->id);
-		kl_set_memslot(vm, kl_slot_ioctl_id(s), s->gpa, s->npages * KL_PAGE_SIZE,
-			       s->hva, 0, NULL);
-	}
 }
 
 void kl_vm_destroy(struct kl_vm *vm)
@@ -269,8 +265,7 @@ void kl_vm_destroy(struct kl_vm *vm)
 		free(vm->slots[i].dirty);
 	for (i = 0; i < vm->nsmm; i++)
 		free(vm->smm[i].dirty);
-	free(vm->slots);
-	free(vm->smm);
+	free(vm->slots);	/* the SMM slots too */
 	free(vm->cpuid);
 	free(vm->stats);
 	/* The guest memory goes first, while the VM fd is still open: KVM

@@ -187,7 +187,7 @@ struct kl_vm {
 	struct kl_slot *slots;
 	/* --smm-slots: test slot i again in address space 1 (x86's SMM
 	 * space, as QEMU's q35 maps RAM there too), same id, GPA and memory;
-	 * nsmm is 0 or nslots. */
+	 * nsmm is 0 or nslots, smm points into slots' allocation, after them. */
 	unsigned int nsmm;
 	struct kl_slot *smm;
 	int stats_fd;			/* VM binary stats fd, -1 if not held */
