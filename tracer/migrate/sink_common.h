@@ -17,6 +17,11 @@ void ks_json_levels(struct ks_json *j, const char *key, const unsigned long long
  * result, and write protection by min_level (null if not counted). */
 void ks_json_sync_fields(struct ks_json *j, const struct ks_model *m, const struct ks_change *c);
 
+/* A memslot as the text and the trace name it: "slot N", or "slot N (as
+ * A)" outside address space 0 (x86's SMM address space repeats a VMM's
+ * slot numbers: QEMU's q35 maps RAM in both). Returns buf. */
+const char *ks_slot_name(const struct ks_slot *s, char *buf, size_t len);
+
 /* The text and the JSON lines: a stream, and whether writing it failed. */
 struct ks_stream {
 	FILE *out;
