@@ -222,7 +222,9 @@ struct ks_event {
 	unsigned long long bytes;    /* rmap bytes (series tracepoints) */
 	/* For ioctl events: time in KVM's function proper (the dirty-log or
 	 * memslot work); dur_ns is then the whole ioctl when it could be
-	 * timed (the ioctl system call, or kvm_vm_ioctl), else equal to kvm_ns. */
+	 * timed (the ioctl system call, or kvm_vm_ioctl), else equal to kvm_ns.
+	 * KS_NS_UNKNOWN for ioctls decoded at the system call boundary only
+	 * (no program inside KVM). */
 	unsigned long long kvm_ns;
 	/* The VM's write-protect faults so far, read when the KVM work of
 	 * this dirty-log or memslot event ended; -1 if unknown. Consecutive
@@ -247,6 +249,16 @@ struct ks_event {
 	 * program's count of every fault. */
 	long long faults_total;
 };
+
+/* A duration that was not measured (ks_event.kvm_ns): reported as null. */
+#define KS_NS_UNKNOWN (~0ULL)
+
+/* The ioctls the system call tracepoints decode from their user arguments
+ * (rodata sys_decode of migrate.bpf.c): those whose metric's chosen way is
+ * the ioctl system call (tracer/hooks/hooks.c, KS_WAY_SYSCALL). */
+#define KS_SYS_MEMSLOT 0x1   /* KVM_SET_USER_MEMORY_REGION(2): log_flags */
+#define KS_SYS_GET 0x2       /* KVM_GET_DIRTY_LOG: get_dirty_log */
+#define KS_SYS_CLEAR 0x4     /* KVM_CLEAR_DIRTY_LOG: clear_dirty_log */
 
 /* Where the fault counts come from (rodata fault_source of migrate.bpf.c). */
 enum ks_fault_source {

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Dirty-logging cost of KVM guests, on stock kernels: fentry/fexit on KVM's
- * global functions and the existing kvm/kvmmmu tracepoints.
+ * global functions and the existing kvm/kvmmmu tracepoints; where fentry
+ * is refused, the memslot and dirty-log ioctls decoded at the system call.
  *
  * Hot events (write-protect calls, faults, splits, TLB flushes) are counted
  * in a per-CPU hash per VM; userspace sums the CPUs when it samples, so its
@@ -19,6 +20,7 @@
 #include <bpf/bpf_core_read.h>
 #include "kvmscope.h"
 #include "vcpu_stats.bpf.h"
+#include "kvm_lookup.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -27,6 +29,12 @@ const volatile unsigned int filter_tgid = 0;
 /* enum ks_fault_source: how the dirty-log and memslot events get the VM's
  * fault totals. The verifier prunes the way not taken. */
 const volatile unsigned int fault_source = KS_FAULTS_VCPU_STAT;
+/* The ioctls the system call programs decode from their arguments
+ * (KS_SYS_*: the metrics whose way is the ioctl system call), and whether
+ * they also time the events KVM's functions hold (ioctl_time's tracepoint
+ * way). */
+const volatile unsigned int sys_decode = 0;
+const volatile bool sys_time = false;
 
 /* x86 page-fault error code bits: the mapping was present (a protection
  * fault), the access was a write, a reserved bit was set (KVM's MMIO SPTEs). */
@@ -148,15 +156,27 @@ struct sync_wp {
  * updated without a map update or delete (each takes a lock and, under
  * TCG, microseconds of the VMM's ioctl), freed with the thread.
  */
+/* What an ioctl decoded at the system call asked (sys_decode), beside the
+ * event its arguments fill: the dirty bitmap's user address, and for a
+ * memslot ioctl the slot asked for and the slot as KVM had it. */
+struct sys_args {
+	__u64 bitmap;
+	__u64 new_base_gfn, new_npages;
+	__u64 old_base_gfn, old_npages;	/* old_npages 0: there was none */
+	__u32 old_flags;
+	__u32 pad;
+};
+
 struct ks_thread {
 	__u64 t0[H_NR];			/* entry times; 0 = entry not seen */
 	struct sync_wp wp;
 	__u32 wp_on;			/* a get/clear is counting into wp */
 	__u32 held;			/* `event` waits for the ioctl's return */
 	__u32 memslot_on;		/* `memslot` is a memslot update's start */
-	__u32 pad;
+	__u32 sys_on;			/* `event` is a decoded ioctl's, `sys` its arguments */
 	struct ks_event event;		/* the ioctl's event, sent at its return */
 	struct ks_event memslot;	/* the slot as the memslot ioctl found it */
+	struct sys_args sys;
 };
 struct {
 	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
@@ -609,6 +629,20 @@ static __always_inline struct ks_event *memslot_pending(void)
 	return st && st->memslot_on ? &st->memslot : NULL;
 }
 
+/* Remembers the size of the slot a successful memslot update e made (or
+ * forgets a deleted one), for counting its dirty bitmaps. */
+static __always_inline void slot_pages_note(const struct ks_event *e, __u32 change)
+{
+	struct ks_slot_key k = { .kvm = e->kvm, .slot = e->as_id << 16 | (__u16)e->slot };
+
+	if (e->slot < 0)
+		return;
+	if (change == KVM_MR_DELETE)
+		bpf_map_delete_elem(&slot_pages, &k);
+	else
+		bpf_map_update_elem(&slot_pages, &k, &e->npages, BPF_ANY);
+}
+
 /* kvm_set_memslot() is the whole memslot update of KVM_SET_USER_MEMORY_REGION
  * (prepare, install, arch commit, free): its duration is what the VMM pays
  * to turn dirty logging on or off. */
@@ -638,7 +672,6 @@ int BPF_PROG(fexit_set_memslot, struct kvm *kvm, struct kvm_memory_slot *old,
 {
 	struct ks_thread *st;
 	struct ks_event *pending, *e;
-	struct ks_slot_key k;
 	struct fault_totals ft;
 
 	if (!traced() || !(st = thread()) || !st->memslot_on)
@@ -660,16 +693,8 @@ int BPF_PROG(fexit_set_memslot, struct kvm *kvm, struct kvm_memory_slot *old,
 	} else {
 		drop(KS_DROP_RINGBUF_FULL);
 	}
-	/* Remember the slot's size for counting its dirty bitmaps. */
-	if (!ret && pending->slot >= 0) {
-		k.kvm = (__u64)kvm;
-		k.slot = pending->as_id << 16 | (__u16)pending->slot;
-		k.pad = 0;
-		if (change == 1 /* KVM_MR_DELETE */)
-			bpf_map_delete_elem(&slot_pages, &k);
-		else
-			bpf_map_update_elem(&slot_pages, &k, &pending->npages, BPF_ANY);
-	}
+	if (!ret)
+		slot_pages_note(pending, change);
 	st->memslot_on = 0;
 	return 0;
 }
@@ -1477,12 +1502,189 @@ int BPF_PROG(fexit_sys_ioctl, const struct pt_regs *regs, long ret)
 	return 0;
 }
 
+/* --- the ioctls decoded from their arguments --------------------------------- *
+ * Where fentry is refused (a kernel's policy: lockdown, an LSM) but the
+ * system call tracepoints attach, the memslot and dirty-log ioctls are
+ * decoded from what the VMM hands the kernel: the VM from its fd, slot and
+ * bitmap from the struct its argument points to, the memslot as it was from
+ * KVM's memslots, the outcome from the return value and the bitmap. No
+ * program runs inside KVM, so what only its functions tell is missing: the
+ * time inside KVM (kvm_ns), write protection by min_level, KVM's lazy/eager
+ * decision (tracer/hooks/hooks.c says so for each way). The event is built
+ * in the thread's state (ks_thread.event, its arguments in .sys) and copied
+ * to the ring buffer once, at the return. */
+
+/* KS_SYS_* of an ioctl timed_ioctl() accepted. */
+static __always_inline unsigned int sys_kind(unsigned int cmd)
+{
+	return cmd == KVM_GET_DIRTY_LOG_NR ? KS_SYS_GET :
+	       cmd == KVM_CLEAR_DIRTY_LOG_NR ? KS_SYS_CLEAR : KS_SYS_MEMSLOT;
+}
+
+/* The user struct the argument points to, into the thread's state; false
+ * if unreadable. */
+static __always_inline bool sys_ioctl_args(struct ks_thread *st, unsigned int kind,
+					   const void *uarg, __u32 *slot)
+{
+	struct ks_event *e = &st->event;
+
+	if (kind == KS_SYS_MEMSLOT) {
+		/* The first five fields of kvm_userspace_memory_region2 are these. */
+		struct kvm_userspace_memory_region r;
+
+		if (bpf_probe_read_user(&r, sizeof(r), uarg))
+			return false;
+		e->type = KS_EV_MEMSLOT_COMMIT;
+		*slot = r.slot;
+		e->new_flags = r.flags;
+		st->sys.new_base_gfn = r.guest_phys_addr >> 12;
+		st->sys.new_npages = r.memory_size >> 12;
+	} else if (kind == KS_SYS_GET) {
+		struct kvm_dirty_log l;
+
+		if (bpf_probe_read_user(&l, sizeof(l), uarg))
+			return false;
+		e->type = KS_EV_GET_DIRTY_LOG;
+		*slot = l.slot;
+		st->sys.bitmap = (__u64)l.dirty_bitmap;
+	} else {
+		struct kvm_clear_dirty_log l;
+
+		if (bpf_probe_read_user(&l, sizeof(l), uarg))
+			return false;
+		e->type = KS_EV_CLEAR_DIRTY_LOG;
+		*slot = l.slot;
+		e->first_page = l.first_page;
+		e->num_pages = l.num_pages;
+		st->sys.bitmap = (__u64)l.dirty_bitmap;
+	}
+	return true;
+}
+
+/* Entry of a decoded ioctl on a VM fd: what it asks, kept until it returns. */
+static __always_inline void sys_ioctl_enter(unsigned int kind, int fd, const void *uarg)
+{
+	struct kvm *kvm = ks_vm_of_fd(fd);
+	struct kvm_memory_slot *ms;
+	struct ks_thread *st;
+	struct ks_event *e;
+	__u32 slot = 0;
+
+	if (!kvm || !(st = thread_new()))
+		return;
+	e = &st->event;
+	st->sys_on = 0;
+	event_init(e, KS_EV_MEMSLOT_COMMIT, kvm, 0);
+	__builtin_memset(&st->sys, 0, sizeof(st->sys));
+	if (!sys_ioctl_args(st, kind, uarg, &slot))
+		return;
+	e->slot = slot & 0xffff;
+	e->as_id = slot >> 16;
+	e->kvm_ns = KS_NS_UNKNOWN;
+	/* The slot as KVM has it now: its size, for a memslot ioctl what it
+	 * changes (KVM's own test of old against new, at exit). */
+	ms = ks_memslot_find(kvm, slot >> 16, slot & 0xffff);
+	if (ms) {
+		st->sys.old_npages = BPF_CORE_READ(ms, npages);
+		st->sys.old_base_gfn = BPF_CORE_READ(ms, base_gfn);
+		st->sys.old_flags = BPF_CORE_READ(ms, flags);
+	}
+	e->npages = st->sys.old_npages;
+	st->t0[H_IOCTL_NIVCSW] = nivcsw() + 1;
+	st->sys_on = 1;
+	/* Last: the decoding above is kvmscope's time, not the ioctl's. */
+	e->ts_ns = bpf_ktime_get_ns();
+}
+
+/* What a successful memslot ioctl changed, as kvm_set_memory_region()
+ * decides it; false if nothing (KVM then calls no kvm_set_memslot(), and
+ * the fentry way sees no update either). */
+static __always_inline bool sys_memslot_change(struct ks_event *e, const struct sys_args *a)
+{
+	if (!a->new_npages) {
+		e->change = KVM_MR_DELETE;
+		e->new_flags = 0;
+		e->old_flags = a->old_flags;
+		/* A deleted slot is described by what it was. */
+		return a->old_npages != 0;
+	}
+	e->npages = a->new_npages;
+	e->base_gfn = a->new_base_gfn;
+	if (!a->old_npages) {
+		e->change = KVM_MR_CREATE;
+		return true;
+	}
+	e->old_flags = a->old_flags;
+	if (a->new_base_gfn != a->old_base_gfn)
+		e->change = KVM_MR_MOVE;
+	else if (e->new_flags != a->old_flags)
+		e->change = KVM_MR_FLAGS_ONLY;
+	else
+		return false;
+	return true;
+}
+
+/* The decoded ioctl returns: its event, with the pages of its bitmap. */
+static __always_inline void sys_ioctl_exit(long ret)
+{
+	__u64 t1 = bpf_ktime_get_ns(), n1 = nivcsw() + 1, nbits;
+	struct ks_thread *st = thread();
+	struct fault_totals ft;
+	struct ks_event *e, *out;
+	long long pages = -1;
+
+	if (!st || !st->sys_on)
+		return;
+	st->sys_on = 0;
+	e = &st->event;
+	if (e->type == KS_EV_MEMSLOT_COMMIT) {
+		/* A failed update changed nothing (and most failures are
+		 * KVM's checks of the arguments, before any update). */
+		if (ret || !sys_memslot_change(e, &st->sys))
+			return;
+		slot_pages_note(e, e->change);
+		pages = 0;
+	} else if (!ret) {
+		/* GET: the bitmap KVM just copied out, what the VMM sees as
+		 * dirty; CLEAR: the pages it handed back to re-protect. */
+		nbits = e->type == KS_EV_GET_DIRTY_LOG ? e->npages : e->num_pages;
+		if (nbits)
+			pages = count_bits((const void *)st->sys.bitmap, nbits);
+	}
+	fault_totals((struct kvm *)e->kvm, &ft);
+	e->dur_ns = t1 - e->ts_ns;
+	e->result = ret;
+	e->pages = pages;
+	e->preempted = (long long)(n1 - st->t0[H_IOCTL_NIVCSW]);
+	e->wp_faults_total = ft.wp_faults;
+	e->faults_total = ft.faults;
+	st->t0[H_IOCTL_NIVCSW] = 0;
+	out = bpf_ringbuf_reserve(&events, sizeof(*out), 0);
+	if (!out) {
+		drop(KS_DROP_RINGBUF_FULL);
+		return;
+	}
+	__builtin_memcpy(out, e, sizeof(*out));
+	submit(out);
+}
+
+/* The ioctl system call's two ends, through the raw_syscalls tracepoints
+ * (they fire for every system call of the host: anything but an ioctl
+ * costs a compare). They decode the ioctls of sys_decode, and with
+ * sys_time time the events KVM's functions held (ioctl_time). */
 SEC("tp_btf/sys_enter")
 int BPF_PROG(tp_sys_enter_ioctl, struct pt_regs *regs, long id)
 {
+	unsigned int cmd;
+
 	if (id != NR_IOCTL || !regs)
 		return 0;
-	if (timed_ioctl(ioctl_cmd(regs)) && traced())
+	cmd = ioctl_cmd(regs);
+	if (!timed_ioctl(cmd) || !traced())
+		return 0;
+	if (sys_decode & sys_kind(cmd))
+		sys_ioctl_enter(sys_kind(cmd), (int)regs->di, (const void *)regs->dx);
+	else if (sys_time)
 		ioctl_start();
 	return 0;
 }
@@ -1490,9 +1692,16 @@ int BPF_PROG(tp_sys_enter_ioctl, struct pt_regs *regs, long id)
 SEC("tp_btf/sys_exit")
 int BPF_PROG(tp_sys_exit_ioctl, struct pt_regs *regs, long ret)
 {
+	unsigned int cmd;
+
 	if (!regs || regs->orig_ax != NR_IOCTL)
 		return 0;
-	if (timed_ioctl(ioctl_cmd(regs)) && traced())
+	cmd = ioctl_cmd(regs);
+	if (!timed_ioctl(cmd) || !traced())
+		return 0;
+	if (sys_decode & sys_kind(cmd))
+		sys_ioctl_exit(ret);
+	else if (sys_time)
 		ioctl_done();
 	return 0;
 }

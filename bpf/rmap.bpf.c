@@ -11,12 +11,13 @@
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
 #include "kvmscope.h"
+#include "kvm_lookup.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
 /* Both address spaces on x86 (the second is SMM). */
 #define NR_AS 2
-#define ID_HASH_BUCKETS 128
+#define ID_HASH_BUCKETS KS_ID_HASH_BUCKETS
 /* Steps of the walk per address space: one per bucket plus one per slot
  * (KVM allows 32764 user memslots). */
 #define MAX_STEPS (ID_HASH_BUCKETS + 32768)
@@ -74,8 +75,7 @@ static long walk_step(__u32 i, void *arg)
 		w->bucket++;
 		return 0;
 	}
-	/* container_of(n, struct kvm_memory_slot, id_node[node_idx]) */
-	s = (void *)(w->node - w->id_node_off - (w->node_idx & 1) * sizeof(struct hlist_node));
+	s = ks_slot_of_id_node(w->node, w->id_node_off, w->node_idx);
 	w->rec.slot = BPF_CORE_READ(s, id);
 	w->rec.base_gfn = BPF_CORE_READ(s, base_gfn);
 	w->rec.npages = BPF_CORE_READ(s, npages);
@@ -93,7 +93,6 @@ int kvm_vm_slots(struct bpf_iter__task_file *ctx)
 	struct walk_ctx c = { .seq = ctx->meta->seq };
 	struct file *file = ctx->file;
 	struct task_struct *task = ctx->task;
-	char name[8] = {};
 	__u32 zero = 0;
 	struct walk *w;
 	struct kvm *kvm;
@@ -105,10 +104,7 @@ int kvm_vm_slots(struct bpf_iter__task_file *ctx)
 		return 0;
 	if (filter_tgid && task->tgid != filter_tgid)
 		return 0;
-	/* VM files are anon inodes named "kvm-vm" (vCPUs are "kvm-vcpu:N"). */
-	bpf_probe_read_kernel_str(name, sizeof(name), BPF_CORE_READ(file, f_path.dentry, d_name.name));
-	if (name[0] != 'k' || name[1] != 'v' || name[2] != 'm' || name[3] != '-' ||
-	    name[4] != 'v' || name[5] != 'm' || name[6] != '\0')
+	if (!ks_is_vm_file(file))
 		return 0;
 	kvm = BPF_CORE_READ(file, private_data);
 	w = bpf_map_lookup_elem(&walk_state, &zero);
@@ -122,7 +118,7 @@ int kvm_vm_slots(struct bpf_iter__task_file *ctx)
 	w->rec.shadow_root_allocated = BPF_CORE_READ(kvm, arch.shadow_root_allocated);
 	w->id_node_off = bpf_core_field_offset(struct kvm_memory_slot, id_node);
 	for (int as = 0; as < NR_AS; as++) {
-		struct kvm_memslots *slots = BPF_CORE_READ(kvm, memslots[as]);
+		struct kvm_memslots *slots = ks_vm_memslots(kvm, as);
 
 		if (!slots)
 			continue;

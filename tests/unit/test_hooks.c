@@ -1,6 +1,8 @@
 /* The hook table and the choice it drives, against synthetic probes. */
 #include "unit.h"
+#include <errno.h>
 #include "hooks/hooks.h"
+#include "kvmscope.h"
 
 /* Every program named in the table must exist in the BPF object, and every
  * program of the object must be named by exactly one metric (possibly in
@@ -49,9 +51,13 @@ static const char *faults_way(bool stats, bool fentry, unsigned int opts)
 	return got;
 }
 
+/* One metric names prog; or several, all at the ioctl system call's
+ * tracepoints: the one pair of programs there, which rodata tells what to
+ * do for each metric that comes in (tracer/hooks/loader.c). */
 static bool table_names(const char *prog)
 {
 	int hooks = 0;
+	bool all_sys = true;
 
 	for (unsigned int i = 0; i < KS_NR_METRICS; i++) {
 		bool here = false;
@@ -59,11 +65,69 @@ static bool table_names(const char *prog)
 		for (int w = 0; w < KS_MAX_WAYS; w++)
 			for (int k = 0; k < KS_MAX_PROGS; k++)
 				if (ks_hooks[i].ways[w].progs[k] &&
-				    !strcmp(ks_hooks[i].ways[w].progs[k], prog))
+				    !strcmp(ks_hooks[i].ways[w].progs[k], prog)) {
 					here = true;
+					all_sys &= !strcmp(ks_hooks[i].ways[w].target, "sys_enter");
+				}
 		hooks += here;
 	}
-	return hooks == 1;
+	return hooks == 1 || (hooks > 1 && all_sys);
+}
+
+/* A kernel that refuses fentry (fentry_err) but has the raw_syscalls
+ * tracepoints, KVM's stats and memslot id hash: the dirty-log metrics come
+ * in at the system call. */
+static void no_fentry_kernel(void)
+{
+	struct btf *b = btf__new_empty();
+	struct ks_choice c[KS_NR_METRICS];
+	struct ks_caps caps;
+	struct ks_probe p;
+	int u64, fp, missing;
+
+	memset(&p, 0, sizeof(p));
+	if (!b)
+		return;
+	u64 = btf__add_int(b, "u64", 8, 0);
+	btf__add_struct(b, "kvm_vcpu_stat", 16);
+	btf__add_field(b, "pf_fast", u64, 0, 0);
+	btf__add_field(b, "pf_taken", u64, 64, 0);
+	btf__add_struct(b, "kvm", 8);
+	btf__add_field(b, "vcpu_array", u64, 0, 0);
+	btf__add_struct(b, "kvm_memslots", 8);
+	btf__add_field(b, "id_hash", u64, 0, 0);
+	fp = btf__add_func_proto(b, 0);
+	btf__add_typedef(b, "btf_trace_sys_enter", fp);
+	btf__add_typedef(b, "btf_trace_sys_exit", fp);
+	btf__add_func(b, "kvm_get_dirty_log_protect", BTF_FUNC_GLOBAL, fp);
+	p.vmlinux_btf = b;
+	p.fentry_err = EPERM;
+	missing = ks_hooks_choose(&p, c, 0);
+	ks_caps_of(c, &caps);
+	ASSERT_EQ("no fentry: no required metric missing", missing, 0);
+	CHECK("no fentry: log_flags, get and clear decoded at the system call",
+	      ks_hook_uses(c, KS_M_LOG_FLAGS, KS_WAY_SYSCALL) &&
+	      ks_hook_uses(c, KS_M_GET_DIRTY_LOG, KS_WAY_SYSCALL) &&
+	      ks_hook_uses(c, KS_M_CLEAR_DIRTY_LOG, KS_WAY_SYSCALL), "another way chosen");
+	ASSERT_EQ("no fentry: the programs decode all three ioctls", caps.sys_decode,
+		  KS_SYS_MEMSLOT | KS_SYS_GET | KS_SYS_CLEAR);
+	CHECK("no fentry: ioctls timed at the system call tracepoints",
+	      ks_hook_uses(c, KS_M_IOCTL_TIME, KS_WAY_TP), "another way chosen");
+	CHECK("no fentry: write protection by min_level unavailable, said so",
+	      !caps.have[KS_M_GFN_WRITE_PROTECT] && !caps.gfn_wp &&
+	      c[KS_M_GFN_WRITE_PROTECT].why_not[1] != NULL, "reported as available");
+	/* Without the id hash the memslot of an ioctl cannot be found. */
+	btf__free(b);
+	b = btf__new_empty();
+	fp = btf__add_func_proto(b, 0);
+	btf__add_typedef(b, "btf_trace_sys_enter", fp);
+	btf__add_typedef(b, "btf_trace_sys_exit", fp);
+	p.vmlinux_btf = b;
+	ks_hooks_choose(&p, c, 0);
+	CHECK("no fentry, no kvm_memslots.id_hash: no way for get_dirty_log",
+	      c[KS_M_GET_DIRTY_LOG].way < 0 && c[KS_M_GET_DIRTY_LOG].why_not[2] != NULL,
+	      "a way was chosen");
+	btf__free(b);
 }
 
 int main(void)
@@ -170,5 +234,6 @@ int main(void)
 			ASSERT_STREQ(cases[k].name, got, cases[k].want);
 		}
 	}
+	no_fentry_kernel();
 	UNIT_EXIT();
 }

@@ -73,8 +73,9 @@ void ks_check_text(const struct ks_check *c)
 			 c->kvm_btf ? "yes" : "NO (CONFIG_DEBUG_INFO_BTF_MODULES)");
 	item(c->kvm_ok, "KVM", buf);
 	item(p->dev_kvm, "/dev/kvm", p->dev_kvm ? "present" : "absent: no VM can run on this host");
-	item(p->tracefs[0], "tracefs",
-	     p->tracefs[0] ? p->tracefs : "not mounted (mount -t tracefs none /sys/kernel/tracing)");
+	item(true, "tracefs", p->tracefs[0] ? p->tracefs :
+	     "not mounted: functions are not checked for traceability before loading "
+	     "(mount -t tracefs none /sys/kernel/tracing)");
 	privileges(&c->priv);
 	hooks(&c->l);
 	if (c->load_ran) {

@@ -84,7 +84,10 @@ static void gather(struct ks_check *c, const struct check_args *a)
 	c->btf = p->vmlinux_btf != NULL;
 	c->kvm_btf = p->kvm_btf != NULL;
 	c->kvm_ok = p->kvm_loaded && (p->kvm_builtin || p->kvm_btf);
-	c->problems = !p->release[0] + !c->btf + !c->kvm_ok + !p->dev_kvm + !p->tracefs[0];
+	/* tracefs is no problem: only the fentry ways use it, to tell a
+	 * traceable function (available_filter_functions) before a load
+	 * fails on it. */
+	c->problems = !p->release[0] + !c->btf + !c->kvm_ok + !p->dev_kvm;
 	privileges(p, &c->priv);
 	c->problems += !c->priv.ok;
 	c->problems += ks_hooks_choose(p, c->l.choices, 0);

@@ -189,8 +189,7 @@ static void start_bpf(struct ks_exporter *x, int pid, struct ks_loader_opts lo)
 	}
 	x->s.m.max_vms = ks_loader_max_vms(&lo);
 	x->s.m.fault_program = x->l.fault_program;
-	x->s.m.fault_latency = x->l.caps.fault_latency;
-	x->s.m.page_stats = x->l.caps.page_stats;
+	ks_model_caps(&x->s.m, &x->l.caps);
 }
 
 const struct argp ks_export_argp = { export_options, parse_export, NULL,

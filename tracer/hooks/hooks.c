@@ -4,9 +4,15 @@
 #include <stdio.h>
 #include <string.h>
 #include "hooks/hooks.h"
+#include "kvmscope.h"
 
 /* Names of the series' tracepoints are fixed here and in kernel/patches;
  * programs for them land with the patched-kernel path of `migrate`. */
+
+/* The programs at the ioctl system call's two ends: one pair for every
+ * metric that comes in there (the loader's rodata says what they do), so
+ * a system call runs one program at each end, whatever uses them. */
+#define SYS_PROGS "tp_sys_enter_ioctl", "tp_sys_exit_ioctl"
 const struct ks_hook ks_hooks[KS_NR_METRICS] = {
 	[KS_M_LOG_FLAGS] = { "log_flags", "dirty logging turned on/off per memslot (KVM's lazy/eager decision)", true, {
 		{ KS_WAY_NEW_TP, "kvm_mmu_slot_apply_flags",
@@ -15,6 +21,10 @@ const struct ks_hook ks_hooks[KS_NR_METRICS] = {
 		{ KS_WAY_FENTRY, "kvm_set_memslot",
 		  { "fentry_set_memslot", "fexit_set_memslot" },
 		  "flags and duration only; the lazy/eager decision is inferred" },
+		{ KS_WAY_SYSCALL, "sys_enter", { SYS_PROGS },
+		  "KVM_SET_USER_MEMORY_REGION decoded from its arguments: flags and the whole "
+		  "ioctl's duration; no time inside KVM (kvm_ns null), no lazy/eager decision, "
+		  "failed updates not reported" },
 	} },
 	[KS_M_SLOT_WRITE_PROTECT] = { "slot_write_protect", "whole-slot write protection when logging starts", false, {
 		{ KS_WAY_NEW_TP, "kvm_mmu_slot_write_protect", { "tp_slot_write_protect" },
@@ -23,7 +33,9 @@ const struct ks_hook ks_hooks[KS_NR_METRICS] = {
 		  { "fentry_slot_write_protect", "fexit_slot_write_protect" },
 		  "no count of pages changed" },
 	} },
-	[KS_M_GFN_WRITE_PROTECT] = { "gfn_write_protect", "write protection by min_level at each clear", true, {
+	/* Not required: kernels that refuse fentry have no way to it, and
+	 * the dirty-log figures stand without it. */
+	[KS_M_GFN_WRITE_PROTECT] = { "gfn_write_protect", "write protection by min_level at each clear", false, {
 		{ KS_WAY_NEW_TP, "kvm_mmu_gfn_write_protect", { "tp_gfn_write_protect" }, NULL },
 		{ KS_WAY_FENTRY, "kvm_mmu_slot_gfn_write_protect",
 		  { "fexit_gfn_write_protect" }, NULL },
@@ -35,11 +47,15 @@ const struct ks_hook ks_hooks[KS_NR_METRICS] = {
 		{ KS_WAY_FENTRY, "kvm_get_dirty_log_protect",
 		  { "fentry_get_dirty_log", "fexit_get_dirty_log" },
 		  "pages counted in BPF from the VMM's bitmap" },
+		{ KS_WAY_SYSCALL, "sys_enter", { SYS_PROGS },
+		  "decoded from its arguments: the whole ioctl's duration, pages counted in BPF "
+		  "from the VMM's bitmap; no time inside KVM (kvm_ns null), no write protection "
+		  "by min_level" },
 	} },
 	[KS_M_IOCTL_TIME] = { "ioctl_time", "dirty-log and memslot ioctls timed whole, as the VMM pays them", false, {
 		{ KS_WAY_FENTRY, "__x64_sys_ioctl", { "fentry_sys_ioctl", "fexit_sys_ioctl" },
 		  NULL },
-		{ KS_WAY_TP, "sys_enter", { "tp_sys_enter_ioctl", "tp_sys_exit_ioctl" },
+		{ KS_WAY_TP, "sys_enter", { SYS_PROGS },
 		  "every system call of the host runs a test for ioctl (a few ns)" },
 		{ KS_WAY_FENTRY, "kvm_vm_ioctl", { "fentry_vm_ioctl", "fexit_vm_ioctl" },
 		  NULL },
@@ -51,6 +67,10 @@ const struct ks_hook ks_hooks[KS_NR_METRICS] = {
 		{ KS_WAY_FENTRY, "kvm_clear_dirty_log_protect",
 		  { "fentry_clear_dirty_log", "fexit_clear_dirty_log" },
 		  "pages counted in BPF from the VMM's bitmap" },
+		{ KS_WAY_SYSCALL, "sys_enter", { SYS_PROGS },
+		  "decoded from its arguments: the whole ioctl's duration, pages counted in BPF "
+		  "from the VMM's bitmap; no time inside KVM (kvm_ns null), no write protection "
+		  "by min_level" },
 	} },
 	/* No program on the fault path by default: the dirty-log and memslot
 	 * programs read KVM's own per-vCPU fault stats at each event, and the
@@ -112,6 +132,7 @@ const char *ks_way_kind_name(enum ks_way_kind kind)
 	case KS_WAY_NEW_TP: return "series tracepoint";
 	case KS_WAY_FENTRY: return "fentry/fexit";
 	case KS_WAY_TP: return "tracepoint";
+	case KS_WAY_SYSCALL: return "syscall tracepoint";
 	case KS_WAY_KSTATS: return "KVM stats";
 	}
 	return "?";
@@ -162,6 +183,9 @@ void ks_caps_of(const struct ks_choice *choices, struct ks_caps *caps)
 	caps->gfn_wp = caps->have[KS_M_GFN_WRITE_PROTECT];
 	caps->vm_events = caps->have[KS_M_VM_CREATE] && caps->have[KS_M_VM_RELEASE];
 	caps->rmap_avoided = ks_hook_uses(choices, KS_M_RMAP_ALLOC, KS_WAY_NEW_TP);
+	caps->sys_decode = (ks_hook_uses(choices, KS_M_LOG_FLAGS, KS_WAY_SYSCALL) ? KS_SYS_MEMSLOT : 0) |
+			   (ks_hook_uses(choices, KS_M_GET_DIRTY_LOG, KS_WAY_SYSCALL) ? KS_SYS_GET : 0) |
+			   (ks_hook_uses(choices, KS_M_CLEAR_DIRTY_LOG, KS_WAY_SYSCALL) ? KS_SYS_CLEAR : 0);
 }
 
 static const char *way_unusable(const struct ks_probe *p, const struct ks_way *w,
@@ -189,6 +213,13 @@ static const char *way_unusable(const struct ks_probe *p, const struct ks_way *w
 		case KS_FUNC_OK:
 			break;
 		}
+	} else if (w->kind == KS_WAY_SYSCALL) {
+		/* The memslot of an ioctl is looked up in KVM's id hash
+		 * (bpf/kvm_lookup.bpf.h). */
+		if (!ks_probe_tracepoint(p, w->target, where) || !ks_probe_tracepoint(p, "sys_exit", NULL))
+			return "raw_syscalls tracepoints absent from kernel BTF";
+		if (!ks_probe_member(p, "kvm_memslots", "id_hash", NULL))
+			return "struct kvm_memslots has no id_hash (kernel before 5.17)";
 	} else if (!ks_probe_tracepoint(p, w->target, where)) {
 		return w->kind == KS_WAY_NEW_TP ?
 			"tracepoint absent (kernel without kvmscope's KVM series)" :
@@ -260,9 +291,11 @@ const char *ks_hooks_missing(const struct ks_choice *choices, char *buf, size_t 
 		done[i] = !h->required || choices[i].way >= 0;
 		way[i] = -1;
 		/* The last ordinary way says most: the series' tracepoints come
-		 * first, and an opt-in way is not what the metric needs. */
+		 * first, an opt-in way is not what the metric needs, and the
+		 * system call decode is only the fallback of kernels that refuse
+		 * fentry (whose reason the fentry way gives). */
 		for (int w = 0; w < KS_MAX_WAYS && h->ways[w].target; w++)
-			if (!ks_way_opt_in(&h->ways[w]))
+			if (!ks_way_opt_in(&h->ways[w]) && h->ways[w].kind != KS_WAY_SYSCALL)
 				way[i] = w;
 		why[i] = way[i] >= 0 ? choices[i].why_not[way[i]] : NULL;
 	}

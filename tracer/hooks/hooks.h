@@ -2,7 +2,8 @@
 /*
  * Every metric kvmscope reports, and the ways into the kernel that can
  * produce it, best first: the tracepoints of kvmscope's KVM series, then
- * fentry/fexit on KVM functions, then KVM's existing tracepoints. The choice
+ * fentry/fexit on KVM functions, then KVM's existing tracepoints or the
+ * ioctl system call's (kernels that refuse fentry by policy). The choice
  * is made at load time from what the running kernel has (tracer/lib/probe).
  */
 #ifndef KS_HOOKS_H
@@ -15,6 +16,9 @@ enum ks_way_kind {
 	KS_WAY_NEW_TP,  /* tracepoint added by kernel/patches */
 	KS_WAY_FENTRY,  /* fentry/fexit on a KVM function */
 	KS_WAY_TP,      /* an existing kvm/kvmmmu tracepoint (tp_btf) */
+	KS_WAY_SYSCALL, /* the ioctl decoded from its user arguments at the
+			 * system call tracepoints (raw_syscalls sys_enter/
+			 * sys_exit): for kernels that refuse fentry */
 	KS_WAY_KSTATS,  /* KVM's own per-vCPU stats (struct target), read by
 			 * the dirty-log and memslot programs of other hooks
 			 * (bpf/vcpu_stats.bpf.h): no program of its own */
@@ -105,6 +109,8 @@ struct ks_caps {
 	bool gfn_wp;                  /* write protection by min_level traced */
 	bool vm_events;               /* VM creation and release both traced */
 	bool rmap_avoided;            /* series kernel: rmaps not allocated reported */
+	unsigned int sys_decode;      /* KS_SYS_* (bpf/kvmscope.h): the ioctls decoded
+				       * from their arguments at the system call */
 };
 void ks_caps_of(const struct ks_choice *choices, struct ks_caps *caps);
 

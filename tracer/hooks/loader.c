@@ -103,6 +103,7 @@ static void detach_all(struct ks_loader *l)
 static int try_start(struct ks_loader *l, const struct ks_loader_opts *o)
 {
 	struct bpf_program *prog;
+	struct ks_caps caps;
 	unsigned int n = 0, nr_on = 0;
 	int err;
 
@@ -114,6 +115,12 @@ static int try_start(struct ks_loader *l, const struct ks_loader_opts *o)
 	 * the fault totals from, and whether the fault slots are used. */
 	l->fault_program = !ks_hook_uses(l->choices, KS_M_FAULTS, KS_WAY_KSTATS);
 	l->skel->rodata->fault_source = l->fault_program ? KS_FAULTS_PROGRAM : KS_FAULTS_VCPU_STAT;
+	/* The system call programs decode the ioctls whose metric comes in
+	 * there, and time the events KVM's functions hold when ioctl_time
+	 * does (without it they run only to decode). */
+	ks_caps_of(l->choices, &caps);
+	l->skel->rodata->sys_decode = caps.sys_decode;
+	l->skel->rodata->sys_time = ks_hook_uses(l->choices, KS_M_IOCTL_TIME, KS_WAY_TP);
 	if (ks_fault_slots_size(l->skel, ks_loader_max_vms(o), l->fault_program,
 				(o->fault_opts & KS_OPT_FAULT_LATENCY) != 0))
 		return -1;

@@ -277,9 +277,7 @@ int cmd_migrate(int argc, char **argv)
 	epoll_ctl(r->epfd, EPOLL_CTL_ADD, STDOUT_FILENO, &out_ev);
 	m->start_ns = ks_now_ns();
 	m->cpu_start = ks_self_cpu();
-	m->fault_latency = r->l.caps.fault_latency;
-	m->page_stats = r->l.caps.page_stats;
-	m->gfn_wp = r->l.caps.gfn_wp;
+	ks_model_caps(m, &r->l.caps);
 	{
 		struct ks_json j;
 

@@ -84,8 +84,11 @@ static void fill_agreements(const struct ks_model *m, const struct ks_vm *vm,
 	iv->na = 0;
 	if (!vm->have_stats || !vm->stats_baseline || vm->untracked)
 		return;
-	compare(iv, vm, false, "tlb_flushes", "remote_tlb_flush_requests", dc->tlb_flushes,
-		settled ? KS_REL_EQUAL : KS_REL_INFO);
+	/* A metric with no way in on this kernel counted nothing: no
+	 * comparison. */
+	if (ks_model_has(m, KS_M_TLB_FLUSHES))
+		compare(iv, vm, false, "tlb_flushes", "remote_tlb_flush_requests", dc->tlb_flushes,
+			settled ? KS_REL_EQUAL : KS_REL_INFO);
 	/* Without the fault program the faults are these stats: nothing to
 	 * compare. */
 	if (m->fault_program) {
@@ -93,7 +96,8 @@ static void fill_agreements(const struct ks_model *m, const struct ks_vm *vm,
 			settled ? KS_REL_WITHIN : KS_REL_INFO);
 		compare(iv, vm, true, "wp_faults", "pf_fast", dc->wp_faults, KS_REL_INFO);
 	}
-	compare(iv, vm, false, "splits_2m", "pages_2m", dc->splits[2], KS_REL_INFO);
+	if (ks_model_has(m, KS_M_SPLITS))
+		compare(iv, vm, false, "splits_2m", "pages_2m", dc->splits[2], KS_REL_INFO);
 	/* Series kernels: the page-size stats updates of the interval, summed,
 	 * are the change of pages_4k/2m/1g over it, exactly, when both ends of
 	 * the interval were sampled with no update in between the reads. */

@@ -34,6 +34,20 @@ static void vm_release(struct ks_vm *vm)
 	vm->nslots = vm->slots_alloc = 0;
 }
 
+void ks_model_caps(struct ks_model *m, const struct ks_caps *caps)
+{
+	m->fault_latency = caps->fault_latency;
+	m->page_stats = caps->page_stats;
+	m->gfn_wp = caps->gfn_wp;
+	for (unsigned int i = 0; i < KS_NR_METRICS; i++)
+		m->unavailable[i] = !caps->have[i];
+}
+
+bool ks_model_has(const struct ks_model *m, enum ks_metric k)
+{
+	return !m->unavailable[k];
+}
+
 void ks_model_free(struct ks_model *m)
 {
 	for (int i = 0; i < m->vms_alloc; i++) {

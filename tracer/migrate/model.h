@@ -24,6 +24,7 @@
 #include "kvmscope.h"
 #include "lib/selfcpu.h"
 #include "kvm/vmstats.h"
+#include "hooks/hooks.h"
 
 #define KS_MAX_KVM_PER_VMM 8
 /* VMMs tracked at once (docs/reliability.md): a VMM beyond them is not. */
@@ -134,6 +135,10 @@ struct ks_model {
 	bool fault_latency_asked; /* --fault-latency was given */
 	bool page_stats;          /* page-size stats updates are traced (series) */
 	bool gfn_wp;              /* write protection by min_level is traced */
+	/* Metrics with no way in on this kernel (e.g. fentry refused): their
+	 * figures are null, never a 0 that reads as measured, and are not
+	 * compared with KVM's stats. */
+	bool unavailable[KS_NR_METRICS];
 	unsigned int max_vms;     /* the kernel's VM tables (--max-vms) */
 	int untracked_vms;        /* VMs whose counters found them full, so far */
 	/* Has this VMM's counters found the kernel's VM table full? Asked
@@ -149,6 +154,11 @@ struct ks_model {
 		if (((vm) = (m)->vms[i]) && (vm)->used)
 
 void ks_model_init(struct ks_model *m);
+/* What the attached ways give (the loader's caps): fault latency, page
+ * stats, write protection by min_level, the metrics unavailable. */
+void ks_model_caps(struct ks_model *m, const struct ks_caps *caps);
+/* Is metric k traced (it has a way in)? */
+bool ks_model_has(const struct ks_model *m, enum ks_metric k);
 /* Frees every VM (closing no stats fds: the session does). */
 void ks_model_free(struct ks_model *m);
 /* The active VM of process pid, or NULL. */

@@ -16,6 +16,14 @@ void ks_json_levels(struct ks_json *j, const char *key, const unsigned long long
 	ks_json_close(j);
 }
 
+void ks_json_kvm_ns(struct ks_json *j, const struct ks_event *e)
+{
+	if (e->kvm_ns == KS_NS_UNKNOWN)
+		ks_json_null(j, "kvm_ns");
+	else
+		ks_json_u64(j, "kvm_ns", e->kvm_ns);
+}
+
 void ks_json_sync_fields(struct ks_json *j, const struct ks_model *m, const struct ks_change *c)
 {
 	const struct ks_event *e = c->e;
@@ -25,7 +33,7 @@ void ks_json_sync_fields(struct ks_json *j, const struct ks_model *m, const stru
 	ks_json_u64(j, "slot", c->slot->id);
 	ks_json_u64(j, "as_id", c->slot->as_id);
 	ks_json_u64(j, "iteration", c->iteration);
-	ks_json_u64(j, "kvm_ns", e->kvm_ns);
+	ks_json_kvm_ns(j, e);
 	if (e->preempted >= 0)
 		ks_json_i64(j, "preempted", e->preempted);
 	ks_json_i64(j, "wp_faults", c->wp_faults);

@@ -12,6 +12,9 @@
 
 /* key: {"4k": v[1], "2m": v[2], "1g": v[3]} */
 void ks_json_levels(struct ks_json *j, const char *key, const unsigned long long *v);
+/* An ioctl event's time inside KVM: null when no program ran inside KVM
+ * (KS_NS_UNKNOWN: the ioctl decoded at the system call). */
+void ks_json_kvm_ns(struct ks_json *j, const struct ks_event *e);
 /* A get/clear's fields, shared by its JSON line and its trace slice: op,
  * slot, iteration, KVM's time, write-protect faults and faults, pages,
  * result, and write protection by min_level (null if not counted). */

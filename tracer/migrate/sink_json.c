@@ -62,7 +62,7 @@ static void change(void *self, const struct ks_model *m, const struct ks_change 
 		ks_json_str(&j, "logging", logging_names[c->logging]);
 		json_actions(&j, e->actions);
 		ks_json_u64(&j, "dur_ns", e->dur_ns);
-		ks_json_u64(&j, "kvm_ns", e->kvm_ns);
+		ks_json_kvm_ns(&j, e);
 		if (e->preempted >= 0)
 			ks_json_i64(&j, "preempted", e->preempted);
 		ks_json_i64(&j, "wp_faults", c->wp_faults);
@@ -112,18 +112,21 @@ static void change(void *self, const struct ks_model *m, const struct ks_change 
 
 /* A VM whose counters found the kernel's VM table full has none to show:
  * each counter field is null, never a 0 that would read as measured. */
-static void json_count(struct ks_json *j, const struct ks_vm *vm, const char *key, uint64_t v)
+/* A counter of metric k: null when the VM's counters are not tracked or
+ * the metric has no way in on this kernel. */
+static void json_count(struct ks_json *j, const struct ks_model *m, const struct ks_vm *vm,
+		       enum ks_metric k, const char *key, uint64_t v)
 {
-	if (vm->untracked)
+	if (vm->untracked || !ks_model_has(m, k))
 		ks_json_null(j, key);
 	else
 		ks_json_u64(j, key, v);
 }
 
-static void json_count_levels(struct ks_json *j, const struct ks_vm *vm, const char *key,
-			      const unsigned long long *v)
+static void json_count_levels(struct ks_json *j, const struct ks_model *m, const struct ks_vm *vm,
+			      enum ks_metric k, const char *key, const unsigned long long *v)
 {
-	if (vm->untracked)
+	if (vm->untracked || !ks_model_has(m, k))
 		ks_json_null(j, key);
 	else
 		ks_json_levels(j, key, v);
@@ -197,9 +200,9 @@ static void interval(void *self, const struct ks_model *m, const struct ks_inter
 	ks_json_u64(&j, "syncs", iv->syncs);
 	ks_json_u64(&j, "host_ioctl_ns", iv->host_ns);
 	ks_json_bool(&j, "vm_table_full", vm->untracked != 0);
-	json_count_levels(&j, vm, "wp_calls", dc->wp_gfn_calls);
-	json_count_levels(&j, vm, "wp_changed", dc->wp_gfn_protected);
-	json_count_levels(&j, vm, "splits", dc->splits);
+	json_count_levels(&j, m, vm, KS_M_GFN_WRITE_PROTECT, "wp_calls", dc->wp_gfn_calls);
+	json_count_levels(&j, m, vm, KS_M_GFN_WRITE_PROTECT, "wp_changed", dc->wp_gfn_protected);
+	json_count_levels(&j, m, vm, KS_M_SPLITS, "splits", dc->splits);
 	json_faults(&j, m, vm, "faults", dc->faults);
 	json_faults(&j, m, vm, "write_faults", dc->write_faults);
 	json_faults(&j, m, vm, "wp_faults", dc->wp_faults);
@@ -215,12 +218,12 @@ static void interval(void *self, const struct ks_model *m, const struct ks_inter
 	else
 		ks_json_null(&j, "vcpu_time_lost_pct"); /* not measured */
 	json_vcpus(m, &j, vm, iv->vcpu_delta, iv->vcpu_id, iv->nvcpus, iv->dt_ns);
-	json_count(&j, vm, "tlb_flushes", dc->tlb_flushes);
-	json_count(&j, vm, "stats_reads", dc->stats_reads);
-	json_count(&j, vm, "stats_read_bytes", dc->stats_read_bytes);
-	json_count(&j, vm, "map_gpa_range_hypercalls", dc->hypercalls_map_gpa);
-	json_count(&j, vm, "map_gpa_range_pages", dc->map_gpa_pages);
-	json_count(&j, vm, "migration_control_writes", dc->msr_migration_control);
+	json_count(&j, m, vm, KS_M_TLB_FLUSHES, "tlb_flushes", dc->tlb_flushes);
+	json_count(&j, m, vm, KS_M_STATS_READS, "stats_reads", dc->stats_reads);
+	json_count(&j, m, vm, KS_M_STATS_READS, "stats_read_bytes", dc->stats_read_bytes);
+	json_count(&j, m, vm, KS_M_MAP_GPA_RANGE, "map_gpa_range_hypercalls", dc->hypercalls_map_gpa);
+	json_count(&j, m, vm, KS_M_MAP_GPA_RANGE, "map_gpa_range_pages", dc->map_gpa_pages);
+	json_count(&j, m, vm, KS_M_MIGRATION_CONTROL, "migration_control_writes", dc->msr_migration_control);
 	ks_json_bool(&j, "settled", iv->settled);
 	ks_json_arr(&j, "agreement");
 	for (int i = 0; i < iv->na; i++) {
@@ -290,19 +293,19 @@ static void vm_summary(void *self, const struct ks_model *m, const struct ks_vm 
 		ks_json_null(&j, "guest_overhead_pct"); /* not measured */
 	ks_json_bool(&j, "vm_table_full", vm->untracked != 0);
 	if (m->fault_latency)
-		json_count(&j, vm, "fault_ns", c->fault_ns);
+		json_count(&j, m, vm, KS_M_FAULTS, "fault_ns", c->fault_ns);
 	else
 		ks_json_null(&j, "fault_ns"); /* not measured */
 	json_faults(&j, m, vm, "faults", c->faults);
 	json_faults(&j, m, vm, "write_faults", c->write_faults);
 	json_faults(&j, m, vm, "wp_faults", c->wp_faults);
-	json_count_levels(&j, vm, "wp_calls", c->wp_gfn_calls);
-	json_count_levels(&j, vm, "wp_changed", c->wp_gfn_protected);
-	json_count_levels(&j, vm, "splits", c->splits);
-	json_count(&j, vm, "tlb_flushes", c->tlb_flushes);
-	json_count(&j, vm, "map_gpa_range_hypercalls", c->hypercalls_map_gpa);
-	json_count(&j, vm, "map_gpa_range_pages", c->map_gpa_pages);
-	json_count(&j, vm, "migration_control_writes", c->msr_migration_control);
+	json_count_levels(&j, m, vm, KS_M_GFN_WRITE_PROTECT, "wp_calls", c->wp_gfn_calls);
+	json_count_levels(&j, m, vm, KS_M_GFN_WRITE_PROTECT, "wp_changed", c->wp_gfn_protected);
+	json_count_levels(&j, m, vm, KS_M_SPLITS, "splits", c->splits);
+	json_count(&j, m, vm, KS_M_TLB_FLUSHES, "tlb_flushes", c->tlb_flushes);
+	json_count(&j, m, vm, KS_M_MAP_GPA_RANGE, "map_gpa_range_hypercalls", c->hypercalls_map_gpa);
+	json_count(&j, m, vm, KS_M_MAP_GPA_RANGE, "map_gpa_range_pages", c->map_gpa_pages);
+	json_count(&j, m, vm, KS_M_MIGRATION_CONTROL, "migration_control_writes", c->msr_migration_control);
 	if (vm->nvcpus) {
 		f = calloc((size_t)vm->nvcpus, sizeof(*f));
 		ids = calloc((size_t)vm->nvcpus, sizeof(*ids));
@@ -328,16 +331,26 @@ static void vm_summary(void *self, const struct ks_model *m, const struct ks_vm 
 		ks_json_u64(&j, "npages", s->npages);
 		ks_json_u64(&j, "log_on_ns", s->log_on_ns);
 		ks_json_u64(&j, "log_off_ns", s->log_off_ns);
-		ks_json_bool(&j, "eager_write_protect", s->eager_wp);
-		ks_json_u64(&j, "eager_write_protect_ns", s->eager_wp_ns);
+		if (ks_model_has(m, KS_M_SLOT_WRITE_PROTECT)) {
+			ks_json_bool(&j, "eager_write_protect", s->eager_wp);
+			ks_json_u64(&j, "eager_write_protect_ns", s->eager_wp_ns);
+		} else {
+			ks_json_null(&j, "eager_write_protect");
+			ks_json_null(&j, "eager_write_protect_ns");
+		}
 		ks_json_u64(&j, "iterations", s->n_get);
 		ks_json_u64(&j, "get_ns", s->get_ns);
 		ks_json_u64(&j, "pages_dirty", s->dirty_pages);
 		ks_json_u64(&j, "clears", s->n_clear);
 		ks_json_u64(&j, "clear_ns", s->clear_ns);
 		ks_json_u64(&j, "pages_cleared", s->cleared_pages);
-		ks_json_u64(&j, "rmap_allocs", s->rmap_allocs);
-		ks_json_u64(&j, "rmap_bytes", s->rmap_bytes);
+		if (ks_model_has(m, KS_M_RMAP_ALLOC)) {
+			ks_json_u64(&j, "rmap_allocs", s->rmap_allocs);
+			ks_json_u64(&j, "rmap_bytes", s->rmap_bytes);
+		} else {
+			ks_json_null(&j, "rmap_allocs");
+			ks_json_null(&j, "rmap_bytes");
+		}
 		ks_json_u64(&j, "rmap_avoided_bytes", s->rmap_avoided_bytes);
 		if (s->start_actions & KS_ACT_KNOWN)
 			ks_json_str(&j, "kvm_decision", s->start_actions & KS_ACT_LAZY ? "lazy" : "eager");

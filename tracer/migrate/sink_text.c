@@ -45,6 +45,17 @@ static uint64_t hist_quantile(const unsigned long long *h, double q)
 	return 0;
 }
 
+/* A counter of metric k as text: "n/a" when the metric has no way in on
+ * this kernel (kvmscope check says why), never a 0 that reads as counted. */
+static const char *count_str(const struct ks_model *m, enum ks_metric k, unsigned long long v,
+			     char *buf, size_t n)
+{
+	if (!ks_model_has(m, k))
+		return "n/a";
+	snprintf(buf, n, "%llu", v);
+	return buf;
+}
+
 /* Why fault latency is not measured (m->fault_latency false). */
 static const char *latency_off(const struct ks_model *m)
 {
@@ -82,7 +93,7 @@ static void interval(void *self, const struct ks_model *m, const struct ks_inter
 	struct ks_stream *ts = self;
 	const struct ks_vm *vm = iv->vm;
 	const struct ks_vm_counters *dc = &iv->dc;
-	char lat[64], faults[64];
+	char lat[64], faults[64], n[4][24];
 
 	/* Text output shows active VMs only; JSON has every interval. */
 	if (!iv->syncs && !iv->host_ns && !dc->faults && !dc->tlb_flushes &&
@@ -108,14 +119,15 @@ static void interval(void *self, const struct ks_model *m, const struct ks_inter
 			 (unsigned long long)(m->fault_program ? dc->write_faults : dc->wp_faults));
 	else
 		snprintf(faults, sizeof(faults), "not known (no binary stats");
-	fprintf(ts->out, "%10.3fs  pid %-7d %-15.15s syncs %-4llu ioctl %8.3f ms  wp 4k/2m %llu/%llu  "
-		"faults %s%s  splits %llu  tlb %llu\n",
+	fprintf(ts->out, "%10.3fs  pid %-7d %-15.15s syncs %-4llu ioctl %8.3f ms  wp 4k/2m %s/%s  "
+		"faults %s%s  splits %s  tlb %s\n",
 		(iv->now_ns - m->start_ns) / 1e9, vm->pid, text_comm(vm),
 		(unsigned long long)iv->syncs, iv->host_ns / 1e6,
-		(unsigned long long)dc->wp_gfn_calls[1], (unsigned long long)dc->wp_gfn_calls[2],
+		count_str(m, KS_M_GFN_WRITE_PROTECT, dc->wp_gfn_calls[1], n[0], sizeof(n[0])),
+		count_str(m, KS_M_GFN_WRITE_PROTECT, dc->wp_gfn_calls[2], n[1], sizeof(n[1])),
 		faults, lat,
-		(unsigned long long)(dc->splits[2] + dc->splits[3]),
-		(unsigned long long)dc->tlb_flushes);
+		count_str(m, KS_M_SPLITS, dc->splits[2] + dc->splits[3], n[2], sizeof(n[2])),
+		count_str(m, KS_M_TLB_FLUSHES, dc->tlb_flushes, n[3], sizeof(n[3])));
 	for (int i = 0; i < iv->na; i++) {
 		const struct ks_agreement *a = &iv->a[i];
 		char seen[24];
@@ -155,6 +167,7 @@ static void text_counters(struct ks_stream *ts, const struct ks_model *m, const 
 {
 	const struct ks_vm_counters *c = &vm->total;
 	FILE *out = ts->out;
+	char n[6][24];
 
 	if (o->window && m->fault_latency)
 		fprintf(out, "  migration overhead over %.3f s of dirty logging: host %.2f%% (ioctls), "
@@ -179,10 +192,13 @@ static void text_counters(struct ks_stream *ts, const struct ks_model *m, const 
 	else
 		fprintf(out, "  host: %.3f ms in dirty-log ioctls; guest faults not known (no binary "
 			"stats)\n", vm->host_ns_total / 1e6);
-	fprintf(out, "  write-protect calls by min_level: 4k %llu, 2m %llu, 1g %llu; splits 2m %llu, 1g %llu; TLB flushes %llu\n",
-		(unsigned long long)c->wp_gfn_calls[1], (unsigned long long)c->wp_gfn_calls[2],
-		(unsigned long long)c->wp_gfn_calls[3], (unsigned long long)c->splits[2],
-		(unsigned long long)c->splits[3], (unsigned long long)c->tlb_flushes);
+	fprintf(out, "  write-protect calls by min_level: 4k %s, 2m %s, 1g %s; splits 2m %s, 1g %s; TLB flushes %s\n",
+		count_str(m, KS_M_GFN_WRITE_PROTECT, c->wp_gfn_calls[1], n[0], sizeof(n[0])),
+		count_str(m, KS_M_GFN_WRITE_PROTECT, c->wp_gfn_calls[2], n[1], sizeof(n[1])),
+		count_str(m, KS_M_GFN_WRITE_PROTECT, c->wp_gfn_calls[3], n[2], sizeof(n[2])),
+		count_str(m, KS_M_SPLITS, c->splits[2], n[3], sizeof(n[3])),
+		count_str(m, KS_M_SPLITS, c->splits[3], n[4], sizeof(n[4])),
+		count_str(m, KS_M_TLB_FLUSHES, c->tlb_flushes, n[5], sizeof(n[5])));
 	for (int i = 0; i < vm->nvcpus; i++) {
 		const struct ks_vcpu_faults *f = &vm->vcpus[i].total;
 
@@ -214,12 +230,14 @@ static int slot_cmp(const void *a, const void *b)
 	return x->id < y->id ? -1 : x->id > y->id;
 }
 
-static void slot_row(FILE *out, const struct ks_slot *s)
+static void slot_row(FILE *out, const struct ks_model *m, const struct ks_slot *s)
 {
 	fprintf(out, "  %5u %3u %10llu %8s %10.3f %6llu %10.3f %12llu %6llu %10.3f %12llu\n",
 		s->id, s->as_id, (unsigned long long)s->npages,
 		!s->log_on_ts ? "-" :
 		(s->start_actions & KS_ACT_KNOWN) ? ((s->start_actions & KS_ACT_LAZY) ? "lazy" : "eager") :
+		/* Inferred from the whole-slot write protect, if traced. */
+		!ks_model_has(m, KS_M_SLOT_WRITE_PROTECT) ? "?" :
 		s->eager_wp ? "eager" : "lazy", s->log_on_ns / 1e6,
 		(unsigned long long)s->n_get, s->get_ns / 1e6,
 		(unsigned long long)s->dirty_pages, (unsigned long long)s->n_clear,
@@ -227,7 +245,7 @@ static void slot_row(FILE *out, const struct ks_slot *s)
 }
 
 /* One row per memslot that logged or had rmaps allocated. */
-static void slot_table(FILE *out, const struct ks_vm *vm)
+static void slot_table(FILE *out, const struct ks_model *m, const struct ks_vm *vm)
 {
 	const struct ks_slot **order = calloc((size_t)vm->nslots + 1, sizeof(*order));
 	int n = 0;
@@ -242,12 +260,12 @@ static void slot_table(FILE *out, const struct ks_vm *vm)
 		if (order)
 			order[n++] = s;
 		else
-			slot_row(out, s); /* out of memory: first-seen order */
+			slot_row(out, m, s); /* out of memory: first-seen order */
 	}
 	if (order)
 		qsort(order, (size_t)n, sizeof(*order), slot_cmp);
 	for (int i = 0; i < n; i++)
-		slot_row(out, order[i]);
+		slot_row(out, m, order[i]);
 	free(order);
 }
 
@@ -269,7 +287,7 @@ static void vm_summary(void *self, const struct ks_model *m, const struct ks_vm 
 			"  host: %.3f ms in dirty-log ioctls\n", m->max_vms, vm->host_ns_total / 1e6);
 	else
 		text_counters(ts, m, vm, &o);
-	slot_table(ts->out, vm);
+	slot_table(ts->out, m, vm);
 }
 
 static void summary(void *self, const struct ks_model *m, uint64_t now_ns)

@@ -158,7 +158,7 @@ static void memslot(struct ks_trace *t, struct trace_vm *tv, const struct ks_cha
 	ks_json_u64(&j, "as_id", s->as_id);
 	ks_json_u64(&j, "npages", e->npages);
 	ks_json_str(&j, "logging", logging);
-	ks_json_u64(&j, "kvm_ns", e->kvm_ns);
+	ks_json_kvm_ns(&j, e);
 	ks_json_i64(&j, "wp_faults", c->wp_faults);
 	if (on && (e->actions & KS_ACT_KNOWN))
 		ks_json_str(&j, "kvm_decision", e->actions & KS_ACT_LAZY ? "lazy" : "eager");
@@ -345,10 +345,14 @@ static void interval(void *self, const struct ks_model *m, const struct ks_inter
 	}
 	if (m->fault_latency)
 		ks_trace_counter(t, vm->pid, "vCPU time in faults", "pct", start, iv->lost_pct);
-	counter_levels(t, vm, "write-protect calls by min_level", start, dc->wp_gfn_calls, 1);
+	/* No counter track for a metric with no way in on this kernel. */
+	if (ks_model_has(m, KS_M_GFN_WRITE_PROTECT))
+		counter_levels(t, vm, "write-protect calls by min_level", start, dc->wp_gfn_calls, 1);
 	/* Splits are counted by the level split from: 2m and 1g. */
-	counter_levels(t, vm, "huge pages split", start, dc->splits, 2);
-	ks_trace_counter_u64(t, vm->pid, "remote TLB flushes", "flushes", start, dc->tlb_flushes);
+	if (ks_model_has(m, KS_M_SPLITS))
+		counter_levels(t, vm, "huge pages split", start, dc->splits, 2);
+	if (ks_model_has(m, KS_M_TLB_FLUSHES))
+		ks_trace_counter_u64(t, vm->pid, "remote TLB flushes", "flushes", start, dc->tlb_flushes);
 	vcpu_counters(t, iv, start);
 	stats_counters(t, tv, vm);
 	ks_trace_flush(t);
