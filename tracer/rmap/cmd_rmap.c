@@ -44,11 +44,15 @@ enum slot_state {
 	ST_LAZY,          /* allocated at the VM's first shadow root */
 	ST_BEFORE_START,  /* allocated before kvmscope started; reason inferred */
 	ST_FAILED,        /* allocation failed */
+	ST_UNKNOWN,       /* created while watching on a kernel where rmap
+			   * allocation cannot be traced (kvmscope check) */
 };
 static const char *const state_names[] = {
 	"never (TDP MMU needs none)", "at memslot creation", "lazily, at first shadow root",
-	"before start", "allocation failed" };
-static const char *const state_keys[] = { "never", "at_create", "lazy", "before_start", "failed" };
+	"before start", "allocation failed",
+	"not known (rmap allocation not traceable on this kernel; --once reads it)" };
+static const char *const state_keys[] = { "never", "at_create", "lazy", "before_start", "failed",
+					  "unknown" };
 
 struct slot {
 	bool used, deleted;
@@ -64,8 +68,10 @@ struct rmap_run {
 	const struct rmap_args *a;
 	struct slot slots[MAX_SLOTS];
 	int tdp_mmu;             /* 1 yes, 0 no, -1 unknown */
+	bool rmap_traced;        /* rmap allocations have a way in (live mode) */
 	uint64_t start_ns;
 	uint64_t lost;
+	uint64_t unknown;        /* memslots of state ST_UNKNOWN at the report */
 };
 
 static struct slot *slot_of(struct rmap_run *r, unsigned int tgid, unsigned int as_id, int id,
@@ -181,7 +187,8 @@ static void print_event(struct rmap_run *r, const struct slot *s, const char *wh
 	printf("%10.3fs  pid %-7u slot %d: %s (%llu pages, rmaps %llu bytes%s)\n",
 	       (ts - r->start_ns) / 1e9, s->tgid, s->id, what, (unsigned long long)s->npages,
 	       (unsigned long long)ks_rmap_bytes(s->base_gfn, s->npages),
-	       !strcmp(what, "memslot created") ? (s->state == ST_NONE ? ", not allocated" : ", allocated") : "");
+	       !strcmp(what, "memslot created") ? (s->state == ST_NONE ? ", not allocated" :
+					       s->state == ST_UNKNOWN ? "" : ", allocated") : "");
 	fflush(stdout);
 }
 
@@ -218,8 +225,10 @@ static int on_event(void *ctx, void *data, size_t len)
 				return 0;
 			s->base_gfn = e->base_gfn;
 			s->npages = e->npages;
+			/* No allocation event before it: none, if they can be
+			 * seen at all. */
 			if (s->state != ST_AT_CREATE && s->state != ST_FAILED)
-				s->state = ST_NONE;
+				s->state = r->rmap_traced ? ST_NONE : ST_UNKNOWN;
 			print_event(r, s, "memslot created", e->ts_ns, e->dur_ns);
 		} else if (e->change == 1) { /* delete */
 			s = slot_of(r, e->tgid, e->as_id, e->slot, false);
@@ -249,6 +258,8 @@ static void report(struct rmap_run *r)
 			bytes = ks_rmap_bytes(s->base_gfn, s->npages);
 			if (s->state == ST_NONE)
 				avoided += bytes;
+			else if (s->state == ST_UNKNOWN)
+				r->unknown++;
 			else if (s->state != ST_FAILED)
 				alloc += bytes;
 			if (r->a->run.json) {
@@ -259,8 +270,14 @@ static void report(struct rmap_run *r)
 				ks_json_u64(&j, "base_gfn", s->base_gfn);
 				ks_json_u64(&j, "npages", s->npages);
 				ks_json_str(&j, "state", state_keys[s->state]);
-				ks_json_u64(&j, "bytes_allocated", s->state == ST_NONE || s->state == ST_FAILED ? 0 : bytes);
-				ks_json_u64(&j, "bytes_avoided", s->state == ST_NONE ? bytes : 0);
+				if (s->state == ST_UNKNOWN) {
+					ks_json_null(&j, "bytes_allocated");
+					ks_json_null(&j, "bytes_avoided");
+				} else {
+					ks_json_u64(&j, "bytes_allocated",
+						    s->state == ST_NONE || s->state == ST_FAILED ? 0 : bytes);
+					ks_json_u64(&j, "bytes_avoided", s->state == ST_NONE ? bytes : 0);
+				}
 				if (s->alloc_ts) {
 					ks_json_u64(&j, "alloc_ts_ns", s->alloc_ts);
 					ks_json_u64(&j, "alloc_ns", s->alloc_ns);
@@ -276,10 +293,15 @@ static void report(struct rmap_run *r)
 				       "allocated", "avoided", "rmaps");
 				last_tgid = s->tgid;
 			}
-			printf("  %5d %3u %12llu %12llu %14llu %14llu  %s",
-			       s->id, s->as_id, (unsigned long long)s->npages, (unsigned long long)bytes,
-			       (unsigned long long)(s->state == ST_NONE || s->state == ST_FAILED ? 0 : bytes),
-			       (unsigned long long)(s->state == ST_NONE ? bytes : 0), state_names[s->state]);
+			if (s->state == ST_UNKNOWN)
+				printf("  %5d %3u %12llu %12llu %14s %14s  %s",
+				       s->id, s->as_id, (unsigned long long)s->npages,
+				       (unsigned long long)bytes, "-", "-", state_names[s->state]);
+			else
+				printf("  %5d %3u %12llu %12llu %14llu %14llu  %s",
+				       s->id, s->as_id, (unsigned long long)s->npages, (unsigned long long)bytes,
+				       (unsigned long long)(s->state == ST_NONE || s->state == ST_FAILED ? 0 : bytes),
+				       (unsigned long long)(s->state == ST_NONE ? bytes : 0), state_names[s->state]);
 			if (s->alloc_ts)
 				printf(" (+%.3f s, %.3f ms)", (s->alloc_ts - r->start_ns) / 1e9, s->alloc_ns / 1e6);
 			printf("\n");
@@ -291,10 +313,14 @@ static void report(struct rmap_run *r)
 		ks_json_u64(&j, "bytes_avoided", avoided);
 		ks_json_i64(&j, "tdp_mmu", r->tdp_mmu);
 		ks_json_u64(&j, "lost", r->lost);
+		ks_json_u64(&j, "slots_unknown", r->unknown);
 		ks_json_end(&j);
 	} else {
 		printf("\nrmap bytes allocated %llu, avoided %llu%s\n", (unsigned long long)alloc,
 		       (unsigned long long)avoided, r->lost ? " (some memslots could not be tracked)" : "");
+		if (r->unknown)
+			printf("not known: %llu memslots created while watching (rmap allocation cannot be "
+			       "traced on this kernel)\n", (unsigned long long)r->unknown);
 		if (r->lost)
 			printf("lost: %llu memslots\n", (unsigned long long)r->lost);
 	}
@@ -361,6 +387,10 @@ int cmd_rmap(int argc, char **argv)
 		lo.filter_tgid = (unsigned int)a.run.pid;
 		if (ks_loader_start(&l, &p, &lo))
 			goto out;
+		r->rmap_traced = l.caps.have[KS_M_RMAP_ALLOC];
+		if (!r->rmap_traced)
+			ks_warn("rmap allocations cannot be traced on this kernel (see 'kvmscope check'): "
+				"memslots created while watching are reported as not known");
 		rb = ring_buffer__new(bpf_map__fd(l.skel->maps.events), on_event, r, NULL);
 		if (!rb) {
 			ks_err("cannot read the ring buffer: %s", strerror(errno));
