@@ -1,7 +1,10 @@
 # shellcheck shell=sh
 # Shared by the bench scripts that run in the lab (sourced; busybox sh).
-# The bench helpers are in /opt/kvmscope/bench (bench/run adds them).
-PATH=/opt/kvmscope/bench:$PATH
+# The bench helpers are in /opt/kvmscope/bench (bench/run adds them), or
+# in $BENCH_BIN when a benchmark runs on the build machine itself
+# (bench/run --host); scratch files go to $T ($BENCH_TMP there, else /tmp).
+PATH=${BENCH_BIN:-/opt/kvmscope/bench}:$PATH
+T=${BENCH_TMP:-/tmp}
 
 # median: the median of the numbers on stdin, one per line.
 median() {

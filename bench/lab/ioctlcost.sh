@@ -1,5 +1,7 @@
 #!/bin/sh
 # bench: mem 3072
+# bench: native
+# bench: native-args 3 64:1:1:get,64:1:1:mis,64:8:1:get,64:8:1:mis,64:64:1:get,4:1:16:get,4:1:16:mis off,migrate 1
 # The VMM's own dirty-log ioctls with kvmscope watching: kvmload's per-call
 # timings of KVM_SET_USER_MEMORY_REGION (logging on/off), KVM_GET_DIRTY_LOG
 # and KVM_CLEAR_DIRTY_LOG, measured by kvmload itself around each ioctl
@@ -24,7 +26,9 @@
 # Arguments: ROUNDS (default 3), MATRIX (default | full | points separated
 # by commas), CONFIGS (comma-separated, default off,empty,migrate,migrate-fp),
 # PROGRUNS (default 1).
-. /opt/kvmscope/add/common.sh
+# Also runs on the build machine's own KVM where it has one (bench/run
+# --host ioctlcost: configurations off,migrate, its files in $BENCH_TMP).
+. "${BENCH_ADD:-/opt/kvmscope/add}/common.sh"
 ROUNDS=${1:-3}
 MATRIX=${2:-default}
 CONFIGS=$(echo "${3:-off,empty,migrate,migrate-fp}" | tr ',' ' ')
@@ -53,15 +57,15 @@ EOF
 	# Bounded: a run that hangs (seen once in TCG, 8 vCPUs) is reported
 	# and the benchmark goes on.
 	$TIMEOUT kvmload --vcpus "$v" --mem-per-vcpu $((TEST_MIB / v)) --slots "$k" --slot-mib "$sz" \
-		--iterations 5 --write-percent 1 --mode "$m" --json >/tmp/kl.json 2>/tmp/kl.err
+		--iterations 5 --write-percent 1 --mode "$m" --json >$T/kl.json 2>$T/kl.err
 	rc=$?
-	grep -E '"type":"(dirty_log|summary)"' /tmp/kl.json
-	[ $rc -eq 0 ] || echo "bench: kvmload $1 exit $rc: $(cat /tmp/kl.err)"
+	grep -E '"type":"(dirty_log|summary)"' $T/kl.json
+	[ $rc -eq 0 ] || echo "bench: kvmload $1 exit $rc: $(cat $T/kl.err)"
 }
 # kvmload_io: KVM_RUN round trips, one vCPU, 2000 exits per iteration.
 kvmload_io() {
 	$TIMEOUT kvmload --vcpus 1 --mem-per-vcpu 2 --iterations 5 --write-percent 1 --io-exits 2000 \
-		--json 2>/tmp/kl.err | grep -E '"type":"(vcpu|summary)"'
+		--json 2>$T/kl.err | grep -E '"type":"(vcpu|summary)"'
 }
 # empty: bench/hookonly with empty programs on the hooks migrate uses for
 # these ioctls (kvm_vm_ioctl entry and exit; the KVM function's entry, and
@@ -70,19 +74,19 @@ empty_start() {
 	for progs in "x_ioctl_in x_ioctl_out x_get_in x_get_tp x_clear_in x_clear_tp x_tlb" \
 		"x_ioctl_in x_ioctl_out x_get_in x_get_out x_clear_in x_clear_out x_tlb"; do
 		# shellcheck disable=SC2086
-		hookonly $progs >/tmp/hook.out 2>&1 &
+		hookonly $progs >$T/hook.out 2>&1 &
 		hpid=$!
-		lab-wait /tmp/hook.out ready 30 $hpid && { echo "empty programs: $progs"; return; }
+		lab-wait $T/hook.out ready 30 $hpid && { echo "empty programs: $progs"; return; }
 	done
-	echo "bench: hookonly did not attach: $(cat /tmp/hook.out)"
+	echo "bench: hookonly did not attach: $(cat $T/hook.out)"
 	exit 1
 }
 cfg_start() {
 	case $1 in
 	off) ;;
 	empty) empty_start ;;
-	migrate) start_migrate /tmp/m.json -i 1s ;;
-	migrate-fp) start_migrate /tmp/m.json -i 1s --fault-program ;;
+	migrate) start_migrate $T/m.json -i 1s ;;
+	migrate-fp) start_migrate $T/m.json -i 1s --fault-program ;;
 	*) echo "bench: unknown configuration $1"; exit 2 ;;
 	esac
 }
@@ -96,7 +100,7 @@ cfg_stop() {
 	stop_migrate
 	# What migrate saw: its dirty-log records and drops (a check that it
 	# traced what it timed, not a figure).
-	echo "migrate-records $1 dirty_log=$(grep -c '"type":"dirty_log"' /tmp/m.json) drops=$(grep -o '"drops":[^,}]*' /tmp/m.json | tail -n1)"
+	echo "migrate-records $1 dirty_log=$(grep -c '"type":"dirty_log"' $T/m.json) drops=$(grep -o '"drops":[^,}]*' $T/m.json | tail -n1)"
 }
 
 echo "ioctlcost: kernel $(uname -r), lab ${LAB_KERNEL:-?}, rounds $ROUNDS, configs $CONFIGS"
@@ -124,22 +128,22 @@ while [ $i -lt "$ROUNDS" ]; do
 done
 
 [ "$PROGRUNS" -gt 0 ] || exit 0
-progtime on >/tmp/pt.out 2>&1 &
+progtime on >$T/pt.out 2>&1 &
 ptpid=$!
-lab-wait /tmp/pt.out ready 30 $ptpid || { echo "bench: progtime on: $(cat /tmp/pt.out)"; exit 1; }
+lab-wait $T/pt.out ready 30 $ptpid || { echo "bench: progtime on: $(cat $T/pt.out)"; exit 1; }
 for c in $CONFIGS; do
 	case $c in off | empty) continue ;; esac
 	cfg_start "$c"
 	for p in $POINTS io; do
 		r=0
 		while [ $r -lt "$PROGRUNS" ]; do
-			progtime list >/tmp/pt.before
+			progtime list >$T/pt.before
 			if [ "$p" = io ]; then kvmload_io >/dev/null; else kvmload_point "$p" >/dev/null; fi
-			progtime list >/tmp/pt.after
+			progtime list >$T/pt.after
 			# ID NAME RUN_CNT RUN_TIME_NS deltas of programs that ran.
 			awk -v tag="$c $p" 'NR == FNR { c[$1] = $3; t[$1] = $4; next }
 				$3 > c[$1] { printf "progtime %s %s %d %d\n", tag, $2, $3 - c[$1], $4 - t[$1] }' \
-				/tmp/pt.before /tmp/pt.after
+				$T/pt.before $T/pt.after
 			r=$((r + 1))
 		done
 	done
