@@ -39,6 +39,14 @@ int BPF_PROG(x_ioctl_in) { return 0; }
 SEC("fexit/kvm_vm_ioctl")
 int BPF_PROG(x_ioctl_out) { return 0; }
 
+/* The raw_syscalls tracepoints, where kernels that refuse fentry take the
+ * ioctls (kvmscope's syscall way): every system call of the host runs them. */
+SEC("tp_btf/sys_enter")
+int BPF_PROG(x_sys_in) { return 0; }
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(x_sys_out) { return 0; }
+
 /* The dirty-log ioctls' hooks (bench/lab/ioctlcost.sh: what a bare program
  * at each of migrate's hooks costs the VMM's ioctl). */
 SEC("fentry/kvm_get_dirty_log_protect")

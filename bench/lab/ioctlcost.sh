@@ -1,7 +1,7 @@
 #!/bin/sh
 # bench: mem 3072
 # bench: native
-# bench: native-args 3 64:1:1:get,64:1:1:mis,64:8:1:get,64:8:1:mis,64:64:1:get,4:1:16:get,4:1:16:mis off,migrate 1
+# bench: native-args 3 64:1:1:get,64:1:1:mis,64:8:1:get,64:8:1:mis,64:64:1:get,4:1:16:get,4:1:16:mis off,empty,migrate 1
 # The VMM's own dirty-log ioctls with kvmscope watching: kvmload's per-call
 # timings of KVM_SET_USER_MEMORY_REGION (logging on/off), KVM_GET_DIRTY_LOG
 # and KVM_CLEAR_DIRTY_LOG, measured by kvmload itself around each ioctl
@@ -27,7 +27,9 @@
 # by commas), CONFIGS (comma-separated, default off,empty,migrate,migrate-fp),
 # PROGRUNS (default 1).
 # Also runs on the build machine's own KVM where it has one (bench/run
-# --host ioctlcost: configurations off,migrate, its files in $BENCH_TMP).
+# --host ioctlcost: points whose slots are all test memory, as kvmload's
+# guest page tables for --slot-mib may need what a native KVM lacks;
+# configurations off,empty,migrate; its files in $BENCH_TMP).
 . "${BENCH_ADD:-/opt/kvmscope/add}/common.sh"
 ROUNDS=${1:-3}
 MATRIX=${2:-default}
@@ -69,10 +71,12 @@ kvmload_io() {
 }
 # empty: bench/hookonly with empty programs on the hooks migrate uses for
 # these ioctls (kvm_vm_ioctl entry and exit; the KVM function's entry, and
-# its exit or the series' tracepoint): the floor any program there costs.
+# its exit or the series' tracepoint; where fentry is refused, the
+# raw_syscalls tracepoints): the floor any program there costs.
 empty_start() {
 	for progs in "x_ioctl_in x_ioctl_out x_get_in x_get_tp x_clear_in x_clear_tp x_tlb" \
-		"x_ioctl_in x_ioctl_out x_get_in x_get_out x_clear_in x_clear_out x_tlb"; do
+		"x_ioctl_in x_ioctl_out x_get_in x_get_out x_clear_in x_clear_out x_tlb" \
+		"x_sys_in x_sys_out"; do
 		# shellcheck disable=SC2086
 		hookonly $progs >$T/hook.out 2>&1 &
 		hpid=$!
