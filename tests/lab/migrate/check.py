@@ -309,7 +309,7 @@ def check_run(label, truth, mig, mode, backing, counters=True, latency=False, pr
     # rarely. The duration bound is reported over the session (main), not
     # asserted: the whole lab CPU stalls now and then for milliseconds,
     # unseen by the guest; docs/overhead.md ("Why the bound is not asserted
-    # "). The host tier asserts it where KVM runs natively
+    # in the lab"). The host tier asserts it where KVM runs natively
     # (tests/host/test-migrate-native.py).
     t = ioctl_timing(truth, mig, pid)
     ground(t["matched"] == t["total"] and not t["outside"], label,
