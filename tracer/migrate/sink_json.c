@@ -132,6 +132,25 @@ static void json_count_levels(struct ks_json *j, const struct ks_model *m, const
 		ks_json_levels(j, key, v);
 }
 
+/* v if its metric has a way in on this kernel (have), else null. */
+static void json_u64_if(struct ks_json *j, bool have, const char *key, uint64_t v)
+{
+	if (have)
+		ks_json_u64(j, key, v);
+	else
+		ks_json_null(j, key);
+}
+
+/* The SEV live-migration guest interface's counters. */
+static void json_sev(struct ks_json *j, const struct ks_model *m, const struct ks_vm *vm,
+		     const struct ks_vm_counters *c)
+{
+	json_count(j, m, vm, KS_M_MAP_GPA_RANGE, "map_gpa_range_hypercalls", c->hypercalls_map_gpa);
+	json_count(j, m, vm, KS_M_MAP_GPA_RANGE, "map_gpa_range_pages", c->map_gpa_pages);
+	json_count(j, m, vm, KS_M_MIGRATION_CONTROL, "migration_control_writes",
+		   c->msr_migration_control);
+}
+
 /* A fault count: null when not known (ks_model_faults_known); write
  * faults only the fault program tells apart. */
 static void json_faults(struct ks_json *j, const struct ks_model *m, const struct ks_vm *vm,
@@ -221,9 +240,7 @@ static void interval(void *self, const struct ks_model *m, const struct ks_inter
 	json_count(&j, m, vm, KS_M_TLB_FLUSHES, "tlb_flushes", dc->tlb_flushes);
 	json_count(&j, m, vm, KS_M_STATS_READS, "stats_reads", dc->stats_reads);
 	json_count(&j, m, vm, KS_M_STATS_READS, "stats_read_bytes", dc->stats_read_bytes);
-	json_count(&j, m, vm, KS_M_MAP_GPA_RANGE, "map_gpa_range_hypercalls", dc->hypercalls_map_gpa);
-	json_count(&j, m, vm, KS_M_MAP_GPA_RANGE, "map_gpa_range_pages", dc->map_gpa_pages);
-	json_count(&j, m, vm, KS_M_MIGRATION_CONTROL, "migration_control_writes", dc->msr_migration_control);
+	json_sev(&j, m, vm, dc);
 	ks_json_bool(&j, "settled", iv->settled);
 	ks_json_arr(&j, "agreement");
 	for (int i = 0; i < iv->na; i++) {
@@ -303,9 +320,7 @@ static void vm_summary(void *self, const struct ks_model *m, const struct ks_vm 
 	json_count_levels(&j, m, vm, KS_M_GFN_WRITE_PROTECT, "wp_changed", c->wp_gfn_protected);
 	json_count_levels(&j, m, vm, KS_M_SPLITS, "splits", c->splits);
 	json_count(&j, m, vm, KS_M_TLB_FLUSHES, "tlb_flushes", c->tlb_flushes);
-	json_count(&j, m, vm, KS_M_MAP_GPA_RANGE, "map_gpa_range_hypercalls", c->hypercalls_map_gpa);
-	json_count(&j, m, vm, KS_M_MAP_GPA_RANGE, "map_gpa_range_pages", c->map_gpa_pages);
-	json_count(&j, m, vm, KS_M_MIGRATION_CONTROL, "migration_control_writes", c->msr_migration_control);
+	json_sev(&j, m, vm, c);
 	if (vm->nvcpus) {
 		f = calloc((size_t)vm->nvcpus, sizeof(*f));
 		ids = calloc((size_t)vm->nvcpus, sizeof(*ids));
@@ -331,26 +346,20 @@ static void vm_summary(void *self, const struct ks_model *m, const struct ks_vm 
 		ks_json_u64(&j, "npages", s->npages);
 		ks_json_u64(&j, "log_on_ns", s->log_on_ns);
 		ks_json_u64(&j, "log_off_ns", s->log_off_ns);
-		if (ks_model_has(m, KS_M_SLOT_WRITE_PROTECT)) {
+		if (ks_model_has(m, KS_M_SLOT_WRITE_PROTECT))
 			ks_json_bool(&j, "eager_write_protect", s->eager_wp);
-			ks_json_u64(&j, "eager_write_protect_ns", s->eager_wp_ns);
-		} else {
+		else
 			ks_json_null(&j, "eager_write_protect");
-			ks_json_null(&j, "eager_write_protect_ns");
-		}
+		json_u64_if(&j, ks_model_has(m, KS_M_SLOT_WRITE_PROTECT), "eager_write_protect_ns",
+			    s->eager_wp_ns);
 		ks_json_u64(&j, "iterations", s->n_get);
 		ks_json_u64(&j, "get_ns", s->get_ns);
 		ks_json_u64(&j, "pages_dirty", s->dirty_pages);
 		ks_json_u64(&j, "clears", s->n_clear);
 		ks_json_u64(&j, "clear_ns", s->clear_ns);
 		ks_json_u64(&j, "pages_cleared", s->cleared_pages);
-		if (ks_model_has(m, KS_M_RMAP_ALLOC)) {
-			ks_json_u64(&j, "rmap_allocs", s->rmap_allocs);
-			ks_json_u64(&j, "rmap_bytes", s->rmap_bytes);
-		} else {
-			ks_json_null(&j, "rmap_allocs");
-			ks_json_null(&j, "rmap_bytes");
-		}
+		json_u64_if(&j, ks_model_has(m, KS_M_RMAP_ALLOC), "rmap_allocs", s->rmap_allocs);
+		json_u64_if(&j, ks_model_has(m, KS_M_RMAP_ALLOC), "rmap_bytes", s->rmap_bytes);
 		ks_json_u64(&j, "rmap_avoided_bytes", s->rmap_avoided_bytes);
 		if (s->start_actions & KS_ACT_KNOWN)
 			ks_json_str(&j, "kvm_decision", s->start_actions & KS_ACT_LAZY ? "lazy" : "eager");
