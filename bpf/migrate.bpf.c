@@ -161,6 +161,8 @@ struct sync_wp {
  * memslot ioctl the slot asked for and the slot as KVM had it. */
 struct sys_args {
 	__u64 bitmap;
+	__u64 nivcsw;			/* the thread's preemptions at entry, + 1 (its own:
+					 * ioctl_time's fentry way may time the same call) */
 	__u64 new_base_gfn, new_npages;
 	__u64 old_base_gfn, old_npages;	/* old_npages 0: there was none */
 	__u32 old_flags;
@@ -1590,7 +1592,7 @@ static __always_inline void sys_ioctl_enter(unsigned int kind, int fd, const voi
 		st->sys.old_flags = BPF_CORE_READ(ms, flags);
 	}
 	e->npages = st->sys.old_npages;
-	st->t0[H_IOCTL_NIVCSW] = nivcsw() + 1;
+	st->sys.nivcsw = nivcsw() + 1;
 	st->sys_on = 1;
 	/* Last: the decoding above is kvmscope's time, not the ioctl's. */
 	e->ts_ns = bpf_ktime_get_ns();
@@ -1655,10 +1657,9 @@ static __always_inline void sys_ioctl_exit(long ret)
 	e->dur_ns = t1 - e->ts_ns;
 	e->result = ret;
 	e->pages = pages;
-	e->preempted = (long long)(n1 - st->t0[H_IOCTL_NIVCSW]);
+	e->preempted = (long long)(n1 - st->sys.nivcsw);
 	e->wp_faults_total = ft.wp_faults;
 	e->faults_total = ft.faults;
-	st->t0[H_IOCTL_NIVCSW] = 0;
 	out = bpf_ringbuf_reserve(&events, sizeof(*out), 0);
 	if (!out) {
 		drop(KS_DROP_RINGBUF_FULL);
