@@ -212,6 +212,59 @@ static int fentry_refused(const struct ks_probe *p)
 	return err ? 1 : 0;
 }
 
+/* The syscall way (kernels that refuse fentry; the loader's rodata
+ * sys_decode): the pair of system call programs decoding every memslot and
+ * dirty-log ioctl must load and attach on this kernel, whatever else it
+ * allows, and with kvmload decode each of its syncs. Loaded apart: the
+ * main object's copy of the pair, with the default rodata, only times. */
+static void syscall_way(const char *kvmload)
+{
+	struct migrate_bpf *s = migrate_bpf__open();
+	struct bpf_link *l[2] = { NULL, NULL };
+	struct ring_buffer *rb = NULL;
+	struct bpf_program *prog;
+	unsigned int tgid;
+	int status = 0, n = 0;
+	pid_t pid;
+
+	if (!s) {
+		FAIL("syscall way: cannot open the BPF object");
+		return;
+	}
+	s->rodata->sys_decode = KS_SYS_MEMSLOT | KS_SYS_GET | KS_SYS_CLEAR;
+	bpf_object__for_each_program(prog, s->obj)
+		bpf_program__set_autoload(prog, !strncmp(bpf_program__name(prog), "tp_sys_", 7));
+	if (migrate_bpf__load(s) ||
+	    !(l[n++] = bpf_program__attach(s->progs.tp_sys_enter_ioctl)) ||
+	    !(l[n++] = bpf_program__attach(s->progs.tp_sys_exit_ioctl))) {
+		FAIL("syscall way: the ioctl-decoding programs do not load and attach: %s", strerror(errno));
+		goto out;
+	}
+	PASS("syscall way: tp_sys_enter_ioctl and tp_sys_exit_ioctl decoding the ioctls load and attach");
+	if (!kvmload)
+		goto out;
+	memset(events_seen, 0, sizeof(events_seen));
+	pid = run_kvmload(kvmload, "manual-init-set", &status);
+	tgid = pid;
+	rb = ring_buffer__new(bpf_map__fd(s->maps.events), on_event, &tgid, NULL);
+	if (pid < 0 || status || !rb || ring_buffer__consume(rb) < 0)
+		FAIL("trigger syscall way: kvmload run failed (status %d)", status);
+	else if (events_seen[KS_EV_GET_DIRTY_LOG] == 2 && events_seen[KS_EV_CLEAR_DIRTY_LOG] &&
+		 events_seen[KS_EV_MEMSLOT_COMMIT])
+		PASS("trigger syscall way: kvmload's %llu memslot updates, 2 KVM_GET_DIRTY_LOG and %llu "
+		     "KVM_CLEAR_DIRTY_LOG decoded", events_seen[KS_EV_MEMSLOT_COMMIT],
+		     events_seen[KS_EV_CLEAR_DIRTY_LOG]);
+	else
+		FAIL("trigger syscall way: %llu memslot updates, %llu GET (expected 2), %llu CLEAR decoded",
+		     events_seen[KS_EV_MEMSLOT_COMMIT], events_seen[KS_EV_GET_DIRTY_LOG],
+		     events_seen[KS_EV_CLEAR_DIRTY_LOG]);
+out:
+	ring_buffer__free(rb);
+	while (n > 0)
+		bpf_link__destroy(l[--n]);
+	migrate_bpf__destroy(s);
+}
+
 struct expectation {
 	const char *prog;
 	const char *what;
@@ -329,6 +382,8 @@ int main(int argc, char **argv)
 		PASS("load+attach %s", bpf_program__name(prog));
 	}
 
+	/* Its own kvmload run: events and counters are told apart by tgid. */
+	syscall_way(kvmload);
 	if (kvmload) {
 		struct ring_buffer *rb = NULL;
 		struct ks_vm_counters c;
