@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <linux/capability.h>
 #include "commands.h"
+#include "hooks/guestcost.h"
 #include "hooks/hooks.h"
 #include "hooks/loader.h"
 #include "lib/log.h"
@@ -125,6 +126,7 @@ int cmd_check(int argc, char **argv)
 		"and, for every metric, which way into the kernel is used.", NULL, NULL, NULL };
 	struct check_args a = { 0 };
 	struct ks_loader l;
+	struct ks_caps caps;
 	struct ks_probe p;
 	int problems = 0, missing_hooks;
 	char buf[256], load_buf[96];
@@ -143,10 +145,10 @@ int cmd_check(int argc, char **argv)
 		snprintf(buf, sizeof(buf), "not loaded (modprobe kvm and kvm_amd or kvm_intel)");
 	else if (p.kvm_builtin)
 		snprintf(buf, sizeof(buf), "built into the kernel%s%s",
-			 p.kvm_vendor[0] ? ", " : "", p.kvm_vendor);
+			 p.vendor.module[0] ? ", " : "", p.vendor.module);
 	else
 		snprintf(buf, sizeof(buf), "module kvm%s%s; module BTF: %s",
-			 p.kvm_vendor[0] ? " + " : "", p.kvm_vendor,
+			 p.vendor.module[0] ? " + " : "", p.vendor.module,
 			 p.kvm_btf ? "yes" : "NO (CONFIG_DEBUG_INFO_BTF_MODULES)");
 	item(&problems, p.kvm_loaded && (p.kvm_builtin || p.kvm_btf), "KVM", "%s", buf);
 	item(&problems, p.dev_kvm, "/dev/kvm", "%s",
@@ -176,6 +178,10 @@ int cmd_check(int argc, char **argv)
 	print_hooks(&l);
 	if (load_msg)
 		printf("\nload test: %s\n", load_msg);
+	/* With the ways as chosen above (migrate's defaults). */
+	ks_caps_of(l.choices, &p.vendor, &caps);
+	printf("\nguest cost of dirty logging on this host (migrate's defaults):\n");
+	ks_guest_figs_text(stdout, &caps, p.vendor.module, p.vendor.params, "  ");
 	ks_probe_free(&p);
 
 	if (problems) {

@@ -184,6 +184,7 @@ static void start_bpf(struct ks_exporter *x, int pid, struct ks_loader_opts lo)
 	x->s.m.fault_program = x->l.fault_program;
 	x->s.m.fault_latency = x->l.caps.fault_latency;
 	x->s.m.page_stats = x->l.caps.page_stats;
+	x->s.m.wp_faults_measured = x->l.caps.wp_faults;
 }
 
 int cmd_export(int argc, char **argv)

@@ -257,7 +257,9 @@ static void render_migrate(const struct ks_exporter *x, struct ks_prom *w, const
 		ks_prom_u64(ks_prom_family(w, "kvmscope_page_write_faults", KS_PROM_COUNTER, NULL,
 					   "Guest write faults handled by KVM's MMU (write-protect faults "
 					   "while dirty logging; with --fault-program)"), l, 3, c->write_faults);
-	if (faults) {
+	/* Write-protect faults only where this host's are all counted: a
+	 * PML host takes none per page, and pf_fast misses shadow paging's. */
+	if (faults && m->wp_faults_measured) {
 		char id[16];
 
 		f = ks_prom_family(w, "kvmscope_write_protect_faults", KS_PROM_COUNTER, NULL,

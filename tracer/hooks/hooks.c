@@ -146,7 +146,8 @@ bool ks_hook_uses(const struct ks_choice *choices, enum ks_metric m, enum ks_way
 	return choices[m].way >= 0 && ks_hooks[m].ways[choices[m].way].kind == kind;
 }
 
-void ks_caps_of(const struct ks_choice *choices, struct ks_caps *caps)
+void ks_caps_of(const struct ks_choice *choices, const struct ks_vendor *v,
+		struct ks_caps *caps)
 {
 	for (unsigned int i = 0; i < KS_NR_METRICS; i++)
 		caps->have[i] = choices[i].way >= 0;
@@ -160,6 +161,12 @@ void ks_caps_of(const struct ks_choice *choices, struct ks_caps *caps)
 	caps->gfn_wp = caps->have[KS_M_GFN_WRITE_PROTECT];
 	caps->vm_events = caps->have[KS_M_VM_CREATE] && caps->have[KS_M_VM_RELEASE];
 	caps->rmap_avoided = ks_hook_uses(choices, KS_M_RMAP_ALLOC, KS_WAY_NEW_TP);
+	caps->dirty = v->dirty;
+	/* KVM's pf_fast sees every write-protect fault only where KVM fixes
+	 * them in its fast path (TDP); a program on the fault path sees them
+	 * wherever they are fixed. */
+	caps->wp_faults = caps->have[KS_M_FAULTS] &&
+			  (caps->fault_program || v->dirty == KS_DIRTY_WP_TDP);
 }
 
 static const char *way_unusable(const struct ks_probe *p, const struct ks_way *w,

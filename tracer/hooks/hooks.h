@@ -100,7 +100,13 @@ struct ks_caps {
 	bool gfn_wp;                  /* write protection by min_level traced */
 	bool vm_events;               /* VM creation and release both traced */
 	bool rmap_avoided;            /* series kernel: rmaps not allocated reported */
+	/* How this host logs dirty pages (lib/vendor.h), and what that leaves
+	 * measured of the guest's cost (hooks/guestcost.h says why). */
+	enum ks_dirty_mech dirty;
+	bool wp_faults;               /* write-protect faults counted, all of them */
+	bool pml_full;                /* PML-full exits counted (PML hosts) */
 };
-void ks_caps_of(const struct ks_choice *choices, struct ks_caps *caps);
+void ks_caps_of(const struct ks_choice *choices, const struct ks_vendor *v,
+		struct ks_caps *caps);
 
 #endif

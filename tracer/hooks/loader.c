@@ -187,7 +187,8 @@ int ks_loader_start(struct ks_loader *l, struct ks_probe *p,
 		int rc = try_start(l, o);
 
 		if (rc == 0) {
-			ks_caps_of(l->choices, &l->caps);
+			l->vendor = p->vendor;
+			ks_caps_of(l->choices, &l->vendor, &l->caps);
 			/* Asked for, but no fault-path way could be used: say so
 			 * (the faults come from KVM's stats instead). */
 			if ((o->fault_opts & KS_OPT_FAULT_PROGRAM) && !l->fault_program)

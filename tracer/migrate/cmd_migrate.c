@@ -20,6 +20,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "commands.h"
+#include "hooks/guestcost.h"
 #include "hooks/loader.h"
 #include "migrate/sink.h"
 #include "session/session.h"
@@ -276,6 +277,7 @@ int cmd_migrate(int argc, char **argv)
 	m->fault_latency = r->l.caps.fault_latency;
 	m->page_stats = r->l.caps.page_stats;
 	m->gfn_wp = r->l.caps.gfn_wp;
+	m->wp_faults_measured = r->l.caps.wp_faults;
 	{
 		struct ks_json j;
 
@@ -289,6 +291,7 @@ int cmd_migrate(int argc, char **argv)
 				    "kvm_vcpu_stat");
 			ks_json_u64(&j, "tracer_user_ns", m->cpu_start.user_ns);
 			ks_json_u64(&j, "tracer_sys_ns", m->cpu_start.sys_ns);
+			ks_guest_figs_json(&j, &r->l.caps, r->l.vendor.module);
 			ks_json_obj(&j, "hooks");
 			for (unsigned int i = 0; i < KS_NR_METRICS; i++) {
 				const struct ks_choice *c = &r->l.choices[i];
@@ -315,6 +318,8 @@ int cmd_migrate(int argc, char **argv)
 				printf("  fault latency: %s\n", m->fault_latency_asked ?
 				       "cannot be traced on this kernel (see 'kvmscope check')" :
 				       "off (--fault-latency turns it on, at a cost to the guest)");
+			ks_guest_figs_text(stdout, &r->l.caps, r->l.vendor.module,
+					   r->l.vendor.params, "  ");
 			fflush(stdout);
 		}
 	}

@@ -129,6 +129,11 @@ struct ks_model {
 	bool fault_latency_asked; /* --fault-latency was given */
 	bool page_stats;          /* page-size stats updates are traced (series) */
 	bool gfn_wp;              /* write protection by min_level is traced */
+	/* Every write-protect fault is counted (ks_caps.wp_faults): false
+	 * where this host logs dirty pages without them (PML) or fixes them
+	 * where KVM's stats do not look (shadow paging) and no program on the
+	 * fault path counts them. Then wp_faults is null, never 0. */
+	bool wp_faults_measured;
 	unsigned int max_vms;     /* the kernel's VM tables (--max-vms) */
 	int untracked_vms;        /* VMs whose counters found them full, so far */
 	/* Has this VMM's counters found the kernel's VM table full? Asked

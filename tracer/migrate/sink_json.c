@@ -65,7 +65,7 @@ static void change(void *self, const struct ks_model *m, const struct ks_change 
 		ks_json_u64(&j, "kvm_ns", e->kvm_ns);
 		if (e->preempted >= 0)
 			ks_json_i64(&j, "preempted", e->preempted);
-		ks_json_i64(&j, "wp_faults", c->wp_faults);
+		ks_json_wp_faults(&j, m, c->wp_faults);
 		ks_json_i64(&j, "faults", c->faults);
 		end(js, &j);
 		break;
@@ -130,11 +130,13 @@ static void json_count_levels(struct ks_json *j, const struct ks_vm *vm, const c
 }
 
 /* A fault count: null when not known (ks_model_faults_known); write
- * faults only the fault program tells apart. */
+ * faults only the fault program tells apart; write-protect faults only
+ * where this host's are all counted. */
 static void json_faults(struct ks_json *j, const struct ks_model *m, const struct ks_vm *vm,
 			const char *key, uint64_t v)
 {
-	if (!ks_model_faults_known(m, vm) || (!m->fault_program && !strcmp(key, "write_faults")))
+	if (!ks_model_faults_known(m, vm) || (!m->fault_program && !strcmp(key, "write_faults")) ||
+	    (!m->wp_faults_measured && !strcmp(key, "wp_faults")))
 		ks_json_null(j, key);
 	else
 		ks_json_u64(j, key, v);
@@ -172,7 +174,10 @@ static void json_vcpus(const struct ks_model *m, struct ks_json *j, const struct
 		ks_json_obj(j, NULL);
 		ks_json_i64(j, "vcpu", ids[i]);
 		ks_json_u64(j, "faults", f[i].faults);
-		ks_json_u64(j, "wp_faults", f[i].wp_faults);
+		if (m->wp_faults_measured)
+			ks_json_u64(j, "wp_faults", f[i].wp_faults);
+		else
+			ks_json_null(j, "wp_faults");
 		ks_json_double(j, "vcpu_time_lost_pct", m->fault_latency && span_ns ?
 			       100.0 * f[i].fault_ns / span_ns : NAN);
 		json_latency(m, j, f[i].fault_ns, f[i].fault_lat);

@@ -100,7 +100,9 @@ static void interval(void *self, const struct ks_model *m, const struct ks_inter
 	else
 		snprintf(lat, sizeof(lat), ")  vCPU stall not measured");
 	/* Without stats (and the fault program) the faults are not known. */
-	if (ks_model_faults_known(m, vm))
+	if (ks_model_faults_known(m, vm) && !m->fault_program && !m->wp_faults_measured)
+		snprintf(faults, sizeof(faults), "%llu (wp not measured", (unsigned long long)dc->faults);
+	else if (ks_model_faults_known(m, vm))
 		snprintf(faults, sizeof(faults), "%llu (%s %llu", (unsigned long long)dc->faults,
 			 m->fault_program ? "w" : "wp fast",
 			 (unsigned long long)(m->fault_program ? dc->write_faults : dc->wp_faults));
@@ -163,6 +165,10 @@ static void text_counters(struct ks_stream *ts, const struct ks_model *m, const 
 		fprintf(out, "  host: %.3f ms in dirty-log ioctls; guest: %llu faults (%llu writes), "
 			"time in them %s\n", vm->host_ns_total / 1e6, (unsigned long long)c->faults,
 			(unsigned long long)c->write_faults, latency_off(m));
+	else if (vm->stat_faults_known && !m->wp_faults_measured)
+		fprintf(out, "  host: %.3f ms in dirty-log ioctls; guest: %llu faults (KVM's stats; "
+			"write-protect faults not measured on this host), time in them %s\n",
+			vm->host_ns_total / 1e6, (unsigned long long)c->faults, latency_off(m));
 	else if (vm->stat_faults_known)
 		fprintf(out, "  host: %.3f ms in dirty-log ioctls; guest: %llu faults (%llu write-protect "
 			"faults fixed in KVM's fast path; KVM's stats), time in them %s\n",
@@ -178,8 +184,12 @@ static void text_counters(struct ks_stream *ts, const struct ks_model *m, const 
 	for (int i = 0; i < vm->nvcpus; i++) {
 		const struct ks_vcpu_faults *f = &vm->vcpus[i].total;
 
-		fprintf(out, "  vCPU %-3d faults %llu (write-protect %llu)", vm->vcpus[i].id,
-			(unsigned long long)f->faults, (unsigned long long)f->wp_faults);
+		if (m->wp_faults_measured)
+			fprintf(out, "  vCPU %-3d faults %llu (write-protect %llu)", vm->vcpus[i].id,
+				(unsigned long long)f->faults, (unsigned long long)f->wp_faults);
+		else
+			fprintf(out, "  vCPU %-3d faults %llu (write-protect not measured)",
+				vm->vcpus[i].id, (unsigned long long)f->faults);
 		if (m->fault_latency && f->faults)
 			fprintf(out, ", latency p50 %.1f us, p99 %.1f us, %.2f%% of its time over the logging window",
 				hist_quantile(f->fault_lat, 0.5) / 1e3, hist_quantile(f->fault_lat, 0.99) / 1e3,
