@@ -107,6 +107,7 @@ struct cfg {
 	const char *name;
 	bool json, fault_program, fault_latency, page_stats, gfn_wp, trace, export;
 	bool wp_unmeasured;   /* a host whose write-protect faults are not counted (PML) */
+	bool pml_host, pml_full;  /* a PML host; its PML-full exits counted */
 };
 
 static struct ks_session *S;
@@ -146,6 +147,8 @@ static void a_start(const struct cfg *c, FILE *o, FILE *trace)
 	M->page_stats = c->page_stats;
 	M->gfn_wp = c->gfn_wp;
 	M->wp_faults_measured = !c->wp_unmeasured;
+	M->pml_host = c->pml_host;
+	M->pml_full = c->pml_full;
 	M->max_vms = 512;
 	M->start_ns = 1000000000;
 	if (trace) {
@@ -312,6 +315,11 @@ static void counters(pid_t pid, unsigned int k)
 	c->hypercalls_map_gpa = k > 1 ? 2 : 0;
 	c->map_gpa_pages = k > 1 ? 64 : 0;
 	c->msr_migration_control = k > 2 ? 1 : 0;
+	if (M->pml_full) {
+		c->pml_full = 6 * k;
+		for (int v = 0; v < 2; v++)
+			ks_model_vcpu(vm, v)->total.pml_full = 3 * k + v;
+	}
 	if (M->fault_program) {
 		c->faults = 400 * k;
 		c->write_faults = 300 * k;
@@ -448,7 +456,8 @@ static char golden_dir[PATH_MAX + 32];
 static void no_wp_numbers(const char *cfg, const char *o, const char *t)
 {
 	static const char *const keys[] = { "\"wp_faults\":", "write-protect faults\"",
-					    "wp fast", "(write-protect " };
+					    "wp fast", "(write-protect ",
+					    "kvmscope_write_protect_faults" };
 	char name[128];
 
 	for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++)
@@ -549,8 +558,11 @@ int main(void)
 		{ "program-text", .fault_program = true },
 		{ "export-stats", .export = true, .page_stats = true, .gfn_wp = true },
 		{ "export-latency", .export = true, .fault_program = true, .fault_latency = true },
-		{ "pml-json", .json = true, .gfn_wp = true, .trace = true, .wp_unmeasured = true },
-		{ "pml-text", .gfn_wp = true, .wp_unmeasured = true },
+		{ "pml-json", .json = true, .gfn_wp = true, .trace = true, .wp_unmeasured = true,
+		  .pml_host = true, .pml_full = true },
+		{ "pml-text", .gfn_wp = true, .wp_unmeasured = true, .pml_host = true },
+		{ "pml-export", .export = true, .gfn_wp = true, .wp_unmeasured = true,
+		  .pml_host = true, .pml_full = true },
 	};
 
 	many_slots();

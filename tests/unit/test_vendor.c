@@ -19,8 +19,9 @@ static void read_case(const char *name, struct ks_vendor *v)
 }
 
 /* The caps of a host with every metric's first way but the faults', whose
- * way is KVM's stats (program false) or the fault program. */
-static void caps_of(const struct ks_vendor *v, bool program, struct ks_caps *caps)
+ * way is KVM's stats (program false) or the fault program, and PML-full
+ * exits', chosen if pml. */
+static void caps_of(const struct ks_vendor *v, bool program, bool pml, struct ks_caps *caps)
 {
 	struct ks_choice c[KS_NR_METRICS];
 
@@ -28,6 +29,7 @@ static void caps_of(const struct ks_vendor *v, bool program, struct ks_caps *cap
 	for (unsigned int i = 0; i < KS_NR_METRICS; i++)
 		c[i].way = 0;
 	c[KS_M_FAULTS].way = program ? 1 : 0;
+	c[KS_M_PML_FULL].way = pml ? 0 : -1;
 	memset(caps, 0, sizeof(*caps));
 	ks_caps_of(c, v, caps);
 }
@@ -67,7 +69,7 @@ int main(void)
 		snprintf(name, sizeof(name), "%s: dirty logging", w->dir);
 		ASSERT_STREQ(name, ks_dirty_mech_name(v.dirty), w->mech);
 
-		caps_of(&v, false, &caps);
+		caps_of(&v, false, false, &caps);
 		ks_guest_figs(&caps, f);
 		snprintf(name, sizeof(name), "%s: wp_faults from KVM's stats %s", w->dir,
 			 w->wp_default ? "measured" : "not measured");
@@ -82,9 +84,20 @@ int main(void)
 
 		/* A program on the fault path counts every write-protect fault,
 		 * wherever KVM fixes it. */
-		caps_of(&v, true, &caps);
+		caps_of(&v, true, false, &caps);
 		snprintf(name, sizeof(name), "%s: wp_faults measured with --fault-program", w->dir);
 		ASSERT_TRUE(name, caps.wp_faults);
+
+		/* PML-full exits are counted where their way is in use, and
+		 * only on a PML host. */
+		caps_of(&v, false, true, &caps);
+		ks_guest_figs(&caps, f);
+		snprintf(name, sizeof(name), "%s: PML-full exits %s with kvm_pml_full", w->dir,
+			 w->pml ? "measured" : "no figure");
+		CHECK(name, caps.pml_full == w->pml && f[KS_G_PML_FULL].measured == w->pml &&
+		      f[KS_G_PML_FULL].applies == w->pml,
+		      "caps %d applies %d measured %d", caps.pml_full, f[KS_G_PML_FULL].applies,
+		      f[KS_G_PML_FULL].measured);
 	}
 
 	/* What the JSON attached record says of a PML host. */
@@ -97,7 +110,7 @@ int main(void)
 		FILE *f = open_memstream(&buf, &len);
 
 		read_case("intel-pml", &v);
-		caps_of(&v, false, &caps);
+		caps_of(&v, false, false, &caps);
 		ks_json_begin(&j, f, "attached", 1);
 		ks_guest_figs_json(&j, &caps, v.module);
 		ks_json_end(&j);

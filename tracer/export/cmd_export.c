@@ -185,6 +185,8 @@ static void start_bpf(struct ks_exporter *x, int pid, struct ks_loader_opts lo)
 	x->s.m.fault_latency = x->l.caps.fault_latency;
 	x->s.m.page_stats = x->l.caps.page_stats;
 	x->s.m.wp_faults_measured = x->l.caps.wp_faults;
+	x->s.m.pml_host = x->l.caps.dirty == KS_DIRTY_PML;
+	x->s.m.pml_full = x->l.caps.pml_full;
 }
 
 int cmd_export(int argc, char **argv)

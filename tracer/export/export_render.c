@@ -275,6 +275,19 @@ static void render_migrate(const struct ks_exporter *x, struct ks_prom *w, const
 			ks_prom_u64(f, l, 4, vm->vcpus[v].total.wp_faults);
 		}
 	}
+	/* PML hosts: the guest's write cost, per vCPU id. */
+	if (m->pml_full) {
+		char id[16];
+
+		f = ks_prom_family(w, "kvmscope_pml_full_exits", KS_PROM_COUNTER, NULL,
+				   "PML-full exits per vCPU (Intel PML: one per 512 pages the guest "
+				   "wrote; the guest's cost of dirty logging there)");
+		for (int v = 0; v < vm->nvcpus; v++) {
+			snprintf(id, sizeof(id), "%d", vm->vcpus[v].id);
+			l[3] = (struct ks_prom_label){ "vcpu", id };
+			ks_prom_u64(f, l, 4, vm->vcpus[v].total.pml_full);
+		}
+	}
 	for (int b = 0; b < KS_LAT_BUCKETS; b++)
 		lat[b] = c->fault_lat[b];
 	if (hook(x, KS_M_FAULTS) && m->fault_latency)

@@ -30,8 +30,10 @@ void ks_guest_figs(const struct ks_caps *caps, struct ks_guest_fig f[KS_NR_GUEST
 		"write-protect faults KVM fixed in its fast path (pf_fast): all of them under "
 		"EPT/NPT" };
 	f[KS_G_PML_FULL] = (struct ks_guest_fig){ "pml_full_exits", pml, caps->pml_full,
-		caps->pml_full ? "PML-full exits, per VM and vCPU (tracepoint kvm_pml_full)" :
-		"PML-full exits cannot be counted on this kernel (no kvm_pml_full tracepoint)" };
+		caps->pml_full ? "PML-full exits, one per 512 pages written, per VMM and vCPU "
+		"(tracepoint kvm_pml_full)" :
+		"the kvm_pml_full tracepoint cannot be used on this kernel ('kvmscope check' "
+		"says why)" };
 	f[KS_G_FAULT_NS] = (struct ks_guest_fig){ "fault_ns", true, caps->fault_latency,
 		caps->fault_latency ? "time in KVM's fault handler, every fault timed" :
 		"off (--fault-latency times every fault, at a cost to the guest)" };

@@ -102,6 +102,14 @@ const struct ks_hook ks_hooks[KS_NR_METRICS] = {
 	[KS_M_VM_RELEASE] = { "vm_release", "VM fds closed (a VM its VMM closed let go at once)", false, {
 		{ KS_WAY_FENTRY, "kvm_vm_release", { "fentry_vm_release" }, NULL },
 	} },
+	/* With PML the guest's cost of dirty logging is not faults but these
+	 * exits. The tracepoint fires once per 512 pages written, not per
+	 * exit, so it is on by default (docs/overhead.md). */
+	[KS_M_PML_FULL] = { "pml_full", "PML-full exits (Intel PML: the guest's cost of dirty logging)", false, {
+		{ KS_WAY_TP, "kvm_pml_full", { "tp_pml_full" },
+		  "per VMM process and vCPU id, not per VM of a process that runs several; "
+		  "per interval, not per dirty-log iteration", KS_NEED_PML },
+	} },
 };
 
 const char *ks_way_kind_name(enum ks_way_kind kind)
@@ -167,11 +175,15 @@ void ks_caps_of(const struct ks_choice *choices, const struct ks_vendor *v,
 	 * wherever they are fixed. */
 	caps->wp_faults = caps->have[KS_M_FAULTS] &&
 			  (caps->fault_program || v->dirty == KS_DIRTY_WP_TDP);
+	/* Its one way is usable only on a PML host. */
+	caps->pml_full = caps->have[KS_M_PML_FULL] && v->dirty == KS_DIRTY_PML;
 }
 
 static const char *way_unusable(const struct ks_probe *p, const struct ks_way *w,
 				const char **where)
 {
+	if ((w->needs & KS_NEED_PML) && p->vendor.dirty != KS_DIRTY_PML)
+		return "this host does not log dirty pages with PML (kvm_intel pml=Y)";
 	if (w->kind == KS_WAY_KSTATS) {
 		/* Read by the dirty-log programs (bpf/vcpu_stats.bpf.h): the
 		 * stats must be in the kernel's BTF, and the VM's vCPUs in

@@ -115,7 +115,8 @@ static int try_start(struct ks_loader *l, const struct ks_loader_opts *o)
 	l->fault_program = !ks_hook_uses(l->choices, KS_M_FAULTS, KS_WAY_KSTATS);
 	l->skel->rodata->fault_source = l->fault_program ? KS_FAULTS_PROGRAM : KS_FAULTS_VCPU_STAT;
 	if (ks_fault_slots_size(l->skel, ks_loader_max_vms(o), l->fault_program,
-				(o->fault_opts & KS_OPT_FAULT_LATENCY) != 0))
+				(o->fault_opts & KS_OPT_FAULT_LATENCY) != 0,
+				l->choices[KS_M_PML_FULL].way >= 0))
 		return -1;
 
 	bpf_object__for_each_program(prog, l->skel->obj) {

@@ -278,6 +278,8 @@ int cmd_migrate(int argc, char **argv)
 	m->page_stats = r->l.caps.page_stats;
 	m->gfn_wp = r->l.caps.gfn_wp;
 	m->wp_faults_measured = r->l.caps.wp_faults;
+	m->pml_host = r->l.caps.dirty == KS_DIRTY_PML;
+	m->pml_full = r->l.caps.pml_full;
 	{
 		struct ks_json j;
 

@@ -134,6 +134,11 @@ struct ks_model {
 	 * where KVM's stats do not look (shadow paging) and no program on the
 	 * fault path counts them. Then wp_faults is null, never 0. */
 	bool wp_faults_measured;
+	/* The host logs dirty pages with PML (then the guest's write cost is
+	 * its PML-full exits: pml_full_exits in the JSON lines), and whether
+	 * they are counted (else null). */
+	bool pml_host;
+	bool pml_full;
 	unsigned int max_vms;     /* the kernel's VM tables (--max-vms) */
 	int untracked_vms;        /* VMs whose counters found them full, so far */
 	/* Has this VMM's counters found the kernel's VM table full? Asked

@@ -120,6 +120,18 @@ static void json_count(struct ks_json *j, const struct ks_vm *vm, const char *ke
 		ks_json_u64(j, key, v);
 }
 
+/* PML hosts only: PML-full exits, null when not counted (or untracked). */
+static void json_pml(struct ks_json *j, const struct ks_model *m, const struct ks_vm *vm,
+		     uint64_t v)
+{
+	if (!m->pml_host)
+		return;
+	if (m->pml_full)
+		json_count(j, vm, "pml_full_exits", v);
+	else
+		ks_json_null(j, "pml_full_exits");
+}
+
 static void json_count_levels(struct ks_json *j, const struct ks_vm *vm, const char *key,
 			      const unsigned long long *v)
 {
@@ -178,6 +190,10 @@ static void json_vcpus(const struct ks_model *m, struct ks_json *j, const struct
 			ks_json_u64(j, "wp_faults", f[i].wp_faults);
 		else
 			ks_json_null(j, "wp_faults");
+		if (m->pml_host && m->pml_full)
+			ks_json_u64(j, "pml_full_exits", f[i].pml_full);
+		else if (m->pml_host)
+			ks_json_null(j, "pml_full_exits");
 		ks_json_double(j, "vcpu_time_lost_pct", m->fault_latency && span_ns ?
 			       100.0 * f[i].fault_ns / span_ns : NAN);
 		json_latency(m, j, f[i].fault_ns, f[i].fault_lat);
@@ -208,6 +224,7 @@ static void interval(void *self, const struct ks_model *m, const struct ks_inter
 	json_faults(&j, m, vm, "faults", dc->faults);
 	json_faults(&j, m, vm, "write_faults", dc->write_faults);
 	json_faults(&j, m, vm, "wp_faults", dc->wp_faults);
+	json_pml(&j, m, vm, dc->pml_full);
 	if (vm->untracked) {
 		ks_json_null(&j, "fault_ns");
 		ks_json_null(&j, "fault_lat_log2_ns");
@@ -301,6 +318,7 @@ static void vm_summary(void *self, const struct ks_model *m, const struct ks_vm 
 	json_faults(&j, m, vm, "faults", c->faults);
 	json_faults(&j, m, vm, "write_faults", c->write_faults);
 	json_faults(&j, m, vm, "wp_faults", c->wp_faults);
+	json_pml(&j, m, vm, c->pml_full);
 	json_count_levels(&j, vm, "wp_calls", c->wp_gfn_calls);
 	json_count_levels(&j, vm, "wp_changed", c->wp_gfn_protected);
 	json_count_levels(&j, vm, "splits", c->splits);

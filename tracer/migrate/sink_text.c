@@ -80,11 +80,11 @@ static void interval(void *self, const struct ks_model *m, const struct ks_inter
 	struct ks_stream *ts = self;
 	const struct ks_vm *vm = iv->vm;
 	const struct ks_vm_counters *dc = &iv->dc;
-	char lat[64], faults[64];
+	char lat[64], faults[64], pml[48] = "";
 
 	/* Text output shows active VMs only; JSON has every interval. */
 	if (!iv->syncs && !iv->host_ns && !dc->faults && !dc->tlb_flushes &&
-	    !dc->wp_gfn_calls[1] && !dc->wp_gfn_calls[2])
+	    !dc->wp_gfn_calls[1] && !dc->wp_gfn_calls[2] && !dc->pml_full)
 		return;
 	if (vm->untracked) {
 		fprintf(ts->out, "%10.3fs  pid %-7d %-15.15s syncs %-4llu ioctl %8.3f ms  "
@@ -108,12 +108,17 @@ static void interval(void *self, const struct ks_model *m, const struct ks_inter
 			 (unsigned long long)(m->fault_program ? dc->write_faults : dc->wp_faults));
 	else
 		snprintf(faults, sizeof(faults), "not known (no binary stats");
+	/* PML hosts: the guest's write cost is its PML-full exits. */
+	if (m->pml_host && m->pml_full)
+		snprintf(pml, sizeof(pml), "  pml-full %llu", (unsigned long long)dc->pml_full);
+	else if (m->pml_host)
+		snprintf(pml, sizeof(pml), "  pml-full not measured");
 	fprintf(ts->out, "%10.3fs  pid %-7d %-15.15s syncs %-4llu ioctl %8.3f ms  wp 4k/2m %llu/%llu  "
-		"faults %s%s  splits %llu  tlb %llu\n",
+		"faults %s%s%s  splits %llu  tlb %llu\n",
 		(iv->now_ns - m->start_ns) / 1e9, vm->pid, text_comm(vm),
 		(unsigned long long)iv->syncs, iv->host_ns / 1e6,
 		(unsigned long long)dc->wp_gfn_calls[1], (unsigned long long)dc->wp_gfn_calls[2],
-		faults, lat,
+		faults, lat, pml,
 		(unsigned long long)(dc->splits[2] + dc->splits[3]),
 		(unsigned long long)dc->tlb_flushes);
 	for (int i = 0; i < iv->na; i++) {
@@ -177,6 +182,12 @@ static void text_counters(struct ks_stream *ts, const struct ks_model *m, const 
 	else
 		fprintf(out, "  host: %.3f ms in dirty-log ioctls; guest faults not known (no binary "
 			"stats)\n", vm->host_ns_total / 1e6);
+	if (m->pml_host && m->pml_full)
+		fprintf(out, "  guest: %llu PML-full exits (one per 512 pages written; the guest's cost "
+			"of dirty logging under PML)\n", (unsigned long long)c->pml_full);
+	else if (m->pml_host)
+		fprintf(out, "  guest: PML-full exits not measured (the guest's cost of dirty logging "
+			"under PML)\n");
 	fprintf(out, "  write-protect calls by min_level: 4k %llu, 2m %llu, 1g %llu; splits 2m %llu, 1g %llu; TLB flushes %llu\n",
 		(unsigned long long)c->wp_gfn_calls[1], (unsigned long long)c->wp_gfn_calls[2],
 		(unsigned long long)c->wp_gfn_calls[3], (unsigned long long)c->splits[2],
@@ -190,6 +201,8 @@ static void text_counters(struct ks_stream *ts, const struct ks_model *m, const 
 		else
 			fprintf(out, "  vCPU %-3d faults %llu (write-protect not measured)",
 				vm->vcpus[i].id, (unsigned long long)f->faults);
+		if (m->pml_host && m->pml_full)
+			fprintf(out, ", PML-full exits %llu", (unsigned long long)f->pml_full);
 		if (m->fault_latency && f->faults)
 			fprintf(out, ", latency p50 %.1f us, p99 %.1f us, %.2f%% of its time over the logging window",
 				hist_quantile(f->fault_lat, 0.5) / 1e3, hist_quantile(f->fault_lat, 0.99) / 1e3,

@@ -348,6 +348,8 @@ static void interval(void *self, const struct ks_model *m, const struct ks_inter
 			ks_trace_counter_u64(t, vm->pid, "write-protect faults", "wp", start,
 					     dc->wp_faults);
 	}
+	if (m->pml_full)
+		ks_trace_counter_u64(t, vm->pid, "PML-full exits", "exits", start, dc->pml_full);
 	if (m->fault_latency)
 		ks_trace_counter(t, vm->pid, "vCPU time in faults", "pct", start, iv->lost_pct);
 	counter_levels(t, vm, "write-protect calls by min_level", start, dc->wp_gfn_calls, 1);
@@ -378,6 +380,8 @@ static void vm_record(void *self, const struct ks_model *m, const struct ks_vm *
 		ks_trace_counter_u64(t, vm->pid, "write faults", "write", ts, 0);
 	if (m->wp_faults_measured)
 		ks_trace_counter_u64(t, vm->pid, "write-protect faults", "wp", ts, 0);
+	if (m->pml_full)
+		ks_trace_counter_u64(t, vm->pid, "PML-full exits", "exits", ts, 0);
 	if (m->fault_latency)
 		ks_trace_counter(t, vm->pid, "vCPU time in faults", "pct", ts, 0);
 	counter_levels(t, vm, "write-protect calls by min_level", ts, zero, 1);
