@@ -305,8 +305,10 @@ int cmd_migrate(int argc, char **argv)
 		} else {
 			printf("kvmscope migrate: %u programs attached; tracing %s every %.3f s. Ctrl-C ends.\n",
 			       r->l.nr_progs, a.run.pid ? "one VMM" : "all VMMs", a.run.interval_ns / 1e9);
+			/* PML-full exits are a figure of PML hosts only. */
 			for (unsigned int i = 0; i < KS_NR_METRICS; i++)
-				if (r->l.choices[i].way < 0)
+				if (r->l.choices[i].way < 0 &&
+				    (i != KS_M_PML_FULL || r->l.caps.dirty == KS_DIRTY_PML))
 					printf("  unavailable on this kernel: %s (see 'kvmscope check')\n",
 					       ks_hooks[i].metric);
 			if (!m->fault_program)

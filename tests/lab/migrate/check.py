@@ -443,8 +443,9 @@ def check_session(label, mig, program, latency, check=None):
           and cost.get("wp_faults", {}).get("measured") is True
           and cost.get("faults", {}).get("measured") is True
           and cost.get("fault_ns", {}).get("measured") is timed
-          and "pml_full_exits" not in cost, label,
-          "attached: kvm_amd logs by write protection; faults and write-protect faults measured",
+          and "pml_full_exits" not in cost and att["hooks"].get("pml_full") == "unavailable", label,
+          "attached: kvm_amd logs by write protection; faults and write-protect faults measured, "
+          "no PML-full exits",
           f"attached: {att.get('kvm_module')}, {att.get('dirty_logging')}, {cost}")
 
 
