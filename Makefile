@@ -120,8 +120,9 @@ $(OUT)/tests/%: $(OBJ)/tests/unit/%.o $(LIBKVMSCOPE) | $(OUT)/tests
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $(STATIC) $^ $(BPF_LIBS) -o $@
 
-# Host test: loads and attaches every BPF program on this machine's kernel.
-$(OUT)/tests/bpf_attach: $(OBJ)/tests/host/bpf_attach.o $(LIBKVMSCOPE) | $(OUT)/tests
+# Host tests: bpf_attach loads and attaches every BPF program on this
+# machine's kernel; intel_btf checks the hooks against an Intel host's BTF.
+$(OUT)/tests/bpf_attach $(OUT)/tests/intel_btf: $(OUT)/tests/%: $(OBJ)/tests/host/%.o $(LIBKVMSCOPE) | $(OUT)/tests
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $(STATIC) $^ $(BPF_LIBS) -o $@
 
@@ -209,7 +210,7 @@ BENCH_BINS := $(BENCH)/hookcost $(BENCH)/hookonly $(BENCH)/statscost $(BENCH)/st
 	      $(BENCH)/progtime $(BENCH)/vcpustat
 
 PROGS := $(BIN)/kvmscope $(BIN)/kvmload $(LAB_HELPERS) $(BIN)/map-entries $(LABQ)/qemu-guest.cpio
-TESTS := $(UNIT_BINS) $(REPLAYS) $(OUT)/tests/bpf_attach
+TESTS := $(UNIT_BINS) $(REPLAYS) $(OUT)/tests/bpf_attach $(OUT)/tests/intel_btf
 BENCHES := $(BENCH_BINS)
 
 .PHONY: all bpf progs tests deps check demo clean install uninstall vmlinux-h kernel-modules kernel-check kernel-test \
