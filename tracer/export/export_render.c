@@ -10,6 +10,7 @@
  * Labels: pid and comm of the VMM, vm (the stats fd's id, "kvm-PID"), vcpu.
  */
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -175,6 +176,21 @@ static bool hook(const struct ks_exporter *x, enum ks_metric m)
 
 static const char *const level_names[KS_MAX_LEVEL] = { NULL, "4k", "2m", "1g" };
 
+/* One series per vCPU of f, labelled vcpu (after the VM's three labels):
+ * the counter at offset off of each vCPU's totals. */
+static void per_vcpu(struct ks_prom_family *f, struct ks_prom_label *l, const struct ks_vm *vm,
+		     size_t off)
+{
+	char id[16];
+
+	for (int v = 0; v < vm->nvcpus; v++) {
+		snprintf(id, sizeof(id), "%d", vm->vcpus[v].id);
+		l[3] = (struct ks_prom_label){ "vcpu", id };
+		ks_prom_u64(f, l, 4,
+			    *(const unsigned long long *)((const char *)&vm->vcpus[v].total + off));
+	}
+}
+
 static void render_migrate(const struct ks_exporter *x, struct ks_prom *w, const struct ks_vm *vm,
 			   struct vm_labels *vl)
 {
@@ -259,35 +275,21 @@ static void render_migrate(const struct ks_exporter *x, struct ks_prom *w, const
 					   "while dirty logging; with --fault-program)"), l, 3, c->write_faults);
 	/* Write-protect faults only where this host's are all counted: a
 	 * PML host takes none per page, and pf_fast misses shadow paging's. */
-	if (faults && m->wp_faults_measured) {
-		char id[16];
-
-		f = ks_prom_family(w, "kvmscope_write_protect_faults", KS_PROM_COUNTER, NULL,
-				   m->fault_program ?
-				   "Write faults on present, write-protected pages, per vCPU: under dirty "
-				   "logging, one per page first written after it was protected" :
-				   "Write-protect faults KVM fixed in its fast path (pf_fast), per vCPU: "
-				   "under dirty logging, one per 4K page first written after it was "
-				   "protected (--fault-program counts the slow path's too)");
-		for (int v = 0; v < vm->nvcpus; v++) {
-			snprintf(id, sizeof(id), "%d", vm->vcpus[v].id);
-			l[3] = (struct ks_prom_label){ "vcpu", id };
-			ks_prom_u64(f, l, 4, vm->vcpus[v].total.wp_faults);
-		}
-	}
+	if (faults && m->wp_faults_measured)
+		per_vcpu(ks_prom_family(w, "kvmscope_write_protect_faults", KS_PROM_COUNTER, NULL,
+					m->fault_program ?
+					"Write faults on present, write-protected pages, per vCPU: under "
+					"dirty logging, one per page first written after it was protected" :
+					"Write-protect faults KVM fixed in its fast path (pf_fast), per "
+					"vCPU: under dirty logging, one per 4K page first written after it "
+					"was protected (--fault-program counts the slow path's too)"),
+			 l, vm, offsetof(struct ks_vcpu_faults, wp_faults));
 	/* PML hosts: the guest's write cost, per vCPU id. */
-	if (m->pml_full) {
-		char id[16];
-
-		f = ks_prom_family(w, "kvmscope_pml_full_exits", KS_PROM_COUNTER, NULL,
-				   "PML-full exits per vCPU (Intel PML: one per 512 pages the guest "
-				   "wrote; the guest's cost of dirty logging there)");
-		for (int v = 0; v < vm->nvcpus; v++) {
-			snprintf(id, sizeof(id), "%d", vm->vcpus[v].id);
-			l[3] = (struct ks_prom_label){ "vcpu", id };
-			ks_prom_u64(f, l, 4, vm->vcpus[v].total.pml_full);
-		}
-	}
+	if (m->pml_full)
+		per_vcpu(ks_prom_family(w, "kvmscope_pml_full_exits", KS_PROM_COUNTER, NULL,
+					"PML-full exits per vCPU (Intel PML: one per 512 pages the "
+					"guest wrote; the guest's cost of dirty logging there)"),
+			 l, vm, offsetof(struct ks_vcpu_faults, pml_full));
 	for (int b = 0; b < KS_LAT_BUCKETS; b++)
 		lat[b] = c->fault_lat[b];
 	if (hook(x, KS_M_FAULTS) && m->fault_latency)
