@@ -129,20 +129,41 @@ struct {
 	__type(value, __u64);
 } drops SEC(".maps");
 
-/* Entry timestamps of the timed functions. Keyed by thread and hook because
- * the hooks nest (memslot commit calls the whole-slot write protect). */
-enum hook_id { H_VM_IOCTL, H_GET_LOG, H_CLEAR_LOG, H_SLOT_WP, H_RMAP, H_IOCTL_NIVCSW };
-struct start_key {
-	__u64 pid_tgid;
-	__u32 hook;
+/* Entry timestamps of the timed functions, by hook because the hooks nest
+ * (memslot commit calls the whole-slot write protect). H_IOCTL_NIVCSW holds
+ * the thread's involuntary context switches at the ioctl's entry, + 1. */
+enum hook_id { H_VM_IOCTL, H_GET_LOG, H_CLEAR_LOG, H_SLOT_WP, H_RMAP, H_IOCTL_NIVCSW, H_NR };
+
+/* Write protection inside one dirty-log ioctl: zeroed at the get/clear's
+ * entry, counted by the write-protect hooks, copied into the get/clear's
+ * event at its exit. */
+struct sync_wp {
+	__u64 calls[KS_MAX_LEVEL];
+	__u64 changed[KS_MAX_LEVEL];
+};
+
+/*
+ * What a thread's programs pass each other between a function's entry and
+ * its exit, in the thread's own task storage: found without a hash lookup,
+ * updated without a map update or delete (each takes a lock and, under
+ * TCG, microseconds of the VMM's ioctl), freed with the thread.
+ */
+struct ks_thread {
+	__u64 t0[H_NR];			/* entry times; 0 = entry not seen */
+	struct sync_wp wp;
+	__u32 wp_on;			/* a get/clear is counting into wp */
+	__u32 held;			/* `event` waits for the ioctl's return */
+	__u32 memslot_on;		/* `memslot` is a memslot update's start */
 	__u32 pad;
+	struct ks_event event;		/* the ioctl's event, sent at its return */
+	struct ks_event memslot;	/* the slot as the memslot ioctl found it */
 };
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 8192);
-	__type(key, struct start_key);
-	__type(value, __u64);
-} starts SEC(".maps");
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct ks_thread);
+} threads SEC(".maps");
 
 /* Size in pages of every memslot seen, to count dirty bitmaps. */
 struct {
@@ -282,25 +303,51 @@ static __always_inline void fault_totals(struct kvm *kvm, struct fault_totals *t
 	t->wp_faults = c.wp_faults;
 }
 
+/* The calling thread's state; created at a function's entry (a thread's
+ * first: one allocation), only looked up elsewhere. */
+static __always_inline struct ks_thread *thread_new(void)
+{
+	struct ks_thread *st = bpf_task_storage_get(&threads, bpf_get_current_task_btf(), NULL,
+						    BPF_LOCAL_STORAGE_GET_F_CREATE);
+
+	if (!st)
+		drop(KS_DROP_START_TABLE_FULL);
+	return st;
+}
+
+static __always_inline struct ks_thread *thread(void)
+{
+	return bpf_task_storage_get(&threads, bpf_get_current_task_btf(), NULL, 0);
+}
+
+static __always_inline __u32 hook_index(enum hook_id hook)
+{
+	__u32 h = hook;
+
+	asm volatile("" : "+r"(h));
+	return h < H_NR ? h : 0;
+}
+
 static __always_inline void start(enum hook_id hook)
 {
-	struct start_key key = { .pid_tgid = bpf_get_current_pid_tgid(), .hook = hook };
-	__u64 now = bpf_ktime_get_ns();
+	struct ks_thread *st = thread_new();
 
-	if (bpf_map_update_elem(&starts, &key, &now, BPF_ANY))
-		drop(KS_DROP_START_TABLE_FULL);
+	if (st)
+		st->t0[hook_index(hook)] = bpf_ktime_get_ns();
 }
 
 /* Returns the entry timestamp and forgets it; 0 if the entry was not seen
  * (the program was attached while the function was running). */
 static __always_inline __u64 finish(enum hook_id hook)
 {
-	struct start_key key = { .pid_tgid = bpf_get_current_pid_tgid(), .hook = hook };
-	__u64 *ts = bpf_map_lookup_elem(&starts, &key);
-	__u64 t = ts ? *ts : 0;
+	struct ks_thread *st = thread();
+	__u32 h = hook_index(hook);
+	__u64 t;
 
-	if (ts)
-		bpf_map_delete_elem(&starts, &key);
+	if (!st)
+		return 0;
+	t = st->t0[h];
+	st->t0[h] = 0;
 	return t;
 }
 
@@ -316,6 +363,19 @@ static __always_inline void submit(struct ks_event *e)
 	bpf_ringbuf_submit(e, flags);
 }
 
+static __always_inline void event_init(struct ks_event *e, enum ks_event_type type,
+				       struct kvm *kvm, __u64 t0)
+{
+	__builtin_memset(e, 0, sizeof(*e));
+	e->type = type;
+	e->tgid = bpf_get_current_pid_tgid() >> 32;
+	e->kvm = (__u64)kvm;
+	e->ts_ns = t0;
+	e->dur_ns = bpf_ktime_get_ns() - t0;
+	e->slot = -1;
+	e->preempted = -1;
+}
+
 static __always_inline struct ks_event *event_new(enum ks_event_type type,
 						  struct kvm *kvm, __u64 t0)
 {
@@ -325,66 +385,18 @@ static __always_inline struct ks_event *event_new(enum ks_event_type type,
 		drop(KS_DROP_RINGBUF_FULL);
 		return NULL;
 	}
-	__builtin_memset(e, 0, sizeof(*e));
-	e->type = type;
-	e->tgid = bpf_get_current_pid_tgid() >> 32;
-	e->kvm = (__u64)kvm;
-	e->ts_ns = t0;
-	e->dur_ns = bpf_ktime_get_ns() - t0;
-	e->slot = -1;
-	e->preempted = -1;
+	event_init(e, type, kvm, t0);
 	return e;
 }
 
 /* --- whole VM ioctls ------------------------------------------------------ *
- * An event of a dirty-log or memslot ioctl is held here until the ioctl
- * system call returns, so its duration is what the VMM paid in the kernel,
- * not only the KVM function inside. */
+ * An event of a dirty-log or memslot ioctl is held in the thread's state
+ * (ks_thread.event) until the ioctl system call returns, so its duration is
+ * what the VMM paid in the kernel, not only the KVM function inside. */
 #define KVM_GET_DIRTY_LOG_NR 0x4010ae42
 #define KVM_CLEAR_DIRTY_LOG_NR 0xc018aec0
 #define KVM_SET_USER_MEMORY_REGION_NR 0x4020ae46
 #define KVM_SET_USER_MEMORY_REGION2_NR 0x4060ae49
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1024);
-	__type(key, __u64);              /* pid_tgid */
-	__type(value, struct ks_event);
-} ioctl_pending SEC(".maps");
-
-/* Staging for ioctl_pending: 6.1 kernels refuse ring buffer memory as a
- * map update's value, so the record is copied through a map value first. */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct ks_event);
-} event_scratch SEC(".maps");
-
-static __always_inline bool in_vm_ioctl(void)
-{
-	struct start_key key = { .pid_tgid = bpf_get_current_pid_tgid(), .hook = H_VM_IOCTL };
-
-	return bpf_map_lookup_elem(&starts, &key) != NULL;
-}
-
-/* Submits e now, or holds a copy until the VM ioctl around it returns. */
-static __always_inline void event_done(struct ks_event *e)
-{
-	__u64 id = bpf_get_current_pid_tgid();
-	__u32 zero = 0;
-	struct ks_event *tmp;
-
-	e->kvm_ns = e->dur_ns;
-	if (in_vm_ioctl() && (tmp = bpf_map_lookup_elem(&event_scratch, &zero))) {
-		__builtin_memcpy(tmp, e, sizeof(*e));
-		if (!bpf_map_update_elem(&ioctl_pending, &id, tmp, BPF_ANY)) {
-			bpf_ringbuf_discard(e, 0);
-			return;
-		}
-	}
-	submit(e);
-}
 
 static __always_inline void event_slot(struct ks_event *e,
 				       const struct kvm_memory_slot *s)
@@ -506,56 +518,38 @@ static __always_inline __u32 log2_bucket(__u64 v)
 
 /* --- write protection by min_level --------------------------------------- */
 
-/* Write protection inside one dirty-log ioctl, per thread: zeroed at the
- * get/clear's entry, counted by the write-protect hooks, copied into the
- * get/clear's event at its exit. */
-struct sync_wp {
-	__u64 calls[KS_MAX_LEVEL];
-	__u64 changed[KS_MAX_LEVEL];
-};
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1024);
-	__type(key, __u64);              /* pid_tgid */
-	__type(value, struct sync_wp);
-} sync_wp SEC(".maps");
-
-static const struct sync_wp zero_sync_wp;
-
 static __always_inline void sync_wp_begin(void)
 {
-	__u64 id = bpf_get_current_pid_tgid();
+	struct ks_thread *st = thread_new();
 
-	if (bpf_map_update_elem(&sync_wp, &id, &zero_sync_wp, BPF_ANY))
-		drop(KS_DROP_START_TABLE_FULL);
+	if (!st)
+		return;
+	__builtin_memset(&st->wp, 0, sizeof(st->wp));
+	st->wp_on = 1;
 }
 
 static __always_inline void sync_wp_count(__u32 lvl, bool changed)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	struct sync_wp *w = bpf_map_lookup_elem(&sync_wp, &id);
+	struct ks_thread *st = thread();
 
-	if (!w)
+	if (!st || !st->wp_on)
 		return;
-	w->calls[level_index(lvl)]++;
+	st->wp.calls[level_index(lvl)]++;
 	if (changed)
-		w->changed[level_index(lvl)]++;
+		st->wp.changed[level_index(lvl)]++;
 }
 
-/* Copies the ioctl's counts into e (wp_known) and forgets them. */
-static __always_inline void sync_wp_end(struct ks_event *e)
+/* Copies the ioctl's counts into e (wp_known) and stops counting. */
+static __always_inline void sync_wp_end(struct ks_thread *st, struct ks_event *e)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	struct sync_wp *w = bpf_map_lookup_elem(&sync_wp, &id);
-
-	if (!w)
+	if (!st || !st->wp_on)
 		return;
 	if (e) {
-		__builtin_memcpy(e->wp_calls, w->calls, sizeof(e->wp_calls));
-		__builtin_memcpy(e->wp_changed, w->changed, sizeof(e->wp_changed));
+		__builtin_memcpy(e->wp_calls, st->wp.calls, sizeof(e->wp_calls));
+		__builtin_memcpy(e->wp_changed, st->wp.changed, sizeof(e->wp_changed));
 		e->wp_known = 1;
 	}
-	bpf_map_delete_elem(&sync_wp, &id);
+	st->wp_on = 0;
 }
 
 SEC("fexit/kvm_mmu_slot_gfn_write_protect")
@@ -605,14 +599,15 @@ int BPF_PROG(fexit_slot_write_protect, struct kvm *kvm,
 
 /* --- memslot changes: dirty logging on/off ------------------------------- */
 
-/* The slot as the memslot ioctl found it, kept from entry to exit: at exit
- * the old slot may already be freed (delete, move, flags change). */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1024);
-	__type(key, __u64);              /* pid_tgid */
-	__type(value, struct ks_event);
-} memslot_pending SEC(".maps");
+/* The slot as the memslot ioctl found it is kept in the thread's state
+ * (ks_thread.memslot) from entry to exit: at exit the old slot may already
+ * be freed (delete, move, flags change). */
+static __always_inline struct ks_event *memslot_pending(void)
+{
+	struct ks_thread *st = thread();
+
+	return st && st->memslot_on ? &st->memslot : NULL;
+}
 
 /* kvm_set_memslot() is the whole memslot update of KVM_SET_USER_MEMORY_REGION
  * (prepare, install, arch commit, free): its duration is what the VMM pays
@@ -621,23 +616,19 @@ SEC("fentry/kvm_set_memslot")
 int BPF_PROG(fentry_set_memslot, struct kvm *kvm, struct kvm_memory_slot *old,
 	     struct kvm_memory_slot *new, enum kvm_mr_change change)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	struct ks_event e = {};
+	struct ks_thread *st;
+	struct ks_event *e;
 
-	if (!traced())
+	if (!traced() || !(st = thread_new()))
 		return 0;
-	e.type = KS_EV_MEMSLOT_COMMIT;
-	e.tgid = id >> 32;
-	e.kvm = (__u64)kvm;
-	e.ts_ns = bpf_ktime_get_ns();
-	e.slot = -1;
+	e = &st->memslot;
+	event_init(e, KS_EV_MEMSLOT_COMMIT, kvm, bpf_ktime_get_ns());
 	/* A deleted slot has no new; describe it by the old one. */
-	event_slot(&e, new ? new : old);
-	e.old_flags = old ? BPF_CORE_READ(old, flags) : 0;
-	e.new_flags = new ? BPF_CORE_READ(new, flags) : 0;
-	e.change = change;
-	if (bpf_map_update_elem(&memslot_pending, &id, &e, BPF_ANY))
-		drop(KS_DROP_START_TABLE_FULL);
+	event_slot(e, new ? new : old);
+	e->old_flags = old ? BPF_CORE_READ(old, flags) : 0;
+	e->new_flags = new ? BPF_CORE_READ(new, flags) : 0;
+	e->change = change;
+	st->memslot_on = 1;
 	return 0;
 }
 
@@ -645,25 +636,27 @@ SEC("fexit/kvm_set_memslot")
 int BPF_PROG(fexit_set_memslot, struct kvm *kvm, struct kvm_memory_slot *old,
 	     struct kvm_memory_slot *new, enum kvm_mr_change change, int ret)
 {
-	__u64 id = bpf_get_current_pid_tgid();
+	struct ks_thread *st;
 	struct ks_event *pending, *e;
 	struct ks_slot_key k;
 	struct fault_totals ft;
 
-	if (!traced())
+	if (!traced() || !(st = thread()) || !st->memslot_on)
 		return 0;
-	pending = bpf_map_lookup_elem(&memslot_pending, &id);
-	if (!pending)
-		return 0;
+	pending = &st->memslot;
+	pending->dur_ns = bpf_ktime_get_ns() - pending->ts_ns;
+	pending->kvm_ns = pending->dur_ns;
+	pending->result = ret;
 	fault_totals(kvm, &ft);
-	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (e) {
+	pending->wp_faults_total = ft.wp_faults;
+	pending->faults_total = ft.faults;
+	if (st->t0[H_VM_IOCTL]) {
+		/* Sent when the ioctl returns (ioctl_done). */
+		__builtin_memcpy(&st->event, pending, sizeof(st->event));
+		st->held = 1;
+	} else if ((e = bpf_ringbuf_reserve(&events, sizeof(*e), 0))) {
 		__builtin_memcpy(e, pending, sizeof(*e));
-		e->dur_ns = bpf_ktime_get_ns() - pending->ts_ns;
-		e->result = ret;
-		e->wp_faults_total = ft.wp_faults;
-		e->faults_total = ft.faults;
-		event_done(e);
+		submit(e);
 	} else {
 		drop(KS_DROP_RINGBUF_FULL);
 	}
@@ -677,7 +670,7 @@ int BPF_PROG(fexit_set_memslot, struct kvm *kvm, struct kvm_memory_slot *old,
 		else
 			bpf_map_update_elem(&slot_pages, &k, &pending->npages, BPF_ANY);
 	}
-	bpf_map_delete_elem(&memslot_pending, &id);
+	st->memslot_on = 0;
 	return 0;
 }
 
@@ -693,46 +686,90 @@ int BPF_PROG(fentry_get_dirty_log)
 	return 0;
 }
 
+/* What a get/clear event says beyond its start: from the ioctl's arguments
+ * (fexit) or from KVM's own tracepoint (memslot set: patched kernels). */
+struct dl_fields {
+	const struct kvm_memory_slot *memslot;
+	__u32 slot;		/* the ioctl's: address space in the top 16 bits */
+	__u64 npages;
+	long long pages;
+	__u64 first_page;
+	__u64 num_pages;
+	int ret;
+	struct fault_totals ft;
+};
+
+static __always_inline void dirty_log_fill(struct ks_event *e, struct ks_thread *st,
+					   enum ks_event_type type, struct kvm *kvm, __u64 t0,
+					   const struct dl_fields *f)
+{
+	event_init(e, type, kvm, t0);
+	sync_wp_end(st, e);
+	if (f->memslot) {
+		event_slot(e, f->memslot);
+	} else {
+		e->slot = f->slot & 0xffff;
+		e->as_id = f->slot >> 16;
+		e->npages = f->npages;
+	}
+	e->result = f->ret;
+	e->pages = f->pages;
+	e->first_page = f->first_page;
+	e->num_pages = f->num_pages;
+	e->wp_faults_total = f->ft.wp_faults;
+	e->faults_total = f->ft.faults;
+	e->kvm_ns = e->dur_ns;
+}
+
+/*
+ * Inside a timed ioctl (the usual case) the event is built in the thread's
+ * held slot and copied once into the ring buffer when the ioctl returns
+ * (ioctl_done); otherwise it is a ring buffer record sent now. No map
+ * update, no reserve-then-discard on the VMM's thread.
+ */
+static __always_inline void dirty_log_event(enum ks_event_type type, enum hook_id hook,
+					    struct kvm *kvm, struct dl_fields *f)
+{
+	struct ks_thread *st = thread();
+	struct ks_event *e;
+	__u64 t0;
+
+	if (!st)
+		return;
+	t0 = finish(hook);
+	if (!t0) {
+		sync_wp_end(st, NULL);
+		return;
+	}
+	fault_totals(kvm, &f->ft);
+	if (st->t0[H_VM_IOCTL]) {
+		dirty_log_fill(&st->event, st, type, kvm, t0, f);
+		st->held = 1;
+		return;
+	}
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		drop(KS_DROP_RINGBUF_FULL);
+		sync_wp_end(st, NULL);
+		return;
+	}
+	dirty_log_fill(e, st, type, kvm, t0, f);
+	submit(e);
+}
+
 SEC("fexit/kvm_get_dirty_log_protect")
 int BPF_PROG(fexit_get_dirty_log, struct kvm *kvm, struct kvm_dirty_log *log,
 	     int ret)
 {
-	struct ks_event *e;
-	__u64 t0, npages;
-	long long pages;
-	struct fault_totals ft;
-	__u32 slot;
+	struct dl_fields f = { .ret = ret };
 
 	if (!traced())
 		return 0;
-	if (!(t0 = finish(H_GET_LOG))) {
-		sync_wp_end(NULL);
-		return 0;
-	}
-	/* Count before reserving the ring buffer record: the verifier then
-	 * checks the counting loop without a reference held. */
-	slot = BPF_CORE_READ(log, slot);
-	npages = slot_npages(kvm, slot);
+	f.slot = BPF_CORE_READ(log, slot);
+	f.npages = slot_npages(kvm, f.slot);
 	/* The bitmap KVM just copied out is what the VMM sees as dirty. */
-	pages = ret || !npages ? -1 : count_bits(BPF_CORE_READ(log, dirty_bitmap), npages);
-	fault_totals(kvm, &ft);
-	e = event_new(KS_EV_GET_DIRTY_LOG, kvm, t0);
-	/* One NULL test, right after the reservation: 6.1's verifier does
-	 * not drop a second one on a record it knows exists. */
-	if (!e) {
-		sync_wp_end(NULL);
-		return 0;
-	}
-	sync_wp_end(e);
-	/* The slot field of the ioctl carries the address space in its top 16 bits. */
-	e->slot = slot & 0xffff;
-	e->as_id = slot >> 16;
-	e->result = ret;
-	e->npages = npages;
-	e->pages = pages;
-	e->wp_faults_total = ft.wp_faults;
-	e->faults_total = ft.faults;
-	event_done(e);
+	f.pages = ret || !f.npages ? -1 : count_bits(BPF_CORE_READ(log, dirty_bitmap), f.npages);
+	dirty_log_event(KS_EV_GET_DIRTY_LOG, H_GET_LOG, kvm, &f);
 	return 0;
 }
 
@@ -750,40 +787,16 @@ SEC("fexit/kvm_clear_dirty_log_protect")
 int BPF_PROG(fexit_clear_dirty_log, struct kvm *kvm,
 	     struct kvm_clear_dirty_log *log, int ret)
 {
-	struct ks_event *e;
-	__u64 t0, num_pages;
-	long long pages;
-	struct fault_totals ft;
-	__u32 slot;
+	struct dl_fields f = { .ret = ret };
 
 	if (!traced())
 		return 0;
-	if (!(t0 = finish(H_CLEAR_LOG))) {
-		sync_wp_end(NULL);
-		return 0;
-	}
-	slot = BPF_CORE_READ(log, slot);
-	num_pages = BPF_CORE_READ(log, num_pages);
-	pages = ret ? -1 : count_bits(BPF_CORE_READ(log, dirty_bitmap), num_pages);
-	fault_totals(kvm, &ft);
-	e = event_new(KS_EV_CLEAR_DIRTY_LOG, kvm, t0);
-	/* One NULL test, right after the reservation: 6.1's verifier does
-	 * not drop a second one on a record it knows exists. */
-	if (!e) {
-		sync_wp_end(NULL);
-		return 0;
-	}
-	sync_wp_end(e);
-	e->slot = slot & 0xffff;
-	e->as_id = slot >> 16;
-	e->first_page = BPF_CORE_READ(log, first_page);
-	e->num_pages = num_pages;
-	e->result = ret;
-	e->npages = slot_npages(kvm, slot);
-	e->pages = pages;
-	e->wp_faults_total = ft.wp_faults;
-	e->faults_total = ft.faults;
-	event_done(e);
+	f.slot = BPF_CORE_READ(log, slot);
+	f.num_pages = BPF_CORE_READ(log, num_pages);
+	f.first_page = BPF_CORE_READ(log, first_page);
+	f.npages = slot_npages(kvm, f.slot);
+	f.pages = ret ? -1 : count_bits(BPF_CORE_READ(log, dirty_bitmap), f.num_pages);
+	dirty_log_event(KS_EV_CLEAR_DIRTY_LOG, H_CLEAR_LOG, kvm, &f);
 	return 0;
 }
 
@@ -793,45 +806,17 @@ int BPF_PROG(fexit_clear_dirty_log, struct kvm *kvm,
  * with no bitmap read in BPF and no fexit trampoline around the KVM
  * function: its entry (fentry above) still gives the start. The records
  * are the same as the fexit programs'. */
-static __always_inline void dirty_log_tp_event(enum ks_event_type type, enum hook_id hook,
-					       struct kvm *kvm,
-					       const struct kvm_memory_slot *memslot,
-					       long long pages, int ret,
-					       __u64 first_page, __u32 num_pages)
-{
-	struct fault_totals ft;
-	struct ks_event *e;
-	__u64 t0;
-
-	if (!(t0 = finish(hook))) {
-		sync_wp_end(NULL);
-		return;
-	}
-	fault_totals(kvm, &ft);
-	e = event_new(type, kvm, t0);
-	if (!e) {
-		sync_wp_end(NULL);
-		return;
-	}
-	sync_wp_end(e);
-	event_slot(e, memslot);
-	e->result = ret;
-	e->pages = pages;
-	e->first_page = first_page;
-	e->num_pages = num_pages;
-	e->wp_faults_total = ft.wp_faults;
-	e->faults_total = ft.faults;
-	event_done(e);
-}
 
 /* (A tracepoint's pointer arguments may be NULL for the verifier.) */
 SEC("tp_btf/kvm_dirty_log_get")
 int BPF_PROG(tp_dirty_log_get, struct kvm *kvm, const struct kvm_memory_slot *memslot,
 	     unsigned long dirty, unsigned long reprotected, bool flush, int ret)
 {
+	struct dl_fields f = { .memslot = memslot, .ret = ret,
+			       .pages = ret ? -1 : (long long)dirty };
+
 	if (kvm && memslot && traced())
-		dirty_log_tp_event(KS_EV_GET_DIRTY_LOG, H_GET_LOG, kvm, memslot,
-				   ret ? -1 : (long long)dirty, ret, 0, 0);
+		dirty_log_event(KS_EV_GET_DIRTY_LOG, H_GET_LOG, kvm, &f);
 	return 0;
 }
 
@@ -840,9 +825,12 @@ int BPF_PROG(tp_dirty_log_clear, struct kvm *kvm, const struct kvm_memory_slot *
 	     u64 first_page, u32 num_pages, unsigned long requested,
 	     unsigned long cleared, bool flush, int ret)
 {
+	struct dl_fields f = { .memslot = memslot, .ret = ret,
+			       .pages = ret ? -1 : (long long)requested,
+			       .first_page = first_page, .num_pages = num_pages };
+
 	if (kvm && memslot && traced())
-		dirty_log_tp_event(KS_EV_CLEAR_DIRTY_LOG, H_CLEAR_LOG, kvm, memslot,
-				   ret ? -1 : (long long)requested, ret, first_page, num_pages);
+		dirty_log_event(KS_EV_CLEAR_DIRTY_LOG, H_CLEAR_LOG, kvm, &f);
 	return 0;
 }
 
@@ -874,12 +862,7 @@ int BPF_PROG(fexit_rmap_alloc, struct kvm_memory_slot *slot,
 	e->result = ret;
 	/* Inside a memslot update: rmaps were needed when the slot was made;
 	 * otherwise this is the lazy allocation at the first shadow root. */
-	{
-		__u64 id = bpf_get_current_pid_tgid();
-
-		e->change = bpf_map_lookup_elem(&memslot_pending, &id) ?
-			    KS_RMAP_MEMSLOT_CREATE : KS_RMAP_FIRST_SHADOW_ROOT;
-	}
+	e->change = memslot_pending() ? KS_RMAP_MEMSLOT_CREATE : KS_RMAP_FIRST_SHADOW_ROOT;
 	submit(e);
 	return 0;
 }
@@ -1337,12 +1320,11 @@ SEC("tp_btf/kvm_mmu_slot_apply_flags")
 int BPF_PROG(tp_apply_flags, struct kvm *kvm, const struct kvm_memory_slot *old,
 	     const struct kvm_memory_slot *new, enum kvm_mr_change change, unsigned int actions)
 {
-	__u64 id = bpf_get_current_pid_tgid();
 	struct ks_event *pending;
 
 	if (!traced())
 		return 0;
-	pending = bpf_map_lookup_elem(&memslot_pending, &id);
+	pending = memslot_pending();
 	if (pending)
 		pending->actions = actions | KS_ACT_KNOWN;
 	return 0;
@@ -1450,12 +1432,13 @@ static __always_inline __u64 nivcsw(void)
  * far (+ 1: finish() says 0 for "not seen"). */
 static __always_inline void ioctl_start(void)
 {
-	struct start_key key = { .pid_tgid = bpf_get_current_pid_tgid(), .hook = H_IOCTL_NIVCSW };
-	__u64 n = nivcsw() + 1;
+	struct ks_thread *st = thread_new();
 
-	start(H_VM_IOCTL);
-	if (bpf_map_update_elem(&starts, &key, &n, BPF_ANY))
-		drop(KS_DROP_START_TABLE_FULL);
+	if (!st)
+		return;
+	st->t0[H_IOCTL_NIVCSW] = nivcsw() + 1;
+	st->held = 0;
+	st->t0[H_VM_IOCTL] = bpf_ktime_get_ns();
 }
 
 SEC("fentry/kvm_vm_ioctl")
@@ -1470,27 +1453,29 @@ int BPF_PROG(fentry_vm_ioctl, struct file *filp, unsigned int ioctl, unsigned lo
  * duration, and goes out. */
 static __always_inline void ioctl_done(void)
 {
-	__u64 id = bpf_get_current_pid_tgid(), t0, n0;
-	struct ks_event *held, *e;
+	struct ks_thread *st = thread();
+	struct ks_event *e;
+	__u64 t0, n0;
 
-	t0 = finish(H_VM_IOCTL);
-	n0 = finish(H_IOCTL_NIVCSW);
-	held = bpf_map_lookup_elem(&ioctl_pending, &id);
-	if (!held)
+	if (!st)
 		return;
+	t0 = st->t0[H_VM_IOCTL];
+	n0 = st->t0[H_IOCTL_NIVCSW];
+	st->t0[H_VM_IOCTL] = st->t0[H_IOCTL_NIVCSW] = 0;
+	if (!st->held)
+		return;
+	st->held = 0;
+	/* held is set only inside a timed ioctl: t0 and n0 are known. */
+	st->event.ts_ns = t0;
+	st->event.dur_ns = bpf_ktime_get_ns() - t0;
+	st->event.preempted = (long long)(nivcsw() + 1 - n0);
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (e) {
-		__builtin_memcpy(e, held, sizeof(*e));
-		if (t0) {
-			e->ts_ns = t0;
-			e->dur_ns = bpf_ktime_get_ns() - t0;
-			e->preempted = n0 ? (long long)(nivcsw() + 1 - n0) : -1;
-		}
-		submit(e);
-	} else {
+	if (!e) {
 		drop(KS_DROP_RINGBUF_FULL);
+		return;
 	}
-	bpf_map_delete_elem(&ioctl_pending, &id);
+	__builtin_memcpy(e, &st->event, sizeof(*e));
+	submit(e);
 }
 
 SEC("fexit/kvm_vm_ioctl")

@@ -73,6 +73,18 @@ def split(data):
     return status, hdrs, body
 
 
+def timeouts_at_least(port, n, wait=5.0):
+    """The timeout count on the exporter's page once it reaches n, or the
+    last one seen after `wait` seconds (a match object, or None)."""
+    end = time.monotonic() + wait
+    while True:
+        _, _, body = get(port)
+        m = re.search(rb'^kvmscope_export_http_rejected_total\{reason="timeout"\} (\d+)$', body, re.M)
+        if (m and int(m.group(1)) >= n) or time.monotonic() > end:
+            return m
+        time.sleep(0.1)
+
+
 def metric(body, name):
     m = re.search(rf"^{name} (\S+)$", body.decode(), re.M)
     return float(m.group(1)) if m else None
@@ -260,8 +272,9 @@ def main():
             closed = slow.recv(100) == b""
         except (socket.timeout, ConnectionResetError):
             closed = False
-        _, _, body = get(port)
-        tmo = re.search(rb'^kvmscope_export_http_rejected_total\{reason="timeout"\} (\d+)$', body, re.M)
+        # The page is the collector's, rendered every interval: the
+        # count shows at its next page (under load, a few intervals on).
+        tmo = timeouts_at_least(port, 1)
         result(closed and tmo and int(tmo.group(1)) >= 1,
                "a request head not finished 10 s after its first byte: connection closed, counted",
                f"closed {closed}, metric {tmo.group(1) if tmo else None}")
@@ -282,9 +295,11 @@ def main():
             pass
         flooder.join()
         hog.close()
+        tmo = timeouts_at_least(port, 2)
         result(ended and tmo and int(tmo.group(1)) >= 2,
                f"a client that stops reading is dropped after 10 s without progress ({got} bytes had been sent)",
                f"ended {ended}, timeouts {tmo.group(1) if tmo else None}")
+        _, _, body = get(port)
         bpf = metric(body, "kvmscope_bpf_attached")
         result(bpf in (0, 1), f"kvmscope_bpf_attached present ({bpf:.0f} on this kernel)", str(bpf))
     finally:
