@@ -108,7 +108,7 @@ const struct ks_hook ks_hooks[KS_NR_METRICS] = {
 	[KS_M_PML_FULL] = { "pml_full", "PML-full exits (Intel PML: the guest's cost of dirty logging)", false, {
 		{ KS_WAY_TP, "kvm_pml_full", { "tp_pml_full" },
 		  "per VMM process and vCPU id, not per VM of a process that runs several; "
-		  "per interval, not per dirty-log iteration", KS_NEED_PML },
+		  "per interval, not per dirty-log iteration" },
 	} },
 };
 
@@ -179,10 +179,20 @@ void ks_caps_of(const struct ks_choice *choices, const struct ks_vendor *v,
 	caps->pml_full = caps->have[KS_M_PML_FULL] && v->dirty == KS_DIRTY_PML;
 }
 
+/* The PML-full exits' ways need more of the host than their target in
+ * BTF: kvm_pml_full is in the kvm module on AMD hosts too, and never fires
+ * there. */
+static bool needs_pml(const struct ks_way *w)
+{
+	const struct ks_way *pml = ks_hooks[KS_M_PML_FULL].ways;
+
+	return w >= pml && w < pml + KS_MAX_WAYS;
+}
+
 static const char *way_unusable(const struct ks_probe *p, const struct ks_way *w,
 				const char **where)
 {
-	if ((w->needs & KS_NEED_PML) && p->vendor.dirty != KS_DIRTY_PML)
+	if (needs_pml(w) && p->vendor.dirty != KS_DIRTY_PML)
 		return "this host does not log dirty pages with PML (kvm_intel pml=Y)";
 	if (w->kind == KS_WAY_KSTATS) {
 		/* Read by the dirty-log programs (bpf/vcpu_stats.bpf.h): the

@@ -30,17 +30,11 @@ enum ks_way_opt {
 #define KS_MAX_WAYS 3
 #define KS_MAX_PROGS 3
 
-/* What a way needs of the host beyond its target in BTF. */
-enum ks_way_need {
-	KS_NEED_PML = 1,   /* the host logs dirty pages with PML (lib/vendor.h) */
-};
-
 struct ks_way {
 	enum ks_way_kind kind;
 	const char *target;                 /* function or tracepoint name */
 	const char *progs[KS_MAX_PROGS];    /* programs in migrate.bpf.c; none yet = not implemented */
 	const char *limits;                 /* what this way cannot report, or NULL */
-	unsigned int needs;                 /* KS_NEED_*, or 0 */
 };
 
 /* Every metric, in the order of ks_hooks[] (and of check's list, the JSON
