@@ -132,6 +132,13 @@ static void a_start(const struct cfg *c, FILE *o, FILE *trace)
 		X->l.caps.fault_latency = c->fault_latency;
 		X->l.caps.page_stats = c->page_stats;
 		X->l.caps.rmap_avoided = true;
+		/* The lab's host, or an Intel one with PML. */
+		X->l.caps.dirty = c->pml_host ? KS_DIRTY_PML : KS_DIRTY_WP_TDP;
+		X->l.caps.wp_faults = !c->wp_unmeasured;
+		X->l.caps.pml_full = c->pml_full;
+		X->l.caps.have[KS_M_FAULTS] = true;
+		snprintf(X->l.vendor.module, sizeof(X->l.vendor.module), "%s",
+			 c->pml_host ? "kvm_intel" : "kvm_amd");
 	} else {
 		S = calloc(1, sizeof(*S));
 		ks_session_init(S, 1000000000);

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "export/export.h"
+#include "hooks/guestcost.h"
 #include "hooks/hooks.h"
 
 /* ns to s by division: 3 / 1e9 is the double nearest 3e-9 and prints as
@@ -318,6 +319,33 @@ static void render_migrate(const struct ks_exporter *x, struct ks_prom *w, const
 			    c->msr_migration_control);
 }
 
+/* How the host logs dirty pages, and which guest-cost figures that and
+ * the ways attached leave measured (docs/overhead.md, Hosts and vendors):
+ * a series left out, or 0 here, is not a guest that paid nothing. */
+static void render_guest_cost(const struct ks_exporter *x, struct ks_prom *w)
+{
+	struct ks_guest_fig g[KS_NR_GUEST_FIGS];
+	struct ks_prom_family *f;
+	struct ks_prom_label l[2] = {
+		{ "kvm_module", x->l.vendor.module },
+		{ "dirty_logging", ks_dirty_mech_name(x->l.caps.dirty) },
+	};
+
+	ks_prom_u64(ks_prom_family(w, "kvmscope_dirty_logging_info", KS_PROM_GAUGE, NULL,
+				   "1, labelled with KVM's vendor module and how it logs dirty pages "
+				   "(write_protect, write_protect_shadow, pml, unknown)"), l, 2, 1);
+	f = ks_prom_family(w, "kvmscope_guest_cost_measured", KS_PROM_GAUGE, NULL,
+			   "1 if this guest-cost figure is measured on this host, 0 if not (its "
+			   "series are then left out)");
+	ks_guest_figs(&x->l.caps, g);
+	for (int i = 0; i < KS_NR_GUEST_FIGS; i++) {
+		if (!g[i].applies)
+			continue;
+		l[0] = (struct ks_prom_label){ "figure", g[i].name };
+		ks_prom_u64(f, l, 1, g[i].measured);
+	}
+}
+
 static void render_self(const struct ks_exporter *x, struct ks_prom *w)
 {
 	const struct ks_model *m = &x->s.m;
@@ -336,6 +364,7 @@ static void render_self(const struct ks_exporter *x, struct ks_prom *w)
 			l[0] = (struct ks_prom_label){ "metric", ks_hooks[i].metric };
 			ks_prom_u64(f, l, 1, hook(x, i));
 		}
+		render_guest_cost(x, w);
 		f = ks_prom_family(w, "kvmscope_events_lost", KS_PROM_COUNTER, NULL,
 				   "BPF events not recorded, by reason");
 		for (int i = 0; i < KS_DROP_MAX; i++) {
