@@ -7,7 +7,7 @@
 #   make fuzz       run each libFuzzer target FUZZ_SECONDS (default 60) s
 #   make demo       boot the lab, run a workload VM under the tracer
 #                   (DEMO=qemu: live-migrate a real QEMU guest instead)
-#   make install    install kvmscope and its man page (PREFIX=/usr/local DESTDIR=)
+#   make install    install kvmscope, its man page and bash completion (PREFIX=/usr/local DESTDIR=)
 #   make uninstall  remove what install installed
 #   make V=1 ...    show the commands
 #
@@ -106,6 +106,26 @@ $(LIBKVMSCOPE): $(TRACER_OBJS)
 $(BIN)/kvmscope: $(OBJ)/tracer/main.o $(LIBKVMSCOPE) | $(BIN)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $(STATIC) $^ $(BPF_LIBS) -o $@
+
+# The version and source revision kvmscope reports (--version,
+# kvmscope_build_info): a header only main.c includes, which
+# scripts/version-h rewrites only when its text changes. It runs at every
+# make (the revision is git's, which make cannot see), and a new revision
+# recompiles main.c and relinks kvmscope, nothing else.
+KVMSCOPE_VERSION := 0.1
+VERSION_H := $(OBJ)/gen/version.h
+$(VERSION_H): FORCE
+	$(Q)mkdir -p $(@D)
+	$(Q)scripts/version-h $(KVMSCOPE_VERSION) $@
+$(OBJ)/tracer/main.o: $(VERSION_H)
+$(OBJ)/tracer/main.o: USER_CFLAGS += -I$(OBJ)/gen
+
+# Bash completion, written by kvmscope itself from its option tables.
+COMPLETION := $(OUT)/share/kvmscope.bash
+$(COMPLETION): $(BIN)/kvmscope
+	$(call msg,GEN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$< completion bash >$@.tmp && mv $@.tmp $@
 
 KVMLOAD_SRCS := $(wildcard tests/workload/*.c)
 $(OBJ)/tests/workload/%.o: USER_CFLAGS += -pthread
@@ -209,12 +229,12 @@ $(BENCH_OBJ)/vcpustat.skel.h: bench/vcpustat.bpf.c bench/vcpustat.h $(BPF_HDRS) 
 BENCH_BINS := $(BENCH)/hookcost $(BENCH)/hookonly $(BENCH)/statscost $(BENCH)/statsout $(BENCH)/startup \
 	      $(BENCH)/progtime $(BENCH)/vcpustat
 
-PROGS := $(BIN)/kvmscope $(BIN)/kvmload $(LAB_HELPERS) $(BIN)/map-entries $(LABQ)/qemu-guest.cpio
+PROGS := $(BIN)/kvmscope $(COMPLETION) $(BIN)/kvmload $(LAB_HELPERS) $(BIN)/map-entries $(LABQ)/qemu-guest.cpio
 TESTS := $(UNIT_BINS) $(REPLAYS) $(OUT)/tests/bpf_attach $(OUT)/tests/intel_btf
 BENCHES := $(BENCH_BINS)
 
 .PHONY: all bpf progs tests deps check demo clean install uninstall vmlinux-h kernel-modules kernel-check kernel-test \
-	sanitize-tests fuzz fuzz-build
+	sanitize-tests fuzz fuzz-build FORCE
 all: $(BPF_OBJS) $(BPF_SKELS) $(PROGS) $(TESTS) $(BENCHES)
 bpf: $(BPF_OBJS) $(BPF_SKELS)
 progs: $(PROGS)
@@ -268,18 +288,21 @@ kernel-test: kernel-modules progs
 vmlinux-h: kernel-modules
 	$(Q)vmlinux-btf/regen patched-6.12
 
-# Install: the static binary and the man page. DESTDIR stages a package.
+# Install: the static binary, the man page and the bash completion (where
+# bash-completion looks for it on demand). DESTDIR stages a package.
 PREFIX    ?= /usr/local
 BINDIR    := $(DESTDIR)$(PREFIX)/bin
 MAN1DIR   := $(DESTDIR)$(PREFIX)/share/man/man1
-install: $(BIN)/kvmscope
+BASHCOMPDIR := $(DESTDIR)$(PREFIX)/share/bash-completion/completions
+install: $(BIN)/kvmscope $(COMPLETION)
 	$(call msg,INSTALL,$(BINDIR)/kvmscope)
-	$(Q)install -d $(BINDIR) $(MAN1DIR)
+	$(Q)install -d $(BINDIR) $(MAN1DIR) $(BASHCOMPDIR)
 	$(Q)install -m 0755 $(BIN)/kvmscope $(BINDIR)/kvmscope
 	$(Q)install -m 0644 docs/kvmscope.1 $(MAN1DIR)/kvmscope.1
+	$(Q)install -m 0644 $(COMPLETION) $(BASHCOMPDIR)/kvmscope
 uninstall:
 	$(call msg,RM,$(BINDIR)/kvmscope)
-	$(Q)rm -f $(BINDIR)/kvmscope $(MAN1DIR)/kvmscope.1
+	$(Q)rm -f $(BINDIR)/kvmscope $(MAN1DIR)/kvmscope.1 $(BASHCOMPDIR)/kvmscope
 
 clean:
 	$(Q)rm -rf $(OUT)

@@ -5,23 +5,21 @@
 #include <stdlib.h>
 #include <string.h>
 #include "commands.h"
+#include "lib/build.h"
+#include "lib/help.h"
 #include "lib/log.h"
+#include "version.h"   /* generated: KS_VERSION, KS_REVISION (scripts/version-h) */
 
-#define KVMSCOPE_VERSION "0.1"
-
-static const struct subcommand {
-	const char *name;
-	int (*run)(int argc, char **argv);
-	const char *summary;
-} subcommands[] = {
-	{ "check", cmd_check, "report whether this host can be traced, and how" },
-	{ "migrate", cmd_migrate, "per-VM dirty-logging (live migration) overhead, live" },
-	{ "stats", cmd_stats, "binary stats of every VM: values, rates, histograms" },
-	{ "rmap", cmd_rmap, "rmap memory per VM and memslot: allocated, avoided, when" },
-	{ "export", cmd_export, "serve stats and migrate aggregates for Prometheus" },
+static const struct ks_command subcommands[] = {
+	{ "check", cmd_check, &ks_check_argp, "report whether this host can be traced, and how" },
+	{ "migrate", cmd_migrate, &ks_migrate_argp, "per-VM dirty-logging (live migration) overhead, live" },
+	{ "stats", cmd_stats, &ks_stats_argp, "binary stats of every VM: values, rates, histograms" },
+	{ "rmap", cmd_rmap, &ks_rmap_argp, "rmap memory per VM and memslot: allocated, avoided, when" },
+	{ "export", cmd_export, &ks_export_argp, "serve stats and migrate aggregates for Prometheus" },
 };
+#define NR_COMMANDS (sizeof(subcommands) / sizeof(subcommands[0]))
 
-const char *argp_program_version = "kvmscope " KVMSCOPE_VERSION;
+const char *argp_program_version = "kvmscope " KS_VERSION " (revision " KS_REVISION ")";
 
 static char doc[] =
 	"Measures what dirty logging (live migration) costs KVM guests and the host.\v"
@@ -65,25 +63,48 @@ static error_t parse_global(int key, char *arg, struct argp_state *state)
 	}
 }
 
+static const struct argp global_argp = { options, parse_global, "COMMAND [ARGS...]", doc,
+	ks_help_children, NULL, NULL };
+
+/* `kvmscope completion bash`: not in the list of commands (make install
+ * puts its output where bash finds it). */
+static int completion(int argc, char **argv)
+{
+	if (argc != 2 || strcmp(argv[1], "bash")) {
+		ks_err("usage: kvmscope completion bash");
+		return KS_EXIT_USAGE;
+	}
+	ks_completion_bash(stdout, &global_argp, subcommands, NR_COMMANDS);
+	return fflush(stdout) || ferror(stdout) ? KS_EXIT_FAIL : KS_EXIT_OK;
+}
+
 int main(int argc, char **argv)
 {
-	static const struct argp argp = { options, parse_global, "COMMAND [ARGS...]", doc, NULL, NULL, NULL };
 	struct global_args g = { 0 };
+	char name[64];
 
+	ks_build = (struct ks_build){ KS_VERSION, KS_REVISION };
+	/* argp names the program after argv[0] in --help and its errors: the
+	 * same prefix as every other line, whatever path ran the binary. */
+	argv[0] = "kvmscope";
 	ks_log_init("kvmscope");
 	/* argp exits with EX_USAGE (64) on bad usage; ours is 2 everywhere. */
 	argp_err_exit_status = KS_EXIT_USAGE;
-	if (argp_parse(&argp, argc, argv, ARGP_IN_ORDER, NULL, &g))
+	if (argp_parse(&global_argp, argc, argv, ARGP_IN_ORDER, NULL, &g))
 		return KS_EXIT_USAGE;
 	if (!g.cmd_index)
 		return KS_EXIT_USAGE;
-	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++) {
+	snprintf(name, sizeof(name), "kvmscope %.40s", argv[g.cmd_index]);
+	if (!strcmp(argv[g.cmd_index], "completion")) {
+		ks_log_init(name);
+		return completion(argc - g.cmd_index, argv + g.cmd_index);
+	}
+	for (size_t i = 0; i < NR_COMMANDS; i++) {
 		if (!strcmp(argv[g.cmd_index], subcommands[i].name)) {
-			/* argp names the program after argv[0] in --help and errors. */
-			char name[64];
-
-			snprintf(name, sizeof(name), "kvmscope %s", subcommands[i].name);
+			/* "kvmscope NAME: " before every line of the command,
+			 * argp's included. */
 			argv[g.cmd_index] = name;
+			ks_log_init(name);
 			return subcommands[i].run(argc - g.cmd_index, argv + g.cmd_index);
 		}
 	}

@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """kvmscope export's HTTP side on this machine, on loopback: command line
 checks, every response code, keep-alive and pipelining, content
-negotiation, many concurrent scrapes and idle or trickling clients while
+negotiation, gzip, build_info and the process_* metrics against /proc,
+--listen :PORT, many concurrent scrapes and idle or trickling clients while
 collection keeps its schedule, the no-BPF path, and SIGINT/SIGTERM.
 (VM values are checked in the lab: tests/lab/export/.)
 One PASS/FAIL line per check; prints the measured figures."""
+import gzip
 import os
 import re
 import signal
@@ -94,6 +96,7 @@ def cli_checks():
     for args, what in ((["--listen", "0.0.0.0:9464"], "0.0.0.0 without --allow-remote"),
                        (["--listen", "10.1.2.3:1"], "a non-loopback address"),
                        (["--listen", "[::]:1"], "IPv6 any without --allow-remote"),
+                       (["--listen", ":9464"], ":PORT (every address) without --allow-remote"),
                        (["--listen", "localhost"], "a missing port"),
                        (["--listen", "127.0.0.1:65536"], "port 65536"),
                        (["--listen", "example.org:80"], "a host name"),
@@ -159,6 +162,132 @@ def http_checks(port):
            "pipelined requests on one keep-alive connection answered in order", data[:80])
     data = request(port, b"GET /metrics HTTP/1.0\r\n\r\n", timeout=3)
     result(b"Connection: close" in data, "HTTP/1.0 without keep-alive: closed after the response", data[:120])
+
+
+def stop(p):
+    p.send_signal(signal.SIGTERM)
+    try:
+        return p.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        return "hang"
+
+
+def labels(body, name):
+    m = re.search(rf"^{name}\{{(.*)\}} \S+$", body.decode(), re.M)
+    return dict(re.findall(r'(\w+)="([^"]*)"', m.group(1))) if m else None
+
+
+def proc_stat(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()
+
+
+def gzip_self_checks():
+    """An exporter that collects once an hour serves one page all along:
+    gzip and plain forms of it can be compared byte for byte."""
+    p, port = start("-i", "1h")
+    try:
+        st, h, plain = get(port)
+        st2, h2, z = get(port, headers=["Accept-Encoding: gzip, deflate, br"])
+        try:
+            unz = gzip.decompress(z)
+        except OSError as e:
+            unz = repr(e).encode()
+        result(st == 200 and "content-encoding" not in h and h.get("vary") == "Accept-Encoding",
+               "no Accept-Encoding: the page as it is, with Vary: Accept-Encoding", f"{st} {h}")
+        result(st2 == 200 and h2.get("content-encoding") == "gzip" and int(h2["content-length"]) == len(z)
+               and unz == plain and len(z) * 2 < len(plain),
+               f"Accept-Encoding: gzip: Content-Encoding gzip, decompresses to the plain page "
+               f"({len(plain)} -> {len(z)} bytes)", f"{st2} {h2} {len(z)} {unz[:60]!r}")
+        st3, h3, body3 = get(port, headers=["Accept-Encoding: gzip"], method="HEAD")
+        result(st3 == 200 and h3.get("content-encoding") == "gzip" and h3.get("content-length") ==
+               h2.get("content-length") and body3 == b"", "HEAD with gzip: the gzip page's headers only",
+               f"{h3}")
+        om = "Accept: application/openmetrics-text; version=1.0.0"
+        _, _, omplain = get(port, headers=[om])
+        _, h4, omz = get(port, headers=[om, "Accept-Encoding: gzip"])
+        result(h4.get("content-encoding") == "gzip" and gzip.decompress(omz) == omplain and
+               omplain.endswith(b"# EOF\n"), "OpenMetrics with gzip decompresses to the OpenMetrics page",
+               f"{h4}")
+        _, h5, body5 = get(port, headers=["Accept-Encoding: gzip;q=0, identity"])
+        result("content-encoding" not in h5 and body5 == plain, "Accept-Encoding: gzip;q=0: not compressed",
+               f"{h5}")
+        # build_info: what --version says.
+        v = subprocess.run([KVMSCOPE, "--version"], capture_output=True, text=True).stdout.strip()
+        m = re.match(r"kvmscope (\S+) \(revision (\S+)\)$", v)
+        bi = labels(plain, "kvmscope_build_info")
+        result(m and bi == {"version": m.group(1), "revision": m.group(2)} and
+               metric(plain, r'kvmscope_build_info\{[^}]*\}') == 1,
+               f"kvmscope_build_info 1 with --version's version and revision ({v})", f"{bi} vs {v!r}")
+        # process_*: as the kernel sees the exporter's process.
+        f = proc_stat(p.pid)
+        ticks, page = os.sysconf("SC_CLK_TCK"), os.sysconf("SC_PAGE_SIZE")
+        with open("/proc/stat") as fh:
+            btime = int(re.search(r"^btime (\d+)$", fh.read(), re.M).group(1))
+        start_s = btime + int(f[19]) / ticks
+        cpu_now = (int(f[11]) + int(f[12])) / ticks
+        fds_now = len(os.listdir(f"/proc/{p.pid}/fd"))
+        with open(f"/proc/{p.pid}/limits") as fh:
+            soft = re.search(r"^Max open files\s+(\S+)", fh.read(), re.M).group(1)
+        got = {k: metric(plain, k) for k in ("process_cpu_seconds_total", "process_resident_memory_bytes",
+                                              "process_virtual_memory_bytes", "process_open_fds",
+                                              "process_max_fds", "process_start_time_seconds")}
+        rss_now = int(f[21]) * page
+        checks = {
+            # The page is from the start; the process has only run since.
+            "process_cpu_seconds_total": got["process_cpu_seconds_total"] is not None and
+            0 <= got["process_cpu_seconds_total"] <= cpu_now,
+            "process_start_time_seconds": got["process_start_time_seconds"] is not None and
+            abs(got["process_start_time_seconds"] - start_s) < 0.02 and start_s <= time.time(),
+            # Resident memory at the first collection: some of what it has now.
+            "process_resident_memory_bytes": got["process_resident_memory_bytes"] is not None and
+            page <= got["process_resident_memory_bytes"] <= 2 * rss_now,
+            "process_virtual_memory_bytes": got["process_virtual_memory_bytes"] is not None and
+            got["process_virtual_memory_bytes"] >= got["process_resident_memory_bytes"],
+            # Its fds then: the listening socket and epoll at least; now
+            # the collector may hold a few more, and our connections.
+            "process_open_fds": got["process_open_fds"] is not None and
+            5 <= got["process_open_fds"] <= fds_now + 2,
+            "process_max_fds": got["process_max_fds"] == (float("inf") if soft == "unlimited" else int(soft)),
+        }
+        bad = [k for k, ok in checks.items() if not ok]
+        result(not bad, "process_* metrics agree with /proc of the exporter "
+               f"(cpu {got['process_cpu_seconds_total']} s, rss {got['process_resident_memory_bytes']}, "
+               f"fds {got['process_open_fds']}/{got['process_max_fds']})",
+               f"{bad}: {got}; /proc: start {start_s}, cpu {cpu_now}, rss {rss_now}, fds {fds_now}, max {soft}")
+        pr = subprocess.run(["promtool", "check", "metrics"], input=plain, capture_output=True)
+        result(pr.returncode == 0 and not pr.stdout.strip() and not pr.stderr.strip(),
+               "promtool check metrics: the page with build_info and process_* is clean",
+               (pr.stdout + pr.stderr).decode()[:300])
+    finally:
+        rc = stop(p)
+    result(rc == 0, "gzip exporter: SIGTERM ends it with status 0", str(rc))
+
+
+def listen_any_checks():
+    """--listen :PORT --allow-remote: every address, IPv4 and (where the
+    host has it) IPv6."""
+    p = subprocess.Popen([KVMSCOPE, "export", "--listen", ":0", "--allow-remote"], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    line = p.stdout.readline()
+    m = re.search(r"http://(\S+):(\d+)/metrics", line)
+    ok4 = ok6 = False
+    if m:
+        port = int(m.group(2))
+        ok4 = get(port)[0] == 200
+        if socket.has_ipv6 and os.path.exists("/proc/net/if_inet6"):
+            s = socket.create_connection(("::1", port), timeout=5)
+            s.sendall(b"GET /metrics HTTP/1.1\r\nConnection: close\r\n\r\n")
+            ok6 = s.recv(20).startswith(b"HTTP/1.1 200")
+            s.close()
+        else:
+            ok6 = None
+    rc = stop(p)
+    result(m and ok4 and ok6 is not False and rc == 0,
+           f"--listen :0 --allow-remote serves every address ({m.group(1) if m else '?'}: IPv4 "
+           f"{'yes' if ok4 else 'no'}, IPv6 {'no IPv6 here' if ok6 is None else 'yes' if ok6 else 'no'})",
+           f"{line!r} {ok4} {ok6} {rc}")
 
 
 def scrape_latencies(port, n, threads):
@@ -241,6 +370,8 @@ def main():
         print("FAIL export-http: build/bin/kvmscope missing (make all)")
         return 1
     cli_checks()
+    gzip_self_checks()
+    listen_any_checks()
     interval = 0.1
     p, port = start("-i", "100ms")
     try:

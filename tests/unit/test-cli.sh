@@ -98,3 +98,151 @@ else
 	echo "FAIL migrate: failed unprivileged run leaves a valid empty trace: exit $rc, $(cat "$tdir/err"), file: $(head -c 200 "$tdir/t.json")"
 fi
 rm -rf "$tdir"
+
+# --- conventions: -h, one prefix, --version, check --json, the terminal ---
+pass() { echo "PASS $1"; }
+fail() { echo "FAIL $1: $2"; }
+# -h is --help, for kvmscope and every command.
+for c in "" check migrate stats rmap export; do
+	h=$("$ks" $c -h 2>&1); rc=$?
+	want=$("$ks" $c --help 2>&1)
+	if [ $rc -eq 0 ] && [ "$h" = "$want" ] && [[ $h == "Usage: kvmscope${c:+ $c} "* ]]; then
+		pass "${c:-kvmscope}: -h prints the --help page, exit 0"
+	else
+		fail "${c:-kvmscope}: -h prints the --help page, exit 0" "exit $rc: ${h:0:200}"
+	fi
+done
+# Every error line starts "kvmscope COMMAND: " (or "kvmscope: " before a
+# command), whatever path ran the binary: argp's own, the parsers', the runs'.
+lnk=$(mktemp -d)
+ln -s "$ks" "$lnk/some-name"
+for t in ":--frob" ":frobnicate" "stats:stats -x" "stats:stats -i soon" "stats:stats -p 4194304" \
+	"migrate:migrate --max-vms 0" "migrate:migrate -p $$" "rmap:rmap -p 4194304" "check:check extra" \
+	"export:export --listen 10.1.2.3:1" "export:export --listen nowhere" "completion:completion zsh"; do
+	cmd=${t%%:*} args=${t#*:}
+	# shellcheck disable=SC2086
+	first=$("$lnk/some-name" $args 2>&1 >/dev/null | head -n 1)
+	name="prefix 'kvmscope${cmd:+ $cmd}:' on: kvmscope ${args//$$/SHELL-PID}"
+	if [[ $first == "kvmscope${cmd:+ $cmd}: "* ]]; then pass "$name"; else fail "$name" "$first"; fi
+done
+rm -rf "$lnk"
+# --version: the version and the revision the build baked in (the header
+# next to the binary's objects: scripts/version-h).
+hdr=$(dirname "$(dirname "$ks")")/obj/gen/version.h
+rev=$(sed -n 's/^#define KS_REVISION "\(.*\)"$/\1/p' "$hdr" 2>/dev/null)
+v=$("$ks" --version); sv=$("$ks" stats --version)
+if [[ $v =~ ^kvmscope\ [0-9]+\.[0-9]+\ \(revision\ ([0-9a-f]{7,}(-dirty)?|unknown)\)$ ]] &&
+	[ "${BASH_REMATCH[1]}" = "$rev" ] && [ "$sv" = "$v" ]; then
+	pass "--version names the source revision ($v)"
+else
+	fail "--version names the source revision" "'$v' / '$sv', build header says '$rev'"
+fi
+expect "completion: only bash" 2 "usage: kvmscope completion bash" completion zsh
+if out=$("$ks" completion bash) && bash -n <<<"$out" && grep -q '^complete -F _kvmscope kvmscope$' <<<"$out"; then
+	pass "completion bash: a bash script that registers _kvmscope"
+else
+	fail "completion bash: a bash script that registers _kvmscope" "${out:0:200}"
+fi
+expect "export: --listen :PORT is every address, so remote" 2 "--listen :9464 is not a loopback address.*--allow-remote" \
+	export --listen :9464
+
+# check --json against the text report of the same host: the same verdict,
+# the same way in for every metric. (-n: a probe, no loading.)
+tj=$(mktemp -d)
+"$ks" check -n >"$tj/text" 2>/dev/null; trc=$?
+"$ks" check -n --json >"$tj/json" 2>/dev/null; jrc=$?
+if why=$(python3 - "$tj/text" "$tj/json" "$trc" "$jrc" 2>&1 <<'PY'
+import json, re, sys
+text, lines, trc, jrc = open(sys.argv[1]).read(), open(sys.argv[2]).read().splitlines(), int(sys.argv[3]), int(sys.argv[4])
+assert len(lines) == 1, f"{len(lines)} lines"
+r = json.loads(lines[0])
+assert r["type"] == "check" and r["schema"] == 2, "type/schema"
+assert jrc == trc and r["ok"] == (jrc == 0), f"exit {jrc} vs text {trc}, ok {r['ok']}"
+m = re.search(r"\((\d+) problems? above\)", text)
+assert r["problems"] == (int(m.group(1)) if m else 0), f"problems {r['problems']}"
+used = dict(re.findall(r"^  (\w+) .*\n(?:    .*\n)*?    \* \S+(?: \S+)?\s+(\S+)", text, re.M))
+for mt in r["metrics"]:
+    want = used.get(mt["metric"])
+    assert mt["way"] == want, f"{mt['metric']}: json {mt['way']} text {want}"
+    assert [w["target"] for w in mt["ways"] if w["used"]] == ([want] if want else []), mt["metric"]
+    for w in mt["ways"]:
+        assert w["usable"] == (w["why_not"] is None), f"{mt['metric']} {w['target']}"
+assert len(r["metrics"]) == len(re.findall(r"^  \w+ {2,}", text.split("hooks (")[1], re.M)), "metric count"
+assert r["load_test"]["ran"] is False, "-n ran the load test"
+print(f"{len(r['metrics'])} metrics")
+PY
+); then
+	pass "check --json: one record, the text report's verdict and ways in ($why)"
+else
+	fail "check --json: one record, the text report's verdict and ways in" "$why $(head -c 200 "$tj/json")"
+fi
+rm -rf "$tj"
+
+# on_pty TERM STREAM OUT CMD...: CMD with STREAM (stdout or stderr) on a new
+# pseudo-terminal and TERM set (unset if empty); what the terminal received
+# goes to OUT, the other stream to /dev/null. Exits with CMD's status.
+on_pty() {
+	python3 - "$@" <<'PY'
+import os, pty, subprocess, sys
+term, stream, out, cmd = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
+env = dict(os.environ)
+env.pop("TERM", None)
+if term:
+    env["TERM"] = term
+m, s = pty.openpty()
+null = subprocess.DEVNULL
+p = subprocess.Popen(cmd, env=env, stdin=null, stdout=s if stream == "stdout" else null,
+                     stderr=s if stream == "stderr" else null)
+os.close(s)
+data = b""
+while True:
+    try:
+        b = os.read(m, 65536)
+    except OSError:
+        break
+    if not b:
+        break
+    data += b
+open(out, "wb").write(data)
+sys.exit(p.wait())
+PY
+}
+esc=$'\e'
+tp=$(mktemp -d)
+# stats redraws in place only on a terminal that takes control sequences
+# (before every sample: one is enough, however long a look through /proc
+# takes on this host).
+on_pty xterm stdout "$tp/xterm" "$ks" stats -i 20ms -d 70ms
+on_pty dumb stdout "$tp/dumb" "$ks" stats -i 20ms -d 70ms
+on_pty "" stdout "$tp/unset" "$ks" stats -i 20ms -d 70ms
+"$ks" stats -i 20ms -d 70ms >"$tp/pipe" 2>/dev/null
+if grep -q "${esc}\[H${esc}\[2J" "$tp/xterm" && ! grep -q "$esc" "$tp/dumb" "$tp/unset" "$tp/pipe" &&
+	grep -q '^kvmscope stats ' "$tp/dumb"; then
+	pass "stats: redraws with ANSI only on a terminal whose TERM is set and not dumb"
+else
+	fail "stats: redraws with ANSI only on a terminal whose TERM is set and not dumb" \
+		"xterm $(grep -c "$esc" "$tp/xterm"), dumb $(grep -c "$esc" "$tp/dumb"), unset $(grep -c "$esc" "$tp/unset"), pipe $(grep -c "$esc" "$tp/pipe")"
+fi
+# The progress line: shown while probing on a terminal, erased before the
+# error line (which then starts at column 0, alone); never in a pipe or
+# under TERM=dumb. Unprivileged, migrate fails right after the probe.
+unpriv=()
+[ "$(id -u)" -ne 0 ] || unpriv=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+on_pty xterm stderr "$tp/err" "${unpriv[@]}" "$ks" migrate -d 1s
+rc=$?
+raw=$(cat "$tp/err")
+last=${raw##*$'\r'"$esc"'[K'}
+if [ $rc -eq 1 ] && [[ $raw == $'\r'"$esc[Kkvmscope migrate: probing the kernel..."* ]] &&
+	[[ $last == "kvmscope migrate: not allowed to trace"*$'\r' ]] && [[ $last != *"probing"* ]]; then
+	pass "migrate: a progress line on a terminal, erased before the error"
+else
+	fail "migrate: a progress line on a terminal, erased before the error" "exit $rc: $(cat -v "$tp/err")"
+fi
+on_pty dumb stderr "$tp/err-dumb" "${unpriv[@]}" "$ks" migrate -d 1s
+"${unpriv[@]}" "$ks" migrate -d 1s 2>"$tp/err-pipe"
+if ! grep -q "$esc\|probing" "$tp/err-dumb" "$tp/err-pipe" && [ "$(grep -c . "$tp/err-pipe")" -eq 1 ]; then
+	pass "migrate: no progress line under TERM=dumb or into a pipe"
+else
+	fail "migrate: no progress line under TERM=dumb or into a pipe" "$(cat -v "$tp/err-dumb" "$tp/err-pipe")"
+fi
+rm -rf "$tp"

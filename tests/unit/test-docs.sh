@@ -1,7 +1,8 @@
 #!/bin/bash
 # The docs cannot drift from the code: every option that `kvmscope --help`
 # and `kvmscope COMMAND --help` list, long and short, must appear in that
-# command's section of the man page (docs/kvmscope.1) and of docs/usage.md.
+# command's section of the man page (docs/kvmscope.1) and of docs/usage.md,
+# and be offered by the bash completion (`kvmscope completion bash`).
 # argp's own options (-?/--help, --usage, -V/--version), listed by every
 # command, may instead appear once in the global part. A missing one fails,
 # naming the option, the command and the document.
@@ -83,17 +84,62 @@ check man "$root/docs/kvmscope.1" && echo "PASS man page documents all $n option
 check usage "$root/docs/usage.md" && echo "PASS docs/usage.md documents all $n options of kvmscope and its $nc commands" ||
 	status=1
 
+# The bash completion (kvmscope completion bash, which make install
+# installs) offers every command and every option --help lists, each where
+# it belongs; and a value of the kind its option takes.
+# offered SCRIPT WORD...: what the script's _kvmscope offers for the last word.
+offered() {
+	local script=$1
+	shift
+	bash --norc --noprofile -c 'eval "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1))
+		_kvmscope; [ ${#COMPREPLY[@]} -eq 0 ] || printf "%s\n" "${COMPREPLY[@]}"' _ "$script" "$@"
+}
+# check_completion SCRIPT: one FAIL line per command or option not offered.
+check_completion() {
+	local script=$1 cmd opt got missing=0
+	got=$(offered "$script" kvmscope "")
+	for cmd in $COMMANDS; do
+		grep -qxF -- "$cmd" <<<"$got" && continue
+		echo "FAIL completion: command '$cmd' not offered"
+		missing=1
+	done
+	for cmd in "" $COMMANDS; do
+		# shellcheck disable=SC2086
+		got=$(offered "$script" kvmscope $cmd -)
+		for opt in ${OPTS[${cmd:-_}]}; do
+			grep -qxF -- "$opt" <<<"$got" && continue
+			echo "FAIL completion: option $opt of 'kvmscope${cmd:+ $cmd}' not offered"
+			missing=1
+		done
+	done
+	return $missing
+}
+comp=$("$ks" completion bash)
+check_completion "$comp" &&
+	echo "PASS bash completion offers all $n options of kvmscope and its $nc commands" || status=1
+vals=$(cd "$root/docs" && offered "$comp" kvmscope migrate --trace kvmscope.)
+valeq=$(cd "$root/docs" && offered "$comp" kvmscope migrate --trace = kvmscope.)
+none=$(offered "$comp" kvmscope export --listen "")
+if [ "$vals" = kvmscope.1 ] && [ "$valeq" = kvmscope.1 ] && [ -z "$none" ]; then
+	echo "PASS bash completion: files after --trace (also --trace=), nothing to offer after --listen"
+else
+	echo "FAIL bash completion: files after --trace, nothing after --listen: got '$vals' '$valeq' '$none'"
+	status=1
+fi
+
 # The check itself can fail: drop one option from copies of both documents.
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 sed 's/\\-\\-no\\-load//' "$root/docs/kvmscope.1" >"$tmp/kvmscope.1"
 sed 's/`--no-load`//; s/`-n`//' "$root/docs/usage.md" >"$tmp/usage.md"
 out=$(check man "$tmp/kvmscope.1"; check usage "$tmp/usage.md")
+out+=$'\n'$(check_completion "$(sed 's/ -n --no-load//' <<<"$comp")")
 if grep -q "option --no-load of 'kvmscope check' missing from kvmscope.1" <<<"$out" &&
-	grep -q "option -n of 'kvmscope check' missing from usage.md" <<<"$out"; then
-	echo "PASS an option removed from the docs is reported by name"
+	grep -q "option -n of 'kvmscope check' missing from usage.md" <<<"$out" &&
+	grep -q "option --no-load of 'kvmscope check' not offered" <<<"$out"; then
+	echo "PASS an option removed from the docs or the completion is reported by name"
 else
-	echo "FAIL an option removed from the docs is reported by name: got: ${out//$'\n'/; }"
+	echo "FAIL an option removed from the docs or the completion is reported by name: got: ${out//$'\n'/; }"
 	status=1
 fi
 exit $status

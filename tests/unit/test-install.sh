@@ -1,7 +1,7 @@
 #!/bin/bash
-# make install / uninstall into a temporary DESTDIR: the binary and the man
-# page land under PREFIX, the man page renders without a single warning,
-# and uninstall leaves no file behind.
+# make install / uninstall into a temporary DESTDIR: the binary, the man
+# page and the bash completion land under PREFIX, the man page renders
+# without a single warning, and uninstall leaves no file behind.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 dest=$(mktemp -d)
@@ -17,9 +17,18 @@ else
 	fail "make install PREFIX=$prefix DESTDIR=..." "$out"
 fi
 bin=$dest$prefix/bin/kvmscope man1=$dest$prefix/share/man/man1/kvmscope.1
+comp=$dest$prefix/share/bash-completion/completions/kvmscope
 [ "$(stat -c %a "$bin" 2>/dev/null)" = 755 ] && [ "$(stat -c %a "$man1" 2>/dev/null)" = 644 ] &&
-	pass "binary (0755) and man page (0644) installed under PREFIX" ||
-	fail "binary (0755) and man page (0644) installed under PREFIX" "$(find "$dest" -type f -printf '%m %p\n')"
+	[ "$(stat -c %a "$comp" 2>/dev/null)" = 644 ] &&
+	pass "binary (0755), man page and bash completion (0644) installed under PREFIX" ||
+	fail "binary (0755), man page and bash completion (0644) installed under PREFIX" "$(find "$dest" -type f -printf '%m %p\n')"
+# The completion installed is what the binary writes, and bash loads it.
+if cmp -s "$comp" <("$bin" completion bash) &&
+	bash --norc --noprofile -c ". '$comp' && complete -p kvmscope" 2>&1 | grep -q '_kvmscope'; then
+	pass "installed bash completion is the binary's own and registers for kvmscope"
+else
+	fail "installed bash completion is the binary's own and registers for kvmscope" "$(head -c 200 "$comp")"
+fi
 v=$("$bin" --version 2>&1) && [[ $v == kvmscope* ]] && cmp -s "$bin" "$root/build/bin/kvmscope" &&
 	pass "installed binary is the build's and runs ($v)" ||
 	fail "installed binary is the build's and runs" "$v"

@@ -106,6 +106,33 @@ int main(void)
 	CHECK("no BTF: reasons given", c[0].way == -1 && c[0].why_not[0] != NULL, "no reason");
 	ASSERT_GE("at least one required hook", required, 1);
 	{
+		/* The line migrate prints: every required metric, each with its
+		 * ordinary way and why not; no metric that is not required. */
+		char buf[512];
+		const char *s = ks_hooks_missing(c, buf, sizeof(buf));
+		unsigned int named = 0;
+
+		for (unsigned int i = 0; i < KS_NR_METRICS; i++) {
+			char want[64], name[96];
+
+			snprintf(want, sizeof(want), "%s (", ks_hooks[i].metric);
+			snprintf(name, sizeof(name), "missing hooks: %s (not required) not named",
+				 ks_hooks[i].metric);
+			if (ks_hooks[i].required)
+				named += strstr(s, want) != NULL;
+			else
+				CHECK(name, !strstr(s, want), "named in '%s'", s);
+		}
+		ASSERT_EQ("missing hooks: every required metric named", named, required);
+		ASSERT_CONTAINS("missing hooks: the way and why not", s,
+				"get_dirty_log (kvm_get_dirty_log_protect), clear_dirty_log "
+				"(kvm_clear_dirty_log_protect): function not in kernel BTF");
+		ASSERT_CONTAINS("missing hooks: faults by KVM's stats, not the opt-in fault program", s,
+				"faults (kvm_vcpu_stat): pf_fast");
+		s = ks_hooks_missing(c, buf, 40);
+		ASSERT_LE("missing hooks: cut to the buffer", strlen(s), 39);
+	}
+	{
 		/* Designated initializers leave a metric without an entry
 		 * silently zero: every enum value must have its row. */
 		unsigned int holes = 0;

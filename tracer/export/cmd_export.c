@@ -23,6 +23,7 @@
 #include <unistd.h>
 #include <bpf/libbpf.h>
 #include "commands.h"
+#include "lib/help.h"
 #include "export/export.h"
 #include "migrate.skel.h"
 #include "lib/log.h"
@@ -99,7 +100,7 @@ static void collect_and_publish(struct export_run *r)
 	page = ks_export_page(&w);
 	ks_prom_free(&w);
 	if (page) {
-		ks_debug("export: collection %llu: %d VMMs, %zu bytes text, %zu OpenMetrics, %.3f ms",
+		ks_debug("collection %llu: %d VMMs, %zu bytes text, %zu OpenMetrics, %.3f ms",
 			 (unsigned long long)x->collections, ks_model_live_vms(&x->s.m), page->text_len,
 			 page->om_len,
 			 (ks_now_ns() - t0) / 1e6);
@@ -157,13 +158,18 @@ static void start_bpf(struct ks_exporter *x, int pid, struct ks_loader_opts lo)
 
 	lo.filter_tgid = (unsigned int)pid;
 	ks_libbpf_logging();
+	ks_progress("probing the kernel...");
 	ks_probe_init(&p);
 	/* What the probe alone can tell goes in the one note below; the
 	 * loader explains its own failures (privileges, verifier) above it. */
 	if (!p.vmlinux_btf || ks_hooks_choose(&p, x->l.choices, lo.fault_opts)) {
-		ks_warn("export: BPF programs not attached (%s): exporting binary stats only, "
+		char missing[512];
+
+		ks_warn("BPF programs not attached (%s%s%s): exporting binary stats only, "
 			"kvmscope_bpf_attached 0", !p.vmlinux_btf ? "kernel has no BTF" :
-			"kernel lacks hooks kvmscope needs; 'kvmscope check' lists them");
+			"kernel lacks hooks kvmscope needs: ",
+			p.vmlinux_btf ? ks_hooks_missing(x->l.choices, missing, sizeof(missing)) : "",
+			p.vmlinux_btf ? "; 'kvmscope check' shows every way in" : "");
 		ks_probe_free(&p);
 		return;
 	}
@@ -175,8 +181,9 @@ static void start_bpf(struct ks_exporter *x, int pid, struct ks_loader_opts lo)
 			ks_loader_destroy(&x->l);
 	}
 	ks_probe_free(&p);
+	ks_progress_end();
 	if (!x->bpf) {
-		ks_warn("export: BPF programs not attached (see above): exporting binary stats only, "
+		ks_warn("BPF programs not attached (see above): exporting binary stats only, "
 			"kvmscope_bpf_attached 0");
 		return;
 	}
@@ -189,13 +196,14 @@ static void start_bpf(struct ks_exporter *x, int pid, struct ks_loader_opts lo)
 	x->s.m.pml_full = x->l.caps.pml_full;
 }
 
+const struct argp ks_export_argp = { export_options, parse_export, NULL,
+	"Serve every VM's and vCPU's binary stats and the migrate aggregates (dirty-log "
+	"ioctl time, fault latency, splits, rmap bytes) for Prometheus: text format 0.0.4, "
+	"or OpenMetrics 1.0.0 when the scraper asks for it, on GET /metrics.",
+	ks_help_children, NULL, NULL };
+
 int cmd_export(int argc, char **argv)
 {
-	static const struct argp argp = { export_options, parse_export, NULL,
-		"Serve every VM's and vCPU's binary stats and the migrate aggregates (dirty-log "
-		"ioctl time, fault latency, splits, rmap bytes) for Prometheus: text format 0.0.4, "
-		"or OpenMetrics 1.0.0 when the scraper asks for it, on GET /metrics.",
-		NULL, NULL, NULL };
 	struct export_args a = { .run.interval_ns = KS_NS_PER_S, .listen = DEFAULT_LISTEN };
 	struct sockaddr_storage ss;
 	struct export_run *r;
@@ -204,7 +212,7 @@ int cmd_export(int argc, char **argv)
 	char err[200];
 	int status = KS_EXIT_FAIL;
 
-	if (argp_parse(&argp, argc, argv, 0, NULL, &a))
+	if (argp_parse(&ks_export_argp, argc, argv, 0, NULL, &a))
 		return KS_EXIT_USAGE;
 	if (ks_parse_listen(a.listen, &ss, &sslen, err, sizeof(err))) {
 		ks_err("--listen %s", err);

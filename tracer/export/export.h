@@ -15,6 +15,7 @@
 #include "export/prom_sink.h"
 #include "export/promtext.h"
 #include "hooks/loader.h"
+#include "lib/procself.h"
 #include "session/session.h"
 
 struct ks_exporter {
@@ -26,6 +27,8 @@ struct ks_exporter {
 	uint64_t interval_ns;
 	bool started;             /* the first look through /proc is done */
 	/* The exporter's own figures. */
+	struct ks_procself self;  /* read at each collection */
+	bool self_ok;
 	uint64_t collections;
 	uint64_t last_collect_ns; /* duration of the previous collection */
 	struct ks_httpd *h;

@@ -53,6 +53,8 @@ void ks_export_collect(struct ks_exporter *x, uint64_t now)
 	}
 	ks_session_reap(&x->s, now);
 	ks_session_tick(&x->s, now);
+	/* The exporter's own cost, as every Prometheus exporter gives its. */
+	x->self_ok = ks_procself_read(&x->self) == 0;
 }
 
 void ks_export_release(struct ks_exporter *x)

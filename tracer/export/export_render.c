@@ -6,7 +6,8 @@
  *    stats as counters (_total), instant and peak ones as gauges, KVM's
  *    linear and log histograms as Prometheus histograms;
  *  - the migrate aggregates from the BPF programs, per VM;
- *  - the exporter's own state (BPF attached, events lost, scrapes).
+ *  - the exporter's own state (build, BPF attached, events lost, scrapes) and
+ *    cost (process_*, as Prometheus' client libraries define them).
  * Labels: pid and comm of the VMM, vm (the stats fd's id, "kvm-PID"), vcpu.
  */
 #include <math.h>
@@ -17,6 +18,7 @@
 #include "export/export.h"
 #include "hooks/guestcost.h"
 #include "hooks/hooks.h"
+#include "lib/build.h"
 
 /* ns to s by division: 3 / 1e9 is the double nearest 3e-9 and prints as
  * "3e-09"; 3 * 1e-9 is one ulp off and prints as 3.0000000000000004e-09. */
@@ -346,6 +348,25 @@ static void render_guest_cost(const struct ks_exporter *x, struct ks_prom *w)
 	}
 }
 
+/* The process_* metrics of Prometheus' client libraries, with their names,
+ * types and help, from /proc/self (lib/procself.h). */
+static void render_process(const struct ks_procself *p, struct ks_prom *w)
+{
+	ks_prom_f64(ks_prom_family(w, "process_cpu_seconds", KS_PROM_COUNTER, "seconds",
+				   "Total user and system CPU time spent in seconds."), NULL, 0, p->cpu_seconds);
+	ks_prom_u64(ks_prom_family(w, "process_open_fds", KS_PROM_GAUGE, NULL,
+				   "Number of open file descriptors."), NULL, 0, p->open_fds);
+	ks_prom_u64(ks_prom_family(w, "process_max_fds", KS_PROM_GAUGE, NULL,
+				   "Maximum number of open file descriptors."), NULL, 0, p->max_fds);
+	ks_prom_u64(ks_prom_family(w, "process_virtual_memory_bytes", KS_PROM_GAUGE, "bytes",
+				   "Virtual memory size in bytes."), NULL, 0, p->vsize_bytes);
+	ks_prom_u64(ks_prom_family(w, "process_resident_memory_bytes", KS_PROM_GAUGE, "bytes",
+				   "Resident memory size in bytes."), NULL, 0, p->rss_bytes);
+	ks_prom_f64(ks_prom_family(w, "process_start_time_seconds", KS_PROM_GAUGE, "seconds",
+				   "Start time of the process since unix epoch in seconds."), NULL, 0,
+		    p->start_seconds);
+}
+
 static void render_self(const struct ks_exporter *x, struct ks_prom *w)
 {
 	const struct ks_model *m = &x->s.m;
@@ -353,6 +374,14 @@ static void render_self(const struct ks_exporter *x, struct ks_prom *w)
 	struct ks_prom_label l[2];
 	uint64_t with_stats = 0;
 	struct ks_vm *vm;
+
+	l[0] = (struct ks_prom_label){ "version", ks_build.version };
+	l[1] = (struct ks_prom_label){ "revision", ks_build.revision };
+	ks_prom_u64(ks_prom_family(w, "kvmscope_build_info", KS_PROM_GAUGE, NULL,
+				   "Always 1: the version of kvmscope and the source revision it was built "
+				   "from (git describe), as labels"), l, 2, 1);
+	if (x->self_ok)
+		render_process(&x->self, w);
 
 	ks_prom_u64(ks_prom_family(w, "kvmscope_bpf_attached", KS_PROM_GAUGE, NULL,
 				   "1 if the BPF programs are attached (migrate aggregates exported), "

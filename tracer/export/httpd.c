@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include "export/httpd.h"
 #include "export/promtext.h"
+#include "lib/gzip.h"
 #include "lib/json.h"
 #include "lib/log.h"
 #include "lib/runopts.h"
@@ -59,7 +60,12 @@ int ks_parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *len,
 	/* The value as error lines show it: escaped and cut short, so a
 	 * newline or terminal escape in it cannot break the one line. */
 	ks_text_escape(s, q, sizeof(q));
-	if (s[0] == '[') {
+	if (s[0] == ':' && !strchr(s + 1, ':')) {
+		/* ":PORT": every address, as node_exporter takes it. IPv6's
+		 * any address, which ks_httpd_open makes dual-stack. */
+		snprintf(host, sizeof(host), "::");
+		port_s = s + 1;
+	} else if (s[0] == '[') {
 		const char *rb = strchr(s, ']');
 
 		if (!rb || rb[1] != ':' || (size_t)(rb - s - 1) >= sizeof(host)) {
@@ -87,7 +93,7 @@ int ks_parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *len,
 	}
 	if (!strcmp(host, "localhost"))
 		snprintf(host, sizeof(host), "127.0.0.1");
-	if (s[0] == '[') {
+	if (s[0] == '[' || s[0] == ':') {
 		struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
 
 		a->sin6_family = AF_INET6;
@@ -137,6 +143,52 @@ static bool token_is(const char *b, const char *e, const char *tok)
 	return (size_t)(e - b) == strlen(tok) && !strncasecmp(b, tok, (size_t)(e - b));
 }
 
+/* One element of a comma-separated header (Accept, Accept-Encoding) at p:
+ * its token (media type or coding) trimmed into [*tb, *te), its q (1 when
+ * absent) and version parameter ("" when absent; others are ignored).
+ * Returns where the next element starts. */
+static const char *list_item(const char *p, const char **tb, const char **te, double *q,
+			     char *version, size_t vlen)
+{
+	const char *end = strchr(p, ','), *tok_end, *par;
+
+	if (!end)
+		end = p + strlen(p);
+	tok_end = memchr(p, ';', (size_t)(end - p));
+	if (!tok_end)
+		tok_end = end;
+	*q = 1;
+	version[0] = '\0';
+	for (par = tok_end; par < end;) {
+		const char *pe = memchr(par + 1, ';', (size_t)(end - par - 1)), *eq, *kb, *ke, *vb, *ve;
+
+		if (!pe)
+			pe = end;
+		kb = par + 1;
+		eq = memchr(kb, '=', (size_t)(pe - kb));
+		if (eq) {
+			ke = eq;
+			vb = eq + 1;
+			ve = pe;
+			trim(&kb, &ke);
+			trim(&vb, &ve);
+			if (ve > vb && *vb == '"' && ve[-1] == '"' && ve - vb >= 2) {
+				vb++;
+				ve--;
+			}
+			if (token_is(kb, ke, "q"))
+				*q = strtod(vb, NULL);
+			else if (token_is(kb, ke, "version") && (size_t)(ve - vb) < vlen)
+				snprintf(version, vlen, "%.*s", (int)(ve - vb), vb);
+		}
+		par = pe;
+	}
+	*tb = p;
+	*te = tok_end;
+	trim(tb, te);
+	return *end ? end + 1 : end;
+}
+
 bool ks_http_wants_openmetrics(const char *accept)
 {
 	double q_om = -1, q_text = -1;
@@ -145,57 +197,44 @@ bool ks_http_wants_openmetrics(const char *accept)
 	if (!p)
 		return false;
 	while (*p) {
-		const char *end = strchr(p, ','), *mt_end, *par;
-		double q = 1;
-		char version[32] = "";
+		const char *b, *e;
+		char version[32];
+		double q;
 		bool om, text;
 
-		if (!end)
-			end = p + strlen(p);
-		mt_end = memchr(p, ';', (size_t)(end - p));
-		if (!mt_end)
-			mt_end = end;
-		/* Parameters: q and version; others are ignored. */
-		for (par = mt_end; par < end;) {
-			const char *pe = memchr(par + 1, ';', (size_t)(end - par - 1)), *eq, *kb, *ke, *vb, *ve;
-
-			if (!pe)
-				pe = end;
-			kb = par + 1;
-			eq = memchr(kb, '=', (size_t)(pe - kb));
-			if (eq) {
-				ke = eq;
-				vb = eq + 1;
-				ve = pe;
-				trim(&kb, &ke);
-				trim(&vb, &ve);
-				if (ve > vb && *vb == '"' && ve[-1] == '"' && ve - vb >= 2) {
-					vb++;
-					ve--;
-				}
-				if (token_is(kb, ke, "q"))
-					q = strtod(vb, NULL);
-				else if (token_is(kb, ke, "version") && (size_t)(ve - vb) < sizeof(version))
-					snprintf(version, sizeof(version), "%.*s", (int)(ve - vb), vb);
-			}
-			par = pe;
-		}
-		{
-			const char *b = p, *e = mt_end;
-
-			trim(&b, &e);
-			om = token_is(b, e, "application/openmetrics-text") &&
-			     (!version[0] || !strcmp(version, "1.0.0"));
-			text = (token_is(b, e, "text/plain") && (!version[0] || !strcmp(version, "0.0.4"))) ||
-			       token_is(b, e, "text/*") || token_is(b, e, "*/*");
-		}
+		p = list_item(p, &b, &e, &q, version, sizeof(version));
+		om = token_is(b, e, "application/openmetrics-text") &&
+		     (!version[0] || !strcmp(version, "1.0.0"));
+		text = (token_is(b, e, "text/plain") && (!version[0] || !strcmp(version, "0.0.4"))) ||
+		       token_is(b, e, "text/*") || token_is(b, e, "*/*");
 		if (om && q > q_om)
 			q_om = q;
 		if (text && q > q_text)
 			q_text = q;
-		p = *end ? end + 1 : end;
 	}
 	return q_om > 0 && q_om >= q_text;
+}
+
+bool ks_http_accepts_gzip(const char *accept_encoding)
+{
+	double q_gzip = -1, q_any = -1;
+	const char *p = accept_encoding;
+
+	if (!p)
+		return false;
+	while (*p) {
+		const char *b, *e;
+		char version[8];
+		double q;
+
+		p = list_item(p, &b, &e, &q, version, sizeof(version));
+		if (token_is(b, e, "gzip") || token_is(b, e, "x-gzip"))
+			q_gzip = q > q_gzip ? q : q_gzip;
+		else if (token_is(b, e, "*"))
+			q_any = q > q_any ? q : q_any;
+	}
+	/* gzip named decides (gzip;q=0 refuses it); else a "*" does. */
+	return q_gzip >= 0 ? q_gzip > 0 : q_any > 0;
 }
 
 /* --- pages -------------------------------------------------------------------- */
@@ -212,6 +251,8 @@ static void page_put(struct ks_httpd *h, struct ks_httpd_page *p)
 	if (last) {
 		free(p->text);
 		free(p->om);
+		free(p->gz[0]);
+		free(p->gz[1]);
 		free(p);
 	}
 }
@@ -239,6 +280,17 @@ void ks_httpd_publish(struct ks_httpd *h, struct ks_httpd_page *page)
 	h->page = page;
 	pthread_mutex_unlock(&h->lock);
 	page_put(h, old);
+}
+
+/* The page's format om (0 text, 1 OpenMetrics) gzipped, made on first
+ * use; false if it cannot be (then it goes out as it is). Only the server
+ * thread calls it, holding a reference to p. */
+static bool page_gzip(struct ks_httpd_page *p, bool om)
+{
+	if (!p->gz[om] && !p->gz_failed[om])
+		p->gz_failed[om] = ks_gzip(om ? p->om : p->text, om ? p->om_len : p->text_len,
+					   &p->gz[om], &p->gz_len[om]) != 0;
+	return p->gz[om] != NULL;
 }
 
 /* --- connections -------------------------------------------------------------- */
@@ -315,7 +367,7 @@ static bool header(const char *req, const char *name, char *out, size_t len)
 static void handle(struct ks_httpd *h, struct ks_httpd_conn *c, char *req)
 {
 	char method[16], target[256], version[16], val[512];
-	bool head_only, http11;
+	bool head_only, http11, om;
 	struct ks_httpd_page *p;
 	char *q;
 
@@ -363,10 +415,16 @@ static void handle(struct ks_httpd *h, struct ks_httpd_conn *c, char *req)
 			     "no collection finished yet\n", head_only);
 		return;
 	}
-	if (ks_http_wants_openmetrics(header(req, "Accept", val, sizeof(val)) ? val : NULL))
-		respond(h, c, "200 OK", KS_PROM_CT_OPENMETRICS, NULL, p->om, p->om_len, head_only, p);
+	om = ks_http_wants_openmetrics(header(req, "Accept", val, sizeof(val)) ? val : NULL);
+	if (header(req, "Accept-Encoding", val, sizeof(val)) && ks_http_accepts_gzip(val) &&
+	    page_gzip(p, om))
+		respond(h, c, "200 OK", om ? KS_PROM_CT_OPENMETRICS : KS_PROM_CT_TEXT,
+			"Content-Encoding: gzip\r\nVary: Accept-Encoding\r\n", p->gz[om], p->gz_len[om],
+			head_only, p);
 	else
-		respond(h, c, "200 OK", KS_PROM_CT_TEXT, NULL, p->text, p->text_len, head_only, p);
+		respond(h, c, "200 OK", om ? KS_PROM_CT_OPENMETRICS : KS_PROM_CT_TEXT,
+			"Vary: Accept-Encoding\r\n", om ? p->om : p->text, om ? p->om_len : p->text_len,
+			head_only, p);
 }
 
 /* Looks for a complete request head in c->in; answers it if there is one. */
@@ -535,7 +593,7 @@ static void accept_all(struct ks_httpd *h)
 			/* Full: say so at once rather than leave it hanging. */
 			__atomic_add_fetch(&h->rejected_busy, 1, __ATOMIC_RELAXED);
 			if (send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
-				ks_debug("export: busy reply failed: %s", strerror(errno));
+				ks_debug("busy reply failed: %s", strerror(errno));
 			close(fd);
 			continue;
 		}
@@ -563,6 +621,9 @@ int ks_httpd_open(struct ks_httpd *h, const struct sockaddr_storage *ss, socklen
 	struct sockaddr_storage bound;
 	socklen_t blen = sizeof(bound);
 	char addr[INET6_ADDRSTRLEN];
+	bool any6 = ss->ss_family == AF_INET6 &&
+		    IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)ss)->sin6_addr);
+	struct sockaddr_in v4;
 	int one = 1;
 
 	memset(h, 0, sizeof(*h));
@@ -575,11 +636,25 @@ int ks_httpd_open(struct ks_httpd *h, const struct sockaddr_storage *ss, socklen
 	if (!h->conns)
 		return ks_err("out of memory");
 	h->lfd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (h->lfd < 0 && errno == EAFNOSUPPORT && any6) {
+		/* No IPv6 on this host: every address is every IPv4 one. */
+		memset(&v4, 0, sizeof(v4));
+		v4.sin_family = AF_INET;
+		v4.sin_port = ((const struct sockaddr_in6 *)ss)->sin6_port;
+		ss = (const struct sockaddr_storage *)&v4;
+		len = sizeof(v4);
+		h->lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	}
 	if (h->lfd < 0)
 		return ks_err("socket: %s", strerror(errno));
 	setsockopt(h->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (ss->ss_family == AF_INET6)
-		setsockopt(h->lfd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	/* An IPv6 address is that address only, but the any address "::" is
+	 * every address, IPv4 ones included (whatever bindv6only says). */
+	if (ss->ss_family == AF_INET6) {
+		int v6only = !any6;
+
+		setsockopt(h->lfd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof(v6only));
+	}
 	if (bind(h->lfd, (const struct sockaddr *)ss, len) || listen(h->lfd, 128) ||
 	    getsockname(h->lfd, (struct sockaddr *)&bound, &blen)) {
 		int e = errno;

@@ -17,13 +17,20 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-/* One rendering of /metrics in both formats. Immutable once published. */
+/* One rendering of /metrics in both formats. Immutable once published,
+ * but for its gzip forms, which the server thread alone makes and reads. */
 struct ks_httpd_page {
 	unsigned int refs;       /* under ks_httpd.lock */
 	char *text;              /* Prometheus text format 0.0.4 */
 	size_t text_len;
 	char *om;                /* OpenMetrics 1.0.0 */
 	size_t om_len;
+	/* text [0] and om [1] gzipped, at the first request for each that
+	 * accepts gzip: a page that no such scrape asks for (most of them,
+	 * with a collection every second and a scrape every 15) costs none. */
+	char *gz[2];
+	size_t gz_len[2];
+	bool gz_failed[2];       /* out of memory: sent as it is */
 };
 
 #define KS_HTTPD_MAX_CONNS 64
@@ -45,8 +52,9 @@ struct ks_httpd {
 
 /*
  * "ADDR:PORT": an IPv4 address, "[IPv6]" or "localhost", and a port
- * (0 = any free one). Numeric only: nothing is resolved. Returns 0, or -1
- * with a one-line reason in err.
+ * (0 = any free one); ":PORT" is every address (IPv6's "::", which
+ * ks_httpd_open serves IPv4 on too). Numeric only: nothing is resolved.
+ * Returns 0, or -1 with a one-line reason in err.
  */
 int ks_parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *len,
 		    char *err, size_t errlen);
@@ -54,8 +62,12 @@ bool ks_addr_is_loopback(const struct sockaddr_storage *ss);
 /* Does this Accept header prefer OpenMetrics 1.0.0 text (by q-value; ties
  * go to OpenMetrics) over the text format? NULL or "" = no. */
 bool ks_http_wants_openmetrics(const char *accept);
+/* Does this Accept-Encoding header accept gzip (named with q > 0, or "*"
+ * with q > 0 and gzip not named)? NULL or "" = no. */
+bool ks_http_accepts_gzip(const char *accept_encoding);
 
-/* Binds and listens; -1 after one line on stderr. */
+/* Binds and listens; -1 after one line on stderr. IPv6's any address
+ * listens on IPv4 too, or is IPv4's on a host without IPv6. */
 int ks_httpd_open(struct ks_httpd *h, const struct sockaddr_storage *ss, socklen_t len);
 /* Publishes page (ownership passes to the server; NULL page = error 503). */
 void ks_httpd_publish(struct ks_httpd *h, struct ks_httpd_page *page);

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
+#include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 #include "hooks/hooks.h"
 
@@ -257,4 +259,60 @@ int ks_hooks_choose(const struct ks_probe *p, struct ks_choice *choices, unsigne
 			missing++;
 	}
 	return missing;
+}
+
+/* Appends to buf[0..len) at n; returns the new end, never past len - 1. */
+static size_t add(char *buf, size_t len, size_t n, const char *fmt, ...)
+{
+	va_list ap;
+	int k;
+
+	if (n >= len - 1)
+		return n;
+	va_start(ap, fmt);
+	k = vsnprintf(buf + n, len - n, fmt, ap);
+	va_end(ap);
+	return k < 0 ? n : n + (size_t)k < len ? n + (size_t)k : len - 1;
+}
+
+const char *ks_hooks_missing(const struct ks_choice *choices, char *buf, size_t len)
+{
+	const char *why[KS_NR_METRICS];
+	int way[KS_NR_METRICS];
+	bool done[KS_NR_METRICS];
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (unsigned int i = 0; i < KS_NR_METRICS; i++) {
+		const struct ks_hook *h = &ks_hooks[i];
+
+		done[i] = !h->required || choices[i].way >= 0;
+		way[i] = -1;
+		/* The last ordinary way says most: the series' tracepoints come
+		 * first, and an opt-in way is not what the metric needs. */
+		for (int w = 0; w < KS_MAX_WAYS && h->ways[w].target; w++)
+			if (!ks_way_opt_in(&h->ways[w]))
+				way[i] = w;
+		why[i] = way[i] >= 0 ? choices[i].why_not[way[i]] : NULL;
+	}
+	/* Metrics missing for the same reason (fentry forbidden, say) share
+	 * it: "a (f), b (g): why; c (h): other". */
+	for (unsigned int i = 0; i < KS_NR_METRICS; i++) {
+		bool first = true;
+
+		if (done[i])
+			continue;
+		for (unsigned int k = i; k < KS_NR_METRICS; k++) {
+			if (done[k] || (why[k] != why[i] && (!why[k] || !why[i] || strcmp(why[k], why[i]))))
+				continue;
+			done[k] = true;
+			n = add(buf, len, n, "%s%s", first ? (n ? "; " : "") : ", ", ks_hooks[k].metric);
+			if (way[k] >= 0)
+				n = add(buf, len, n, " (%s)", ks_hooks[k].ways[way[k]].target);
+			first = false;
+		}
+		if (why[i])
+			n = add(buf, len, n, ": %s", why[i]);
+	}
+	return buf;
 }

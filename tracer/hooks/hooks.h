@@ -86,6 +86,11 @@ const char *ks_way_opt_name(unsigned int opt);
 /* Chooses a way for every hook; opts: the KS_OPT_* asked for. Returns the
  * number of required hooks with no usable way (0 = tracing can work). */
 int ks_hooks_choose(const struct ks_probe *p, struct ks_choice *choices, unsigned int opts);
+/* The required metrics without a usable way, for the one line that says
+ * why tracing cannot start: "name (target), name (target): why; ...", each
+ * with its last ordinary way, grouped by why that is unusable; cut to len.
+ * Returns buf. */
+const char *ks_hooks_missing(const struct ks_choice *choices, char *buf, size_t len);
 /* The metric called `name` in output, or -1. */
 int ks_hook_index(const char *name);
 /* Is metric m's chosen way of this kind? */

@@ -103,7 +103,7 @@ static void detach_all(struct ks_loader *l)
 static int try_start(struct ks_loader *l, const struct ks_loader_opts *o)
 {
 	struct bpf_program *prog;
-	unsigned int n = 0;
+	unsigned int n = 0, nr_on = 0;
 	int err;
 
 	l->skel = migrate_bpf__open();
@@ -123,8 +123,11 @@ static int try_start(struct ks_loader *l, const struct ks_loader_opts *o)
 		bool on = chosen(l, bpf_program__name(prog));
 
 		bpf_program__set_autoload(prog, on);
+		nr_on += on;
 		ks_debug("program %s: %s", bpf_program__name(prog), on ? "load" : "skip");
 	}
+	/* The verifier takes seconds over these on a slow machine. */
+	ks_progress("loading %u BPF programs...", nr_on);
 	err = migrate_bpf__load(l->skel);
 	if (err)
 		return ks_err("cannot load BPF programs: %s%s", strerror(-err), hint(-err));
@@ -139,6 +142,7 @@ static int try_start(struct ks_loader *l, const struct ks_loader_opts *o)
 
 		if (!bpf_program__autoload(prog))
 			continue;
+		ks_progress("attaching BPF programs: %u of %u...", l->nr_progs + 1, nr_on);
 		link = bpf_program__attach(prog);
 		if (link) {
 			if (n < KS_LOADER_MAX_LINKS)
@@ -179,8 +183,12 @@ int ks_loader_start(struct ks_loader *l, struct ks_probe *p,
 		return -1;
 	if (!p->vmlinux_btf)
 		return ks_err("kernel has no BTF (/sys/kernel/btf/vmlinux): CO-RE programs cannot load");
-	if (ks_hooks_choose(p, l->choices, o->fault_opts))
-		return ks_err("kernel lacks hooks kvmscope needs; run 'kvmscope check' for the list");
+	if (ks_hooks_choose(p, l->choices, o->fault_opts)) {
+		char missing[512];
+
+		return ks_err("kernel lacks hooks kvmscope needs: %s; 'kvmscope check' shows every "
+			      "way in", ks_hooks_missing(l->choices, missing, sizeof(missing)));
+	}
 	ks_probe_release_btf(p);
 
 	/* Each retry drops one way for good, so this ends. */
@@ -188,6 +196,7 @@ int ks_loader_start(struct ks_loader *l, struct ks_probe *p,
 		int rc = try_start(l, o);
 
 		if (rc == 0) {
+			ks_progress_end();
 			l->vendor = p->vendor;
 			ks_caps_of(l->choices, &l->vendor, &l->caps);
 			/* Asked for, but no fault-path way could be used: say so
@@ -200,8 +209,10 @@ int ks_loader_start(struct ks_loader *l, struct ks_probe *p,
 			return 0;
 		}
 		detach_all(l);
-		if (rc < 0)
+		if (rc < 0) {
+			ks_progress_end();
 			return -1;
+		}
 	}
 	return ks_err("internal error: could not settle on programs to attach");
 }

@@ -21,6 +21,7 @@
 #include <bpf/libbpf.h>
 #include "commands.h"
 #include "hooks/guestcost.h"
+#include "lib/help.h"
 #include "hooks/loader.h"
 #include "migrate/sink.h"
 #include "session/session.h"
@@ -183,12 +184,14 @@ static int loop(struct run *r, const struct migrate_args *a)
 	return output_failed(r) ? ks_err("output failed: %s", ks_output_error()) : 0;
 }
 
+const struct argp ks_migrate_argp = { migrate_options, parse_migrate, NULL,
+	"Trace what dirty logging (live migration) costs each VM: dirty-log ioctls, "
+	"write protection by level, guest faults, splits, with KVM's binary stats "
+	"alongside. Reports every interval and a summary at the end.",
+	ks_help_children, NULL, NULL };
+
 int cmd_migrate(int argc, char **argv)
 {
-	static const struct argp argp = { migrate_options, parse_migrate, NULL,
-		"Trace what dirty logging (live migration) costs each VM: dirty-log ioctls, "
-		"write protection by level, guest faults, splits, with KVM's binary stats "
-		"alongside. Reports every interval and a summary at the end.", NULL, NULL, NULL };
 	struct migrate_args a = { .run.interval_ns = KS_NS_PER_S };
 	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = EV_RINGBUF };
 	struct epoll_event out_ev = { .events = 0, .data.u64 = EV_STDOUT };
@@ -198,7 +201,7 @@ int cmd_migrate(int argc, char **argv)
 	struct run *r;
 	int status = KS_EXIT_FAIL;
 
-	if (argp_parse(&argp, argc, argv, 0, NULL, &a))
+	if (argp_parse(&ks_migrate_argp, argc, argv, 0, NULL, &a))
 		return KS_EXIT_USAGE;
 	r = calloc(1, sizeof(*r));
 	if (!r) {
@@ -235,6 +238,7 @@ int cmd_migrate(int argc, char **argv)
 		}
 	}
 	ks_libbpf_logging();
+	ks_progress("probing the kernel...");
 	ks_probe_init(&p);
 	a.loader.filter_tgid = (unsigned int)a.run.pid;
 	m->fault_latency_asked = (a.loader.fault_opts & KS_OPT_FAULT_LATENCY) != 0;

@@ -20,6 +20,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "commands.h"
+#include "lib/help.h"
 #include "hooks/loader.h"
 #include "migrate.skel.h"
 #include "rmap.skel.h"
@@ -320,11 +321,13 @@ static error_t parse_rmap(int key, char *arg, struct argp_state *state)
 	return ks_parse_run_opt(key, arg, state, &a->run);
 }
 
+const struct argp ks_rmap_argp = { rmap_options, parse_rmap, NULL,
+	"Show, per VM and memslot, whether KVM allocated rmaps, when and why, and the "
+	"bytes lazy rmap allocation avoided (docs/rmap.md).",
+	ks_help_children, NULL, NULL };
+
 int cmd_rmap(int argc, char **argv)
 {
-	static const struct argp argp = { rmap_options, parse_rmap, NULL,
-		"Show, per VM and memslot, whether KVM allocated rmaps, when and why, and the "
-		"bytes lazy rmap allocation avoided (docs/rmap.md).", NULL, NULL, NULL };
 	struct rmap_args a = { 0 };
 	struct ks_loader_opts lo = { 0 };
 	struct ring_buffer *rb = NULL;
@@ -334,7 +337,7 @@ int cmd_rmap(int argc, char **argv)
 	int status = KS_EXIT_FAIL;
 	uint64_t end;
 
-	if (argp_parse(&argp, argc, argv, 0, NULL, &a))
+	if (argp_parse(&ks_rmap_argp, argc, argv, 0, NULL, &a))
 		return KS_EXIT_USAGE;
 	if (a.run.pid && kill(a.run.pid, 0) && errno == ESRCH)
 		return ks_err("no process with PID %d", a.run.pid), KS_EXIT_FAIL;
@@ -347,6 +350,7 @@ int cmd_rmap(int argc, char **argv)
 	r->tdp_mmu = read_tdp_mmu();
 	ks_libbpf_logging();
 	memset(&l, 0, sizeof(l));
+	ks_progress("probing the kernel...");
 	ks_probe_init(&p);
 	/* The memslot iterator needs no module BTF; live mode's loader
 	 * checks for that itself. */
@@ -364,8 +368,10 @@ int cmd_rmap(int argc, char **argv)
 		}
 	}
 	r->start_ns = ks_now_ns();
+	ks_progress("reading the memslots of existing VMs...");
 	if (read_existing(r))
 		goto out;
+	ks_progress_end();
 	if (!a.once && !a.run.json)
 		printf("kvmscope rmap: watching memslots and rmap allocations%s. Ctrl-C ends.\n",
 		       a.run.duration_ns ? " for the duration given" : "");

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "commands.h"
+#include "lib/help.h"
 #include "kvm/statsfd.h"
 #include "stats/stats_output.h"
 #include "kvm/vmstats.h"
@@ -22,6 +23,7 @@
 #include "lib/runopts.h"
 #include "lib/selfcpu.h"
 #include "lib/signals.h"
+#include "lib/term.h"
 
 #define MAX_VMS 256
 #define MAX_FILTERS 32
@@ -101,7 +103,7 @@ struct stats_run {
 	uint64_t start_ns, last_scan, last_look;
 	uint64_t rescan_ns;      /* RESCAN_NS, or longer on a host where a look is dear */
 	bool output_failed;
-	bool tty;                /* table to a terminal: redrawn in place */
+	bool tty;                /* table to a terminal that takes ANSI: redrawn in place */
 	bool warned_full;        /* said once that VMMs went unshown */
 };
 
@@ -282,18 +284,19 @@ static void sample_all(struct stats_run *r, uint64_t ts)
 		r->output_failed = true;
 }
 
+const struct argp ks_stats_argp = { stats_options, parse_stats, NULL,
+	"Show KVM's binary statistics of every VM (or one VMM's), read through the "
+	"stats fds the VMMs hold: values and rates in their units, histograms decoded.",
+	ks_help_children, NULL, NULL };
+
 int cmd_stats(int argc, char **argv)
 {
-	static const struct argp argp = { stats_options, parse_stats, NULL,
-		"Show KVM's binary statistics of every VM (or one VMM's), read through the "
-		"stats fds the VMMs hold: values and rates in their units, histograms decoded.",
-		NULL, NULL, NULL };
 	struct stats_args a = { .run.interval_ns = KS_NS_PER_S };
 	struct stats_run *r;
 	uint64_t next, end;
 	int status = KS_EXIT_OK;
 
-	if (argp_parse(&argp, argc, argv, 0, NULL, &a))
+	if (argp_parse(&ks_stats_argp, argc, argv, 0, NULL, &a))
 		return KS_EXIT_USAGE;
 	if (a.run.pid && ks_vmm_require(a.run.pid))
 		return KS_EXIT_FAIL;
@@ -305,7 +308,7 @@ int cmd_stats(int argc, char **argv)
 	r->a = &a;
 	r->out = (struct ks_stats_out){ .f = stdout, .per_vcpu = a.per_vcpu, .raw = a.raw,
 					.filters = a.filters, .nfilters = a.nfilters };
-	r->tty = !a.run.json && isatty(STDOUT_FILENO);
+	r->tty = !a.run.json && ks_term_ansi(STDOUT_FILENO);
 	/* A sample (all its records, or the whole table) goes out in one
 	 * write, even to a terminal, which stdio would write line by line. */
 	setvbuf(stdout, NULL, _IOFBF, 1 << 16);

@@ -4,7 +4,8 @@
 kvmload's VM is paused between two dirty-log iterations while the exporter
 is scraped, `kvmscope stats --json` reads the same stats fds and a real
 Prometheus scrapes the exporter. Checked, one PASS/FAIL line each:
-  - the text output passes `promtool check metrics`;
+  - the text output passes `promtool check metrics` without a word;
+  - kvmscope_build_info and the process_* metrics are there;
   - every binary stat the exporter shows equals what `kvmscope stats` read
     from the stats fd (raw value x 10^exponent; histograms bucket by bucket);
   - kvmload's ground truth: io exits per vCPU = phases run, GET/CLEAR ioctl
@@ -95,11 +96,27 @@ def main():
     # promtool, on the text the lab printed
     text1 = "\n".join(sec["scrape1"]) + "\n"
     p = subprocess.run(["promtool", "check", "metrics"], input=text1, capture_output=True, text=True)
-    result(p.returncode == 0, L, "promtool check metrics accepts the text format",
+    result(p.returncode == 0 and not (p.stdout + p.stderr).strip(), L,
+           "promtool check metrics: the page with the VMs is clean (no error, no lint)",
            (p.stdout + p.stderr).strip()[:500])
 
     s1, order1 = parse(sec["scrape1"])
     s2, _ = parse(sec["scrape2"])
+
+    # The exporter's own: build_info, and process_* as client libraries
+    # give them (their values against /proc: tests/host/test-export.py).
+    build = [lab(k) for k in s1 if k[0] == "kvmscope_build_info" and s1[k] == 1]
+    result(len(build) == 1 and set(build[0]) == {"version", "revision"} and
+           re.fullmatch(r"[0-9a-f]{7,}(-dirty)?|unknown", build[0]["revision"]), L,
+           f"kvmscope_build_info 1, version and revision labels ({build[0] if build else None})", str(build))
+    proc = {k[0]: v for k, v in s1.items() if k[0].startswith("process_")}
+    want = ("process_cpu_seconds_total", "process_resident_memory_bytes", "process_virtual_memory_bytes",
+            "process_open_fds", "process_max_fds", "process_start_time_seconds")
+    # With two VMs' stats fds copied, the exporter holds more than a few fds.
+    result(all(proc.get(k, 0) > 0 for k in want) and proc["process_open_fds"] > 8 and
+           proc["process_open_fds"] <= proc["process_max_fds"], L,
+           f"process_* metrics present and positive (fds {proc.get('process_open_fds')}, "
+           f"rss {proc.get('process_resident_memory_bytes')})", str(proc))
     stable = {k: v for k, v in s1.items() if s2.get(k) == v}
     mine = {k: v for k, v in s1.items() if lab(k).get("pid") == kp}
     result(len(mine) > 100, L, f"the paused VM has series ({len(mine)})", "too few")
