@@ -45,15 +45,19 @@ def main():
     slots = [r for r in recs if r["type"] == "slot"]
     iters = [r for r in recs if r["type"] == "iteration"]
     vcpus = [r for r in recs if r["type"] == "vcpu" and r["phase"] == "iteration"]
-    slot_ids = [s["id"] for s in start["slots"]]
+    # Memslots are (address space, id): --smm-slots repeats the test slots'
+    # ids in address space 1.
+    def key(r):
+        return (r.get("as_id", 0), r["slot"])
+    slot_ids = sorted((s.get("as_id", 0), s["id"]) for s in start["slots"])
     n_iter = start["iterations"]
     init_set = start["mode"] == "manual-init-set"
 
     for o in ops:
-        if o["op"] not in OPS or o["slot"] not in slot_ids or o["dur_ns"] < 0:
+        if o["op"] not in OPS or key(o) not in slot_ids or o["dur_ns"] < 0:
             problems.append(f"bad dirty_log record {o}")
     for op in ("enable_log", "disable_log"):
-        if sorted(o["slot"] for o in ops if o["op"] == op) != slot_ids:
+        if sorted(key(o) for o in ops if o["op"] == op) != slot_ids:
             problems.append(f"{op}: not exactly once per slot")
     gets = [o for o in ops if o["op"] == "get_dirty_log"]
     clears = [o for o in ops if o["op"] == "clear_dirty_log"]
@@ -86,7 +90,7 @@ def main():
             problems.append(f"slot {s['slot']} iteration {s['iteration']}: dirty != written + unexpected")
         if start["mode"] != "get" and s["pages_cleared"] != s["pages_dirty"]:
             problems.append(f"slot {s['slot']} iteration {s['iteration']}: cleared != dirty")
-        get = [g for g in gets if g["slot"] == s["slot"] and g["iteration"] == s["iteration"]]
+        get = [g for g in gets if key(g) == key(s) and g["iteration"] == s["iteration"]]
         if len(get) != 1 or get[0]["pages_dirty"] != s["pages_dirty"]:
             problems.append(f"slot {s['slot']} iteration {s['iteration']}: get record disagrees")
     for it in iters:

@@ -49,8 +49,8 @@ void kl_dirty_log_set(const struct kl_vm *vm, struct kl_slot *s, bool on)
 	uint32_t flags = on ? KVM_MEM_LOG_DIRTY_PAGES : 0;
 	struct kl_timing tm;
 
-	kl_set_memslot(vm, s->id, s->gpa, s->npages * KL_PAGE_SIZE, s->hva, flags, &tm);
-	kl_report_memslot_op(on ? "enable_log" : "disable_log", s->id, &tm, flags);
+	kl_set_memslot(vm, kl_slot_ioctl_id(s), s->gpa, s->npages * KL_PAGE_SIZE, s->hva, flags, &tm);
+	kl_report_memslot_op(on ? "enable_log" : "disable_log", s, &tm, flags);
 }
 
 /*
@@ -68,7 +68,7 @@ static void clear_reported(const struct kl_vm *vm, struct kl_slot *s,
 		uint64_t n = s->npages - first < chunk ? s->npages - first : chunk;
 		uint64_t weight = kl_bitmap_weight(s->dirty, first, n);
 		struct kvm_clear_dirty_log c = {
-			.slot = s->id,
+			.slot = kl_slot_ioctl_id(s),
 			.num_pages = (uint32_t)n,
 			.first_page = first,
 			.dirty_bitmap = &s->dirty[first / 64],
@@ -78,15 +78,15 @@ static void clear_reported(const struct kl_vm *vm, struct kl_slot *s,
 		if (!weight)
 			continue;
 		if (kl_ioctl_timed(vm->vm_fd, KVM_CLEAR_DIRTY_LOG, &c, &tm) < 0)
-			kl_fail("KVM_CLEAR_DIRTY_LOG slot %u pages %llu..%llu iteration %u failed: %s",
-				s->id, (unsigned long long)first,
+			kl_fail("KVM_CLEAR_DIRTY_LOG slot %u (as %u) pages %llu..%llu iteration %u failed: %s",
+				s->id, s->as_id, (unsigned long long)first,
 				(unsigned long long)(first + n - 1), iteration,
 				strerror(errno));
 		s->col.clear_calls++;
 		s->col.clear_ns += tm.dur_ns;
 		s->col.pages_cleared += weight;
 		s->col.end_ns = tm.ts_ns + tm.dur_ns;
-		kl_report_clear(s->id, iteration, &tm, first, n, weight);
+		kl_report_clear(s, iteration, &tm, first, n, weight);
 	}
 }
 
@@ -97,20 +97,20 @@ static void clear_reported(const struct kl_vm *vm, struct kl_slot *s,
 void kl_dirty_log_collect(const struct kl_vm *vm, struct kl_slot *s,
 			  const struct kl_config *cfg, unsigned int iteration)
 {
-	struct kvm_dirty_log log = { .slot = s->id, .dirty_bitmap = s->dirty };
+	struct kvm_dirty_log log = { .slot = kl_slot_ioctl_id(s), .dirty_bitmap = s->dirty };
 	struct kl_timing tm;
 
 	memset(s->dirty, 0, kl_bitmap_words(s->npages) * sizeof(uint64_t));
 	s->col = (struct kl_collect){ 0 };
 
 	if (kl_ioctl_timed(vm->vm_fd, KVM_GET_DIRTY_LOG, &log, &tm) < 0)
-		kl_fail("KVM_GET_DIRTY_LOG slot %u iteration %u failed: %s",
-			s->id, iteration, strerror(errno));
+		kl_fail("KVM_GET_DIRTY_LOG slot %u (as %u) iteration %u failed: %s",
+			s->id, s->as_id, iteration, strerror(errno));
 	s->col.ts_ns = tm.ts_ns;
 	s->col.end_ns = tm.ts_ns + tm.dur_ns;
 	s->col.get_ns = tm.dur_ns;
 	s->col.pages_dirty = kl_bitmap_weight(s->dirty, 0, s->npages);
-	kl_report_get(s->id, iteration, &tm, s->col.pages_dirty);
+	kl_report_get(s, iteration, &tm, s->col.pages_dirty);
 
 	if (cfg->mode != KL_MODE_GET)
 		clear_reported(vm, s, cfg->clear_chunk_pages ?

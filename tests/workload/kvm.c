@@ -83,6 +83,9 @@ void kl_kvm_open(struct kl_vm *vm, const struct kl_config *cfg)
 		kl_skip("KVM supports at most %d vCPUs, --vcpus %u requested",
 			max_vcpus, cfg->vcpus);
 
+	/* x86 has a second address space (SMM) where KVM is built with it. */
+	if (cfg->smm_slots && check_cap(vm->kvm_fd, KVM_CAP_MULTI_ADDRESS_SPACE) < 2)
+		kl_skip("--smm-slots: KVM has one address space (KVM_CAP_MULTI_ADDRESS_SPACE < 2)");
 	nr_slots = check_cap(vm->kvm_fd, KVM_CAP_NR_MEMSLOTS);
 	if (nr_slots > 0 && cfg->slots + 1 > (unsigned int)nr_slots)
 		kl_skip("KVM supports %d memslots, %u needed (code slot + --slots %u)",
@@ -154,8 +157,8 @@ void kl_set_memslot(const struct kl_vm *vm, uint32_t id, uint64_t gpa,
 	};
 
 	if (kl_ioctl_timed(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &r, tm ? tm : &untimed) < 0)
-		kl_fail("KVM_SET_USER_MEMORY_REGION slot %u (gpa 0x%llx, %llu bytes, flags 0x%x) failed: %s",
-			id, (unsigned long long)gpa, (unsigned long long)bytes,
+		kl_fail("KVM_SET_USER_MEMORY_REGION slot %u (as %u, gpa 0x%llx, %llu bytes, flags 0x%x) failed: %s",
+			id & 0xffff, id >> 16, (unsigned long long)gpa, (unsigned long long)bytes,
 			flags, strerror(errno));
 }
 
@@ -180,6 +183,15 @@ uint8_t *kl_page_hva(const struct kl_vm *vm, uint64_t p)
 const struct kl_slot *kl_page_slot(const struct kl_vm *vm, uint64_t p)
 {
 	return &vm->slots[p / vm->slots[0].pop_pages];
+}
+
+/* A test slot's dirty bitmap, and the slot itself, logging off. */
+static void slot_add(const struct kl_vm *vm, struct kl_slot *s)
+{
+	s->dirty = calloc(kl_bitmap_words(s->npages), sizeof(uint64_t));
+	if (!s->dirty)
+		kl_fail("out of memory for slot %u (as %u)'s dirty bitmap", s->id, s->as_id);
+	kl_set_memslot(vm, kl_slot_ioctl_id(s), s->gpa, s->npages * KL_PAGE_SIZE, s->hva, 0, NULL);
 }
 
 /*
@@ -218,9 +230,13 @@ void kl_vm_add_slots(struct kl_vm *vm, const struct kl_config *cfg)
 	kl_memory_alloc(&vm->mem, (size_t)(cfg->slots * slot_pages * KL_PAGE_SIZE),
 			cfg->backing);
 	vm->nslots = cfg->slots;
-	vm->slots = calloc(cfg->slots, sizeof(*vm->slots));
+	/* --smm-slots: the same memory in address space 1 too, as a VMM with
+	 * SMM maps it; those slots follow the test slots in one array. */
+	vm->nsmm = cfg->smm_slots ? cfg->slots : 0;
+	vm->slots = calloc(vm->nslots + vm->nsmm, sizeof(*vm->slots));
 	if (!vm->slots)
-		kl_fail("out of memory for %u slots", cfg->slots);
+		kl_fail("out of memory for %u slots", vm->nslots + vm->nsmm);
+	vm->smm = vm->nsmm ? vm->slots + vm->nslots : NULL;
 	for (i = 0; i < cfg->slots; i++) {
 		struct kl_slot *s = &vm->slots[i];
 
@@ -230,11 +246,12 @@ void kl_vm_add_slots(struct kl_vm *vm, const struct kl_config *cfg)
 		s->pop_pages = pop_pages;
 		s->gpa = KL_TEST_GPA + i * slot_pages * KL_PAGE_SIZE;
 		s->hva = vm->mem.base + i * slot_pages * KL_PAGE_SIZE;
-		s->dirty = calloc(kl_bitmap_words(s->npages), sizeof(uint64_t));
-		if (!s->dirty)
-			kl_fail("out of memory for slot %u's dirty bitmap", s->id);
-		kl_set_memslot(vm, s->id, s->gpa, s->npages * KL_PAGE_SIZE,
-			       s->hva, 0, NULL);
+		slot_add(vm, s);
+		if (vm->smm) {
+			vm->smm[i] = *s;
+			vm->smm[i].as_id = 1;
+			slot_add(vm, &vm->smm[i]);
+		}
 	}
 	if (vm->paging)
 		kl_guest_page_tables(vm);
@@ -246,7 +263,9 @@ void kl_vm_destroy(struct kl_vm *vm)
 
 	for (i = 0; i < vm->nslots; i++)
 		free(vm->slots[i].dirty);
-	free(vm->slots);
+	for (i = 0; i < vm->nsmm; i++)
+		free(vm->smm[i].dirty);
+	free(vm->slots);	/* the SMM slots too */
 	free(vm->cpuid);
 	free(vm->stats);
 	/* The guest memory goes first, while the VM fd is still open: KVM

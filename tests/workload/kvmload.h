@@ -114,6 +114,7 @@ struct kl_config {
 	uint64_t clear_chunk_pages;	/* 0: one KVM_CLEAR_DIRTY_LOG per slot */
 	enum kl_fault inject;
 	bool nested;		/* --nested: run a nested guest once (nested.c) */
+	bool smm_slots;		/* --smm-slots: each test slot in address space 1 too */
 	unsigned int phase_timeout_s;	/* --phase-timeout: 0 = wait forever */
 };
 
@@ -157,6 +158,7 @@ struct kl_collect {
 
 struct kl_slot {
 	uint32_t id;
+	uint32_t as_id;		/* address space: 0, or 1 (x86 SMM) with --smm-slots */
 	uint64_t gpa;
 	uint64_t npages;	/* pages in the memslot */
 	uint64_t pop_pages;	/* its first pop_pages are test memory (all of
@@ -183,6 +185,11 @@ struct kl_vm {
 	bool paging;			/* --slot-mib: the guest pages (PAE) */
 	unsigned int nslots;
 	struct kl_slot *slots;
+	/* --smm-slots: test slot i again in address space 1 (x86's SMM
+	 * space, as QEMU's q35 maps RAM there too), same id, GPA and memory;
+	 * nsmm is 0 or nslots, smm points into slots' allocation, after them. */
+	unsigned int nsmm;
+	struct kl_slot *smm;
 	int stats_fd;			/* VM binary stats fd, -1 if not held */
 	unsigned int vcpu_stats_fds;	/* vCPU stats fds held */
 	struct kl_stats_layout *stats;	/* --stats-reads: VM, then each vCPU */
@@ -241,6 +248,11 @@ int kl_ioctl_timed(int fd, unsigned long req, void *arg, struct kl_timing *tm);
 void kl_set_memslot(const struct kl_vm *vm, uint32_t id, uint64_t gpa,
 		    uint64_t bytes, void *hva, uint32_t flags, struct kl_timing *tm);
 void kl_vm_add_slots(struct kl_vm *vm, const struct kl_config *cfg);
+/* The slot number the memslot ioctls take: address space << 16 | id. */
+static inline uint32_t kl_slot_ioctl_id(const struct kl_slot *s)
+{
+	return s->as_id << 16 | s->id;
+}
 void kl_vm_destroy(struct kl_vm *vm);
 /* Host address of page p of the test memory. */
 uint8_t *kl_page_hva(const struct kl_vm *vm, uint64_t p);
@@ -320,6 +332,11 @@ void kl_truth_enforce_slot(const struct kl_slot *s, unsigned int iteration,
 void kl_truth_check_memory(const struct kl_truth *t, const struct kl_vm *vm,
 			   const struct kl_phase *ph);
 void kl_truth_inject(struct kl_truth *t, struct kl_vm *vm, enum kl_fault f);
+/* An SMM slot (--smm-slots): the guest never runs in SMM, so KVM reports
+ * none of its pages dirty, but every one at the first GET of
+ * initially-set; fills chk accordingly and fails otherwise. */
+void kl_truth_check_smm_slot(const struct kl_slot *s, unsigned int iteration,
+			     bool initially_set, struct kl_slot_check *chk);
 
 /* nested.c: --nested, an L2 guest with nested paging on an extra vCPU */
 struct kl_nested_result {
@@ -340,11 +357,11 @@ void kl_report_start(const struct kl_vm *vm, const struct kl_vcpu *vcpus);
 void kl_report_populate(uint64_t ts_ns, uint64_t dur_ns, uint64_t pages,
 			uint64_t huge_bytes);
 void kl_report_hold(uint64_t ts_ns, unsigned int hold_ms);
-void kl_report_memslot_op(const char *op, uint32_t slot, const struct kl_timing *tm,
+void kl_report_memslot_op(const char *op, const struct kl_slot *s, const struct kl_timing *tm,
 			  uint32_t flags);
-void kl_report_get(uint32_t slot, unsigned int iteration, const struct kl_timing *tm,
+void kl_report_get(const struct kl_slot *s, unsigned int iteration, const struct kl_timing *tm,
 		   uint64_t pages_dirty);
-void kl_report_clear(uint32_t slot, unsigned int iteration, const struct kl_timing *tm,
+void kl_report_clear(const struct kl_slot *s, unsigned int iteration, const struct kl_timing *tm,
 		     uint64_t first_page, uint64_t num_pages, uint64_t pages_cleared);
 void kl_report_vcpu(const struct kl_vcpu *v, const struct kl_phase *ph);
 void kl_report_slot(const struct kl_slot *s, unsigned int iteration,

@@ -76,9 +76,12 @@ static void iterate(struct kl_vm *vm, struct kl_vcpu *vcpus,
 	t_guest = kl_now_ns();
 	report_vcpus(vcpus, cfg->vcpus, &ph);
 
-	/* Collect all slots back to back, as a VMM would; check afterwards. */
+	/* Collect all slots back to back, as a VMM would (both address
+	 * spaces, as QEMU does); check afterwards. */
 	for (i = 0; i < vm->nslots; i++)
 		kl_dirty_log_collect(vm, &vm->slots[i], cfg, it);
+	for (i = 0; i < vm->nsmm; i++)
+		kl_dirty_log_collect(vm, &vm->smm[i], cfg, it);
 	t_collect = kl_now_ns();
 	/* The GET (get mode) or the CLEAR of exactly the reported bits
 	 * (manual modes) write-protected the reported pages again. */
@@ -102,6 +105,15 @@ static void iterate(struct kl_vm *vm, struct kl_vcpu *vcpus,
 		kl_truth_enforce_slot(s, it, &chk, initially_set);
 		written += chk.pages_written;
 		written_protected += chk.pages_written_protected;
+		dirty += s->col.pages_dirty;
+		cleared += s->col.pages_cleared;
+	}
+	for (i = 0; i < vm->nsmm; i++) {
+		const struct kl_slot *s = &vm->smm[i];
+		struct kl_slot_check chk;
+
+		kl_truth_check_smm_slot(s, it, initially_set, &chk);
+		kl_report_slot(s, it, &chk, initially_set);
 		dirty += s->col.pages_dirty;
 		cleared += s->col.pages_cleared;
 	}
@@ -154,6 +166,8 @@ int main(int argc, char **argv)
 		if (cfg.mode != KL_MODE_MANUAL_INIT_SET)
 			kl_truth_protect(truth, &vm.slots[i], NULL);
 	}
+	for (i = 0; i < vm.nsmm; i++)
+		kl_dirty_log_set(&vm, &vm.smm[i], true);
 	for (it = 0; it < cfg.iterations; it++) {
 		if (it && cfg.pause_ms)
 			sleep_ms(cfg.pause_ms);
@@ -161,6 +175,8 @@ int main(int argc, char **argv)
 	}
 	for (i = 0; i < vm.nslots; i++)
 		kl_dirty_log_set(&vm, &vm.slots[i], false);
+	for (i = 0; i < vm.nsmm; i++)
+		kl_dirty_log_set(&vm, &vm.smm[i], false);
 	kl_stats_read_all(&vm, cfg.vcpus, cfg.stats_reads, "disable", -1);
 
 	kl_vcpus_stop(ctl);

@@ -95,6 +95,9 @@ done
 rows+=("--vcpus 2 --mem-per-vcpu 64 --backing thp --iterations 3 --mode manual-init-set")
 rows+=("--vcpus 2 --mem-per-vcpu 16 --backing thp --iterations 2 --mode manual-init-set --stats-reads 3")
 rows+=("--vcpus 2 --mem-per-vcpu 10 --slots 5 --mode manual --clear-chunk-pages 192 --iterations 5 --write-percent 45 --pause-ms 5 --hold-ms 5")
+# Every test slot in address space 1 too (x86 SMM; skipped where KVM has one).
+rows+=("--vcpus 2 --mem-per-vcpu 8 --slots 2 --mode get --smm-slots")
+rows+=("--vcpus 2 --mem-per-vcpu 8 --slots 2 --mode manual-init-set --smm-slots --write-percent 40")
 # 256 slots of 64 pages (4 KiB backing only), and their usage errors.
 rows+=("--vcpus 2 --mem-per-vcpu 32 --slots 256 --mode manual --iterations 2 --write-percent 40")
 for args in "--slots 256 --backing thp" "--slots 200" "--backing hugetlb-1g --mem-per-vcpu 100" \

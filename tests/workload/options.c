@@ -57,6 +57,12 @@ static const char usage_text[] =
 "                         nested guest with nested paging on an extra\n"
 "                         vCPU: KVM's first shadow root for this VM (AMD\n"
 "                         hosts with nested SVM; docs/kvmload.md)\n"
+"  --smm-slots            map each test slot in address space 1 (x86 SMM)\n"
+"                         too, same slot number, GPA and memory, as QEMU's\n"
+"                         q35 does, and log it like the test slots: the\n"
+"                         guest never enters SMM, so KVM reports none of its\n"
+"                         pages dirty (all of them in initially-set's first\n"
+"                         GET)\n"
 "  --io-exits N           each vCPU then makes N port I/O exits to the VMM\n"
 "                         per iteration (0..10000000, default 0): KVM_RUN\n"
 "                         round trips\n"
@@ -182,7 +188,7 @@ enum {
 	OPT_WRITE_PERCENT, OPT_MODE, OPT_CLEAR_CHUNK, OPT_PAUSE, OPT_HOLD,
 	OPT_JSON, OPT_INJECT, OPT_HELP, OPT_NO_STATS_FD, OPT_STATS_READS,
 	OPT_MAP_GPA_CALLS, OPT_STATS_FD_DELAY, OPT_NESTED, OPT_SLOT_MIB, OPT_IO_EXITS,
-	OPT_PHASE_TIMEOUT,
+	OPT_PHASE_TIMEOUT, OPT_SMM_SLOTS,
 };
 
 static const struct option long_options[] = {
@@ -205,6 +211,7 @@ static const struct option long_options[] = {
 	{ "map-gpa-calls", required_argument, NULL, OPT_MAP_GPA_CALLS },
 	{ "inject-fault", required_argument, NULL, OPT_INJECT },
 	{ "nested", no_argument, NULL, OPT_NESTED },
+	{ "smm-slots", no_argument, NULL, OPT_SMM_SLOTS },
 	{ "phase-timeout", required_argument, NULL, OPT_PHASE_TIMEOUT },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
@@ -361,6 +368,9 @@ void kl_parse_options(int argc, char **argv, struct kl_config *c)
 			break;
 		case OPT_NESTED:
 			c->nested = true;
+			break;
+		case OPT_SMM_SLOTS:
+			c->smm_slots = true;
 			break;
 		case OPT_INJECT:
 			c->inject = 1 + parse_enum("--inject-fault", optarg,

@@ -171,6 +171,7 @@ void kl_report_start(const struct kl_vm *vm, const struct kl_vcpu *vcpus)
 	jl_u64(&j, "stats_reads", R.cfg->stats_reads);
 	jl_str(&j, "inject_fault", kl_fault_name(c->inject));
 	jl_bool(&j, "nested", c->nested);
+	jl_bool(&j, "smm_slots", c->smm_slots);
 	jl_u64(&j, "tag_base", KL_TAG_BASE);
 	jl_u64(&j, "test_gpa", KL_TEST_GPA);
 	jl_u64(&j, "test_bytes", vm->total_pages * KL_PAGE_SIZE);
@@ -180,11 +181,11 @@ void kl_report_start(const struct kl_vm *vm, const struct kl_vcpu *vcpus)
 		(unsigned long long)KL_CODE_BYTES,
 		(unsigned long long)(uintptr_t)vm->code_hva);
 	fputs(",\"slots\":[", j.f);
-	for (i = 0; i < vm->nslots; i++) {
-		const struct kl_slot *s = &vm->slots[i];
+	for (i = 0; i < vm->nslots + vm->nsmm; i++) {
+		const struct kl_slot *s = i < vm->nslots ? &vm->slots[i] : &vm->smm[i - vm->nslots];
 
-		fprintf(j.f, "%s{\"id\":%u,\"gpa\":%llu,\"npages\":%llu,\"bytes\":%llu,\"hva\":%llu,\"populated_pages\":%llu}",
-			i ? "," : "", s->id, (unsigned long long)s->gpa,
+		fprintf(j.f, "%s{\"id\":%u,\"as_id\":%u,\"gpa\":%llu,\"npages\":%llu,\"bytes\":%llu,\"hva\":%llu,\"populated_pages\":%llu}",
+			i ? "," : "", s->id, s->as_id, (unsigned long long)s->gpa,
 			(unsigned long long)s->npages,
 			(unsigned long long)(s->npages * KL_PAGE_SIZE),
 			(unsigned long long)(uintptr_t)s->hva,
@@ -239,18 +240,19 @@ void kl_report_hold(uint64_t ts_ns, unsigned int hold_ms)
 	jl_end(&j);
 }
 
-static void dirty_log_begin(struct jline *j, const char *op, uint32_t slot,
+static void dirty_log_begin(struct jline *j, const char *op, const struct kl_slot *s,
 			    long long iteration, const struct kl_timing *tm)
 {
 	jl_begin(j, "dirty_log", tm->ts_ns);
 	jl_str(j, "op", op);
-	jl_u64(j, "slot", slot);
+	jl_u64(j, "slot", s->id);
+	jl_u64(j, "as_id", s->as_id);
 	jl_iter(j, "iteration", iteration);
 	jl_u64(j, "dur_ns", tm->dur_ns);
 	jl_u64(j, "preempted", tm->preempted);
 }
 
-void kl_report_memslot_op(const char *op, uint32_t slot, const struct kl_timing *tm,
+void kl_report_memslot_op(const char *op, const struct kl_slot *s, const struct kl_timing *tm,
 			  uint32_t flags)
 {
 	uint64_t dur_ns = tm->dur_ns;
@@ -265,12 +267,12 @@ void kl_report_memslot_op(const char *op, uint32_t slot, const struct kl_timing 
 	}
 	if (!R.cfg->json)
 		return;
-	dirty_log_begin(&j, op, slot, -1, tm);
+	dirty_log_begin(&j, op, s, -1, tm);
 	jl_u64(&j, "flags", flags);
 	jl_end(&j);
 }
 
-void kl_report_get(uint32_t slot, unsigned int iteration, const struct kl_timing *tm,
+void kl_report_get(const struct kl_slot *s, unsigned int iteration, const struct kl_timing *tm,
 		   uint64_t pages_dirty)
 {
 	struct jline j;
@@ -279,12 +281,12 @@ void kl_report_get(uint32_t slot, unsigned int iteration, const struct kl_timing
 	R.get_ns += tm->dur_ns;
 	if (!R.cfg->json)
 		return;
-	dirty_log_begin(&j, "get_dirty_log", slot, iteration, tm);
+	dirty_log_begin(&j, "get_dirty_log", s, iteration, tm);
 	jl_u64(&j, "pages_dirty", pages_dirty);
 	jl_end(&j);
 }
 
-void kl_report_clear(uint32_t slot, unsigned int iteration, const struct kl_timing *tm,
+void kl_report_clear(const struct kl_slot *s, unsigned int iteration, const struct kl_timing *tm,
 		     uint64_t first_page, uint64_t num_pages, uint64_t pages_cleared)
 {
 	struct jline j;
@@ -293,7 +295,7 @@ void kl_report_clear(uint32_t slot, unsigned int iteration, const struct kl_timi
 	R.clear_ns += tm->dur_ns;
 	if (!R.cfg->json)
 		return;
-	dirty_log_begin(&j, "clear_dirty_log", slot, iteration, tm);
+	dirty_log_begin(&j, "clear_dirty_log", s, iteration, tm);
 	jl_u64(&j, "first_page", first_page);
 	jl_u64(&j, "num_pages", num_pages);
 	jl_u64(&j, "pages_cleared", pages_cleared);
@@ -337,6 +339,7 @@ void kl_report_slot(const struct kl_slot *s, unsigned int iteration,
 		return;
 	jl_begin(&j, "slot", s->col.ts_ns);
 	jl_u64(&j, "slot", s->id);
+	jl_u64(&j, "as_id", s->as_id);
 	jl_u64(&j, "iteration", iteration);
 	jl_u64(&j, "dur_ns", s->col.end_ns - s->col.ts_ns);
 	jl_u64(&j, "npages", s->npages);

@@ -179,6 +179,19 @@ void kl_truth_enforce_slot(const struct kl_slot *s, unsigned int iteration,
 			(unsigned long long)chk->pages_unexpected);
 }
 
+void kl_truth_check_smm_slot(const struct kl_slot *s, unsigned int iteration,
+			     bool initially_set, struct kl_slot_check *chk)
+{
+	uint64_t want = initially_set ? s->npages : 0;
+
+	/* Nothing is written through it: every page it reports is unexpected. */
+	*chk = (struct kl_slot_check){ .pages_unexpected = s->col.pages_dirty };
+	if (s->col.pages_dirty != want)
+		kl_fail("slot %u (as %u) iteration %u: KVM_GET_DIRTY_LOG reported %llu pages dirty, expected %llu (the guest never runs in SMM)",
+			s->id, s->as_id, iteration, (unsigned long long)s->col.pages_dirty,
+			(unsigned long long)want);
+}
+
 /*
  * Every page must carry the tag of the last phase that wrote it and its own
  * GPA, as seen through the host mapping: proves the guest's writes landed

@@ -115,34 +115,66 @@ fail:
 	return -1;
 }
 
+/* One statistic's file: values[i]. 0 or -1 (err set). */
+static int read_one(int dir, const struct ks_stats_schema *s, unsigned int i, uint64_t *values,
+		    char *err, size_t errlen)
+{
+	char buf[32], *end;
+	/* The files are not seekable: a fresh open formats the value. */
+	int fd = openat(dir, s->desc[i].name, O_RDONLY | O_CLOEXEC);
+	ssize_t len;
+
+	if (fd < 0) {
+		snprintf(err, errlen, "debugfs %s: %s", s->desc[i].name, strerror(errno));
+		return -1;
+	}
+	len = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (len <= 0) {
+		snprintf(err, errlen, "debugfs %s: %s", s->desc[i].name,
+			 len ? strerror(errno) : "empty");
+		return -1;
+	}
+	buf[len] = '\0';
+	errno = 0;
+	values[i] = strtoull(buf, &end, 10);
+	if (errno || end == buf) {
+		snprintf(err, errlen, "debugfs %s: not a number: '%.20s'", s->desc[i].name, buf);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Read first, back to back and in this order: each file is read at its
+ * own moment while the vCPUs run, and KVM adds a fault to pf_taken before
+ * its fast path adds it to pf_fast. Read pf_fast first and pf_taken right
+ * after, a sample never holds more fast-path faults than faults, and the
+ * two are as close to one moment as debugfs allows.
+ */
+static const char *const read_first[] = { "pf_fast", "pf_taken" };
+#define NFIRST (sizeof(read_first) / sizeof(read_first[0]))
+
 int ks_statsdbg_sample(int dir, const struct ks_stats_schema *s, uint64_t *values,
 		       char *err, size_t errlen)
 {
-	char buf[32], *end;
+	unsigned int first[NFIRST], n = 0;
 
+	for (unsigned int k = 0; k < NFIRST; k++)
+		for (unsigned int i = 0; i < s->ndesc; i++)
+			if (!strcmp(s->desc[i].name, read_first[k])) {
+				if (read_one(dir, s, i, values, err, errlen))
+					return -1;
+				first[n++] = i;
+				break;
+			}
 	for (unsigned int i = 0; i < s->ndesc; i++) {
-		/* The files are not seekable: a fresh open formats the value. */
-		int fd = openat(dir, s->desc[i].name, O_RDONLY | O_CLOEXEC);
-		ssize_t len;
+		bool done = false;
 
-		if (fd < 0) {
-			snprintf(err, errlen, "debugfs %s: %s", s->desc[i].name, strerror(errno));
+		for (unsigned int k = 0; k < n; k++)
+			done |= first[k] == i;
+		if (!done && read_one(dir, s, i, values, err, errlen))
 			return -1;
-		}
-		len = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
-		if (len <= 0) {
-			snprintf(err, errlen, "debugfs %s: %s", s->desc[i].name,
-				 len ? strerror(errno) : "empty");
-			return -1;
-		}
-		buf[len] = '\0';
-		errno = 0;
-		values[i] = strtoull(buf, &end, 10);
-		if (errno || end == buf) {
-			snprintf(err, errlen, "debugfs %s: not a number: '%.20s'", s->desc[i].name, buf);
-			return -1;
-		}
 	}
 	return 0;
 }

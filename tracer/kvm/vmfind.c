@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include "kvm/vmfind.h"
 #include "lib/log.h"
@@ -188,6 +189,19 @@ int ks_vmm_require(pid_t pid)
 	return 0;
 }
 
+int ks_proc_is_kvmscope(pid_t pid)
+{
+	struct stat self, other;
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
+	if (stat(path, &other))
+		return errno == ENOENT || errno == ESRCH ? -1 : 0;
+	if (stat("/proc/self/exe", &self))
+		return 0;
+	return self.st_dev == other.st_dev && self.st_ino == other.st_ino;
+}
+
 int ks_vmm_scan_all(int (*fn)(const struct ks_vmm *v, void *ctx), void *ctx)
 {
 	struct ks_vmm *v = malloc(sizeof(*v));
@@ -209,7 +223,10 @@ int ks_vmm_scan_all(int (*fn)(const struct ks_vmm *v, void *ctx), void *ctx)
 		 * some seventy) are a link read each. */
 		if (!is_number(de->d_name) || atoi(de->d_name) == self)
 			continue;
-		if (ks_vmm_scan((pid_t)atoi(de->d_name), v) == 1) {
+		/* Another kvmscope holds a VM fd only while it makes its
+		 * reference VM: none to trace (one stat, VMMs only). */
+		if (ks_vmm_scan((pid_t)atoi(de->d_name), v) == 1 &&
+		    ks_proc_is_kvmscope(v->pid) != 1) {
 			found++;
 			if (fn && fn(v, ctx))
 				break;

@@ -56,7 +56,17 @@ bool ks_vmm_holds_vm_fd(pid_t pid, int fd);
 /* -p PID of a tracing command: 0 if PID is a VMM, else -1 after one line
  * on stderr (no such process, not inspectable, or no VM fd). */
 int ks_vmm_require(pid_t pid);
-/* Scans every process; calls fn for each VMM found. Returns the count. */
+/*
+ * Is process pid kvmscope: does it run the same executable file (device
+ * and inode of /proc/PID/exe) as this process? A kvmscope process holds a
+ * VM fd only for the moment it makes and closes the reference VM of its
+ * debugfs stats (kvm/statsdbg.h); another command, or a second run, must
+ * not report that VM. 1 yes, 0 no (or not allowed to look), -1 gone (no
+ * such process, or a zombie).
+ */
+int ks_proc_is_kvmscope(pid_t pid);
+/* Scans every process but kvmscope's own (ks_proc_is_kvmscope); calls fn
+ * for each VMM found. Returns the count. */
 int ks_vmm_scan_all(int (*fn)(const struct ks_vmm *v, void *ctx), void *ctx);
 
 /* pidfd_open(2), close-on-exec; -1 with errno (ESRCH: gone). */

@@ -125,7 +125,7 @@ static void counters_delta(const struct ks_vm_counters *now, const struct ks_vm_
 		o[i] = i >= sfrom && i < sto ? a[i] - b[i] : d(a[i], b[i]);
 }
 
-static void vcpu_deltas(const struct ks_vm *vm, struct ks_interval *iv)
+static void vcpu_deltas(struct ks_vm *vm, struct ks_interval *iv)
 {
 	iv->nvcpus = 0;
 	iv->vcpu_delta = NULL;
@@ -139,13 +139,16 @@ static void vcpu_deltas(const struct ks_vm *vm, struct ks_interval *iv)
 		return;
 	}
 	for (int i = 0; i < vm->nvcpus; i++) {
-		const struct ks_vcpu_stat *v = &vm->vcpus[i];
+		struct ks_vcpu_stat *v = &vm->vcpus[i];
 		const unsigned long long *a = (const unsigned long long *)&v->total;
 		const unsigned long long *b = (const unsigned long long *)&v->last;
 		unsigned long long *o = (unsigned long long *)&iv->vcpu_delta[i];
 
 		for (size_t k = 0; k < sizeof(v->total) / sizeof(*a); k++)
 			o[k] = d(a[k], b[k]);
+		iv->vcpu_delta[i].faults = ks_faults_at_least(iv->vcpu_delta[i].faults,
+							      iv->vcpu_delta[i].wp_faults,
+							      &v->faults_ahead);
 		iv->vcpu_id[i] = v->id;
 	}
 	iv->nvcpus = vm->nvcpus;
@@ -167,7 +170,9 @@ void ks_model_close_interval(struct ks_model *m, struct ks_vm *vm, uint64_t now_
 	iv->nvcpu = vm->vcpus_seen;
 	iv->settled = vm->have_stats && vm->settled;
 	counters_delta(&vm->total, &vm->last, &iv->dc);
+	/* (The agreements compare the counters' own changes, before this.) */
 	fill_agreements(m, vm, iv);
+	iv->dc.faults = ks_faults_at_least(iv->dc.faults, iv->dc.wp_faults, &vm->iv_faults_ahead);
 	iv->lost_pct = iv->nvcpu && iv->dt_ns ?
 		       100.0 * iv->dc.fault_ns / ((double)iv->dt_ns * iv->nvcpu) : 0;
 	vcpu_deltas(vm, iv);

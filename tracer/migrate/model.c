@@ -197,6 +197,9 @@ static void faults_since(struct ks_model *m, struct ks_vm *vm, const struct ks_e
 	c->wp_faults = since(&vm->wp_mark, e->wp_faults_total, same, first);
 	c->faults = since(&vm->fault_mark, e->faults_total, same, first);
 	vm->wp_mark_kvm = e->kvm;
+	if (c->faults >= 0 && c->wp_faults >= 0)
+		c->faults = (int64_t)ks_faults_at_least((uint64_t)c->faults, (uint64_t)c->wp_faults,
+							&vm->ev_faults_ahead);
 }
 
 static bool memslot_event(struct ks_model *m, struct ks_vm *vm, const struct ks_event *e,
@@ -389,6 +392,17 @@ void ks_model_stats_faults(struct ks_model *m, struct ks_vm *vm)
 		v->total.faults = since_base(ks_stats_src_value(src, "pf_taken"), v->base_faults);
 		v->total.wp_faults = since_base(ks_stats_src_value(src, "pf_fast"), v->base_wp_faults);
 	}
+}
+
+uint64_t ks_faults_at_least(uint64_t faults, uint64_t wp_faults, uint64_t *ahead)
+{
+	uint64_t f = faults > *ahead ? faults - *ahead : 0;
+
+	if (f < wp_faults)
+		f = wp_faults;
+	/* f >= faults - *ahead, so this stays >= 0. */
+	*ahead = *ahead + f - faults;
+	return f;
 }
 
 bool ks_model_faults_known(const struct ks_model *m, const struct ks_vm *vm)

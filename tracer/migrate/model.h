@@ -54,6 +54,8 @@ struct ks_vcpu_stat {
 	/* Without the fault program: its stats fd's pf_taken and pf_fast when
 	 * first read, the zero of its totals (ks_model_stats_faults). */
 	uint64_t base_faults, base_wp_faults;
+	/* Faults its intervals reported beyond its count (ks_faults_at_least). */
+	uint64_t faults_ahead;
 };
 
 struct ks_vm {
@@ -87,6 +89,9 @@ struct ks_vm {
 	 * memslot event (ks_event.wp_faults_total, faults_total) and the
 	 * struct kvm they were read from. */
 	uint64_t wp_mark, fault_mark, wp_mark_kvm;
+	/* Faults its intervals, and its dirty-log and memslot events, reported
+	 * beyond its count so far (ks_faults_at_least). */
+	uint64_t iv_faults_ahead, ev_faults_ahead;
 	/* Without the fault program: the VM's faults (pf_taken) and
 	 * write-protect faults fixed in KVM's fast path (pf_fast) since its
 	 * stats were first read, summed over its vCPUs; known once a sample
@@ -220,6 +225,20 @@ bool ks_model_apply(struct ks_model *m, const struct ks_event *e, struct ks_chan
  * read through debugfs (which sums only the vCPUs that existed then) and
  * later through its stats fds loses nothing. Call after each sample. */
 void ks_model_stats_faults(struct ks_model *m, struct ks_vm *vm);
+/*
+ * The faults of a span (an interval, or the iteration a dirty-log event
+ * ends), never fewer than its write-protect faults. KVM adds a fault to
+ * pf_taken when it starts handling it and to pf_fast when its fast path
+ * has fixed it, so a fault under way when the counters are read (one per
+ * vCPU at most) is in the faults of the span before and in the
+ * write-protect faults of the span after: a span whose every fault was a
+ * fast-path fix can show more of those than faults. Such a fault is
+ * counted again in the span that fixed it; *ahead keeps how many faults
+ * the spans so far reported beyond the counter's, and later spans report
+ * up to that many fewer, never below their write-protect faults. Returns
+ * the faults to report.
+ */
+uint64_t ks_faults_at_least(uint64_t faults, uint64_t wp_faults, uint64_t *ahead);
 /* Are the VM's fault counts known? (the program's, unless its VM table was
  * full; KVM's stats, once summed). Else they are reported as null. */
 bool ks_model_faults_known(const struct ks_model *m, const struct ks_vm *vm);

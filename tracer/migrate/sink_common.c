@@ -53,6 +53,15 @@ void ks_json_sync_fields(struct ks_json *j, const struct ks_model *m, const stru
 	}
 }
 
+const char *ks_slot_name(const struct ks_slot *s, char *buf, size_t len)
+{
+	if (s->as_id)
+		snprintf(buf, len, "slot %u (as %u)", s->id, s->as_id);
+	else
+		snprintf(buf, len, "slot %u", s->id);
+	return buf;
+}
+
 void ks_sink_warn_lost(const struct ks_model *m)
 {
 	uint64_t lost = ks_model_lost(m);

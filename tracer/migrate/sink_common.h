@@ -20,6 +20,11 @@ void ks_json_sync_fields(struct ks_json *j, const struct ks_model *m, const stru
  * null where this host's write-protect faults are not measured. */
 void ks_json_wp_faults(struct ks_json *j, const struct ks_model *m, int64_t wp_faults);
 
+/* A memslot as the text and the trace name it: "slot N", or "slot N (as
+ * A)" outside address space 0 (x86's SMM address space repeats a VMM's
+ * slot numbers: QEMU's q35 maps RAM in both). Returns buf. */
+const char *ks_slot_name(const struct ks_slot *s, char *buf, size_t len);
+
 /* The text and the JSON lines: a stream, and whether writing it failed. */
 struct ks_stream {
 	FILE *out;

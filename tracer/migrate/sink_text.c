@@ -58,11 +58,13 @@ static void change(void *self, const struct ks_model *m, const struct ks_change 
 	struct ks_stream *ts = self;
 	const struct ks_event *e = c->e;
 	bool is = c->logging == KS_LOG_ON;
+	char slot[40];
 
 	if (c->kind != KS_CH_MEMSLOT || c->logging == KS_LOG_UNCHANGED)
 		return;
-	fprintf(ts->out, "%10.3fs  pid %-7d slot %u: dirty logging %s (%llu pages, memslot ioctl %.3f ms%s%s)\n",
-		(e->ts_ns - m->start_ns) / 1e9, c->vm->pid, c->slot->id, is ? "on" : "off",
+	fprintf(ts->out, "%10.3fs  pid %-7d %s: dirty logging %s (%llu pages, memslot ioctl %.3f ms%s%s)\n",
+		(e->ts_ns - m->start_ns) / 1e9, c->vm->pid, ks_slot_name(c->slot, slot, sizeof(slot)),
+		is ? "on" : "off",
 		(unsigned long long)e->npages, ms(e->dur_ns),
 		!(e->actions & KS_ACT_KNOWN) || !is ? "" :
 		(e->actions & KS_ACT_LAZY) ? "; KVM: lazy, initially set" : "; KVM: eager write protect",
@@ -123,11 +125,17 @@ static void interval(void *self, const struct ks_model *m, const struct ks_inter
 		(unsigned long long)dc->tlb_flushes);
 	for (int i = 0; i < iv->na; i++) {
 		const struct ks_agreement *a = &iv->a[i];
+		char seen[24];
 
-		if (a->found && !a->agree)
-			fprintf(ts->out, "%12s  pid %-7d DISAGREE: %s %llu vs stat %s %+lld\n", "",
-				vm->pid, a->events, (unsigned long long)a->seen,
-				a->stat, (long long)a->stat_delta);
+		if (!a->found || a->agree)
+			continue;
+		/* Page-size sums are signed (two's complement), as in the JSON. */
+		if (a->rel == KS_REL_EXACT || a->rel == KS_REL_SIGNED_INFO)
+			snprintf(seen, sizeof(seen), "%+lld", (long long)a->seen);
+		else
+			snprintf(seen, sizeof(seen), "%llu", (unsigned long long)a->seen);
+		fprintf(ts->out, "%12s  pid %-7d DISAGREE: %s %s vs stat %s %+lld\n", "",
+			vm->pid, a->events, seen, a->stat, (long long)a->stat_delta);
 	}
 	check(ts);
 }
@@ -216,6 +224,56 @@ static void text_counters(struct ks_stream *ts, const struct ks_model *m, const 
 			(unsigned long long)c->msr_migration_control);
 }
 
+/* Memslots in (address space, slot) order: a VMM with two address spaces
+ * (x86's SMM space) has each slot number twice, and the rows of one space
+ * belong together. */
+static int slot_cmp(const void *a, const void *b)
+{
+	const struct ks_slot *x = *(const struct ks_slot *const *)a;
+	const struct ks_slot *y = *(const struct ks_slot *const *)b;
+
+	if (x->as_id != y->as_id)
+		return x->as_id < y->as_id ? -1 : 1;
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+static void slot_row(FILE *out, const struct ks_slot *s)
+{
+	fprintf(out, "  %5u %3u %10llu %8s %10.3f %6llu %10.3f %12llu %6llu %10.3f %12llu\n",
+		s->id, s->as_id, (unsigned long long)s->npages,
+		!s->log_on_ts ? "-" :
+		(s->start_actions & KS_ACT_KNOWN) ? ((s->start_actions & KS_ACT_LAZY) ? "lazy" : "eager") :
+		s->eager_wp ? "eager" : "lazy", s->log_on_ns / 1e6,
+		(unsigned long long)s->n_get, s->get_ns / 1e6,
+		(unsigned long long)s->dirty_pages, (unsigned long long)s->n_clear,
+		s->clear_ns / 1e6, (unsigned long long)s->cleared_pages);
+}
+
+/* One row per memslot that logged or had rmaps allocated. */
+static void slot_table(FILE *out, const struct ks_vm *vm)
+{
+	const struct ks_slot **order = calloc((size_t)vm->nslots + 1, sizeof(*order));
+	int n = 0;
+
+	fprintf(out, "  %5s %3s %10s %8s %10s %6s %10s %12s %6s %10s %12s\n", "slot", "as", "pages",
+		"start", "start ms", "iters", "get ms", "dirty", "clears", "clear ms", "cleared");
+	for (int i = 0; i < vm->nslots; i++) {
+		const struct ks_slot *s = &vm->slots[i];
+
+		if (!s->n_get && !s->log_on_ts && !s->rmap_allocs)
+			continue;
+		if (order)
+			order[n++] = s;
+		else
+			slot_row(out, s); /* out of memory: first-seen order */
+	}
+	if (order)
+		qsort(order, (size_t)n, sizeof(*order), slot_cmp);
+	for (int i = 0; i < n; i++)
+		slot_row(out, order[i]);
+	free(order);
+}
+
 static void vm_summary(void *self, const struct ks_model *m, const struct ks_vm *vm,
 		       uint64_t now_ns)
 {
@@ -234,22 +292,7 @@ static void vm_summary(void *self, const struct ks_model *m, const struct ks_vm 
 			"  host: %.3f ms in dirty-log ioctls\n", m->max_vms, vm->host_ns_total / 1e6);
 	else
 		text_counters(ts, m, vm, &o);
-	fprintf(ts->out, "  %5s %10s %8s %10s %6s %10s %12s %6s %10s %12s\n", "slot", "pages", "start",
-		"start ms", "iters", "get ms", "dirty", "clears", "clear ms", "cleared");
-	for (int i = 0; i < vm->nslots; i++) {
-		const struct ks_slot *s = &vm->slots[i];
-
-		if (!s->n_get && !s->log_on_ts && !s->rmap_allocs)
-			continue;
-		fprintf(ts->out, "  %5u %10llu %8s %10.3f %6llu %10.3f %12llu %6llu %10.3f %12llu\n",
-			s->id, (unsigned long long)s->npages,
-			!s->log_on_ts ? "-" :
-			(s->start_actions & KS_ACT_KNOWN) ? ((s->start_actions & KS_ACT_LAZY) ? "lazy" : "eager") :
-			s->eager_wp ? "eager" : "lazy", s->log_on_ns / 1e6,
-			(unsigned long long)s->n_get, s->get_ns / 1e6,
-			(unsigned long long)s->dirty_pages, (unsigned long long)s->n_clear,
-			s->clear_ns / 1e6, (unsigned long long)s->cleared_pages);
-	}
+	slot_table(ts->out, vm);
 }
 
 static void summary(void *self, const struct ks_model *m, uint64_t now_ns)

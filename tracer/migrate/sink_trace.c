@@ -109,10 +109,9 @@ static void span_id(struct ks_json *j, const struct ks_vm *vm, const struct ks_s
 
 static void span_name(char *buf, size_t len, const struct ks_slot *s)
 {
-	if (s->as_id)
-		snprintf(buf, len, "slot %u (as %u) dirty logging", s->id, s->as_id);
-	else
-		snprintf(buf, len, "slot %u dirty logging", s->id);
+	char slot[40];
+
+	snprintf(buf, len, "%s dirty logging", ks_slot_name(s, slot, sizeof(slot)));
 }
 
 static void span_end(struct ks_trace *t, struct trace_vm *tv, const struct ks_vm *vm,
@@ -146,12 +145,13 @@ static void memslot(struct ks_trace *t, struct trace_vm *tv, const struct ks_mod
 	bool on = c->logging == KS_LOG_ON;
 	const char *logging = on ? "on" : "off";
 	struct ks_json j;
-	char name[96];
+	char name[96], slot[40];
 
 	if (c->logging == KS_LOG_UNCHANGED)
 		return;
 	name_vm(t, tv, vm);
-	snprintf(name, sizeof(name), "memslot ioctl: slot %u logging %s", s->id, logging);
+	snprintf(name, sizeof(name), "memslot ioctl: %s logging %s",
+		 ks_slot_name(s, slot, sizeof(slot)), logging);
 	ks_trace_event(t, &j, 'X', name, "dirty_log", vm->pid, tid_of(vm, TRACK_IOCTL), e->ts_ns);
 	ks_trace_dur(&j, e->dur_ns);
 	ks_json_obj(&j, "args");
@@ -175,6 +175,7 @@ static void memslot(struct ks_trace *t, struct trace_vm *tv, const struct ks_mod
 	span_id(&j, vm, s);
 	ks_json_obj(&j, "args");
 	ks_json_u64(&j, "slot", s->id);
+	ks_json_u64(&j, "as_id", s->as_id);
 	ks_json_u64(&j, "npages", e->npages);
 	ks_json_u64(&j, "base_gfn", e->base_gfn);
 	ks_json_u64(&j, "log_on_ns", e->dur_ns);
@@ -187,11 +188,11 @@ static void sync_slice(struct ks_trace *t, struct trace_vm *tv, const struct ks_
 {
 	bool get = c->e->type == KS_EV_GET_DIRTY_LOG;
 	struct ks_json j;
-	char name[64];
+	char name[64], slot[40];
 
 	name_vm(t, tv, c->vm);
-	snprintf(name, sizeof(name), "%s slot %u", get ? "KVM_GET_DIRTY_LOG" : "KVM_CLEAR_DIRTY_LOG",
-		 c->slot->id);
+	snprintf(name, sizeof(name), "%s %s", get ? "KVM_GET_DIRTY_LOG" : "KVM_CLEAR_DIRTY_LOG",
+		 ks_slot_name(c->slot, slot, sizeof(slot)));
 	ks_trace_event(t, &j, 'X', name, "dirty_log", c->vm->pid, tid_of(c->vm, TRACK_IOCTL),
 		       c->e->ts_ns);
 	ks_trace_dur(&j, c->e->dur_ns);
@@ -205,14 +206,15 @@ static void sync_slice(struct ks_trace *t, struct trace_vm *tv, const struct ks_
 static void slot_op_begin(struct ks_trace *t, struct trace_vm *tv, const struct ks_change *c,
 			  const char *what, const char *cat, int track, struct ks_json *j)
 {
-	char name[64];
+	char name[64], slot[40];
 
 	name_vm(t, tv, c->vm);
-	snprintf(name, sizeof(name), "%s slot %u", what, c->slot->id);
+	snprintf(name, sizeof(name), "%s %s", what, ks_slot_name(c->slot, slot, sizeof(slot)));
 	ks_trace_event(t, j, 'X', name, cat, c->vm->pid, tid_of(c->vm, track), c->e->ts_ns);
 	ks_trace_dur(j, c->e->dur_ns);
 	ks_json_obj(j, "args");
 	ks_json_u64(j, "slot", c->slot->id);
+	ks_json_u64(j, "as_id", c->slot->as_id);
 }
 
 static void change(void *self, const struct ks_model *m, const struct ks_change *c)

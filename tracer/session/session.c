@@ -161,11 +161,28 @@ static int adopt_cb(const struct ks_vmm *v, void *ctx)
 	return 0;
 }
 
+/* An event of a process not traced yet that is no VMM to trace: a
+ * kvmscope process (this one or another, making the reference VM of its
+ * debugfs stats: ks_proc_is_kvmscope()), or, for a VM created, a process
+ * gone by now, whose VM went with it (the reference VM of a `kvmscope
+ * stats -d 10ms` is both: gone before the ring buffer is read). */
+static bool not_a_vmm(struct ks_session *s, const struct ks_event *e)
+{
+	int r;
+
+	if (e->type == KS_EV_VM_RELEASE || ks_model_vm(&s->m, (pid_t)e->tgid))
+		return false;
+	r = ks_proc_is_kvmscope((pid_t)e->tgid);
+	return r == 1 || (r < 0 && e->type == KS_EV_VM_CREATE);
+}
+
 void ks_session_event(struct ks_session *s, const struct ks_event *e)
 {
 	struct ks_change c;
 	struct ks_vm *vm;
 
+	if (not_a_vmm(s, e))
+		return;
 	if (ks_model_apply(&s->m, e, &c))
 		EACH_SINK(s, k, change)
 			s->sinks[k].ops->change(s->sinks[k].self, &s->m, &c);

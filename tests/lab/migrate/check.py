@@ -56,6 +56,12 @@ def by_type(records, t, pid=None):
     return [r for r in records if r.get("type") == t and (pid is None or r.get("pid") == pid)]
 
 
+def sk(r, field="slot"):
+    """A memslot's key, (address space, id): kvmload --smm-slots repeats
+    the test slots' ids in address space 1, as QEMU does."""
+    return (r.get("as_id", 0), r[field])
+
+
 # What migrate reports from the kernel's VM counters: null for a VM whose
 # counters found the VM table full (--max-vms), never a 0 that reads as
 # measured. Interval records carry them all; vm_summary all but the
@@ -212,31 +218,30 @@ def check_run(label, truth, mig, mode, backing, counters=True, latency=False, pr
     start = by_type(truth, "start")[0]
     pid = start["pid"]
     summary = by_type(truth, "summary")
-    nslots = len(start["slots"])
-    slot_ids = {s["id"] for s in start["slots"]}
+    slot_ids = {sk(s, "id") for s in start["slots"]}
 
     require(summary and summary[0]["ok"], label, "kvmload ran and its invariants held",
             summary[0] if summary else "no summary")
 
     # Dirty-logging lifecycle: every enable and disable, per slot.
     memslot = by_type(mig, "memslot", pid)
-    on = sorted(r["slot"] for r in memslot if r["logging"] == "on")
-    off = sorted(r["slot"] for r in memslot if r["logging"] == "off")
-    t_on = sorted(r["slot"] for r in truth if r.get("op") == "enable_log")
-    t_off = sorted(r["slot"] for r in truth if r.get("op") == "disable_log")
-    ground(on == t_on and off == t_off, label, f"logging on/off seen for slots {t_on}",
+    on = sorted(sk(r) for r in memslot if r["logging"] == "on")
+    off = sorted(sk(r) for r in memslot if r["logging"] == "off")
+    t_on = sorted(sk(r) for r in truth if r.get("op") == "enable_log")
+    t_off = sorted(sk(r) for r in truth if r.get("op") == "disable_log")
+    ground(on == t_on and off == t_off, label, f"logging on/off seen for (as, slot) {t_on}",
            f"tracer on {on} off {off}, kvmload on {t_on} off {t_off}")
 
     # Every sync: count, dirty pages per slot and iteration, timing window.
-    t_get = {(r["slot"], r["iteration"]): r for r in truth if r.get("op") == "get_dirty_log"}
-    m_get = {(r["slot"], r["iteration"]): r for r in by_type(mig, "dirty_log", pid) if r["op"] == "get"}
+    t_get = {(sk(r), r["iteration"]): r for r in truth if r.get("op") == "get_dirty_log"}
+    m_get = {(sk(r), r["iteration"]): r for r in by_type(mig, "dirty_log", pid) if r["op"] == "get"}
     ground(set(t_get) == set(m_get), label,
-           f"{len(t_get)} KVM_GET_DIRTY_LOG calls, by slot and iteration",
+           f"{len(t_get)} KVM_GET_DIRTY_LOG calls, by address space, slot and iteration",
            f"tracer {sorted(m_get)} vs kvmload {sorted(t_get)}")
     bad = [(k, m_get[k]["pages_dirty"], t_get[k]["pages_dirty"]) for k in t_get
            if k in m_get and m_get[k]["pages_dirty"] != t_get[k]["pages_dirty"]]
     ground(not bad, label, "dirty pages per slot and iteration equal KVM's report to kvmload",
-           f"(slot, iteration, tracer, kvmload): {bad[:4]}")
+           f"((as, slot), iteration, tracer, kvmload): {bad[:4]}")
     # The traced duration is the whole ioctl system call in the kernel;
     # kvmload's adds the syscall instruction and its two clock reads (a few
     # us in the lab): each must lie inside kvmload's, and be within
@@ -250,12 +255,12 @@ def check_run(label, truth, mig, mode, backing, counters=True, latency=False, pr
     # The bound is reported over the session (main), not asserted: the
     # whole lab CPU stalls now and then for milliseconds, unseen by the
     # guest; docs/overhead.md ("Why the bound is not asserted").
-    t_all = {(r["op"], r["slot"], r.get("iteration")): r for r in truth if r.get("type") == "dirty_log"}
+    t_all = {(r["op"], sk(r), r.get("iteration")): r for r in truth if r.get("type") == "dirty_log"}
     names = {"get": "get_dirty_log", "clear": "clear_dirty_log"}
-    m_all = {(names[r["op"]], r["slot"], r["iteration"]): r for r in by_type(mig, "dirty_log", pid)}
+    m_all = {(names[r["op"]], sk(r), r["iteration"]): r for r in by_type(mig, "dirty_log", pid)}
     for r in by_type(mig, "memslot", pid):
         if r["logging"] in ("on", "off"):
-            m_all[("enable_log" if r["logging"] == "on" else "disable_log", r["slot"], None)] = r
+            m_all[("enable_log" if r["logging"] == "on" else "disable_log", sk(r), None)] = r
     gaps, outside, far, preempted = [], [], [], 0
     for k, t in t_all.items():
         if k not in m_all:
@@ -296,18 +301,18 @@ def check_run(label, truth, mig, mode, backing, counters=True, latency=False, pr
         t_clear = defaultdict(int)
         for r in truth:
             if r.get("op") == "clear_dirty_log":
-                t_clear[(r["slot"], r["iteration"])] += r["pages_cleared"]
+                t_clear[(sk(r), r["iteration"])] += r["pages_cleared"]
         m_clear = defaultdict(int)
         for r in by_type(mig, "dirty_log", pid):
             if r["op"] == "clear":
-                m_clear[(r["slot"], r["iteration"])] += r["pages_cleared"]
+                m_clear[(sk(r), r["iteration"])] += r["pages_cleared"]
         ground(dict(t_clear) == dict(m_clear), label,
                "pages re-protected by KVM_CLEAR_DIRTY_LOG per slot and iteration",
                f"tracer {dict(m_clear)} vs kvmload {dict(t_clear)}")
 
     # KVM's decision at enable: eager whole-slot write protect, or lazy.
     eager = by_type(mig, "slot_write_protect", pid)
-    eager_slots = sorted(r["slot"] for r in eager)
+    eager_slots = sorted(sk(r) for r in eager)
     if mode == "manual-init-set":
         result(not eager, label, "initially-set: no whole-slot write protect at enable",
                f"saw it for slots {eager_slots}")
@@ -328,7 +333,7 @@ def check_run(label, truth, mig, mode, backing, counters=True, latency=False, pr
         check_exit(label, pid, mig)
         return
     # Series kernels report KVM's decision itself: it must match the mode.
-    decided = {sl["slot"]: sl["kvm_decision"] for sl in vs["slots"] if "kvm_decision" in sl}
+    decided = {sk(sl): sl["kvm_decision"] for sl in vs["slots"] if "kvm_decision" in sl}
     if decided or SERIES:
         want = "lazy" if mode == "manual-init-set" else "eager"
         result(all(decided.get(i) == want for i in slot_ids), label,
@@ -613,6 +618,120 @@ def check_run_rest(label, truth, mig, pid, start, vs, mode):
     check_exit(label, pid, mig)
 
 
+def check_fault_order(label, name, mrecs):
+    """Every span's faults are at least its write-protect faults: each
+    interval (the VM's and each vCPU's) and each dirty-log or memslot
+    record (the faults of the iteration it ends), wherever both are
+    known. KVM counts a fault in pf_taken when it starts handling it and in
+    pf_fast when its fast path has fixed it; the tracer counts a fault under
+    way at a boundary in the span that fixed it too
+    (migrate/model.h, ks_faults_at_least)."""
+    bad, n = [], 0
+    for r in mrecs:
+        if r.get("type") == "interval":
+            pairs = [(r.get("faults"), r.get("wp_faults"), "VM")]
+            pairs += [(v["faults"], v["wp_faults"], f"vCPU {v['vcpu']}") for v in r.get("vcpu_faults") or []]
+        elif r.get("type") in ("dirty_log", "memslot"):
+            pairs = [(r.get("faults", -1), r.get("wp_faults", -1), r["type"])]
+        else:
+            continue
+        for f, wp, what in pairs:
+            if f is None or wp is None or f < 0 or wp < 0:
+                continue
+            n += 1
+            if f < wp:
+                bad.append((r["type"], r["pid"], r["ts_ns"], what, f, wp))
+    result(n and not bad, label,
+           f"{name}: faults >= write-protect faults in every interval, vCPU and dirty-log record ({n} compared)",
+           f"(record, pid, ts, whose, faults, wp_faults): {bad[:3]}" if n else "nothing compared")
+
+
+TEXT_ROW = re.compile(r"^\s+(\d+)\s+(\d+)\s+(\d+)\s+(\S+)\s+([\d.]+)\s+(\d+)\s+([\d.]+)"
+                      r"\s+(\d+)\s+(\d+)\s+([\d.]+)\s+(\d+)$")
+
+
+def check_text(label, sections):
+    """The text report of one VMM with both address spaces and no stats fd
+    (read through debugfs), traced while `kvmscope stats` read it too:
+    its slot table has one row per address space and slot, equal to what
+    kvmload's own ioctls returned; every interval line's faults are at
+    least its write-protect faults; and neither kvmscope process reported
+    a VM of its own (the reference VM each makes for debugfs stats) or the
+    other's."""
+    lab = f"{label}: text"
+    sec = {p: next((s for s in sections if s[0].startswith(p)), None)
+           for p in ("text kvmload exit=", "text pids ", "text migrate exit=", "text stats exit=")}
+    if not require(all(sec.values()), lab, "the text session ran",
+                   [p for p, s in sec.items() if not s]):
+        return
+    head, truth, other = sec["text kvmload exit="]
+    if not require(head.endswith("exit=0") and by_type(truth, "start"), lab,
+                   "kvmload (both address spaces, no stats fd) ran", f"{head}: {other[:2]}"):
+        return
+    result(sec["text migrate exit="][0].endswith("exit=0"), lab, "migrate (text) ended cleanly on SIGINT",
+           sec["text migrate exit="][0])
+    ids = dict(w.split("=", 1) for w in sec["text pids "][0].split()[2:])
+    mpid, spid, kpid = int(ids["migrate"]), int(ids["stats"]), int(ids["kvmload"])
+    vmms = {kpid} | {int(p) for p in ids.get("hold", "").split(",") if p}
+    text = sec["text migrate exit="][2]
+
+    # Who is reported: the VMMs, never a kvmscope process.
+    named = {int(p) for l in text for p in re.findall(r"\bpid (\d+)\b", l)}
+    found = {int(m.group(1)) for l in text for m in [re.search(r"pid (\d+) .*: VM found", l)] if m}
+    traced = [int(m.group(1)) for l in text for m in [re.match(r"^(\d+) VMs? traced for", l)] if m]
+    ground(found == vmms and named <= vmms and traced == [len(vmms)], lab,
+           f"only the VMMs reported ({len(vmms)}: kvmload and the lab's idle VM), not the reference "
+           f"VMs of migrate (pid {mpid}) or of the stats reading alongside (pid {spid})",
+           f"found {sorted(found)}, named {sorted(named)}, traced {traced}, VMMs {sorted(vmms)}")
+    srecs = sec["text stats exit="][1]
+    spids = {r.get("pid") for r in srecs if "pid" in r}
+    ground(sec["text stats exit="][0].endswith("exit=0") and kpid in spids and not spids & {mpid, spid},
+           lab, "kvmscope stats read kvmload through debugfs and listed no kvmscope process",
+           f"{sec['text stats exit='][0]}: pids {sorted(p for p in spids if p is not None)}")
+
+    # Interval lines: faults >= write-protect faults fixed in the fast path.
+    iv = [(int(m.group(1)), int(m.group(2))) for l in text
+          for m in [re.search(r"faults (\d+) \(wp fast (\d+)\)", l)] if m]
+    bad = [x for x in iv if x[0] < x[1]]
+    result(iv and not bad, lab, f"every interval line's faults >= its wp fast ({len(iv)} lines)",
+           f"(faults, wp fast): {bad[:3]}" if iv else "no interval line with faults")
+
+    # The slot table of kvmload's summary against its own ioctls.
+    start = by_type(truth, "start")[0]
+    want, get_ms = {}, {}
+    for s in start["slots"]:
+        k = sk(s, "id")
+        ops = [r for r in truth if r.get("type") == "dirty_log" and sk(r) == k]
+        gets = [r for r in ops if r["op"] == "get_dirty_log"]
+        clears = [r for r in ops if r["op"] == "clear_dirty_log"]
+        want[k] = (s["npages"], "eager", len(gets), sum(r["pages_dirty"] for r in gets),
+                   len(clears), sum(r["pages_cleared"] for r in clears))
+        get_ms[k] = sum(r["dur_ns"] for r in gets) / 1e6
+    try:
+        at = text.index(next(l for l in text if l.startswith(f"VM pid {kpid} (kvmload)")))
+    except StopIteration:
+        result(False, lab, "kvmload's summary in the text", "no 'VM pid ... (kvmload)' block")
+        return
+    rows = []
+    for l in text[at + 1:]:
+        if l.startswith("VM pid") or re.match(r"^\d+ VMs? traced", l):
+            break
+        m = TEXT_ROW.match(l)
+        if m:
+            rows.append(m.groups())
+    got = {(int(r[1]), int(r[0])): (int(r[2]), r[3], int(r[5]), int(r[7]), int(r[8]), int(r[10]))
+           for r in rows}
+    order = [(int(r[1]), int(r[0])) for r in rows]
+    ground(len(rows) == len(want) and got == want and order == sorted(order), lab,
+           f"slot table: one row per (address space, slot), {len(want)} in that order, each with "
+           f"kvmload's pages, eager start, GETs, dirty pages, CLEARs and pages cleared",
+           f"rows {rows[:6]}; want {want}")
+    slow = [(k, float(r[6]), get_ms[k]) for r in rows for k in [(int(r[1]), int(r[0]))]
+            if k in get_ms and float(r[6]) > get_ms[k] + 0.001]
+    ground(rows and not slow, lab, "each row's time in GETs at most kvmload's own timing of them",
+           f"((as, slot), traced ms, kvmload ms): {slow[:3]}")
+
+
 def check_tracer_cpu(label, name, sections, mrecs):
     """The tracer's own CPU in its records: every interval has it, each VM's
     intervals (contiguous from the start) sum to no more than the process's
@@ -663,6 +782,7 @@ def main():
         result(summ and not any(summ[0]["lost"].values()), a.label, f"{name}: no events lost",
                summ[0]["lost"] if summ else "no summary")
         check_tracer_cpu(a.label, name, sections, mrecs)
+        check_fault_order(a.label, name, mrecs)
         # The series' events are there on the patched kernel only; the stock
         # kernels take the fallbacks (stats reads) or have nothing (page stats).
         att = by_type(mrecs, "attached")
@@ -689,6 +809,7 @@ def main():
         session = "migrate-latency" if latency else "migrate-program" if program else "migrate"
         check_run(label, recs, sessions[session], mode, backing, latency=latency, program=program)
     require(runs > 0, a.label, f"{runs} kvmload runs traced", "none")
+    check_text(a.label, sections)
     # The duration bound is a timing figure: reported, not judged. Twelve
     # sessions had 17 of 1288 compared ioctls beyond max(10%, 100 us), 0 to
     # 4 per session, each by a window before or after the system call

@@ -4,7 +4,8 @@
 # VMs (every backing × mode, 1, 2 and 5 vCPUs, 1 and 3 memslots), then a
 # `--fault-program` session three more (the fault program's checks: the
 # slow-path case, hugetlb manual, and 5 vCPUs sharing a fault cache entry),
-# and a `--fault-latency` session two more.
+# and a `--fault-latency` session two more; then the text report of one
+# more, with two kvmscope processes at once.
 # Prints each run's ground truth and the tracer's output in sections for
 # check.py, which compares them on the host.
 set -u
@@ -55,7 +56,12 @@ for backing in anon thp hugetlb; do
 		# Alternate the shapes so every backing and mode sees both.
 		if [ $i -eq 5 ]; then vcpus=5 slots=1
 		elif [ $((i % 2)) -eq 0 ]; then vcpus=2 slots=3; else vcpus=1 slots=1; fi
-		kvmload_run $backing $mode $vcpus $slots $((i % 3 + 1)) ""
+		# One VMM maps its slots in both address spaces, as QEMU does.
+		if [ $i -eq 6 ]; then
+			kvmload_run $backing $mode $vcpus $slots $((i % 3 + 1)) " smm" --smm-slots
+		else
+			kvmload_run $backing $mode $vcpus $slots $((i % 3 + 1)) ""
+		fi
 	done
 done
 end_session migrate
@@ -76,3 +82,35 @@ kvmload_run anon get 2 3 1 " latency"
 # This VMM opens its stats fds 2 s late (found before: debugfs, then them).
 kvmload_run thp manual-init-set 1 1 0 " late-stats latency" --stats-fd-delay-ms 2000
 end_session migrate-latency
+# The text report, as a user reads it: a VMM with both address spaces that
+# holds no stats fd (read through debugfs: migrate makes its reference VM
+# for the descriptors), and `kvmscope stats` reading it the same way
+# meanwhile (its own reference VM, made while migrate traces). Neither
+# kvmscope may report a reference VM as a VM.
+taskset -c 1 kvmscope migrate -i 250ms >/tmp/migrate.txt 2>/tmp/migrate.err &
+mpid=$!
+lab-wait /tmp/migrate.txt 'programs attached' 30 $mpid ||
+	{ echo "FAIL migrate did not attach: $(cat /tmp/migrate.err)"; exit 1; }
+taskset -c 0 kvmload --vcpus 2 --mem-per-vcpu 12 --slots 2 --backing thp --iterations 3 \
+	--write-percent 60 --mode manual --pause-ms 300 --no-stats-fd --smm-slots --json \
+	>/tmp/k.json 2>/tmp/k.err &
+kpid=$!
+lab-wait /tmp/k.json '"type":"populate"' 60 $kpid
+kvmscope stats --json -i 100ms -d 1500ms >/tmp/stats.json 2>/tmp/stats.err &
+spid=$!
+wait $spid
+src=$?
+wait $kpid
+echo "=== text kvmload exit=$?"
+cat /tmp/k.json /tmp/k.err
+sleep 0.5
+kill -INT $mpid
+wait $mpid
+mrc=$?
+echo "=== text pids migrate=$mpid stats=$spid kvmload=$kpid hold=$(pidof kvm-hold | tr " " ,)"
+echo "=== text migrate exit=$mrc"
+cat /tmp/migrate.txt
+echo "=== text migrate stderr"
+cat /tmp/migrate.err
+echo "=== text stats exit=$src"
+cat /tmp/stats.json /tmp/stats.err

@@ -95,6 +95,33 @@ def main():
     result(not any(v for s in recs if s["type"] == "summary" for v in s["lost"].values()),
            L, "kvmscope lost no events", "summary.lost not all 0")
 
+    # --- kvmscope's own reference VMs. Both kvmscope processes read QEMU
+    # through debugfs, so each made (and closed) a VM of its own for the
+    # statistics' descriptors, `stats` while migrate traced: migrate must
+    # report neither as a VM.
+    name, _ = section(secs, "pids ")
+    ids = dict(w.split("=", 1) for w in name.split()[1:]) if name else {}
+    ours = {int(v) for v in ids.values()}
+    vms = {r["pid"] for r in recs if r["type"] in ("vm", "interval", "vm_summary")}
+    ground(len(ours) == 2 and not vms & ours, L,
+           "no VM reported for a kvmscope process (migrate's own, or stats' reading alongside)",
+           f"kvmscope pids {sorted(ours)}, VMs reported {sorted(vms)}")
+    summ = [r for r in recs if r["type"] == "summary"]
+    ground(summ and summ[0]["vms"] == len(vms), L,
+           f"the summary counts the VMs reported ({len(vms)}), no other",
+           f"summary vms {summ[0]['vms'] if summ else None}, reported {sorted(vms)}")
+
+    # --- Faults: in every interval and dirty-log record, at least the
+    # write-protect faults KVM fixed in its fast path (QEMU is read through
+    # debugfs, one file per statistic, while its vCPUs run).
+    pairs = [(r["type"], r["ts_ns"], r["faults"], r["wp_faults"]) for r in mine
+             if r["type"] in ("interval", "dirty_log", "memslot")
+             and r.get("faults") is not None and r.get("wp_faults") is not None
+             and r["faults"] >= 0 and r["wp_faults"] >= 0]
+    bad = [p for p in pairs if p[2] < p[3]]
+    result(pairs and not bad, L, f"faults >= write-protect faults in each of {len(pairs)} records",
+           f"(record, ts, faults, wp_faults): {bad[:3]}" if pairs else "no record with faults")
+
     # --- Dirty-log syncs. QEMU's dirty-sync-count counts its bitmap syncs
     # (setup, each time the pending estimate falls below the threshold, and
     # the final one with the guest stopped); each sync reads the dirty log of

@@ -47,10 +47,15 @@ if wait_file $dir/started 200 "the guest to start"; then
 	sleep 1.5
 	: >$dir/go
 	if wait_file $dir/migrated 200 "the migration"; then
+		# Through debugfs (QEMU holds no stats fd): this kvmscope makes
+		# a reference VM while migrate traces; migrate must not report it.
 		kvmscope stats --json --raw -i 10ms -d 10ms -p "$(cat $dir/qemu.pid)" \
-			>/tmp/stats.json 2>/tmp/stats.err
+			>/tmp/stats.json 2>/tmp/stats.err &
+		spid=$!
+		wait $spid
 		echo "=== stats exit=$?"
 		cat /tmp/stats.json /tmp/stats.err
+		echo "=== pids migrate=$mpid stats=$spid"
 		: >$dir/stats-done
 	else
 		ok=0
