@@ -126,9 +126,9 @@ $(OUT)/tests/bpf_attach: $(OBJ)/tests/host/bpf_attach.o $(LIBKVMSCOPE) | $(OUT)/
 	$(Q)$(CC) $(CFLAGS) $(STATIC) $^ $(BPF_LIBS) -o $@
 
 # Lab helpers (each file's comment says what for): kvm-hold keeps one VM
-# open in the lab; as-user, vm-close and map-entries serve the reliability
+# open in the lab; as-user, vm-close, fd-swap and map-entries serve the reliability
 # tests.
-LAB_HELPERS := $(BIN)/kvm-hold $(BIN)/as-user $(BIN)/vm-close
+LAB_HELPERS := $(BIN)/kvm-hold $(BIN)/as-user $(BIN)/vm-close $(BIN)/fd-swap
 $(LAB_HELPERS): $(BIN)/%: tests/lab/%.c | $(BIN)
 	$(call msg,CCLD,$@)
 	$(Q)$(CC) $(STD) $(CFLAGS) $(WARN) $(STATIC) $< -o $@

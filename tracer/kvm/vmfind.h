@@ -62,7 +62,16 @@ int ks_vmm_scan_all(int (*fn)(const struct ks_vmm *v, void *ctx), void *ctx);
 /* pidfd_open(2), close-on-exec; -1 with errno (ESRCH: gone). */
 int ks_pidfd_open(pid_t pid);
 /* pidfd_open + pidfd_getfd: a copy of fd number `fd` of process pid, and
- * the pidfd (to poll for the VMM's exit) in *pidfd if not NULL. */
-int ks_take_fd(pid_t pid, int fd, int *pidfd);
+ * the pidfd (to poll for the VMM's exit) in *pidfd if not NULL. The copy
+ * is returned only once proven to be of kind `want` (ks_kvm_fd_is): the
+ * VMM chooses what sits at that number, and may swap it between our look
+ * and our copy. -1 with errno (EBADF for a copy of the wrong kind, why
+ * saying what it was instead). */
+int ks_take_fd(pid_t pid, int fd, enum ks_kvm_fd_kind want, int *pidfd, char *why, size_t whylen);
+/* Is our fd one of KVM's anonymous inodes of kind `want`: its link
+ * (/proc/self/fd/N) names it, and fstat puts it on the anonymous-inode
+ * file system (a FUSE file, a device or a FIFO, whose reads may block,
+ * cannot pass). Otherwise false, what it is (escaped, cut) in why. */
+bool ks_kvm_fd_is(int fd, enum ks_kvm_fd_kind want, char *why, size_t whylen);
 
 #endif
