@@ -224,6 +224,65 @@ def load_checks(port, interval):
     return p50, p99
 
 
+def stall_checks():
+    """A collector that stalls (its thread stopped with ptrace, as one
+    stuck in a read would be): scrapes still answered, saying the page is
+    old; SIGTERM ends the run within a second regardless."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p]
+    PTRACE_SEIZE, PTRACE_INTERRUPT, WALL = 0x4206, 0x4207, 0x40000000
+    p, port = start("-i", "200ms")
+    _, _, body = get(port)  # answered by the server: the collector is running
+    tids = [int(t) for t in os.listdir(f"/proc/{p.pid}/task") if int(t) != p.pid]
+    fresh = metric(body, "kvmscope_export_page_age_seconds")
+    stalled0 = metric(body, "kvmscope_export_collector_stalled")
+    tid = None
+    for t in tids:  # the collector is the one thread besides the main one
+        if libc.ptrace(PTRACE_SEIZE, t, None, None) == 0:
+            tid = t
+            libc.ptrace(PTRACE_INTERRUPT, t, None, None)
+            break
+    if tid is None or len(tids) != 1:
+        p.kill()
+        p.wait()
+        result(False, "stalled collector", f"threads {tids}, ptrace errno {ctypes.get_errno()}")
+        return
+    os.waitpid(tid, WALL)  # the stop
+    time.sleep(1.8)  # past 2 intervals and a second
+    st, h, body = get(port)
+    age = metric(body, "kvmscope_export_page_age_seconds")
+    st_om, _, body_om = get(port, headers=("Accept: application/openmetrics-text; version=1.0.0",))
+    result(fresh is not None and fresh < 0.5 and stalled0 == 0,
+           f"a fresh page says how old it is ({fresh} s) and that the collector is not stalled",
+           f"age {fresh} stalled {stalled0}")
+    result(st == 200 and age is not None and age > 1.4 and metric(body, "kvmscope_export_collector_stalled") == 1
+           and "collector stalled" in h.get("warning", ""),
+           f"collector stalled: the scrape is answered and says so (page {age} s old, Warning header)",
+           f"{st} age {age} {h}")
+    result(st_om == 200 and body_om.endswith(b"kvmscope_export_collector_stalled 1\n# EOF\n"),
+           "collector stalled: the OpenMetrics page says so and still ends with # EOF", body_om[-120:])
+    t0 = time.monotonic()
+    p.send_signal(signal.SIGTERM)
+    # The stopped thread is ours to reap once the exit kills it.
+    ended = None
+    while time.monotonic() - t0 < 5:
+        r, _ = os.waitpid(tid, WALL | os.WNOHANG)
+        if r:
+            ended = time.monotonic() - t0
+            break
+        time.sleep(0.01)
+    try:
+        rc = p.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        rc = "hang"
+    err = p.stderr.read()
+    result(ended is not None and ended < 1.0 and rc == 0 and "collector is stuck" in err,
+           f"SIGTERM ends export within a second with its collector stuck ({ended and ended * 1e3:.0f} ms), "
+           "exit 0, one line says so", f"ended {ended} rc {rc} {err[-300:]!r}")
+
+
 def main():
     if not os.path.exists(KVMSCOPE):
         print("FAIL export-http: build/bin/kvmscope missing (make all)")
@@ -321,8 +380,10 @@ def main():
         print("SKIP export-http: IPv6: no IPv6 on this machine")
     # Without privileges BPF cannot load: stats only, bpf_attached 0, one note.
     if os.geteuid() != 0:
+        print("SKIP export-http: stalled collector: needs root to ptrace it")
         print("SKIP export-http: unprivileged run: needs root to drop to another user")
         return 1 if failed else 0
+    stall_checks()
     p, port = start("-i", "100ms", user="65534")
     _, _, body = get(port)
     p.send_signal(signal.SIGTERM)

@@ -40,7 +40,10 @@ struct ks_httpd_conn {
 	size_t head_len;
 	const char *body;
 	size_t body_len;
-	size_t sent;                     /* of head + body */
+	/* Then the served page's age (written when the response starts). */
+	char tail[512];
+	size_t tail_len;
+	size_t sent;                     /* of head + body + tail */
 	struct ks_httpd_page *ref;       /* page the body points into */
 	bool keep_alive;
 };
@@ -232,8 +235,10 @@ void ks_httpd_publish(struct ks_httpd *h, struct ks_httpd_page *page)
 {
 	struct ks_httpd_page *old;
 
-	if (page)
+	if (page) {
 		page->refs = 1;      /* the server's own reference */
+		page->published_ns = ks_now_ns();
+	}
 	pthread_mutex_lock(&h->lock);
 	old = h->page;
 	h->page = page;
@@ -260,18 +265,22 @@ static void conn_wait(struct ks_httpd *h, struct ks_httpd_conn *c, uint32_t even
 	epoll_ctl(h->epfd, EPOLL_CTL_MOD, c->fd, &ev);
 }
 
-/* Starts sending a response; body points into ref (or static text). */
+/* Starts sending a response; body points into ref (or static text), and
+ * c->tail (tail_len bytes) follows it. */
 static void respond(struct ks_httpd *h, struct ks_httpd_conn *c, const char *status,
 		    const char *ctype, const char *extra, const char *body, size_t body_len,
 		    bool head_only, struct ks_httpd_page *ref)
 {
 	int n = snprintf(c->head, sizeof(c->head),
 			 "HTTP/1.1 %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%sConnection: %s\r\n\r\n",
-			 status, ctype, body_len, extra ? extra : "", c->keep_alive ? "keep-alive" : "close");
+			 status, ctype, body_len + c->tail_len, extra ? extra : "",
+			 c->keep_alive ? "keep-alive" : "close");
 
 	c->head_len = n > 0 && (size_t)n < sizeof(c->head) ? (size_t)n : 0;
 	c->body = head_only ? NULL : body;
 	c->body_len = head_only ? 0 : body_len;
+	if (head_only)
+		c->tail_len = 0;
 	c->sent = 0;
 	c->ref = ref;
 	c->state = CONN_WRITE;
@@ -282,6 +291,7 @@ static void respond(struct ks_httpd *h, struct ks_httpd_conn *c, const char *sta
 static void respond_text(struct ks_httpd *h, struct ks_httpd_conn *c, const char *status,
 			 const char *extra, const char *text, bool head_only)
 {
+	c->tail_len = 0;
 	respond(h, c, status, "text/plain; charset=utf-8", extra, text, strlen(text), head_only, NULL);
 }
 
@@ -311,11 +321,40 @@ static bool header(const char *req, const char *name, char *out, size_t len)
 	return false;
 }
 
+#define EOF_LEN 6 /* "# EOF\n", which ends an OpenMetrics page */
+
+/*
+ * The end of every page, written as it is served: how old the page is, and
+ * whether that means the collector stalled (it publishes every interval;
+ * one that is stuck cannot say so itself, so the server says it for it,
+ * in the page and in a Warning header). Returns that header, or NULL.
+ */
+static const char *page_tail(struct ks_httpd *h, struct ks_httpd_conn *c,
+			     const struct ks_httpd_page *p, bool om)
+{
+	uint64_t age = ks_now_ns() - p->published_ns;
+	bool stalled = h->stale_after_ns && age > h->stale_after_ns;
+	int n = snprintf(c->tail, sizeof(c->tail),
+			 "# HELP kvmscope_export_page_age_seconds Time since this page was collected\n"
+			 "# TYPE kvmscope_export_page_age_seconds gauge\n%s"
+			 "kvmscope_export_page_age_seconds %.3f\n"
+			 "# HELP kvmscope_export_collector_stalled 1 if the collector has published "
+			 "nothing for longer than twice its interval and a second\n"
+			 "# TYPE kvmscope_export_collector_stalled gauge\n"
+			 "kvmscope_export_collector_stalled %d\n%s",
+			 om ? "# UNIT kvmscope_export_page_age_seconds seconds\n" : "",
+			 age / 1e9, stalled, om ? "# EOF\n" : "");
+
+	c->tail_len = n > 0 && (size_t)n < sizeof(c->tail) ? (size_t)n : 0;
+	return stalled ? "Warning: 199 kvmscope \"collector stalled: this page is old\"\r\n" : NULL;
+}
+
 /* One complete request head (NUL-terminated) in c->in: answer it. */
 static void handle(struct ks_httpd *h, struct ks_httpd_conn *c, char *req)
 {
 	char method[16], target[256], version[16], val[512];
-	bool head_only, http11;
+	bool head_only, http11, om;
+	const char *stale;
 	struct ks_httpd_page *p;
 	char *q;
 
@@ -363,10 +402,14 @@ static void handle(struct ks_httpd *h, struct ks_httpd_conn *c, char *req)
 			     "no collection finished yet\n", head_only);
 		return;
 	}
-	if (ks_http_wants_openmetrics(header(req, "Accept", val, sizeof(val)) ? val : NULL))
-		respond(h, c, "200 OK", KS_PROM_CT_OPENMETRICS, NULL, p->om, p->om_len, head_only, p);
+	om = ks_http_wants_openmetrics(header(req, "Accept", val, sizeof(val)) ? val : NULL);
+	stale = page_tail(h, c, p, om);
+	if (om)
+		respond(h, c, "200 OK", KS_PROM_CT_OPENMETRICS, stale, p->om,
+			p->om_len >= EOF_LEN && !memcmp(p->om + p->om_len - EOF_LEN, "# EOF\n", EOF_LEN) ?
+			p->om_len - EOF_LEN : p->om_len, head_only, p);
 	else
-		respond(h, c, "200 OK", KS_PROM_CT_TEXT, NULL, p->text, p->text_len, head_only, p);
+		respond(h, c, "200 OK", KS_PROM_CT_TEXT, stale, p->text, p->text_len, head_only, p);
 }
 
 /* Looks for a complete request head in c->in; answers it if there is one. */
@@ -456,6 +499,9 @@ static void conn_write(struct ks_httpd *h, struct ks_httpd_conn *c)
 		} else if (c->sent < c->head_len + c->body_len) {
 			p = c->body + (c->sent - c->head_len);
 			left = c->head_len + c->body_len - c->sent;
+		} else if (c->sent < c->head_len + c->body_len + c->tail_len) {
+			p = c->tail + (c->sent - c->head_len - c->body_len);
+			left = c->head_len + c->body_len + c->tail_len - c->sent;
 		} else {
 			break;
 		}

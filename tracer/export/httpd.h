@@ -22,8 +22,9 @@ struct ks_httpd_page {
 	unsigned int refs;       /* under ks_httpd.lock */
 	char *text;              /* Prometheus text format 0.0.4 */
 	size_t text_len;
-	char *om;                /* OpenMetrics 1.0.0 */
+	char *om;                /* OpenMetrics 1.0.0, ending in "# EOF\n" */
 	size_t om_len;
+	uint64_t published_ns;   /* CLOCK_MONOTONIC, set by ks_httpd_publish */
 };
 
 #define KS_HTTPD_MAX_CONNS 64
@@ -39,6 +40,10 @@ struct ks_httpd {
 	struct ks_httpd_conn *conns;           /* KS_HTTPD_MAX_CONNS */
 	unsigned int nconns;
 	uint64_t header_timeout_ns, idle_timeout_ns, write_timeout_ns;
+	/* A page older than this at a scrape means the collector stalled:
+	 * every scrape ends with the page's age, computed when it is served
+	 * (a collector that stalls cannot say so itself), and this verdict. */
+	uint64_t stale_after_ns;
 	/* Counters (atomic: the collector reads them for its own metrics). */
 	uint64_t requests, rejected_busy, timed_out, bad_requests;
 };
