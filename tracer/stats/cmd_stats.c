@@ -103,6 +103,7 @@ struct stats_run {
 	bool output_failed;
 	bool tty;                /* table to a terminal: redrawn in place */
 	bool warned_full;        /* said once that VMMs went unshown */
+	bool started;            /* the first look is done */
 };
 
 static struct tracked *find(struct stats_run *r, pid_t pid)
@@ -148,7 +149,8 @@ static int adopt(const struct ks_vmm *v, void *ctx)
 	slot->vm_fd = v->vm_fd;
 	slot->warned = warned;
 	r->seen[slot - r->vms] = true;
-	if (rc > 0 && !slot->warned) {
+	/* -p at the first look: the one error line says it instead. */
+	if (rc > 0 && !slot->warned && !(r->a->run.pid && !r->started)) {
 		char comm[64];
 
 		ks_warn("PID %d (%s): no binary stats: %s", (int)v->pid,
@@ -312,6 +314,7 @@ int cmd_stats(int argc, char **argv)
 	r->start_ns = ks_now_ns();
 	r->rescan_ns = RESCAN_NS;
 	scan(r, r->start_ns);
+	r->started = true;
 	if (a.run.pid && !find(r, a.run.pid)) {
 		ks_err("PID %d exited", a.run.pid);
 		free(r);

@@ -208,6 +208,54 @@ else
 fi
 wait $vc
 
+# --- a hostile VMM: the fd kvmscope copies is not what it looked at ----------
+# now_ms: the lab's clock in milliseconds (10 ms steps).
+now_ms() { awk '{ printf "%d", $1 * 1000 }' /proc/uptime; }
+fd-swap swap >$T/fs 2>&1 &
+fs=$!
+wait_for $T/fs ready
+runs=0 hung=0 refused=0
+while [ $runs -lt 20 ]; do
+	timeout 10 kvmscope stats -p $fs -d 1s -i 100ms >/dev/null 2>$T/err; rc=$?
+	[ $rc = 124 ] && hung=$((hung + 1))
+	grep -q "is not a KVM stats fd" $T/err && refused=$((refused + 1))
+	runs=$((runs + 1))
+done
+if [ $hung = 0 ]; then
+	pass "stats -p of a VMM swapping its stats fd with /dev/kmsg: $runs runs, none past its end ($refused copies refused)"
+else
+	fail "stats -p of a VMM swapping its stats fd" "$hung of $runs runs did not end within 10 s"
+fi
+ip link set lo up
+kvmscope export --listen 127.0.0.1:9470 -p $fs -i 250ms >$T/xo 2>$T/xe &
+xp=$!
+wait_for $T/xo serving
+sleep 3
+wget -q -O $T/page http://127.0.0.1:9470/metrics; wrc=$?
+age=$(sed -n 's/^kvmscope_export_page_age_seconds //p' $T/page)
+stalled=$(sed -n 's/^kvmscope_export_collector_stalled //p' $T/page)
+colls=$(sed -n 's/^kvmscope_export_collections_total //p' $T/page)
+t0=$(now_ms)
+kill -TERM $xp
+wait $xp; rc=$?
+took=$(($(now_ms) - t0))
+if [ $wrc = 0 ] && [ "$stalled" = 0 ] && awk "BEGIN { exit !($age < 1.5) }" && [ "${colls:-0}" -ge 6 ] &&
+	[ $rc = 0 ] && [ $took -lt 1000 ]; then
+	pass "export -p of a VMM swapping its stats fd: collector keeps going ($colls collections, page ${age} s old), SIGTERM ends it in $took ms"
+else
+	fail "export -p of a VMM swapping its stats fd" "wget $wrc, stalled '$stalled', age '$age', $colls collections, exit $rc after $took ms: $(head -c 300 $T/xe)"
+fi
+kill $fs
+wait $fs
+fd-swap foreign >$T/ff 2>&1 &
+ff=$!
+wait_for $T/ff ready
+timeout 30 kvmscope stats -p $ff -d 500ms >/dev/null 2>$T/err; rc=$?
+expect_err "stats -p of a VMM holding another VM's stats fd: refused, not shown as its own" $rc 1 \
+	"PID $ff: the stats fd belongs to a VM of PID [0-9]+, not of PID $ff"
+kill $ff
+wait $ff
+
 # --- event storm: the ring buffer overflows while the tracer is stopped -------
 timeout 300 kvmscope migrate --json -i 500ms >$T/out 2>$T/err &
 p=$!
