@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * fd-swap MODE: a hostile VMM for the reliability tests. It creates a VM,
- * prints "ready PID" and runs until killed.
+ * fd-swap MODE: a hostile process for the reliability tests. It prints
+ * "ready PID" once set up and runs until killed.
  *
  *   swap     keeps swapping the fd number where it holds its VM's stats fd
  *            with /dev/kmsg seeked to its end (a read there blocks until
@@ -10,6 +10,9 @@
  *   foreign  holds a stats fd of another process's VM (a child's, passed
  *            over a socket) and none of its own VM's: a tracer that shows
  *            those numbers as this VMM's shows wrong ones.
+ *   flood N  no VMM at all: holds N fds (raising its fd limit to the hard
+ *            one if needed), which every look through /proc for VMMs
+ *            reads.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -20,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <linux/kvm.h>
 
@@ -91,6 +95,7 @@ static int foreign(void)
 	if (child == 0) {
 		int vm = create_vm();
 
+		close(sv[0]); /* so that its parent's end closing ends the read below */
 		sfd = ioctl(vm, KVM_GET_STATS_FD, NULL);
 		memset(cbuf, 0, sizeof(cbuf));
 		cm = CMSG_FIRSTHDR(&mh);
@@ -116,12 +121,32 @@ static int foreign(void)
 		pause();
 }
 
+static int flood(int n)
+{
+	struct rlimit rl;
+	int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+	getrlimit(RLIMIT_NOFILE, &rl);
+	rl.rlim_cur = rl.rlim_max;
+	setrlimit(RLIMIT_NOFILE, &rl);
+	for (int i = 0; i < n; i++)
+		if (fd < 0 || dup(fd) < 0) {
+			perror("fd-swap: flood");
+			return 1;
+		}
+	ready();
+	for (;;)
+		pause();
+}
+
 int main(int argc, char **argv)
 {
+	if (argc == 3 && !strcmp(argv[1], "flood") && atoi(argv[2]) > 0)
+		return flood(atoi(argv[2]));
 	if (argc == 2 && !strcmp(argv[1], "swap"))
 		return swap();
 	if (argc == 2 && !strcmp(argv[1], "foreign"))
 		return foreign();
-	fprintf(stderr, "usage: fd-swap swap|foreign\n");
+	fprintf(stderr, "usage: fd-swap swap|foreign|flood N\n");
 	return 2;
 }

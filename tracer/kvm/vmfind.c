@@ -125,14 +125,15 @@ int ks_vmm_scan(pid_t pid, struct ks_vmm *out)
 	if (!d)
 		return -1; /* errno: ENOENT (gone) or EACCES */
 	while ((de = readdir(d))) {
-		char fdpath[352];
 		ssize_t n;
 		int id = -1;
 
 		if (!is_number(de->d_name))
 			continue;
-		snprintf(fdpath, sizeof(fdpath), "%s/%s", path, de->d_name);
-		n = readlink(fdpath, link, sizeof(link) - 1);
+		/* Relative to the directory: one name looked up per fd, not the
+		 * four of /proc/PID/fd/N (the look costs what other processes'
+		 * fds cost: docs/reliability.md). */
+		n = readlinkat(dirfd(d), de->d_name, link, sizeof(link) - 1);
 		if (n < 0 && (errno == EACCES || errno == EPERM)) {
 			/* The directory was listable but the links are not
 			 * (no ptrace access): say so, not "no VM here". */

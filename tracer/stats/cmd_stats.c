@@ -27,13 +27,10 @@
 #define MAX_FILTERS 32
 /* Looking through /proc for VMMs costs the same whatever -i is, and grows
  * with the host's processes and fds: it is done once a second, or less
- * often (up to every 10 s) when a look takes more than 10 ms of CPU, so
- * that it stays within 1% of a CPU (docs/usage.md). Whether a known VMM
- * still holds its VM is looked at every second regardless: one readlink
- * per VMM. */
+ * often when a look is dear (ks_vmm_look_every: within 1% of a CPU).
+ * Whether a known VMM still holds its VM is looked at every second
+ * regardless: one readlink per VMM. */
 #define RESCAN_NS KS_NS_PER_S
-#define RESCAN_MAX_NS (10 * KS_NS_PER_S)
-#define RESCAN_SHARE 100
 
 struct stats_args {
 	struct ks_run_opts run;
@@ -169,11 +166,12 @@ static void scan(struct stats_run *r, uint64_t ts)
 	r->last_scan = ts;
 	memset(r->seen, 0, sizeof(r->seen));
 	if (!r->a->run.pid) {
-		uint64_t cpu = ks_self_cpu_ns(), next;
+		uint64_t cpu = ks_thread_cpu_ns();
 
 		ks_vmm_scan_all(adopt, r);
-		next = (ks_self_cpu_ns() - cpu) * RESCAN_SHARE;
-		r->rescan_ns = next < RESCAN_NS ? RESCAN_NS : next > RESCAN_MAX_NS ? RESCAN_MAX_NS : next;
+		r->rescan_ns = ks_vmm_look_every(RESCAN_NS, ks_thread_cpu_ns() - cpu);
+		ks_debug("stats: look through /proc: %.1f ms CPU, next in %.1f s",
+			 (ks_thread_cpu_ns() - cpu) / 1e6, r->rescan_ns / 1e9);
 		return;
 	}
 	v = malloc(sizeof(*v));
