@@ -224,6 +224,171 @@ def load_checks(port, interval):
     return p50, p99
 
 
+def attackers(port, n, mode, stop, counts):
+    """n connections from 127.0.0.1 that reconnect whenever the server
+    closes them: mode "slow" sends one byte a second of a request head that
+    never ends, "idle" sends nothing. Until stop is set."""
+    import select
+
+    def connect():
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setblocking(False)
+        try:
+            s.connect(("127.0.0.1", port))
+        except BlockingIOError:
+            pass
+        counts["connects"] += 1
+        return s
+    socks = [connect() for _ in range(n)]
+    last = 0.0
+    while not stop.is_set():
+        r, _, _ = select.select(socks, [], [], 0.05)
+        for s in r:
+            try:
+                gone = s.recv(4096) == b""
+            except BlockingIOError:
+                gone = False
+            except OSError:
+                gone = True
+            if gone:
+                s.close()
+                socks[socks.index(s)] = connect()
+        if mode == "slow" and time.monotonic() - last >= 1.0:
+            last = time.monotonic()
+            for s in socks:
+                try:
+                    s.send(b"G")
+                except OSError:
+                    pass
+    for s in socks:
+        s.close()
+
+
+def scrape_under(port, seconds, period=0.2, source="127.0.0.1"):
+    """Scrapes every period for seconds, each with 2 s to answer: (ok,
+    total, what the others got)."""
+    ok = total = 0
+    bad = {}
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        total += 1
+        try:
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.settimeout(2)
+            s.bind((source, 0))
+            s.connect(("127.0.0.1", port))
+            s.sendall(b"GET /metrics HTTP/1.1\r\nConnection: close\r\n\r\n")
+            data = b""
+            while True:
+                b = s.recv(65536)
+                if not b:
+                    break
+                data += b
+            s.close()
+            good = data.startswith(b"HTTP/1.1 200") and data.rstrip().endswith(b"kvmscope_export_collector_stalled 0")
+            ok += good
+            if not good:
+                bad[data[:12].decode(errors="replace") or "closed"] = bad.get(data[:12].decode(errors="replace") or "closed", 0) + 1
+        except OSError as e:
+            bad[type(e).__name__] = bad.get(type(e).__name__, 0) + 1
+        time.sleep(period)
+    return ok, total, bad
+
+
+def attack_checks():
+    """Scrapes keep being served while one address floods the server."""
+    for mode, what in (("slow", "200 connections each sending one byte a second"),
+                       ("idle", "200 idle connections that reconnect when evicted")):
+        p, port = start("-i", "200ms")
+        # The attackers in a process of their own: a scraper is not slowed
+        # by them except through the server.
+        rd, wr = os.pipe()
+        kid = os.fork()
+        if kid == 0:
+            os.close(rd)
+            stop, counts = threading.Event(), {"connects": 0}
+            signal.signal(signal.SIGTERM, lambda *_: stop.set())
+            attackers(port, 200, mode, stop, counts)
+            os.write(wr, str(counts["connects"]).encode())
+            os._exit(0)
+        os.close(wr)
+        time.sleep(2.5)  # the slow ones' heads past the pressure deadline
+        ok, total, bad = scrape_under(port, 8)
+        os.kill(kid, signal.SIGTERM)
+        counts = {"connects": int(os.read(rd, 64) or b"0")}
+        os.close(rd)
+        os.waitpid(kid, 0)
+        p.send_signal(signal.SIGTERM)
+        p.wait(timeout=10)
+        result(ok >= 0.9 * total, f"{what}: {ok} of {total} scrapes answered "
+               f"({counts['connects']} attacker connections)", f"{ok} of {total}, others: {bad}")
+    # A full table of request heads just begun (48 from one address, the
+    # most one address may hold, 16 from another).
+    p, port = start("-i", "200ms")
+    held = []
+    for src in ["127.0.0.1"] * 48 + ["127.0.0.2"] * 16:
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.bind((src, 0))
+        s.connect(("127.0.0.1", port))
+        s.send(b"G")
+        held.append(s)
+    time.sleep(0.1)
+    # A newcomer that sends its head in pieces gets a 503 after 0.1 s, and
+    # can read it although the rest of its head arrives after it.
+    got = []
+    for _ in range(3):
+        s = socket.create_connection(("127.0.0.1", port), timeout=3)
+        s.sendall(b"GET /metrics HTTP/1.1\r\n")
+        time.sleep(0.2)
+        data = b""
+        try:
+            s.sendall(b"Host: x\r\n\r\n")
+            while True:
+                b = s.recv(65536)
+                if not b:
+                    break
+                data += b
+        except OSError as e:
+            data += str(e).encode()
+        s.close()
+        got.append(data[:12])
+    result(all(g == b"HTTP/1.1 503" for g in got),
+           "table full, a newcomer's head unfinished after 0.1 s: 3 of 3 read their 503 (no reset)", str(got))
+    # A complete head beats unfinished ones, however young: from either address.
+    st_same, _, _ = split(request_from(port, "127.0.0.1"))
+    st_other, _, _ = split(request_from(port, "127.0.0.2"))
+    time.sleep(0.5)  # a collection renders the counters
+    _, _, body = get(port)
+    ev = re.search(rb'^kvmscope_export_http_rejected_total\{reason="evicted"\} (\d+)$', body, re.M)
+    result(st_same == 200 and st_other == 200 and ev and int(ev.group(1)) >= 1,
+           "table full of heads just begun: complete requests from both addresses served, "
+           f"unfinished heads closed for them ({ev.group(1).decode() if ev else None} evicted)",
+           f"{st_same} {st_other} {ev}")
+    for s in held:
+        s.close()
+    p.send_signal(signal.SIGTERM)
+    p.wait(timeout=10)
+
+
+def request_from(port, source):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.settimeout(2)
+    s.bind((source, 0))
+    s.connect(("127.0.0.1", port))
+    s.sendall(b"GET /metrics HTTP/1.1\r\nConnection: close\r\n\r\n")
+    data = b""
+    try:
+        while True:
+            b = s.recv(65536)
+            if not b:
+                break
+            data += b
+    except OSError:
+        pass
+    s.close()
+    return data
+
+
 def stall_checks():
     """A collector that stalls (its thread stopped with ptrace, as one
     stuck in a read would be): scrapes still answered, saying the page is
@@ -384,6 +549,7 @@ def main():
         print("SKIP export-http: unprivileged run: needs root to drop to another user")
         return 1 if failed else 0
     stall_checks()
+    attack_checks()
     p, port = start("-i", "100ms", user="65534")
     _, _, body = get(port)
     p.send_signal(signal.SIGTERM)
