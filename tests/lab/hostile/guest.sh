@@ -236,13 +236,13 @@ age=$(sed -n 's/^kvmscope_export_page_age_seconds //p' $T/page)
 stalled=$(sed -n 's/^kvmscope_export_collector_stalled //p' $T/page)
 colls=$(sed -n 's/^kvmscope_export_collections_total //p' $T/page)
 t0=$(now_ms)
-# Under TCG, detaching the BPF programs alone takes about 2 s (on the
+# Under TCG, detaching the BPF programs alone takes 2-3 s (on the
 # build machine the host tier asserts a second, with the collector stuck).
 kill -TERM $xp
 wait $xp; rc=$?
 took=$(($(now_ms) - t0))
 if [ $wrc = 0 ] && [ "$stalled" = 0 ] && awk "BEGIN { exit !($age < 1.5) }" && [ "${colls:-0}" -ge 6 ] &&
-	[ $rc = 0 ] && [ $took -lt 4000 ]; then
+	[ $rc = 0 ] && [ $took -lt 8000 ]; then
 	pass "export -p of a VMM swapping its stats fd: collector keeps going ($colls collections, page ${age} s old), SIGTERM ends it in $took ms"
 else
 	fail "export -p of a VMM swapping its stats fd" "wget $wrc, stalled '$stalled', age '$age', $colls collections, exit $rc after $took ms: $(head -c 300 $T/xe)"
@@ -271,22 +271,26 @@ i=0
 while [ $i -lt 4 ]; do wait_for $T/flood$i ready || fail "fd flood" "holder $i: $(cat $T/flood$i)"; i=$((i + 1)); done
 # ticks PID: CPU time (user + system) of PID in ms.
 ticks() { awk '{ print ($14 + $15) * 10 }' /proc/$1/stat; }
-# flood_case NAME PID: PID's CPU over 15 s after its first look is at most
-# 3% of that plus 300 ms (sampling, the lab's own noise), and every look it
-# reports waited 100 times its cost (or 60 s).
+# flood_case NAME PID: over 15 s after PID's first look, no other look
+# (each waits 100 times its cost, at most 60 s: every look it reports is
+# checked), and at most 1.5 s of CPU in all (sampling and, for export,
+# rendering under TCG cost most of it; one more look would cost about
+# half a second).
 flood_case() {
+	n0=$(grep -c "look through /proc" $T/ferr)
 	c0=$(ticks $2)
 	sleep 15
 	c1=$(ticks $2)
+	n1=$(grep -c "look through /proc" $T/ferr)
 	used=$((c1 - c0))
 	look=$(sed -n 's/.*look through \/proc: \([0-9.]*\) ms CPU, next in \([0-9.]*\) s.*/\1 \2/p' $T/ferr | head -n 1)
 	paced=$(sed -n 's/.*look through \/proc: \([0-9.]*\) ms CPU, next in \([0-9.]*\) s.*/\1 \2/p' $T/ferr |
 		awk '{ want = $1 / 10; if (want > 60) want = 60; if (want < 1) want = 1; if ($2 < want - 0.1) bad++ } END { print bad + 0 }')
-	echo "NOTE $1 with 4 x 5000 fds of uid 65534: first look ${look%% *} ms CPU (per 10,000 fds: $(echo ${look%% *} | awk '{ printf "%.1f", $1 / 2 }') ms), next ${look##* } s; then $used ms CPU in 15 s"
-	if [ -n "$look" ] && [ "$paced" = 0 ] && [ $used -le 750 ]; then
-		pass "$1: 20,000 fds of another user's processes: looks through /proc paced (${look##* } s apart after one of ${look%% *} ms), $used ms CPU in 15 s"
+	echo "NOTE $1 with 4 x 5000 fds of uid 65534: first look ${look%% *} ms CPU (per 10,000 fds: $(echo ${look%% *} | awk '{ printf "%.1f", $1 / 2 }') ms), next ${look##* } s; then $((n1 - n0)) looks and $used ms CPU in 15 s"
+	if [ -n "$look" ] && [ "$paced" = 0 ] && [ "$n1" = "$n0" ] && [ $used -le 1500 ]; then
+		pass "$1: 20,000 fds of another user's processes: looks through /proc paced (${look##* } s apart after one of ${look%% *} ms), none in 15 s, $used ms CPU"
 	else
-		fail "$1 under an fd flood" "look '$look', $paced looks too soon, $used ms CPU in 15 s: $(grep 'look through' $T/ferr | head -n 3)"
+		fail "$1 under an fd flood" "look '$look', $paced looks too soon, $((n1 - n0)) looks and $used ms CPU in 15 s: $(grep 'look through' $T/ferr | head -n 3)"
 	fi
 }
 timeout 120 kvmscope stats --json -i 500ms -d 40s -v >/dev/null 2>$T/ferr &
