@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 /* kvmscope: where live migration of KVM guests spends its time. */
 #include <argp.h>
+#include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "commands.h"
+#include "lib/json.h"
 #include "lib/log.h"
 
 #define KVMSCOPE_VERSION "0.1"
@@ -65,6 +68,29 @@ static error_t parse_global(int key, char *arg, struct argp_state *state)
 	}
 }
 
+/*
+ * Whatever a command wrote may still sit in stdio's buffer, and a write
+ * that failed (a full disk, a closed pipe) must not end in status 0: the
+ * output is flushed and closed here, for every command, and a failure
+ * there fails the run (one line, unless the command already failed).
+ */
+static int finish_output(int rc)
+{
+	bool failed = ferror(stdout);  /* an earlier write failed */
+	int e = 0;
+
+	if (fflush(stdout))
+		e = errno;
+	if (fclose(stdout) && !e)
+		e = errno;
+	if ((failed || e) && rc == KS_EXIT_OK) {
+		/* The first failure's errno if a JSON line noted it. */
+		ks_err("output failed: %s", e ? strerror(e) : ks_output_error());
+		rc = KS_EXIT_FAIL;
+	}
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct argp argp = { options, parse_global, "COMMAND [ARGS...]", doc, NULL, NULL, NULL };
@@ -82,11 +108,21 @@ int main(int argc, char **argv)
 			/* argp names the program after argv[0] in --help and errors. */
 			char name[64];
 
+			int rc;
+
 			snprintf(name, sizeof(name), "kvmscope %s", subcommands[i].name);
 			argv[g.cmd_index] = name;
-			return subcommands[i].run(argc - g.cmd_index, argv + g.cmd_index);
+			rc = subcommands[i].run(argc - g.cmd_index, argv + g.cmd_index);
+			return finish_output(rc);
 		}
 	}
-	ks_err("unknown command '%s' (try 'kvmscope --help')", argv[g.cmd_index]);
+	{
+		/* Escaped and cut: a newline or terminal escape in it cannot
+		 * break the one line. */
+		char q[64];
+
+		ks_err("unknown command '%s' (try 'kvmscope --help')",
+		       ks_text_escape(argv[g.cmd_index], q, sizeof(q)));
+	}
 	return KS_EXIT_USAGE;
 }

@@ -550,6 +550,16 @@ def main():
         return 1 if failed else 0
     stall_checks()
     attack_checks()
+    for sig in (signal.SIGHUP, signal.SIGQUIT):
+        p, port = start("-i", "100ms")
+        st, _, _ = get(port)
+        p.send_signal(sig)
+        try:
+            rc = p.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            rc = "hang"
+        result(st == 200 and rc == 0, f"{sig.name} ends export with status 0", f"{st} {rc}")
     p, port = start("-i", "100ms", user="65534")
     _, _, body = get(port)
     p.send_signal(signal.SIGTERM)

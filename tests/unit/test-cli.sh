@@ -110,6 +110,30 @@ expect "stats: not a VMM" 1 "PID $$ is not a VMM" stats -p $$
 expect "rmap: PID zero" 2 "invalid PID" rmap -p 0
 expect "rmap: duration garbage" 2 "invalid duration" rmap -d forever
 expect "rmap: no such process" 1 "no process with PID 4194304" rmap -p 4194304
+expect "unknown command: escaped and cut" 2 "unknown command 'mi\\\\ngr\\\\x1b\\[2J" $'mi\ngr\e[2J'
+err=$("$ks" "$(printf 'x%.0s' {1..10000})" 2>&1 >/dev/null); rc=$?
+if [ $rc = 2 ] && [ "${#err}" -lt 200 ] && grep -q "unknown command 'xxxxxxxxxx" <<<"$err"; then
+	echo "PASS unknown command of 10000 bytes: cut (${#err} bytes)"
+else
+	echo "FAIL unknown command of 10000 bytes: cut: exit $rc, ${#err} bytes"
+fi
+# Output that cannot be written fails the run, whatever the command.
+err=$("$ks" stats -d 200ms 2>&1 >/dev/full); rc=$?
+if [ $rc = 1 ] && [ "$(grep -c . <<<"$err")" = 1 ] && grep -q "output failed: No space left" <<<"$err"; then
+	echo "PASS stats > /dev/full: one line, exit 1"
+else
+	echo "FAIL stats > /dev/full: exit $rc: $err"
+fi
+# SIGHUP and SIGQUIT end stats as SIGTERM does: exit 0.
+for sig in HUP QUIT TERM; do
+	"$ks" stats -i 100ms >/dev/null 2>&1 &
+	pid=$!
+	sleep 0.5
+	kill -$sig $pid
+	wait $pid
+	rc=$?
+	if [ $rc = 0 ]; then echo "PASS stats: SIG$sig ends it, exit 0"; else echo "FAIL stats: SIG$sig ends it, exit 0: exit $rc"; fi
+done
 if out=$("$ks" --help 2>&1) && grep -q migrate <<<"$out"; then
 	echo "PASS --help lists the commands"
 else

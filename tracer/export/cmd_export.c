@@ -88,6 +88,7 @@ struct export_run {
 	bool collector_started;
 	int stop_collector;       /* atomic */
 	uint64_t collect_start_ns;  /* atomic: when the current collection began */
+	int vmm_gone;             /* atomic: -p's VMM exited, the run ends */
 	bool warned_oom;
 };
 
@@ -102,6 +103,10 @@ static void collect_and_publish(struct export_run *r)
 	__atomic_store_n(&r->collect_start_ns, t0, __ATOMIC_RELAXED);
 	ks_export_collect(x, t0);
 	x->collections++;
+	/* With -p, the export is about that VMM: it ends when the VMM does,
+	 * as stats and migrate do, rather than serve an empty page. */
+	if (x->s.m.filter_pid && !ks_model_vm(&x->s.m, x->s.m.filter_pid))
+		__atomic_store_n(&r->vmm_gone, 1, __ATOMIC_RELEASE);
 	ks_export_render(x, &w);
 	page = ks_export_page(&w);
 	ks_prom_free(&w);
@@ -169,8 +174,9 @@ static int end_collector(struct export_run *r)
 
 static bool should_stop(void *ctx)
 {
-	(void)ctx;
-	return ks_stop_signal != 0;
+	struct export_run *r = ctx;
+
+	return ks_stop_signal != 0 || __atomic_load_n(&r->vmm_gone, __ATOMIC_ACQUIRE);
 }
 
 /* BPF side; on any failure export carries on with binary stats only. */
@@ -279,6 +285,8 @@ int cmd_export(int argc, char **argv)
 	sigemptyset(&block);
 	sigaddset(&block, SIGINT);
 	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGHUP);
+	sigaddset(&block, SIGQUIT);
 	pthread_sigmask(SIG_BLOCK, &block, &old);
 	errno = pthread_create(&r->collector, NULL, collector, r);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
@@ -287,8 +295,12 @@ int cmd_export(int argc, char **argv)
 		goto out;
 	}
 	r->collector_started = true;
-	if (ks_httpd_run(&r->h, should_stop, NULL) == 0)
+	if (ks_httpd_run(&r->h, should_stop, r) == 0)
 		status = KS_EXIT_OK;   /* SIGINT/SIGTERM end an export normally */
+	if (__atomic_load_n(&r->vmm_gone, __ATOMIC_ACQUIRE)) {
+		printf("kvmscope export: PID %d exited: export ended\n", a.run.pid);
+		fflush(stdout);
+	}
 out:
 	if (r->collector_started && end_collector(r)) {
 		/* The collector still holds the session: leave everything to

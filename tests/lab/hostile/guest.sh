@@ -111,26 +111,46 @@ elif [ $rc = 130 ] && [ "$(lines $T/err)" = 1 ] && grep -q "interrupted" $T/err 
 else
 	fail "SIGINT during attach: exit 130 (after it: summary, exit 0)" "exit $rc: $(head -c 300 $T/err) stdout: $(head -c 100 $T/out)"
 fi
-for sig in INT TERM; do
-	timeout 120 kvmscope migrate --json -i 200ms >$T/out 2>$T/err &
+# SIGHUP (terminal closed) and SIGQUIT end a run as SIGINT and SIGTERM do:
+# summary written, the --trace file completed.
+for sig in INT TERM HUP QUIT; do
+	rm -f $T/tr.json
+	timeout 120 kvmscope migrate --json -i 200ms --trace $T/tr.json >$T/out 2>$T/err &
 	p=$!
 	wait_for $T/out '"type":"attached"' || fail "SIG$sig during run" "did not attach: $(cat $T/err)"
 	sleep 0.5
 	kill -$sig $p
 	wait $p; rc=$?
-	if [ $rc = 0 ] && tail -n 1 $T/out | grep -q '"type":"summary"' && [ ! -s $T/err ]; then
-		pass "SIG$sig during a migrate run: summary, exit 0"
+	if [ $rc = 0 ] && tail -n 1 $T/out | grep -q '"type":"summary"' && [ ! -s $T/err ] &&
+		[ "$(tail -c 3 $T/tr.json)" = "]}" ]; then
+		pass "SIG$sig during a migrate run: summary, trace completed, exit 0"
 	else
-		fail "SIG$sig during a migrate run: summary, exit 0" "exit $rc, last: $(tail -n 1 $T/out) err: $(head -c 200 $T/err)"
+		fail "SIG$sig during a migrate run: summary, trace completed, exit 0" "exit $rc, last: $(tail -n 1 $T/out) err: $(head -c 200 $T/err) trace ends: $(tail -c 20 $T/tr.json)"
 	fi
 done
-timeout 60 kvmscope stats --json -i 100ms >$T/out 2>$T/err &
+for sig in TERM HUP QUIT; do
+	timeout 60 kvmscope stats --json -i 100ms >$T/out 2>$T/err &
+	p=$!
+	wait_for $T/out '"type":"stats"'
+	kill -$sig $p
+	wait $p; rc=$?
+	if [ $rc = 0 ] && [ ! -s $T/err ]; then pass "SIG$sig during stats: exit 0"
+	else fail "SIG$sig during stats: exit 0" "exit $rc: $(head -c 200 $T/err)"; fi
+done
+ip link set lo up
+timeout 120 kvmscope export --listen 127.0.0.1:9472 -i 250ms >$T/out 2>$T/err &
 p=$!
-wait_for $T/out '"type":"stats"'
-kill -TERM $p
+wait_for $T/out serving
+kill -HUP $p
 wait $p; rc=$?
-if [ $rc = 0 ] && [ ! -s $T/err ]; then pass "SIGTERM during stats: exit 0"
-else fail "SIGTERM during stats: exit 0" "exit $rc: $(head -c 200 $T/err)"; fi
+if [ $rc = 0 ]; then pass "SIGHUP during export: exit 0"
+else fail "SIGHUP during export: exit 0" "exit $rc: $(head -c 200 $T/err)"; fi
+
+# --- output that cannot be written: every command fails --------------------
+timeout 60 kvmscope rmap --once >/dev/full 2>$T/err; rc=$?
+expect_err "rmap --once > /dev/full" $rc 1 "output failed: "
+timeout 60 kvmscope stats -d 300ms >/dev/full 2>$T/err; rc=$?
+expect_err "stats > /dev/full" $rc 1 "output failed: No space left"
 
 # --- output to a closed pipe ------------------------------------------------
 for cmd in "migrate --json -i 100ms" "migrate -i 100ms" "stats --json -i 100ms" "stats -i 100ms"; do
@@ -173,6 +193,24 @@ else
 	fail "stats -p: the VMM exits, the run ends, exit 0" "exit $rc: $(tail -n 1 $T/out) $(head -c 200 $T/err)"
 fi
 wait $k
+
+vm-close 60000 60000 >$T/vmc 2>&1 &
+vc=$!
+wait_for $T/vmc open
+timeout 120 kvmscope export --listen 127.0.0.1:9473 -p $vc -i 250ms >$T/out 2>$T/err &
+xp=$!
+wait_for $T/out serving
+kill $vc
+wait $vc
+n=0
+while kill -0 $xp 2>/dev/null && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
+kill -0 $xp 2>/dev/null && kill -TERM $xp
+wait $xp; rc=$?
+if [ $rc = 0 ] && [ $n -lt 100 ] && grep -q "PID $vc exited: export ended" $T/out; then
+	pass "export -p: the VMM exits, the export ends, exit 0"
+else
+	fail "export -p: the VMM exits, the export ends" "exit $rc after $n tenths: $(tail -n 1 $T/out) $(head -c 200 $T/err)"
+fi
 
 # --- the VM is closed while its VMM lives on ----------------------------------
 vm-close 1500 5000 >$T/vmc 2>&1 &
