@@ -40,11 +40,32 @@ def start(*args, user=None):
     return p, int(m.group(1))
 
 
-def request(port, raw, timeout=5.0):
-    """Sends raw bytes, returns everything received until the server closes
-    or timeout."""
-    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+def wait_end(p, timeout=5):
+    """p's exit status, or "hang" (and p killed) after timeout."""
+    try:
+        return p.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        return "hang"
+
+
+def request(port, raw, timeout=5.0, source=None):
+    """Sends raw bytes (from address source, if given), returns everything
+    received until the server closes or timeout."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    if source:
+        s.bind((source, 0))
+    s.connect(("127.0.0.1", port))
     s.sendall(raw)
+    data = read_all(s, (socket.timeout, ConnectionResetError))
+    s.close()
+    return data
+
+
+def read_all(s, stop_on=()):
+    """What socket s receives until the server closes it; an exception in
+    stop_on ends the reading too."""
     data = b""
     try:
         while True:
@@ -52,9 +73,8 @@ def request(port, raw, timeout=5.0):
             if not b:
                 break
             data += b
-    except (socket.timeout, ConnectionResetError):
+    except stop_on:
         pass
-    s.close()
     return data
 
 
@@ -273,24 +293,14 @@ def scrape_under(port, seconds, period=0.2, source="127.0.0.1"):
     while time.monotonic() < end:
         total += 1
         try:
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            s.settimeout(2)
-            s.bind((source, 0))
-            s.connect(("127.0.0.1", port))
-            s.sendall(b"GET /metrics HTTP/1.1\r\nConnection: close\r\n\r\n")
-            data = b""
-            while True:
-                b = s.recv(65536)
-                if not b:
-                    break
-                data += b
-            s.close()
-            good = data.startswith(b"HTTP/1.1 200") and data.rstrip().endswith(b"kvmscope_export_collector_stalled 0")
-            ok += good
-            if not good:
-                bad[data[:12].decode(errors="replace") or "closed"] = bad.get(data[:12].decode(errors="replace") or "closed", 0) + 1
+            data = request_from(port, source)
         except OSError as e:
-            bad[type(e).__name__] = bad.get(type(e).__name__, 0) + 1
+            data = type(e).__name__.encode()
+        good = data.startswith(b"HTTP/1.1 200") and data.rstrip().endswith(b"kvmscope_export_collector_stalled 0")
+        ok += good
+        if not good:
+            k = data[:12].decode(errors="replace") or "closed or reset"
+            bad[k] = bad.get(k, 0) + 1
         time.sleep(period)
     return ok, total, bad
 
@@ -340,16 +350,11 @@ def attack_checks():
         s = socket.create_connection(("127.0.0.1", port), timeout=3)
         s.sendall(b"GET /metrics HTTP/1.1\r\n")
         time.sleep(0.2)
-        data = b""
         try:
             s.sendall(b"Host: x\r\n\r\n")
-            while True:
-                b = s.recv(65536)
-                if not b:
-                    break
-                data += b
+            data = read_all(s)
         except OSError as e:
-            data += str(e).encode()
+            data = str(e).encode()
         s.close()
         got.append(data[:12])
     result(all(g == b"HTTP/1.1 503" for g in got),
@@ -371,22 +376,7 @@ def attack_checks():
 
 
 def request_from(port, source):
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.settimeout(2)
-    s.bind((source, 0))
-    s.connect(("127.0.0.1", port))
-    s.sendall(b"GET /metrics HTTP/1.1\r\nConnection: close\r\n\r\n")
-    data = b""
-    try:
-        while True:
-            b = s.recv(65536)
-            if not b:
-                break
-            data += b
-    except OSError:
-        pass
-    s.close()
-    return data
+    return request(port, b"GET /metrics HTTP/1.1\r\nConnection: close\r\n\r\n", 2, source)
 
 
 def stall_checks():
@@ -437,11 +427,7 @@ def stall_checks():
             ended = time.monotonic() - t0
             break
         time.sleep(0.01)
-    try:
-        rc = p.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        p.kill()
-        rc = "hang"
+    rc = wait_end(p)
     err = p.stderr.read()
     result(ended is not None and ended < 1.0 and rc == 0 and "collector is stuck" in err,
            f"SIGTERM ends export within a second with its collector stuck ({ended and ended * 1e3:.0f} ms), "
@@ -513,11 +499,7 @@ def main():
         result(bpf in (0, 1), f"kvmscope_bpf_attached present ({bpf:.0f} on this kernel)", str(bpf))
     finally:
         p.send_signal(signal.SIGINT)
-        try:
-            rc = p.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            rc = "hang"
+        rc = wait_end(p, 10)
     err = p.stderr.read()
     result(rc == 0, "SIGINT ends export with status 0", f"{rc} {err[-300:]!r}")
     if bpf == 0:
@@ -531,11 +513,7 @@ def main():
         if m:
             s = socket.create_connection(("::1", int(m.group(1))), timeout=5)
             s.sendall(b"GET /metrics HTTP/1.1\r\nConnection: close\r\n\r\n")
-            while True:
-                chunk = s.recv(65536)
-                if not chunk:
-                    break
-                data += chunk
+            data = read_all(s)
             s.close()
         p.send_signal(signal.SIGTERM)
         rc = p.wait(timeout=10)
@@ -554,11 +532,7 @@ def main():
         p, port = start("-i", "100ms")
         st, _, _ = get(port)
         p.send_signal(sig)
-        try:
-            rc = p.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            rc = "hang"
+        rc = wait_end(p)
         result(st == 200 and rc == 0, f"{sig.name} ends export with status 0", f"{st} {rc}")
     p, port = start("-i", "100ms", user="65534")
     _, _, body = get(port)
