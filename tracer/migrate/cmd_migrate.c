@@ -43,7 +43,7 @@ struct migrate_args {
 static const struct argp_option migrate_options[] = {
 	{ "pid", 'p', "PID", 0, "Trace only the VMM with this process id", 0 },
 	{ "interval", 'i', "INTERVAL", 0, "Report every INTERVAL (default 1s; e.g. 500ms, 2s)", 0 },
-	{ "duration", 'd', "DURATION", 0, "Stop after DURATION (default: until SIGINT/SIGTERM)", 0 },
+	{ "duration", 'd', "DURATION", 0, "Stop after DURATION (default: until SIGINT, SIGTERM, SIGHUP or SIGQUIT)", 0 },
 	{ "json", 'j', NULL, 0, "JSON lines (docs/json.md) instead of text", 0 },
 	{ "verbose", 'v', NULL, 0, "Verbose output, including libbpf's log", 0 },
 	{ "trace", 't', "FILE", 0, "Also write the run as a Chrome trace-event JSON timeline "

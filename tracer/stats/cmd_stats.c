@@ -44,7 +44,7 @@ struct stats_args {
 static const struct argp_option stats_options[] = {
 	{ "pid", 'p', "PID", 0, "Only the VMM with this process id", 0 },
 	{ "interval", 'i', "INTERVAL", 0, "Sample every INTERVAL (default 1s, at least 10ms)", 0 },
-	{ "duration", 'd', "DURATION", 0, "Stop after DURATION (default: until SIGINT/SIGTERM)", 0 },
+	{ "duration", 'd', "DURATION", 0, "Stop after DURATION (default: until SIGINT, SIGTERM, SIGHUP or SIGQUIT)", 0 },
 	{ "vcpu", 'c', NULL, 0, "One row per vCPU instead of the sum over vCPUs", 0 },
 	{ "filter", 'f', "NAME[,NAME]", 0, "Only these statistics (exact names)", 0 },
 	{ "json", 'j', NULL, 0, "JSON lines (docs/json.md) instead of a table", 0 },
