@@ -3,10 +3,13 @@
  * fd-swap MODE: a hostile process for the reliability tests. It prints
  * "ready PID" once set up and runs until killed.
  *
- *   swap     keeps swapping the fd number where it holds its VM's stats fd
- *            with /dev/kmsg seeked to its end (a read there blocks until
- *            the kernel logs something), so that a tracer that looked at
- *            the number and then copied it gets a file that blocks;
+ *   swap [wait]  keeps swapping the fd number where it holds its VM's
+ *            stats fd with /dev/kmsg seeked to its end (a read there
+ *            blocks until the kernel logs something), so that a tracer
+ *            that looked at the number and then copied it gets a file
+ *            that blocks. With `wait`, from SIGUSR1 on (its ioctls in a
+ *            tight loop while a tracer attaches to the ioctl path would
+ *            race the lab kernel's live patching under TCG: docs/lab.md);
  *   foreign  holds a stats fd of another process's VM (a child's, passed
  *            over a socket) and none of its own VM's: a tracer that shows
  *            those numbers as this VMM's shows wrong ones.
@@ -16,6 +19,7 @@
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,7 +52,15 @@ static void ready(void)
 	fflush(stdout);
 }
 
-static int swap(void)
+static volatile sig_atomic_t go;
+
+static void on_go(int sig)
+{
+	(void)sig;
+	go = 1;
+}
+
+static int swap(bool wait)
 {
 	struct timespec ts = { 0, 20000 };
 	int vm = create_vm();
@@ -58,7 +70,19 @@ static int swap(void)
 		perror("fd-swap: /dev/kmsg");
 		return 1;
 	}
+	if (wait) {
+		int sfd = ioctl(vm, KVM_GET_STATS_FD, NULL);
+
+		signal(SIGUSR1, on_go);
+		if (sfd < 0 || dup3(sfd, SLOT, O_CLOEXEC) < 0) {
+			perror("fd-swap: stats fd");
+			return 1;
+		}
+		close(sfd);
+	}
 	ready();
+	while (wait && !go)
+		pause();
 	for (;;) {
 		int sfd = ioctl(vm, KVM_GET_STATS_FD, NULL);
 
@@ -143,10 +167,10 @@ int main(int argc, char **argv)
 {
 	if (argc == 3 && !strcmp(argv[1], "flood") && atoi(argv[2]) > 0)
 		return flood(atoi(argv[2]));
-	if (argc == 2 && !strcmp(argv[1], "swap"))
-		return swap();
+	if ((argc == 2 || (argc == 3 && !strcmp(argv[2], "wait"))) && !strcmp(argv[1], "swap"))
+		return swap(argc == 3);
 	if (argc == 2 && !strcmp(argv[1], "foreign"))
 		return foreign();
-	fprintf(stderr, "usage: fd-swap swap|foreign|flood N\n");
+	fprintf(stderr, "usage: fd-swap swap [wait]|foreign|flood N\n");
 	return 2;
 }
