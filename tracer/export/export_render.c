@@ -426,6 +426,8 @@ static void render_self(const struct ks_exporter *x, struct ks_prom *w)
 		ks_prom_u64(f, l, 1, __atomic_load_n(&x->h->timed_out, __ATOMIC_RELAXED));
 		l[0] = (struct ks_prom_label){ "reason", "bad_request" };
 		ks_prom_u64(f, l, 1, __atomic_load_n(&x->h->bad_requests, __ATOMIC_RELAXED));
+		l[0] = (struct ks_prom_label){ "reason", "evicted" };
+		ks_prom_u64(f, l, 1, __atomic_load_n(&x->h->evicted, __ATOMIC_RELAXED));
 	}
 }
 

@@ -45,7 +45,7 @@ struct migrate_args {
 static const struct argp_option migrate_options[] = {
 	{ "pid", 'p', "PID", 0, "Trace only the VMM with this process id", 0 },
 	{ "interval", 'i', "INTERVAL", 0, "Report every INTERVAL (default 1s; e.g. 500ms, 2s)", 0 },
-	{ "duration", 'd', "DURATION", 0, "Stop after DURATION (default: until SIGINT/SIGTERM)", 0 },
+	{ "duration", 'd', "DURATION", 0, "Stop after DURATION (default: until SIGINT, SIGTERM, SIGHUP or SIGQUIT)", 0 },
 	{ "json", 'j', NULL, 0, "JSON lines (docs/json.md) instead of text", 0 },
 	{ "verbose", 'v', NULL, 0, "Verbose output, including libbpf's log", 0 },
 	{ "trace", 't', "FILE", 0, "Also write the run as a Chrome trace-event JSON timeline "
@@ -198,6 +198,7 @@ int cmd_migrate(int argc, char **argv)
 	struct ks_probe p;
 	struct ks_model *m;
 	struct ks_sink sink;
+	char qtrace[96];
 	struct run *r;
 	int status = KS_EXIT_FAIL;
 
@@ -331,6 +332,12 @@ int cmd_migrate(int argc, char **argv)
 			fflush(stdout);
 		}
 	}
+	/* Only now is an existing trace file emptied (ks_trace_open). */
+	if (a.trace_path && ks_trace_begin(&r->trace)) {
+		ks_err("--trace %s: %s", ks_text_escape(a.trace_path, qtrace, sizeof(qtrace)),
+		       strerror(r->trace.err));
+		goto out;
+	}
 	ks_session_start(&r->s, m->start_ns);
 	if (a.run.pid && !ks_model_vm(m, a.run.pid)) {
 		ks_err("PID %d exited before tracing started", a.run.pid);
@@ -345,7 +352,8 @@ int cmd_migrate(int argc, char **argv)
 out:
 	/* The trace is closed on every path, so it stays valid JSON. */
 	if (ks_session_close(&r->s, ks_now_ns()) && status == KS_EXIT_OK) {
-		ks_err("--trace %s: write failed: %s", a.trace_path, strerror(r->trace.err));
+		ks_err("--trace %s: write failed: %s",
+		       ks_text_escape(a.trace_path, qtrace, sizeof(qtrace)), strerror(r->trace.err));
 		status = KS_EXIT_FAIL;
 	}
 	ring_buffer__free(r->rb);
