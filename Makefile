@@ -140,15 +140,16 @@ $(OUT)/tests/%: $(OBJ)/tests/unit/%.o $(LIBKVMSCOPE) | $(OUT)/tests
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $(STATIC) $^ $(BPF_LIBS) -o $@
 
-# Host test: loads and attaches every BPF program on this machine's kernel.
-$(OUT)/tests/bpf_attach: $(OBJ)/tests/host/bpf_attach.o $(LIBKVMSCOPE) | $(OUT)/tests
+# Host tests: bpf_attach loads and attaches every BPF program on this
+# machine's kernel; intel_btf checks the hooks against an Intel host's BTF.
+$(OUT)/tests/bpf_attach $(OUT)/tests/intel_btf: $(OUT)/tests/%: $(OBJ)/tests/host/%.o $(LIBKVMSCOPE) | $(OUT)/tests
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $(STATIC) $^ $(BPF_LIBS) -o $@
 
 # Lab helpers (each file's comment says what for): kvm-hold keeps one VM
-# open in the lab; as-user, vm-close and map-entries serve the reliability
+# open in the lab; as-user, vm-close, fd-swap and map-entries serve the reliability
 # tests.
-LAB_HELPERS := $(BIN)/kvm-hold $(BIN)/as-user $(BIN)/vm-close
+LAB_HELPERS := $(BIN)/kvm-hold $(BIN)/as-user $(BIN)/vm-close $(BIN)/fd-swap
 $(LAB_HELPERS): $(BIN)/%: tests/lab/%.c | $(BIN)
 	$(call msg,CCLD,$@)
 	$(Q)$(CC) $(STD) $(CFLAGS) $(WARN) $(STATIC) $< -o $@
@@ -211,8 +212,9 @@ $(patsubst %.c,$(OBJ)/%.o,$(wildcard bench/*.c)): | $(BENCH_OBJ)/empty.skel.h $(
 $(BENCH)/hookcost $(BENCH)/hookonly $(BENCH)/vcpustat $(BENCH)/progtime: $(BENCH)/%: $(OBJ)/bench/%.o | $(BENCH)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $(STATIC) $^ $(BPF_LIBS) -o $@
-# statscost and statsout time the tracer's own stats reading and output code.
-$(BENCH)/statscost $(BENCH)/statsout: $(BENCH)/%: $(OBJ)/bench/%.o $(LIBKVMSCOPE) | $(BENCH)
+# statscost and statsout time the tracer's own stats reading and output
+# code, vmfindcost its look through /proc.
+$(BENCH)/statscost $(BENCH)/statsout $(BENCH)/vmfindcost: $(BENCH)/%: $(OBJ)/bench/%.o $(LIBKVMSCOPE) | $(BENCH)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $(STATIC) $^ $(BPF_LIBS) -o $@
 $(BENCH)/startup: $(OBJ)/bench/startup.o | $(BENCH)
@@ -225,11 +227,11 @@ $(BENCH_OBJ)/vcpustat.skel.h: bench/vcpustat.bpf.c bench/vcpustat.h $(BPF_HDRS) 
 	$(Q)$(BPFTOOL) gen object $(BENCH_OBJ)/vcpustat.bpf.o $(BENCH_OBJ)/vcpustat.bpf.o.tmp
 	$(Q)rm -f $(BENCH_OBJ)/vcpustat.bpf.o.tmp
 	$(Q)$(BPFTOOL) gen skeleton $(BENCH_OBJ)/vcpustat.bpf.o name vcpustat_bpf > $@.tmp && mv $@.tmp $@
-BENCH_BINS := $(BENCH)/hookcost $(BENCH)/hookonly $(BENCH)/statscost $(BENCH)/statsout $(BENCH)/startup \
+BENCH_BINS := $(BENCH)/hookcost $(BENCH)/hookonly $(BENCH)/statscost $(BENCH)/statsout $(BENCH)/vmfindcost $(BENCH)/startup \
 	      $(BENCH)/progtime $(BENCH)/vcpustat
 
 PROGS := $(BIN)/kvmscope $(COMPLETION) $(BIN)/kvmload $(LAB_HELPERS) $(BIN)/map-entries $(LABQ)/qemu-guest.cpio
-TESTS := $(UNIT_BINS) $(REPLAYS) $(OUT)/tests/bpf_attach
+TESTS := $(UNIT_BINS) $(REPLAYS) $(OUT)/tests/bpf_attach $(OUT)/tests/intel_btf
 BENCHES := $(BENCH_BINS)
 
 .PHONY: all bpf progs tests deps check demo clean install uninstall vmlinux-h kernel-modules kernel-check kernel-test \

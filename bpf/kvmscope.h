@@ -72,6 +72,9 @@ struct ks_vm_counters {
 	/* Pages whose encryption status KVM_HC_MAP_GPA_RANGE hypercalls
 	 * changed (the hypercall's npages argument, summed). */
 	unsigned long long map_gpa_pages;
+	/* Intel PML hosts: PML-full exits, one per 512 pages the guest wrote
+	 * (kvm_pml_full; attributed to the VMM process). */
+	unsigned long long pml_full;
 };
 
 /* Guest faults of one vCPU (the per-vCPU view of the VM's fault counters),
@@ -89,6 +92,7 @@ struct ks_vcpu_faults {
 	unsigned long long wp_faults;
 	unsigned long long fault_ns;                       /* 0 without latency */
 	unsigned long long fault_lat[KS_LAT_BUCKETS];      /* log2 ns */
+	unsigned long long pml_full;                       /* PML-full exits (vcpu_pml) */
 };
 
 /* --- fault slots ------------------------------------------------------------

@@ -1217,6 +1217,46 @@ int BPF_PROG(tp_split_huge_page, u64 gfn, u64 spte, int level, int errno)
 	return 0;
 }
 
+/* --- PML-full exits (Intel PML hosts) ------------------------------------ *
+ * With PML the guest takes no fault per page it writes: the CPU logs the
+ * page, and every 512 pages the full log makes a VM exit. That exit is the
+ * guest's cost of dirty logging, and this tracepoint fires once per such
+ * exit (in handle_pml_full), so the program runs once per 512 pages, not
+ * once per page or per exit. It gives only the vCPU id: counted for the VMM
+ * process, like the splits, and per vCPU id in vcpu_pml. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, KS_MAX_VCPU_ENTRIES);
+	__type(key, struct ks_vcpu_key);
+	__type(value, __u64);
+} vcpu_pml SEC(".maps");
+
+SEC("tp_btf/kvm_pml_full")
+int BPF_PROG(tp_pml_full, unsigned int vcpu_id)
+{
+	struct ks_vcpu_key key = { .tgid = bpf_get_current_pid_tgid() >> 32, .vcpu_id = vcpu_id };
+	struct ks_vm_counters *c;
+	__u64 one = 1, *n;
+
+	if (!traced())
+		return 0;
+	c = vm_of(NULL);
+	if (c)
+		c->pml_full++;
+	n = bpf_map_lookup_elem(&vcpu_pml, &key);
+	if (n) {
+		/* One vCPU runs on one thread at a time: no other CPU adds
+		 * to its entry meanwhile. */
+		(*n)++;
+		return 0;
+	}
+	/* Counted for its VM above either way. */
+	if (bpf_map_update_elem(&vcpu_pml, &key, &one, BPF_NOEXIST) &&
+	    !bpf_map_lookup_elem(&vcpu_pml, &key))
+		drop(KS_DROP_VCPU_TABLE_FULL);
+	return 0;
+}
+
 SEC("fentry/kvm_flush_remote_tlbs")
 int BPF_PROG(fentry_flush_remote_tlbs, struct kvm *kvm)
 {

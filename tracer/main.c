@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
 /* kvmscope: where live migration of KVM guests spends its time. */
 #include <argp.h>
+#include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "commands.h"
 #include "lib/build.h"
 #include "lib/help.h"
+#include "lib/json.h"
 #include "lib/log.h"
 #include "version.h"   /* generated: KS_VERSION, KS_REVISION (scripts/version-h) */
 
@@ -78,6 +81,29 @@ static int completion(int argc, char **argv)
 	return fflush(stdout) || ferror(stdout) ? KS_EXIT_FAIL : KS_EXIT_OK;
 }
 
+/*
+ * Whatever a command wrote may still sit in stdio's buffer, and a write
+ * that failed (a full disk, a closed pipe) must not end in status 0: the
+ * output is flushed and closed here, for every command, and a failure
+ * there fails the run (one line, unless the command already failed).
+ */
+static int finish_output(int rc)
+{
+	bool failed = ferror(stdout);  /* an earlier write failed */
+	int e = 0;
+
+	if (fflush(stdout))
+		e = errno;
+	if (fclose(stdout) && !e)
+		e = errno;
+	if ((failed || e) && rc == KS_EXIT_OK) {
+		/* The first failure's errno if a JSON line noted it. */
+		ks_err("output failed: %s", e ? strerror(e) : ks_output_error());
+		rc = KS_EXIT_FAIL;
+	}
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	struct global_args g = { 0 };
@@ -105,9 +131,16 @@ int main(int argc, char **argv)
 			 * argp's included. */
 			argv[g.cmd_index] = name;
 			ks_log_init(name);
-			return subcommands[i].run(argc - g.cmd_index, argv + g.cmd_index);
+			return finish_output(subcommands[i].run(argc - g.cmd_index, argv + g.cmd_index));
 		}
 	}
-	ks_err("unknown command '%s' (try 'kvmscope --help')", argv[g.cmd_index]);
+	{
+		/* Escaped and cut: a newline or terminal escape in it cannot
+		 * break the one line. */
+		char q[64];
+
+		ks_err("unknown command '%s' (try 'kvmscope --help')",
+		       ks_text_escape(argv[g.cmd_index], q, sizeof(q)));
+	}
 	return KS_EXIT_USAGE;
 }

@@ -352,7 +352,7 @@ int main(int argc, char **argv)
 			FAIL("cannot open a second copy of the BPF object");
 	}
 	/* Both ways in for faults are loaded: latency histograms too. */
-	if (ks_fault_slots_size(skel, 0, true, true)) {
+	if (ks_fault_slots_size(skel, 0, true, true, true)) {
 		FAIL("sizing the fault slot maps");
 		goto out;
 	}

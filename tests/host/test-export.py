@@ -42,11 +42,32 @@ def start(*args, user=None):
     return p, int(m.group(1))
 
 
-def request(port, raw, timeout=5.0):
-    """Sends raw bytes, returns everything received until the server closes
-    or timeout."""
-    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+def wait_end(p, timeout=5):
+    """p's exit status, or "hang" (and p killed) after timeout."""
+    try:
+        return p.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        return "hang"
+
+
+def request(port, raw, timeout=5.0, source=None):
+    """Sends raw bytes (from address source, if given), returns everything
+    received until the server closes or timeout."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    if source:
+        s.bind((source, 0))
+    s.connect(("127.0.0.1", port))
     s.sendall(raw)
+    data = read_all(s, (socket.timeout, ConnectionResetError))
+    s.close()
+    return data
+
+
+def read_all(s, stop_on=()):
+    """What socket s receives until the server closes it; an exception in
+    stop_on ends the reading too."""
     data = b""
     try:
         while True:
@@ -54,9 +75,8 @@ def request(port, raw, timeout=5.0):
             if not b:
                 break
             data += b
-    except (socket.timeout, ConnectionResetError):
+    except stop_on:
         pass
-    s.close()
     return data
 
 
@@ -365,6 +385,196 @@ def load_checks(port, interval):
     return p50, p99
 
 
+def attackers(port, n, mode, stop, counts):
+    """n connections from 127.0.0.1 that reconnect whenever the server
+    closes them: mode "slow" sends one byte a second of a request head that
+    never ends, "idle" sends nothing. Until stop is set."""
+    import select
+
+    def connect():
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setblocking(False)
+        try:
+            s.connect(("127.0.0.1", port))
+        except BlockingIOError:
+            pass
+        counts["connects"] += 1
+        return s
+    socks = [connect() for _ in range(n)]
+    last = 0.0
+    while not stop.is_set():
+        r, _, _ = select.select(socks, [], [], 0.05)
+        for s in r:
+            try:
+                gone = s.recv(4096) == b""
+            except BlockingIOError:
+                gone = False
+            except OSError:
+                gone = True
+            if gone:
+                s.close()
+                socks[socks.index(s)] = connect()
+        if mode == "slow" and time.monotonic() - last >= 1.0:
+            last = time.monotonic()
+            for s in socks:
+                try:
+                    s.send(b"G")
+                except OSError:
+                    pass
+    for s in socks:
+        s.close()
+
+
+def scrape_under(port, seconds, period=0.2, source="127.0.0.1"):
+    """Scrapes every period for seconds, each with 2 s to answer: (ok,
+    total, what the others got)."""
+    ok = total = 0
+    bad = {}
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        total += 1
+        try:
+            data = request_from(port, source)
+        except OSError as e:
+            data = type(e).__name__.encode()
+        good = data.startswith(b"HTTP/1.1 200") and data.rstrip().endswith(b"kvmscope_export_collector_stalled 0")
+        ok += good
+        if not good:
+            k = data[:12].decode(errors="replace") or "closed or reset"
+            bad[k] = bad.get(k, 0) + 1
+        time.sleep(period)
+    return ok, total, bad
+
+
+def attack_checks():
+    """Scrapes keep being served while one address floods the server."""
+    for mode, what in (("slow", "200 connections each sending one byte a second"),
+                       ("idle", "200 idle connections that reconnect when evicted")):
+        p, port = start("-i", "200ms")
+        # The attackers in a process of their own: a scraper is not slowed
+        # by them except through the server.
+        rd, wr = os.pipe()
+        kid = os.fork()
+        if kid == 0:
+            os.close(rd)
+            stop, counts = threading.Event(), {"connects": 0}
+            signal.signal(signal.SIGTERM, lambda *_: stop.set())
+            attackers(port, 200, mode, stop, counts)
+            os.write(wr, str(counts["connects"]).encode())
+            os._exit(0)
+        os.close(wr)
+        time.sleep(2.5)  # the slow ones' heads past the pressure deadline
+        ok, total, bad = scrape_under(port, 8)
+        os.kill(kid, signal.SIGTERM)
+        counts = {"connects": int(os.read(rd, 64) or b"0")}
+        os.close(rd)
+        os.waitpid(kid, 0)
+        p.send_signal(signal.SIGTERM)
+        p.wait(timeout=10)
+        result(ok >= 0.9 * total, f"{what}: {ok} of {total} scrapes answered "
+               f"({counts['connects']} attacker connections)", f"{ok} of {total}, others: {bad}")
+    # A full table of request heads just begun (48 from one address, the
+    # most one address may hold, 16 from another).
+    p, port = start("-i", "200ms")
+    held = []
+    for src in ["127.0.0.1"] * 48 + ["127.0.0.2"] * 16:
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.bind((src, 0))
+        s.connect(("127.0.0.1", port))
+        s.send(b"G")
+        held.append(s)
+    time.sleep(0.1)
+    # A newcomer that sends its head in pieces gets a 503 after 0.1 s, and
+    # can read it although the rest of its head arrives after it.
+    got = []
+    for _ in range(3):
+        s = socket.create_connection(("127.0.0.1", port), timeout=3)
+        s.sendall(b"GET /metrics HTTP/1.1\r\n")
+        time.sleep(0.2)
+        try:
+            s.sendall(b"Host: x\r\n\r\n")
+            data = read_all(s)
+        except OSError as e:
+            data = str(e).encode()
+        s.close()
+        got.append(data[:12])
+    result(all(g == b"HTTP/1.1 503" for g in got),
+           "table full, a newcomer's head unfinished after 0.1 s: 3 of 3 read their 503 (no reset)", str(got))
+    # A complete head beats unfinished ones, however young: from either address.
+    st_same, _, _ = split(request_from(port, "127.0.0.1"))
+    st_other, _, _ = split(request_from(port, "127.0.0.2"))
+    time.sleep(0.5)  # a collection renders the counters
+    _, _, body = get(port)
+    ev = re.search(rb'^kvmscope_export_http_rejected_total\{reason="evicted"\} (\d+)$', body, re.M)
+    result(st_same == 200 and st_other == 200 and ev and int(ev.group(1)) >= 1,
+           "table full of heads just begun: complete requests from both addresses served, "
+           f"unfinished heads closed for them ({ev.group(1).decode() if ev else None} evicted)",
+           f"{st_same} {st_other} {ev}")
+    for s in held:
+        s.close()
+    p.send_signal(signal.SIGTERM)
+    p.wait(timeout=10)
+
+
+def request_from(port, source):
+    return request(port, b"GET /metrics HTTP/1.1\r\nConnection: close\r\n\r\n", 2, source)
+
+
+def stall_checks():
+    """A collector that stalls (its thread stopped with ptrace, as one
+    stuck in a read would be): scrapes still answered, saying the page is
+    old; SIGTERM ends the run within a second regardless."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p]
+    PTRACE_SEIZE, PTRACE_INTERRUPT, WALL = 0x4206, 0x4207, 0x40000000
+    p, port = start("-i", "200ms")
+    _, _, body = get(port)  # answered by the server: the collector is running
+    tids = [int(t) for t in os.listdir(f"/proc/{p.pid}/task") if int(t) != p.pid]
+    fresh = metric(body, "kvmscope_export_page_age_seconds")
+    stalled0 = metric(body, "kvmscope_export_collector_stalled")
+    tid = None
+    for t in tids:  # the collector is the one thread besides the main one
+        if libc.ptrace(PTRACE_SEIZE, t, None, None) == 0:
+            tid = t
+            libc.ptrace(PTRACE_INTERRUPT, t, None, None)
+            break
+    if tid is None or len(tids) != 1:
+        p.kill()
+        p.wait()
+        result(False, "stalled collector", f"threads {tids}, ptrace errno {ctypes.get_errno()}")
+        return
+    os.waitpid(tid, WALL)  # the stop
+    time.sleep(1.8)  # past 2 intervals and a second
+    st, h, body = get(port)
+    age = metric(body, "kvmscope_export_page_age_seconds")
+    st_om, _, body_om = get(port, headers=("Accept: application/openmetrics-text; version=1.0.0",))
+    result(fresh is not None and fresh < 0.5 and stalled0 == 0,
+           f"a fresh page says how old it is ({fresh} s) and that the collector is not stalled",
+           f"age {fresh} stalled {stalled0}")
+    result(st == 200 and age is not None and age > 1.4 and metric(body, "kvmscope_export_collector_stalled") == 1
+           and "collector stalled" in h.get("warning", ""),
+           f"collector stalled: the scrape is answered and says so (page {age} s old, Warning header)",
+           f"{st} age {age} {h}")
+    result(st_om == 200 and body_om.endswith(b"kvmscope_export_collector_stalled 1\n# EOF\n"),
+           "collector stalled: the OpenMetrics page says so and still ends with # EOF", body_om[-120:])
+    t0 = time.monotonic()
+    p.send_signal(signal.SIGTERM)
+    # The stopped thread is ours to reap once the exit kills it.
+    ended = None
+    while time.monotonic() - t0 < 5:
+        r, _ = os.waitpid(tid, WALL | os.WNOHANG)
+        if r:
+            ended = time.monotonic() - t0
+            break
+        time.sleep(0.01)
+    rc = wait_end(p)
+    err = p.stderr.read()
+    result(ended is not None and ended < 1.0 and rc == 0 and "collector is stuck" in err,
+           f"SIGTERM ends export within a second with its collector stuck ({ended and ended * 1e3:.0f} ms), "
+           "exit 0, one line says so", f"ended {ended} rc {rc} {err[-300:]!r}")
+
+
 def main():
     if not os.path.exists(KVMSCOPE):
         print("FAIL export-http: build/bin/kvmscope missing (make all)")
@@ -435,11 +645,7 @@ def main():
         result(bpf in (0, 1), f"kvmscope_bpf_attached present ({bpf:.0f} on this kernel)", str(bpf))
     finally:
         p.send_signal(signal.SIGINT)
-        try:
-            rc = p.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            rc = "hang"
+        rc = wait_end(p, 10)
     err = p.stderr.read()
     result(rc == 0, "SIGINT ends export with status 0", f"{rc} {err[-300:]!r}")
     if bpf == 0:
@@ -453,11 +659,7 @@ def main():
         if m:
             s = socket.create_connection(("::1", int(m.group(1))), timeout=5)
             s.sendall(b"GET /metrics HTTP/1.1\r\nConnection: close\r\n\r\n")
-            while True:
-                chunk = s.recv(65536)
-                if not chunk:
-                    break
-                data += chunk
+            data = read_all(s)
             s.close()
         p.send_signal(signal.SIGTERM)
         rc = p.wait(timeout=10)
@@ -467,8 +669,17 @@ def main():
         print("SKIP export-http: IPv6: no IPv6 on this machine")
     # Without privileges BPF cannot load: stats only, bpf_attached 0, one note.
     if os.geteuid() != 0:
+        print("SKIP export-http: stalled collector: needs root to ptrace it")
         print("SKIP export-http: unprivileged run: needs root to drop to another user")
         return 1 if failed else 0
+    stall_checks()
+    attack_checks()
+    for sig in (signal.SIGHUP, signal.SIGQUIT):
+        p, port = start("-i", "100ms")
+        st, _, _ = get(port)
+        p.send_signal(sig)
+        rc = wait_end(p)
+        result(st == 200 and rc == 0, f"{sig.name} ends export with status 0", f"{st} {rc}")
     p, port = start("-i", "100ms", user="65534")
     _, _, body = get(port)
     p.send_signal(signal.SIGTERM)

@@ -103,7 +103,7 @@ static void no_fentry_kernel(void)
 	p.vmlinux_btf = b;
 	p.fentry_err = EPERM;
 	missing = ks_hooks_choose(&p, c, 0);
-	ks_caps_of(c, &caps);
+	ks_caps_of(c, &p.vendor, &caps);
 	ASSERT_EQ("no fentry: no required metric missing", missing, 0);
 	CHECK("no fentry: log_flags, get and clear decoded at the system call",
 	      ks_hook_uses(c, KS_M_LOG_FLAGS, KS_WAY_SYSCALL) &&
@@ -233,6 +233,38 @@ int main(void)
 
 			ASSERT_STREQ(cases[k].name, got, cases[k].want);
 		}
+	}
+
+	/* PML-full exits: the tracepoint alone is not enough, the host must
+	 * log dirty pages with PML (kvm_pml_full is in kvm.ko on AMD too). */
+	{
+		static const enum ks_dirty_mech mechs[] = { KS_DIRTY_PML, KS_DIRTY_WP_TDP,
+							    KS_DIRTY_WP_SHADOW, KS_DIRTY_UNKNOWN };
+		struct btf *b = btf__new_empty();
+		struct ks_probe p;
+		char name[96];
+
+		memset(&p, 0, sizeof(p));
+		p.vmlinux_btf = b;
+		if (b)
+			btf__add_typedef(b, "btf_trace_kvm_pml_full", btf__add_func_proto(b, 0));
+		for (size_t k = 0; k < sizeof(mechs) / sizeof(mechs[0]); k++) {
+			p.vendor.dirty = mechs[k];
+			ks_hooks_choose(&p, c, 0);
+			snprintf(name, sizeof(name), "pml_full: %s with the tracepoint and a %s host",
+				 mechs[k] == KS_DIRTY_PML ? "chosen" : "left out",
+				 ks_dirty_mech_name(mechs[k]));
+			CHECK(name, (c[KS_M_PML_FULL].way == 0) == (mechs[k] == KS_DIRTY_PML) &&
+			      (mechs[k] == KS_DIRTY_PML || c[KS_M_PML_FULL].why_not[0]),
+			      "way %d, why not: %s", c[KS_M_PML_FULL].way,
+			      c[KS_M_PML_FULL].why_not[0] ? c[KS_M_PML_FULL].why_not[0] : "-");
+		}
+		btf__free(b);
+		p.vmlinux_btf = NULL;
+		p.vendor.dirty = KS_DIRTY_PML;
+		ks_hooks_choose(&p, c, 0);
+		CHECK("pml_full: left out on a PML host whose kernel lacks the tracepoint",
+		      c[KS_M_PML_FULL].way == -1, "way %d", c[KS_M_PML_FULL].way);
 	}
 	no_fentry_kernel();
 	UNIT_EXIT();

@@ -87,9 +87,23 @@ int main(void)
 		char got[512] = "";
 		FILE *r;
 
+		/* An existing file: left as it is until the run starts. */
+		if (fd >= 0 && write(fd, "keep", 4) != 4)
+			fd = -1;
 		if (fd >= 0)
 			close(fd);
-		CHECK("open truncates and writes the header", fd >= 0 && ks_trace_open(&t, path) == 0 &&
+		CHECK("an existing file is untouched by open and close before the run starts",
+		      fd >= 0 && ks_trace_open(&t, path) == 0 && ks_trace_close(&t) == 0 &&
+		      (r = fopen(path, "r")) && fread(got, 1, sizeof(got) - 1, r) == 4 && !fclose(r) &&
+		      !strcmp(got, "keep"), "got %s", got);
+		memset(got, 0, sizeof(got));
+		CHECK("begin empties it and writes the header", ks_trace_open(&t, path) == 0 &&
+		      ks_trace_begin(&t) == 0 && ks_trace_close(&t) == 0 && (r = fopen(path, "r")) &&
+		      fread(got, 1, sizeof(got) - 1, r) > 0 && !fclose(r) &&
+		      !strncmp(got, header, strlen(header)) && !strstr(got, "keep"), "got %s", got);
+		unlink(path);
+		memset(got, 0, sizeof(got));
+		CHECK("a new file gets the header at open", ks_trace_open(&t, path) == 0 &&
 		      ks_trace_close(&t) == 0 && (r = fopen(path, "r")) &&
 		      fread(got, 1, sizeof(got) - 1, r) > 0 && !fclose(r) &&
 		      !strncmp(got, header, strlen(header)), "got %s", got);

@@ -20,8 +20,10 @@
 #ifndef KS_UNIT_H
 #define KS_UNIT_H
 
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 static int unit_failed;
 static const char *unit_skip; /* why the checks are skipped, or NULL */
@@ -136,5 +138,26 @@ static inline void unit_str(const char *name, int contains, const char *a, const
 #define REQUIRE_END() (unit_skip = NULL)
 
 #define UNIT_EXIT() return unit_failed ? 1 : 0
+
+/* The directory rel (e.g. "tests/unit/golden") of the source tree the
+ * test binary was built in: looked for above the binary, so the test runs
+ * from any directory. out[0] is '\0' when there is none. */
+static inline void unit_find_dir(const char *rel, char *out, size_t n)
+{
+	char exe[PATH_MAX];
+	ssize_t len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+	out[0] = '\0';
+	if (len <= 0)
+		return;
+	exe[len] = '\0';
+	for (char *slash; (slash = strrchr(exe, '/')); ) {
+		*slash = '\0';
+		if (snprintf(out, n, "%.*s/%s", (int)(n / 2), exe, rel) < (int)n &&
+		    !access(out, F_OK))
+			return;
+	}
+	out[0] = '\0';
+}
 
 #endif

@@ -26,6 +26,7 @@ struct ks_check {
 	bool kvm_ok;             /* loaded, and built in or with module BTF */
 	struct ks_check_privileges priv;
 	struct ks_loader l;      /* the choice (l.choices), after the load test */
+	struct ks_caps caps;     /* what that choice gives on this host */
 	bool load_ran, load_ok;
 	unsigned int nr_progs;   /* loaded and attached by the load test */
 	char load_error[256];    /* why the load test failed */

@@ -3,6 +3,7 @@
  * JSON record for scripts and fleet checks (docs/json.md, `check`). */
 #include <stdio.h>
 #include "check/check.h"
+#include "hooks/guestcost.h"
 #include "lib/build.h"
 #include "lib/json.h"
 #include "lib/runopts.h"
@@ -23,7 +24,7 @@ static void kernel(struct ks_json *j, const struct ks_check *c)
 	str_or_null(j, "release", p->release);
 	ks_json_bool(j, "btf", c->btf);
 	ks_json_str(j, "kvm", !p->kvm_loaded ? "not_loaded" : p->kvm_builtin ? "builtin" : "module");
-	str_or_null(j, "kvm_vendor", p->kvm_vendor);
+	str_or_null(j, "kvm_vendor", p->vendor.module);
 	if (p->kvm_loaded && !p->kvm_builtin)
 		ks_json_bool(j, "kvm_btf", c->kvm_btf);
 	else
@@ -93,6 +94,7 @@ int ks_check_json(const struct ks_check *c)
 	kernel(&j, c);
 	privileges(&j, &c->priv);
 	metrics(&j, &c->l);
+	ks_guest_figs_json(&j, &c->caps, c->p.vendor.module);
 	ks_json_obj(&j, "load_test");
 	ks_json_bool(&j, "ran", c->load_ran);
 	if (c->load_ran) {

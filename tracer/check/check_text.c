@@ -2,6 +2,7 @@
 /* `kvmscope check`'s report for a person (docs/usage.md shows it). */
 #include <stdio.h>
 #include "check/check.h"
+#include "hooks/guestcost.h"
 
 /* One "name   value" line, marked when it is what stops tracing. */
 static void item(bool ok, const char *name, const char *val)
@@ -66,10 +67,10 @@ void ks_check_text(const struct ks_check *c)
 		snprintf(buf, sizeof(buf), "not loaded (modprobe kvm and kvm_amd or kvm_intel)");
 	else if (p->kvm_builtin)
 		snprintf(buf, sizeof(buf), "built into the kernel%s%s",
-			 p->kvm_vendor[0] ? ", " : "", p->kvm_vendor);
+			 p->vendor.module[0] ? ", " : "", p->vendor.module);
 	else
 		snprintf(buf, sizeof(buf), "module kvm%s%s; module BTF: %s",
-			 p->kvm_vendor[0] ? " + " : "", p->kvm_vendor,
+			 p->vendor.module[0] ? " + " : "", p->vendor.module,
 			 c->kvm_btf ? "yes" : "NO (CONFIG_DEBUG_INFO_BTF_MODULES)");
 	item(c->kvm_ok, "KVM", buf);
 	item(p->dev_kvm, "/dev/kvm", p->dev_kvm ? "present" : "absent: no VM can run on this host");
@@ -84,6 +85,8 @@ void ks_check_text(const struct ks_check *c)
 		else
 			printf("\nload test: FAILED (see the error above)\n");
 	}
+	printf("\nguest cost of dirty logging on this host (migrate's defaults):\n");
+	ks_guest_figs_text(stdout, &c->caps, p->vendor.module, p->vendor.params, "  ");
 	if (c->problems)
 		printf("\nresult: tracing cannot work here (%d problem%s above)\n",
 		       c->problems, c->problems == 1 ? "" : "s");

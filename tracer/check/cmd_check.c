@@ -109,6 +109,9 @@ static void gather(struct ks_check *c, const struct check_args *a)
 			ks_loader_destroy(&c->l);
 		}
 	}
+	/* What the ways as chosen (migrate's defaults) leave measured of the
+	 * guest's cost on this host. */
+	ks_caps_of(c->l.choices, &p->vendor, &c->caps);
 	ks_progress_end();
 }
 

@@ -11,6 +11,7 @@
  * collection or delays one. Signals go to the main thread; it stops the
  * collector, and one cleanup path releases everything.
  */
+#define _GNU_SOURCE /* pthread_timedjoin_np */
 #include <argp.h>
 #include <errno.h>
 #include <malloc.h>
@@ -35,6 +36,10 @@
 #define OPT_ALLOW_REMOTE 256
 /* The collector looks at its stop flag at least this often. */
 #define POLL_MS 100
+/* How long the end of a run waits for the collector to stop: a collector
+ * stuck in the kernel (a read that never returns) must not keep a signal
+ * from ending the run; the process exits without it. */
+#define JOIN_MS 500
 
 struct export_args {
 	struct ks_run_opts run;
@@ -83,6 +88,8 @@ struct export_run {
 	pthread_t collector;
 	bool collector_started;
 	int stop_collector;       /* atomic */
+	uint64_t collect_start_ns;  /* atomic: when the current collection began */
+	int vmm_gone;             /* atomic: -p's VMM exited, the run ends */
 	bool warned_oom;
 };
 
@@ -94,8 +101,13 @@ static void collect_and_publish(struct export_run *r)
 	struct ks_httpd_page *page;
 	struct ks_prom w = { 0 };
 
+	__atomic_store_n(&r->collect_start_ns, t0, __ATOMIC_RELAXED);
 	ks_export_collect(x, t0);
 	x->collections++;
+	/* With -p, the export is about that VMM: it ends when the VMM does,
+	 * as stats and migrate do, rather than serve an empty page. */
+	if (x->s.m.filter_pid && !ks_model_vm(&x->s.m, x->s.m.filter_pid))
+		__atomic_store_n(&r->vmm_gone, 1, __ATOMIC_RELEASE);
 	ks_export_render(x, &w);
 	page = ks_export_page(&w);
 	ks_prom_free(&w);
@@ -145,10 +157,27 @@ static void *collector(void *arg)
 	return NULL;
 }
 
+/* Asks the collector to stop and waits up to JOIN_MS for it: 0 once it
+ * has, -1 if it is stuck. */
+static int end_collector(struct export_run *r)
+{
+	struct timespec until;
+
+	__atomic_store_n(&r->stop_collector, 1, __ATOMIC_RELEASE);
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_nsec += JOIN_MS * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	return pthread_timedjoin_np(r->collector, NULL, &until) ? -1 : 0;
+}
+
 static bool should_stop(void *ctx)
 {
-	(void)ctx;
-	return ks_stop_signal != 0;
+	struct export_run *r = ctx;
+
+	return ks_stop_signal != 0 || __atomic_load_n(&r->vmm_gone, __ATOMIC_ACQUIRE);
 }
 
 /* BPF side; on any failure export carries on with binary stats only. */
@@ -249,6 +278,7 @@ int cmd_export(int argc, char **argv)
 	if (ks_httpd_open(&r->h, &ss, sslen))
 		goto out;
 	r->x->h = &r->h;
+	r->h.stale_after_ns = 2 * a.run.interval_ns + KS_NS_PER_S;
 	start_bpf(r->x, a.run.pid, a.loader);
 	/* The first page exists before the first scrape can come. */
 	collect_and_publish(r);
@@ -262,6 +292,8 @@ int cmd_export(int argc, char **argv)
 	sigemptyset(&block);
 	sigaddset(&block, SIGINT);
 	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGHUP);
+	sigaddset(&block, SIGQUIT);
 	pthread_sigmask(SIG_BLOCK, &block, &old);
 	errno = pthread_create(&r->collector, NULL, collector, r);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
@@ -270,12 +302,21 @@ int cmd_export(int argc, char **argv)
 		goto out;
 	}
 	r->collector_started = true;
-	if (ks_httpd_run(&r->h, should_stop, NULL) == 0)
+	if (ks_httpd_run(&r->h, should_stop, r) == 0)
 		status = KS_EXIT_OK;   /* SIGINT/SIGTERM end an export normally */
+	if (__atomic_load_n(&r->vmm_gone, __ATOMIC_ACQUIRE)) {
+		printf("kvmscope export: PID %d exited: export ended\n", a.run.pid);
+		fflush(stdout);
+	}
 out:
-	if (r->collector_started) {
-		__atomic_store_n(&r->stop_collector, 1, __ATOMIC_RELEASE);
-		pthread_join(r->collector, NULL);
+	if (r->collector_started && end_collector(r)) {
+		/* The collector still holds the session: leave everything to
+		 * the exit. */
+		ks_warn("export: the collector is stuck (collection %llu started %.1f s ago): "
+			"ending without it", (unsigned long long)r->x->collections + 1,
+			(ks_now_ns() - __atomic_load_n(&r->collect_start_ns, __ATOMIC_RELAXED)) / 1e9);
+		fflush(stdout);
+		return status;
 	}
 	ks_httpd_close(&r->h);
 	ks_export_release(r->x);

@@ -11,10 +11,12 @@
  * Labels: pid and comm of the VMM, vm (the stats fd's id, "kvm-PID"), vcpu.
  */
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "export/export.h"
+#include "hooks/guestcost.h"
 #include "hooks/hooks.h"
 #include "lib/build.h"
 
@@ -177,6 +179,21 @@ static bool hook(const struct ks_exporter *x, enum ks_metric m)
 
 static const char *const level_names[KS_MAX_LEVEL] = { NULL, "4k", "2m", "1g" };
 
+/* One series per vCPU of f, labelled vcpu (after the VM's three labels):
+ * the counter at offset off of each vCPU's totals. */
+static void per_vcpu(struct ks_prom_family *f, struct ks_prom_label *l, const struct ks_vm *vm,
+		     size_t off)
+{
+	char id[16];
+
+	for (int v = 0; v < vm->nvcpus; v++) {
+		snprintf(id, sizeof(id), "%d", vm->vcpus[v].id);
+		l[3] = (struct ks_prom_label){ "vcpu", id };
+		ks_prom_u64(f, l, 4,
+			    *(const unsigned long long *)((const char *)&vm->vcpus[v].total + off));
+	}
+}
+
 static void render_migrate(const struct ks_exporter *x, struct ks_prom *w, const struct ks_vm *vm,
 			   struct vm_labels *vl)
 {
@@ -259,22 +276,23 @@ static void render_migrate(const struct ks_exporter *x, struct ks_prom *w, const
 		ks_prom_u64(ks_prom_family(w, "kvmscope_page_write_faults", KS_PROM_COUNTER, NULL,
 					   "Guest write faults handled by KVM's MMU (write-protect faults "
 					   "while dirty logging; with --fault-program)"), l, 3, c->write_faults);
-	if (faults) {
-		char id[16];
-
-		f = ks_prom_family(w, "kvmscope_write_protect_faults", KS_PROM_COUNTER, NULL,
-				   m->fault_program ?
-				   "Write faults on present, write-protected pages, per vCPU: under dirty "
-				   "logging, one per page first written after it was protected" :
-				   "Write-protect faults KVM fixed in its fast path (pf_fast), per vCPU: "
-				   "under dirty logging, one per 4K page first written after it was "
-				   "protected (--fault-program counts the slow path's too)");
-		for (int v = 0; v < vm->nvcpus; v++) {
-			snprintf(id, sizeof(id), "%d", vm->vcpus[v].id);
-			l[3] = (struct ks_prom_label){ "vcpu", id };
-			ks_prom_u64(f, l, 4, vm->vcpus[v].total.wp_faults);
-		}
-	}
+	/* Write-protect faults only where this host's are all counted: a
+	 * PML host takes none per page, and pf_fast misses shadow paging's. */
+	if (faults && m->wp_faults_measured)
+		per_vcpu(ks_prom_family(w, "kvmscope_write_protect_faults", KS_PROM_COUNTER, NULL,
+					m->fault_program ?
+					"Write faults on present, write-protected pages, per vCPU: under "
+					"dirty logging, one per page first written after it was protected" :
+					"Write-protect faults KVM fixed in its fast path (pf_fast), per "
+					"vCPU: under dirty logging, one per 4K page first written after it "
+					"was protected (--fault-program counts the slow path's too)"),
+			 l, vm, offsetof(struct ks_vcpu_faults, wp_faults));
+	/* PML hosts: the guest's write cost, per vCPU id. */
+	if (m->pml_full)
+		per_vcpu(ks_prom_family(w, "kvmscope_pml_full_exits", KS_PROM_COUNTER, NULL,
+					"PML-full exits per vCPU (Intel PML: one per 512 pages the "
+					"guest wrote; the guest's cost of dirty logging there)"),
+			 l, vm, offsetof(struct ks_vcpu_faults, pml_full));
 	for (int b = 0; b < KS_LAT_BUCKETS; b++)
 		lat[b] = c->fault_lat[b];
 	if (hook(x, KS_M_FAULTS) && m->fault_latency)
@@ -301,6 +319,33 @@ static void render_migrate(const struct ks_exporter *x, struct ks_prom *w, const
 		ks_prom_u64(ks_prom_family(w, "kvmscope_migration_control_msr_writes", KS_PROM_COUNTER,
 					   NULL, "MSR_KVM_MIGRATION_CONTROL writes"), l, 3,
 			    c->msr_migration_control);
+}
+
+/* How the host logs dirty pages, and which guest-cost figures that and
+ * the ways attached leave measured (docs/overhead.md, Hosts and vendors):
+ * a series left out, or 0 here, is not a guest that paid nothing. */
+static void render_guest_cost(const struct ks_exporter *x, struct ks_prom *w)
+{
+	struct ks_guest_fig g[KS_NR_GUEST_FIGS];
+	struct ks_prom_family *f;
+	struct ks_prom_label l[2] = {
+		{ "kvm_module", x->l.vendor.module },
+		{ "dirty_logging", ks_dirty_mech_name(x->l.caps.dirty) },
+	};
+
+	ks_prom_u64(ks_prom_family(w, "kvmscope_dirty_logging_info", KS_PROM_GAUGE, NULL,
+				   "1, labelled with KVM's vendor module and how it logs dirty pages "
+				   "(write_protect, write_protect_shadow, pml, unknown)"), l, 2, 1);
+	f = ks_prom_family(w, "kvmscope_guest_cost_measured", KS_PROM_GAUGE, NULL,
+			   "1 if this guest-cost figure is measured on this host, 0 if not (its "
+			   "series are then left out)");
+	ks_guest_figs(&x->l.caps, g);
+	for (int i = 0; i < KS_NR_GUEST_FIGS; i++) {
+		if (!g[i].applies)
+			continue;
+		l[0] = (struct ks_prom_label){ "figure", g[i].name };
+		ks_prom_u64(f, l, 1, g[i].measured);
+	}
 }
 
 /* The process_* metrics of Prometheus' client libraries, with their names,
@@ -348,6 +393,7 @@ static void render_self(const struct ks_exporter *x, struct ks_prom *w)
 			l[0] = (struct ks_prom_label){ "metric", ks_hooks[i].metric };
 			ks_prom_u64(f, l, 1, hook(x, i));
 		}
+		render_guest_cost(x, w);
 		f = ks_prom_family(w, "kvmscope_events_lost", KS_PROM_COUNTER, NULL,
 				   "BPF events not recorded, by reason");
 		for (int i = 0; i < KS_DROP_MAX; i++) {
@@ -380,6 +426,8 @@ static void render_self(const struct ks_exporter *x, struct ks_prom *w)
 		ks_prom_u64(f, l, 1, __atomic_load_n(&x->h->timed_out, __ATOMIC_RELAXED));
 		l[0] = (struct ks_prom_label){ "reason", "bad_request" };
 		ks_prom_u64(f, l, 1, __atomic_load_n(&x->h->bad_requests, __ATOMIC_RELAXED));
+		l[0] = (struct ks_prom_label){ "reason", "evicted" };
+		ks_prom_u64(f, l, 1, __atomic_load_n(&x->h->evicted, __ATOMIC_RELAXED));
 	}
 }
 

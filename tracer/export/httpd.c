@@ -24,26 +24,53 @@
  * connection and could destroy the response before the client reads it. */
 enum conn_state { CONN_FREE, CONN_READ, CONN_WRITE, CONN_DRAIN };
 #define DRAIN_NS (KS_NS_PER_S / 2)
-/* A connection idle this long may be closed to make room for a new one. */
-#define EVICT_IDLE_NS (KS_NS_PER_S / 2)
+/* A connection just accepted has this long to send its request before it
+ * can be evicted as idle (the waiting newcomers are the ones to wait). */
+#define EVICT_GRACE_NS (KS_NS_PER_S / 20)
+/* Connections accepted per round of the loop: requests that arrived on
+ * those already accepted are read before a burst of newcomers could
+ * evict them. */
+#define ACCEPT_BATCH 16
+
+/* A connection that found no place in the table: it has WAIT_NS to send
+ * a complete request head, which then takes the place of a head still
+ * under way (a client sending its request at once beats one trickling
+ * it in, however young); else it gets a 503 and, our side shut down, what
+ * it sends is read and dropped until it closes or DRAIN_NS pass, so the
+ * close does not reset the 503 away before the client reads it. */
+#define WAIT_NS (KS_NS_PER_S / 10)
+struct ks_httpd_waiting {
+	int fd;                          /* -1: free */
+	bool refused;                    /* 503 sent: draining */
+	uint64_t deadline;
+	struct sockaddr_storage peer;
+	char in[1024];
+	size_t in_len;
+};
 
 struct ks_httpd_conn {
 	enum conn_state state;
 	int fd;
 	uint64_t deadline;               /* CLOCK_MONOTONIC ns */
-	char in[KS_HTTPD_REQ_MAX];
 	size_t in_len;
 	bool request_started;            /* first byte of a request seen */
+	uint64_t head_since;             /* when that byte came */
 	uint64_t idle_since;             /* accepted, or last response sent */
+	struct sockaddr_storage peer;    /* the client's address (its port ignored) */
 	/* The response: head (ours), then body (a published page's bytes, or
 	 * a static error text). */
 	char head[512];
 	size_t head_len;
 	const char *body;
 	size_t body_len;
-	size_t sent;                     /* of head + body */
+	/* Then the served page's age (written when the response starts). */
+	char tail[512];
+	size_t tail_len;
+	size_t sent;                     /* of head + body + tail */
 	struct ks_httpd_page *ref;       /* page the body points into */
 	bool keep_alive;
+	/* Last: a new connection clears everything before it. */
+	char in[KS_HTTPD_REQ_MAX];
 };
 
 /* --- addresses and content negotiation (pure) ----------------------------- */
@@ -273,13 +300,25 @@ void ks_httpd_publish(struct ks_httpd *h, struct ks_httpd_page *page)
 {
 	struct ks_httpd_page *old;
 
-	if (page)
+	if (page) {
 		page->refs = 1;      /* the server's own reference */
+		page->published_ns = ks_now_ns();
+	}
 	pthread_mutex_lock(&h->lock);
 	old = h->page;
 	h->page = page;
 	pthread_mutex_unlock(&h->lock);
 	page_put(h, old);
+}
+
+#define EOF_LEN 6 /* "# EOF\n", which ends an OpenMetrics page */
+
+/* The OpenMetrics page without its "# EOF": the tail served after it
+ * (page_tail) ends it. */
+static size_t page_om_len(const struct ks_httpd_page *p)
+{
+	return p->om_len >= EOF_LEN && !memcmp(p->om + p->om_len - EOF_LEN, "# EOF\n", EOF_LEN) ?
+	       p->om_len - EOF_LEN : p->om_len;
 }
 
 /* The page's format om (0 text, 1 OpenMetrics) gzipped, made on first
@@ -288,9 +327,28 @@ void ks_httpd_publish(struct ks_httpd *h, struct ks_httpd_page *page)
 static bool page_gzip(struct ks_httpd_page *p, bool om)
 {
 	if (!p->gz[om] && !p->gz_failed[om])
-		p->gz_failed[om] = ks_gzip(om ? p->om : p->text, om ? p->om_len : p->text_len,
+		p->gz_failed[om] = ks_gzip(om ? p->om : p->text, om ? page_om_len(p) : p->text_len,
 					   &p->gz[om], &p->gz_len[om]) != 0;
 	return p->gz[om] != NULL;
+}
+
+/* This request's tail (page_tail), gzipped in place; false if it cannot
+ * be (the response then goes out uncompressed). */
+static bool tail_gzip(struct ks_httpd_conn *c)
+{
+	char *gz;
+	size_t len;
+	bool ok;
+
+	if (ks_gzip(c->tail, c->tail_len, &gz, &len))
+		return false;
+	ok = len <= sizeof(c->tail);
+	if (ok) {
+		memcpy(c->tail, gz, len);
+		c->tail_len = len;
+	}
+	free(gz);
+	return ok;
 }
 
 /* --- connections -------------------------------------------------------------- */
@@ -312,18 +370,22 @@ static void conn_wait(struct ks_httpd *h, struct ks_httpd_conn *c, uint32_t even
 	epoll_ctl(h->epfd, EPOLL_CTL_MOD, c->fd, &ev);
 }
 
-/* Starts sending a response; body points into ref (or static text). */
+/* Starts sending a response; body points into ref (or static text), and
+ * c->tail (tail_len bytes) follows it. */
 static void respond(struct ks_httpd *h, struct ks_httpd_conn *c, const char *status,
 		    const char *ctype, const char *extra, const char *body, size_t body_len,
 		    bool head_only, struct ks_httpd_page *ref)
 {
 	int n = snprintf(c->head, sizeof(c->head),
 			 "HTTP/1.1 %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%sConnection: %s\r\n\r\n",
-			 status, ctype, body_len, extra ? extra : "", c->keep_alive ? "keep-alive" : "close");
+			 status, ctype, body_len + c->tail_len, extra ? extra : "",
+			 c->keep_alive ? "keep-alive" : "close");
 
 	c->head_len = n > 0 && (size_t)n < sizeof(c->head) ? (size_t)n : 0;
 	c->body = head_only ? NULL : body;
 	c->body_len = head_only ? 0 : body_len;
+	if (head_only)
+		c->tail_len = 0;
 	c->sent = 0;
 	c->ref = ref;
 	c->state = CONN_WRITE;
@@ -334,6 +396,7 @@ static void respond(struct ks_httpd *h, struct ks_httpd_conn *c, const char *sta
 static void respond_text(struct ks_httpd *h, struct ks_httpd_conn *c, const char *status,
 			 const char *extra, const char *text, bool head_only)
 {
+	c->tail_len = 0;
 	respond(h, c, status, "text/plain; charset=utf-8", extra, text, strlen(text), head_only, NULL);
 }
 
@@ -363,11 +426,38 @@ static bool header(const char *req, const char *name, char *out, size_t len)
 	return false;
 }
 
+/*
+ * The end of every page, written as it is served: how old the page is, and
+ * whether that means the collector stalled (it publishes every interval;
+ * one that is stuck cannot say so itself, so the server says it for it,
+ * in the page and in a Warning header). Returns that header, or NULL.
+ */
+static const char *page_tail(struct ks_httpd *h, struct ks_httpd_conn *c,
+			     const struct ks_httpd_page *p, bool om)
+{
+	uint64_t age = ks_now_ns() - p->published_ns;
+	bool stalled = h->stale_after_ns && age > h->stale_after_ns;
+	int n = snprintf(c->tail, sizeof(c->tail),
+			 "# HELP kvmscope_export_page_age_seconds Time since this page was collected\n"
+			 "# TYPE kvmscope_export_page_age_seconds gauge\n%s"
+			 "kvmscope_export_page_age_seconds %.3f\n"
+			 "# HELP kvmscope_export_collector_stalled 1 if the collector has published "
+			 "nothing for longer than twice its interval and a second\n"
+			 "# TYPE kvmscope_export_collector_stalled gauge\n"
+			 "kvmscope_export_collector_stalled %d\n%s",
+			 om ? "# UNIT kvmscope_export_page_age_seconds seconds\n" : "",
+			 age / 1e9, stalled, om ? "# EOF\n" : "");
+
+	c->tail_len = n > 0 && (size_t)n < sizeof(c->tail) ? (size_t)n : 0;
+	return stalled ? "Warning: 199 kvmscope \"collector stalled: this page is old\"\r\n" : NULL;
+}
+
 /* One complete request head (NUL-terminated) in c->in: answer it. */
 static void handle(struct ks_httpd *h, struct ks_httpd_conn *c, char *req)
 {
 	char method[16], target[256], version[16], val[512];
 	bool head_only, http11, om;
+	const char *stale;
 	struct ks_httpd_page *p;
 	char *q;
 
@@ -416,15 +506,24 @@ static void handle(struct ks_httpd *h, struct ks_httpd_conn *c, char *req)
 		return;
 	}
 	om = ks_http_wants_openmetrics(header(req, "Accept", val, sizeof(val)) ? val : NULL);
+	stale = page_tail(h, c, p, om);
 	if (header(req, "Accept-Encoding", val, sizeof(val)) && ks_http_accepts_gzip(val) &&
-	    page_gzip(p, om))
-		respond(h, c, "200 OK", om ? KS_PROM_CT_OPENMETRICS : KS_PROM_CT_TEXT,
-			"Content-Encoding: gzip\r\nVary: Accept-Encoding\r\n", p->gz[om], p->gz_len[om],
-			head_only, p);
-	else
-		respond(h, c, "200 OK", om ? KS_PROM_CT_OPENMETRICS : KS_PROM_CT_TEXT,
-			"Vary: Accept-Encoding\r\n", om ? p->om : p->text, om ? p->om_len : p->text_len,
-			head_only, p);
+	    page_gzip(p, om) && tail_gzip(c)) {
+		/* Two gzip members, the page's (made once) and this request's
+		 * tail: a gzip reader reads them as one stream. */
+		char extra[256];
+
+		snprintf(extra, sizeof(extra), "Content-Encoding: gzip\r\nVary: Accept-Encoding\r\n%s",
+			 stale ? stale : "");
+		respond(h, c, "200 OK", om ? KS_PROM_CT_OPENMETRICS : KS_PROM_CT_TEXT, extra,
+			p->gz[om], p->gz_len[om], head_only, p);
+	} else {
+		char extra[256];
+
+		snprintf(extra, sizeof(extra), "Vary: Accept-Encoding\r\n%s", stale ? stale : "");
+		respond(h, c, "200 OK", om ? KS_PROM_CT_OPENMETRICS : KS_PROM_CT_TEXT, extra,
+			om ? p->om : p->text, om ? page_om_len(p) : p->text_len, head_only, p);
+	}
 }
 
 /* Looks for a complete request head in c->in; answers it if there is one. */
@@ -467,6 +566,7 @@ static void try_request(struct ks_httpd *h, struct ks_httpd_conn *c)
 	memmove(c->in, c->in + head, c->in_len - head);
 	c->in_len -= head;
 	c->request_started = c->in_len > 0;
+	c->head_since = ks_now_ns();
 }
 
 static void conn_read(struct ks_httpd *h, struct ks_httpd_conn *c)
@@ -483,7 +583,8 @@ static void conn_read(struct ks_httpd *h, struct ks_httpd_conn *c)
 		/* Slow clients get a fixed time for the whole head, however
 		 * slowly they trickle it in. */
 		c->request_started = true;
-		c->deadline = ks_now_ns() + h->header_timeout_ns;
+		c->head_since = ks_now_ns();
+		c->deadline = c->head_since + h->header_timeout_ns;
 	}
 	c->in_len += (size_t)n;
 	try_request(h, c);
@@ -514,6 +615,9 @@ static void conn_write(struct ks_httpd *h, struct ks_httpd_conn *c)
 		} else if (c->sent < c->head_len + c->body_len) {
 			p = c->body + (c->sent - c->head_len);
 			left = c->head_len + c->body_len - c->sent;
+		} else if (c->sent < c->head_len + c->body_len + c->tail_len) {
+			p = c->tail + (c->sent - c->head_len - c->body_len);
+			left = c->head_len + c->body_len + c->tail_len - c->sent;
 		} else {
 			break;
 		}
@@ -550,68 +654,241 @@ static void conn_write(struct ks_httpd *h, struct ks_httpd_conn *c)
 	conn_wait(h, c, EPOLLIN);
 }
 
-static struct ks_httpd_conn *evictable(struct ks_httpd *h)
+static bool same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET)
+		return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+		       ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+	if (a->ss_family == AF_INET6)
+		return !memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+			       &((const struct sockaddr_in6 *)b)->sin6_addr, sizeof(struct in6_addr));
+	return true;
+}
+
+/*
+ * The connection that makes room for a newcomer (of those of address
+ * `only`, if not NULL), or NULL: first one answered and draining; then the
+ * one that has sent nothing for longest (since it was accepted, or since
+ * its last response), at least EVICT_GRACE_NS: clients send their request
+ * at once, so only a connection held without being used loses its place,
+ * even when idle ones are opened as fast as they are closed; then the one
+ * whose request head has been under way for longest, at least
+ * pressure_header_ns. For a newcomer whose head is complete (force),
+ * neither age counts: a request ready to answer beats any that is not.
+ * A response being sent is never cut off.
+ */
+static struct ks_httpd_conn *evictable(struct ks_httpd *h, const struct sockaddr_storage *only,
+				       bool force)
 {
 	uint64_t now = ks_now_ns();
-	struct ks_httpd_conn *best = NULL;
+	struct ks_httpd_conn *idle = NULL, *slow = NULL;
 
 	for (unsigned int i = 0; i < KS_HTTPD_MAX_CONNS; i++) {
 		struct ks_httpd_conn *o = &h->conns[i];
 
+		if (o->state == CONN_FREE || o->state == CONN_WRITE || (only && !same_addr(&o->peer, only)))
+			continue;
 		if (o->state == CONN_DRAIN)
 			return o;
-		if (o->state == CONN_READ && !o->request_started && now - o->idle_since >= EVICT_IDLE_NS &&
-		    (!best || o->idle_since < best->idle_since))
-			best = o;
+		if (!o->request_started) {
+			if ((force || now - o->idle_since >= EVICT_GRACE_NS) &&
+			    (!idle || o->idle_since < idle->idle_since))
+				idle = o;
+		} else if ((force || now - o->head_since >= h->pressure_header_ns) &&
+			   (!slow || o->head_since < slow->head_since)) {
+			slow = o;
+		}
 	}
-	return best;
+	return idle ? idle : slow;
 }
 
-static void accept_all(struct ks_httpd *h)
+/* A place in the table for a connection from peer: a free one if its
+ * address is below its share, else one made by evictable() (among the
+ * address's own if at its share), or NULL. */
+static struct ks_httpd_conn *place(struct ks_httpd *h, const struct sockaddr_storage *peer, bool force)
+{
+	struct ks_httpd_conn *c = NULL;
+	unsigned int same = 0;
+
+	for (unsigned int i = 0; i < KS_HTTPD_MAX_CONNS; i++) {
+		if (h->conns[i].state == CONN_FREE)
+			c = c ? c : &h->conns[i];
+		else if (same_addr(&h->conns[i].peer, peer))
+			same++;
+	}
+	for (unsigned int tries = 0; tries < KS_HTTPD_MAX_CONNS; tries++) {
+		char b;
+
+		if (same >= KS_HTTPD_MAX_PER_ADDR)
+			c = evictable(h, peer, force);
+		else if (!c)
+			c = evictable(h, NULL, force);
+		/* One that has sent nothing we read may have sent its request
+		 * since: read it (it is no longer idle, or it is answered)
+		 * and choose again. */
+		if (!c || c->state != CONN_READ || c->request_started ||
+		    recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) != 1)
+			break;
+		conn_read(h, c);
+		if (c->state == CONN_FREE)
+			break;
+		c = NULL;
+	}
+	if (c && c->state != CONN_FREE) {
+		__atomic_add_fetch(&h->evicted, 1, __ATOMIC_RELAXED);
+		conn_close(h, c);
+	}
+	return c;
+}
+
+/* Connection fd from peer into place c, with in_len bytes already read. */
+static void conn_start(struct ks_httpd *h, struct ks_httpd_conn *c, int fd,
+		       const struct sockaddr_storage *peer, const char *in, size_t in_len)
+{
+	memset(c, 0, offsetof(struct ks_httpd_conn, in));
+	c->fd = fd;
+	c->peer = *peer;
+	c->state = CONN_READ;
+	c->idle_since = ks_now_ns();
+	/* A new connection must send its request as soon as one whose head
+	 * is under way would have to finish it. */
+	c->deadline = c->idle_since + h->header_timeout_ns;
+	c->in_len = in_len;
+	if (in_len) {
+		memcpy(c->in, in, in_len);
+		c->request_started = true;
+		c->head_since = c->idle_since;
+	}
+	h->nconns++;
+}
+
+static void waiting_close(struct ks_httpd *h, struct ks_httpd_waiting *w)
+{
+	epoll_ctl(h->epfd, EPOLL_CTL_DEL, w->fd, NULL);
+	close(w->fd);
+	w->fd = -1;
+}
+
+/* The 503; then what the client sends is drained until it closes. */
+static void waiting_refuse(struct ks_httpd *h, struct ks_httpd_waiting *w)
 {
 	static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n"
 				   "Retry-After: 1\r\nConnection: close\r\n\r\n";
 
-	for (;;) {
+	__atomic_add_fetch(&h->rejected_busy, 1, __ATOMIC_RELAXED);
+	if (send(w->fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+		ks_debug("export: busy reply failed: %s", strerror(errno));
+	shutdown(w->fd, SHUT_WR);
+	w->refused = true;
+	w->deadline = ks_now_ns() + DRAIN_NS;
+}
+
+static void waiting_add(struct ks_httpd *h, int fd, const struct sockaddr_storage *peer)
+{
+	struct ks_httpd_waiting *w = NULL, *oldest = NULL;
+	struct epoll_event ev = { .events = EPOLLIN };
+
+	for (unsigned int i = 0; i < KS_HTTPD_MAX_WAITING && !w; i++) {
+		struct ks_httpd_waiting *o = &h->waiting[i];
+
+		if (o->fd < 0)
+			w = o;
+		else if (!oldest || o->refused > oldest->refused ||
+			 (o->refused == oldest->refused && o->deadline < oldest->deadline))
+			oldest = o;
+	}
+	if (!w) {
+		/* One already answered, else the one closest to its deadline,
+		 * has had its moment. */
+		w = oldest;
+		if (!w->refused)
+			waiting_refuse(h, w);
+		waiting_close(h, w);
+	}
+	w->fd = fd;
+	w->refused = false;
+	w->deadline = ks_now_ns() + WAIT_NS;
+	w->peer = *peer;
+	w->in_len = 0;
+	ev.data.ptr = w;
+	if (epoll_ctl(h->epfd, EPOLL_CTL_ADD, fd, &ev)) {
+		close(fd);
+		w->fd = -1;
+	}
+}
+
+static void waiting_read(struct ks_httpd *h, struct ks_httpd_waiting *w)
+{
+	struct ks_httpd_conn *c;
+	char drop[4096];
+	ssize_t n;
+
+	if (w->refused) {
+		while ((n = recv(w->fd, drop, sizeof(drop), 0)) > 0)
+			;
+		if (n == 0 || (errno != EAGAIN && errno != EINTR))
+			waiting_close(h, w);
+		return;
+	}
+	n = recv(w->fd, w->in + w->in_len, sizeof(w->in) - 1 - w->in_len, 0);
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+		waiting_close(h, w);
+		return;
+	}
+	if (n < 0)
+		return;
+	w->in_len += (size_t)n;
+	w->in[w->in_len] = '\0';
+	if (!strstr(w->in, "\r\n\r\n") && !strstr(w->in, "\n\n") && w->in_len < sizeof(w->in) - 1)
+		return;
+	c = place(h, &w->peer, true);
+	if (!c) {
+		waiting_refuse(h, w);
+		return;
+	}
+	{
+		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
+
+		conn_start(h, c, w->fd, &w->peer, w->in, w->in_len);
+		epoll_ctl(h->epfd, EPOLL_CTL_MOD, w->fd, &ev);
+	}
+	w->fd = -1;
+	try_request(h, c);
+	if (c->state == CONN_WRITE)
+		conn_wait(h, c, EPOLLOUT);
+}
+
+static bool is_waiting(const struct ks_httpd *h, const void *p)
+{
+	return (const char *)p >= (const char *)h->waiting &&
+	       (const char *)p < (const char *)(h->waiting + KS_HTTPD_MAX_WAITING);
+}
+
+static void accept_all(struct ks_httpd *h)
+{
+	for (int batch = 0; batch < ACCEPT_BATCH; batch++) {
 		struct epoll_event ev = { .events = EPOLLIN };
-		struct ks_httpd_conn *c = NULL;
-		int fd = accept4(h->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		struct sockaddr_storage peer;
+		socklen_t plen = sizeof(peer);
+		struct ks_httpd_conn *c;
+		int fd = accept4(h->lfd, (struct sockaddr *)&peer, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (fd < 0)
 			return; /* EAGAIN, or a connection that died in the backlog */
-		for (unsigned int i = 0; i < KS_HTTPD_MAX_CONNS && !c; i++)
-			if (h->conns[i].state == CONN_FREE)
-				c = &h->conns[i];
-		/* Full: the connection idle the longest (answered and
-		 * draining, between requests, or never sent a byte for at
-		 * least EVICT_IDLE_NS) makes room, so idle clients cannot lock
-		 * scrapes out; only clients all in mid-request make a newcomer
-		 * wait. */
-		if (!c && (c = evictable(h)))
-			conn_close(h, c);
+		c = place(h, &peer, false);
 		if (!c) {
-			/* Full: say so at once rather than leave it hanging. */
-			__atomic_add_fetch(&h->rejected_busy, 1, __ATOMIC_RELAXED);
-			if (send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
-				ks_debug("busy reply failed: %s", strerror(errno));
-			close(fd);
+			waiting_add(h, fd, &peer);
 			continue;
 		}
-		memset(c, 0, offsetof(struct ks_httpd_conn, in));
-		c->fd = fd;
-		c->in_len = 0;
-		c->state = CONN_READ;
-		/* A new connection must send its request as soon as one whose
-		 * head is under way would have to finish it. */
-		c->deadline = ks_now_ns() + h->header_timeout_ns;
-		c->idle_since = ks_now_ns();
+		conn_start(h, c, fd, &peer, NULL, 0);
 		ev.data.ptr = c;
 		if (epoll_ctl(h->epfd, EPOLL_CTL_ADD, fd, &ev)) {
 			close(fd);
 			c->state = CONN_FREE;
-			continue;
+			h->nconns--;
 		}
-		h->nconns++;
 	}
 }
 
@@ -632,9 +909,13 @@ int ks_httpd_open(struct ks_httpd *h, const struct sockaddr_storage *ss, socklen
 	h->header_timeout_ns = 10 * KS_NS_PER_S;
 	h->write_timeout_ns = 10 * KS_NS_PER_S;
 	h->idle_timeout_ns = 60 * KS_NS_PER_S;
+	h->pressure_header_ns = KS_NS_PER_S;
 	h->conns = calloc(KS_HTTPD_MAX_CONNS, sizeof(*h->conns));
-	if (!h->conns)
+	h->waiting = calloc(KS_HTTPD_MAX_WAITING, sizeof(*h->waiting));
+	if (!h->conns || !h->waiting)
 		return ks_err("out of memory");
+	for (unsigned int i = 0; i < KS_HTTPD_MAX_WAITING; i++)
+		h->waiting[i].fd = -1;
 	h->lfd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (h->lfd < 0 && errno == EAFNOSUPPORT && any6) {
 		/* No IPv6 on this host: every address is every IPv4 one. */
@@ -681,12 +962,24 @@ int ks_httpd_open(struct ks_httpd *h, const struct sockaddr_storage *ss, socklen
 	return 0;
 }
 
+/* Until the next deadline of a waiting connection (they are short), at
+ * most 200 ms (the stop check). */
+static int wait_ms(const struct ks_httpd *h)
+{
+	uint64_t now = ks_now_ns(), next = now + 200 * 1000000ULL;
+
+	for (unsigned int i = 0; i < KS_HTTPD_MAX_WAITING; i++)
+		if (h->waiting[i].fd >= 0 && h->waiting[i].deadline < next)
+			next = h->waiting[i].deadline;
+	return next <= now ? 0 : (int)((next - now + 999999) / 1000000);
+}
+
 int ks_httpd_run(struct ks_httpd *h, bool (*stop)(void *ctx), void *ctx)
 {
 	struct epoll_event evs[32];
 
 	while (!stop(ctx)) {
-		int n = epoll_wait(h->epfd, evs, 32, 200);
+		int n = epoll_wait(h->epfd, evs, 32, wait_ms(h));
 		uint64_t now;
 
 		if (n < 0 && errno != EINTR)
@@ -696,6 +989,13 @@ int ks_httpd_run(struct ks_httpd *h, bool (*stop)(void *ctx), void *ctx)
 
 			if (!c) {
 				accept_all(h);
+				continue;
+			}
+			if (is_waiting(h, c)) {
+				struct ks_httpd_waiting *w = (struct ks_httpd_waiting *)(void *)c;
+
+				if (w->fd >= 0)
+					waiting_read(h, w);
 				continue;
 			}
 			if (c->state == CONN_READ)
@@ -715,6 +1015,16 @@ int ks_httpd_run(struct ks_httpd *h, bool (*stop)(void *ctx), void *ctx)
 				conn_close(h, c);
 			}
 		}
+		for (unsigned int i = 0; i < KS_HTTPD_MAX_WAITING; i++) {
+			struct ks_httpd_waiting *w = &h->waiting[i];
+
+			if (w->fd < 0 || now <= w->deadline)
+				continue;
+			if (w->refused)
+				waiting_close(h, w);
+			else
+				waiting_refuse(h, w);
+		}
 	}
 	return 0;
 }
@@ -726,6 +1036,11 @@ void ks_httpd_close(struct ks_httpd *h)
 			conn_close(h, &h->conns[i]);
 	free(h->conns);
 	h->conns = NULL;
+	for (unsigned int i = 0; h->waiting && i < KS_HTTPD_MAX_WAITING; i++)
+		if (h->waiting[i].fd >= 0)
+			waiting_close(h, &h->waiting[i]);
+	free(h->waiting);
+	h->waiting = NULL;
 	ks_httpd_publish(h, NULL);
 	if (h->epfd >= 0)
 		close(h->epfd);

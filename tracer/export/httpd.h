@@ -23,7 +23,7 @@ struct ks_httpd_page {
 	unsigned int refs;       /* under ks_httpd.lock */
 	char *text;              /* Prometheus text format 0.0.4 */
 	size_t text_len;
-	char *om;                /* OpenMetrics 1.0.0 */
+	char *om;                /* OpenMetrics 1.0.0, ending in "# EOF\n" */
 	size_t om_len;
 	/* text [0] and om [1] gzipped, at the first request for each that
 	 * accepts gzip: a page that no such scrape asks for (most of them,
@@ -31,12 +31,19 @@ struct ks_httpd_page {
 	char *gz[2];
 	size_t gz_len[2];
 	bool gz_failed[2];       /* out of memory: sent as it is */
+	uint64_t published_ns;   /* CLOCK_MONOTONIC, set by ks_httpd_publish */
 };
 
 #define KS_HTTPD_MAX_CONNS 64
+/* Connections one client address may hold: the rest of the table stays
+ * for others (a Prometheus beside a flood from one address). */
+#define KS_HTTPD_MAX_PER_ADDR (KS_HTTPD_MAX_CONNS * 3 / 4)
+/* Connections that found no place, kept a moment (httpd.c: waiting). */
+#define KS_HTTPD_MAX_WAITING 256
 #define KS_HTTPD_REQ_MAX 8192              /* request line + headers */
 
 struct ks_httpd_conn;
+struct ks_httpd_waiting;
 
 struct ks_httpd {
 	int lfd, epfd;
@@ -45,9 +52,18 @@ struct ks_httpd {
 	struct ks_httpd_page *page;            /* NULL until the first publish */
 	struct ks_httpd_conn *conns;           /* KS_HTTPD_MAX_CONNS */
 	unsigned int nconns;
+	struct ks_httpd_waiting *waiting;      /* KS_HTTPD_MAX_WAITING */
 	uint64_t header_timeout_ns, idle_timeout_ns, write_timeout_ns;
+	/* When the table is full, a request head under way for this long
+	 * makes room for a newcomer (a client sending its request at once
+	 * needs microseconds; one trickling it in holds a slot no longer). */
+	uint64_t pressure_header_ns;
+	/* A page older than this at a scrape means the collector stalled:
+	 * every scrape ends with the page's age, computed when it is served
+	 * (a collector that stalls cannot say so itself), and this verdict. */
+	uint64_t stale_after_ns;
 	/* Counters (atomic: the collector reads them for its own metrics). */
-	uint64_t requests, rejected_busy, timed_out, bad_requests;
+	uint64_t requests, rejected_busy, timed_out, bad_requests, evicted;
 };
 
 /*

@@ -16,10 +16,12 @@
 /* Every table sized by the number of VMs, in one place: the VM counter
  * table (KS_VM_ENTRIES per VM), the fault slots (one per VM, with their
  * free stack and per-CPU lines) and the vCPU fault slots (KS_VCPU_ENTRIES
- * per VM; latency histograms only with fault latency). Without the fault
+ * per VM; latency histograms only with fault latency) and the vCPUs'
+ * PML-full exits (on PML hosts). Without the fault
  * program (KVM's per-vCPU stats count the faults) the slot tables are
  * idle: one entry each. */
-int ks_fault_slots_size(struct migrate_bpf *skel, unsigned int max_vms, bool slots, bool latency)
+int ks_fault_slots_size(struct migrate_bpf *skel, unsigned int max_vms, bool slots, bool latency,
+			bool pml)
 {
 	if (!max_vms)
 		max_vms = KS_MAX_VMS;
@@ -37,6 +39,8 @@ int ks_fault_slots_size(struct migrate_bpf *skel, unsigned int max_vms, bool slo
 		{ skel->maps.free_vcpu_slots, vcpus },
 		{ skel->maps.vcpu_fault_ctr, vcpus },
 		{ skel->maps.vcpu_fault_lat, slots && latency ? vcpus : 1 },
+		/* PML-full exits per vCPU (PML hosts only). */
+		{ skel->maps.vcpu_pml, pml ? max_vms * KS_VCPU_ENTRIES : 1 },
 	};
 
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {

@@ -16,7 +16,8 @@ struct migrate_bpf;
 /* Before load: the VM slot tables get max_vms entries (the VM table's
  * size) if slots (the fault program) are used, else one; the latency
  * histograms one per vCPU slot if latency is on. */
-int ks_fault_slots_size(struct migrate_bpf *skel, unsigned int max_vms, bool slots, bool latency);
+int ks_fault_slots_size(struct migrate_bpf *skel, unsigned int max_vms, bool slots, bool latency,
+			bool pml);
 /* After load, before attach: every slot onto its free stack. */
 int ks_fault_slots_init(struct migrate_bpf *skel);
 

@@ -124,6 +124,14 @@ const struct ks_hook ks_hooks[KS_NR_METRICS] = {
 	[KS_M_VM_RELEASE] = { "vm_release", "VM fds closed (a VM its VMM closed let go at once)", false, {
 		{ KS_WAY_FENTRY, "kvm_vm_release", { "fentry_vm_release" }, NULL },
 	} },
+	/* With PML the guest's cost of dirty logging is not faults but these
+	 * exits. The tracepoint fires once per 512 pages written, not per
+	 * exit, so it is on by default (docs/overhead.md). */
+	[KS_M_PML_FULL] = { "pml_full", "PML-full exits (Intel PML: the guest's cost of dirty logging)", false, {
+		{ KS_WAY_TP, "kvm_pml_full", { "tp_pml_full" },
+		  "per VMM process and vCPU id, not per VM of a process that runs several; "
+		  "per interval, not per dirty-log iteration" },
+	} },
 };
 
 const char *ks_way_kind_name(enum ks_way_kind kind)
@@ -169,7 +177,8 @@ bool ks_hook_uses(const struct ks_choice *choices, enum ks_metric m, enum ks_way
 	return choices[m].way >= 0 && ks_hooks[m].ways[choices[m].way].kind == kind;
 }
 
-void ks_caps_of(const struct ks_choice *choices, struct ks_caps *caps)
+void ks_caps_of(const struct ks_choice *choices, const struct ks_vendor *v,
+		struct ks_caps *caps)
 {
 	for (unsigned int i = 0; i < KS_NR_METRICS; i++)
 		caps->have[i] = choices[i].way >= 0;
@@ -186,11 +195,31 @@ void ks_caps_of(const struct ks_choice *choices, struct ks_caps *caps)
 	caps->sys_decode = (ks_hook_uses(choices, KS_M_LOG_FLAGS, KS_WAY_SYSCALL) ? KS_SYS_MEMSLOT : 0) |
 			   (ks_hook_uses(choices, KS_M_GET_DIRTY_LOG, KS_WAY_SYSCALL) ? KS_SYS_GET : 0) |
 			   (ks_hook_uses(choices, KS_M_CLEAR_DIRTY_LOG, KS_WAY_SYSCALL) ? KS_SYS_CLEAR : 0);
+	caps->dirty = v->dirty;
+	/* KVM's pf_fast sees every write-protect fault only where KVM fixes
+	 * them in its fast path (TDP); a program on the fault path sees them
+	 * wherever they are fixed. */
+	caps->wp_faults = caps->have[KS_M_FAULTS] &&
+			  (caps->fault_program || v->dirty == KS_DIRTY_WP_TDP);
+	/* Its one way is usable only on a PML host. */
+	caps->pml_full = caps->have[KS_M_PML_FULL] && v->dirty == KS_DIRTY_PML;
+}
+
+/* The PML-full exits' ways need more of the host than their target in
+ * BTF: kvm_pml_full is in the kvm module on AMD hosts too, and never fires
+ * there. */
+static bool needs_pml(const struct ks_way *w)
+{
+	const struct ks_way *pml = ks_hooks[KS_M_PML_FULL].ways;
+
+	return w >= pml && w < pml + KS_MAX_WAYS;
 }
 
 static const char *way_unusable(const struct ks_probe *p, const struct ks_way *w,
 				const char **where)
 {
+	if (needs_pml(w) && p->vendor.dirty != KS_DIRTY_PML)
+		return "this host does not log dirty pages with PML (kvm_intel pml=Y)";
 	if (w->kind == KS_WAY_KSTATS) {
 		/* Read by the dirty-log programs (bpf/vcpu_stats.bpf.h): the
 		 * stats must be in the kernel's BTF, and the VM's vCPUs in

@@ -60,6 +60,7 @@ enum ks_metric {
 	KS_M_MIGRATION_CONTROL,
 	KS_M_VM_CREATE,
 	KS_M_VM_RELEASE,
+	KS_M_PML_FULL,
 	KS_NR_METRICS
 };
 
@@ -111,7 +112,13 @@ struct ks_caps {
 	bool rmap_avoided;            /* series kernel: rmaps not allocated reported */
 	unsigned int sys_decode;      /* KS_SYS_* (bpf/kvmscope.h): the ioctls decoded
 				       * from their arguments at the system call */
+	/* How this host logs dirty pages (lib/vendor.h), and what that leaves
+	 * measured of the guest's cost (hooks/guestcost.h says why). */
+	enum ks_dirty_mech dirty;
+	bool wp_faults;               /* write-protect faults counted, all of them */
+	bool pml_full;                /* PML-full exits counted (PML hosts) */
 };
-void ks_caps_of(const struct ks_choice *choices, struct ks_caps *caps);
+void ks_caps_of(const struct ks_choice *choices, const struct ks_vendor *v,
+		struct ks_caps *caps);
 
 #endif

@@ -118,11 +118,12 @@ static int try_start(struct ks_loader *l, const struct ks_loader_opts *o)
 	/* The system call programs decode the ioctls whose metric comes in
 	 * there, and time the events KVM's functions hold when ioctl_time
 	 * does (without it they run only to decode). */
-	ks_caps_of(l->choices, &caps);
+	ks_caps_of(l->choices, &l->vendor, &caps);
 	l->skel->rodata->sys_decode = caps.sys_decode;
 	l->skel->rodata->sys_time = ks_hook_uses(l->choices, KS_M_IOCTL_TIME, KS_WAY_TP);
 	if (ks_fault_slots_size(l->skel, ks_loader_max_vms(o), l->fault_program,
-				(o->fault_opts & KS_OPT_FAULT_LATENCY) != 0))
+				(o->fault_opts & KS_OPT_FAULT_LATENCY) != 0,
+				l->choices[KS_M_PML_FULL].way >= 0))
 		return -1;
 
 	bpf_object__for_each_program(prog, l->skel->obj) {
@@ -203,7 +204,8 @@ int ks_loader_start(struct ks_loader *l, struct ks_probe *p,
 
 		if (rc == 0) {
 			ks_progress_end();
-			ks_caps_of(l->choices, &l->caps);
+			l->vendor = p->vendor;
+			ks_caps_of(l->choices, &l->vendor, &l->caps);
 			/* Asked for, but no fault-path way could be used: say so
 			 * (the faults come from KVM's stats instead). */
 			if ((o->fault_opts & KS_OPT_FAULT_PROGRAM) && !l->fault_program)

@@ -17,6 +17,7 @@ struct ks_loader {
 	struct migrate_bpf *skel;
 	struct ks_choice choices[KS_NR_METRICS];
 	struct ks_caps caps;        /* what the attached ways give (once started) */
+	struct ks_vendor vendor;    /* the probe's KVM vendor module (once started) */
 	/* The faults metric's chosen way puts a program on the fault path
 	 * (rodata fault_source KS_FAULTS_PROGRAM; the fault slots in use). */
 	bool fault_program;

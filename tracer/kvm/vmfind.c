@@ -7,9 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include "kvm/vmfind.h"
+#include "lib/json.h"
 #include "lib/log.h"
 
 #ifndef SYS_pidfd_open
@@ -123,14 +125,15 @@ int ks_vmm_scan(pid_t pid, struct ks_vmm *out)
 	if (!d)
 		return -1; /* errno: ENOENT (gone) or EACCES */
 	while ((de = readdir(d))) {
-		char fdpath[352];
 		ssize_t n;
 		int id = -1;
 
 		if (!is_number(de->d_name))
 			continue;
-		snprintf(fdpath, sizeof(fdpath), "%s/%s", path, de->d_name);
-		n = readlink(fdpath, link, sizeof(link) - 1);
+		/* Relative to the directory: one name looked up per fd, not the
+		 * four of /proc/PID/fd/N (the look costs what other processes'
+		 * fds cost: docs/reliability.md). */
+		n = readlinkat(dirfd(d), de->d_name, link, sizeof(link) - 1);
 		if (n < 0 && (errno == EACCES || errno == EPERM)) {
 			/* The directory was listable but the links are not
 			 * (no ptrace access): say so, not "no VM here". */
@@ -243,23 +246,85 @@ int ks_pidfd_open(pid_t pid)
 	return (int)syscall(SYS_pidfd_open, pid, 0);
 }
 
-int ks_take_fd(pid_t pid, int fd, int *pidfd_out)
+/* The device of the kernel's anonymous inodes, as an eventfd of ours
+ * shows it (KVM's VM, vCPU and stats fds live there too); 0 if unknown. */
+static dev_t anon_inode_dev(void)
+{
+	static dev_t dev;
+	struct stat st;
+	int fd;
+
+	if (dev)
+		return dev;
+	fd = eventfd(0, EFD_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	if (!fstat(fd, &st))
+		dev = st.st_dev;
+	close(fd);
+	return dev;
+}
+
+bool ks_kvm_fd_is(int fd, enum ks_kvm_fd_kind want, char *why, size_t whylen)
+{
+	char path[64], link[128], q[64];
+	struct stat st;
+	ssize_t n;
+	int id;
+	dev_t anon = anon_inode_dev();
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n < 0) {
+		snprintf(why, whylen, "cannot read the link of our copy: %s", strerror(errno));
+		return false;
+	}
+	link[n] = '\0';
+	ks_text_escape(link, q, sizeof(q));
+	if (ks_kvm_fd_kind(link, &id) != want) {
+		snprintf(why, whylen, "it is '%s' by now", q);
+		return false;
+	}
+	if (fstat(fd, &st) || !anon || st.st_dev != anon) {
+		snprintf(why, whylen, "'%s' is not on the anonymous-inode file system", q);
+		return false;
+	}
+	return true;
+}
+
+int ks_take_fd(pid_t pid, int fd, enum ks_kvm_fd_kind want, int *pidfd_out, char *why, size_t whylen)
 {
 	int pidfd = ks_pidfd_open(pid);
+	char what[160];
 	int copy;
 
-	if (pidfd < 0)
+	if (pidfd < 0) {
+		snprintf(why, whylen, "PID %d: %s", (int)pid, strerror(errno));
 		return -1;
+	}
 	copy = (int)syscall(SYS_pidfd_getfd, pidfd, fd, 0);
 	if (copy < 0) {
 		int e = errno;
 
+		snprintf(why, whylen, "cannot take fd %d of PID %d: %s%s", fd, (int)pid, strerror(e),
+			 e == EPERM ? " (needs ptrace access to the VMM: CAP_SYS_PTRACE or same user)" : "");
 		close(pidfd);
 		errno = e;
 		return -1;
 	}
 	/* Our copies must not leak into anything we might exec. */
 	fcntl(copy, F_SETFD, FD_CLOEXEC);
+	/* Checked on our copy, which the VMM can no longer swap: what we
+	 * keep is what we checked. */
+	if (!ks_kvm_fd_is(copy, want, what, sizeof(what))) {
+		snprintf(why, whylen, "fd %d of PID %d is not a KVM %s fd: %s", fd, (int)pid,
+			 want == KS_FD_VM_STATS || want == KS_FD_VCPU_STATS ? "stats" :
+			 want == KS_FD_VM ? "VM" : "vCPU", what);
+		close(copy);
+		close(pidfd);
+		errno = EBADF;
+		return -1;
+	}
 	if (pidfd_out)
 		*pidfd_out = pidfd;
 	else

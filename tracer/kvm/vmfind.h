@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 enum ks_kvm_fd_kind { KS_FD_OTHER, KS_FD_VM, KS_FD_VCPU, KS_FD_KVM,
@@ -69,10 +70,38 @@ int ks_proc_is_kvmscope(pid_t pid);
  * for each VMM found. Returns the count. */
 int ks_vmm_scan_all(int (*fn)(const struct ks_vmm *v, void *ctx), void *ctx);
 
+/*
+ * A look through /proc costs a link read per fd of every process, what
+ * other users' processes hold included (docs/reliability.md has the
+ * figure per 10,000 fds). Every command paces its looks by one rule: the
+ * next comes base_ns after this one, or later, so that looks take at most
+ * 1/KS_LOOK_SHARE of a CPU (cost_ns: the CPU this look took), but never
+ * more than KS_LOOK_MAX_NS apart: a new VMM the kernel's events do not
+ * announce is found within that time on any host.
+ */
+#define KS_LOOK_SHARE 100
+#define KS_LOOK_MAX_NS (60ULL * 1000000000ULL)
+static inline uint64_t ks_vmm_look_every(uint64_t base_ns, uint64_t cost_ns)
+{
+	uint64_t paced = cost_ns > KS_LOOK_MAX_NS / KS_LOOK_SHARE ? KS_LOOK_MAX_NS :
+			 cost_ns * KS_LOOK_SHARE;
+
+	return paced > base_ns ? paced : base_ns;
+}
+
 /* pidfd_open(2), close-on-exec; -1 with errno (ESRCH: gone). */
 int ks_pidfd_open(pid_t pid);
 /* pidfd_open + pidfd_getfd: a copy of fd number `fd` of process pid, and
- * the pidfd (to poll for the VMM's exit) in *pidfd if not NULL. */
-int ks_take_fd(pid_t pid, int fd, int *pidfd);
+ * the pidfd (to poll for the VMM's exit) in *pidfd if not NULL. The copy
+ * is returned only once proven to be of kind `want` (ks_kvm_fd_is): the
+ * VMM chooses what sits at that number, and may swap it between our look
+ * and our copy. -1 with errno (EBADF for a copy of the wrong kind, why
+ * saying what it was instead). */
+int ks_take_fd(pid_t pid, int fd, enum ks_kvm_fd_kind want, int *pidfd, char *why, size_t whylen);
+/* Is our fd one of KVM's anonymous inodes of kind `want`: its link
+ * (/proc/self/fd/N) names it, and fstat puts it on the anonymous-inode
+ * file system (a FUSE file, a device or a FIFO, whose reads may block,
+ * cannot pass). Otherwise false, what it is (escaped, cut) in why. */
+bool ks_kvm_fd_is(int fd, enum ks_kvm_fd_kind want, char *why, size_t whylen);
 
 #endif

@@ -92,36 +92,73 @@ void ks_stats_src_close(struct ks_stats_src *s)
 }
 
 /*
- * A stats source from the VMM's fd number `fd`: a stats fd the VMM opened
- * (is_stats) is copied and read directly; a VM or vCPU fd is copied and
- * asked for KVM_GET_STATS_FD, which KVM grants only to the VMM's own process
- * (-EIO here) on every kernel so far, but costs nothing to try.
+ * Does the stats id ("kvm-N" for a VM, "kvm-N/vcpu-M" for a vCPU, N the
+ * thread that created it) name process pid or one of its threads? A VMM
+ * could hold another VMM's stats fd (passed over a socket) and have its
+ * numbers shown as its own. 0, or -1 with why set.
  */
-static int src_open(struct ks_stats_src *s, pid_t pid, int fd, bool is_stats, int vcpu_id,
-		    char *why, size_t whylen)
+static int id_belongs(const char *id, pid_t pid, bool vcpu, char *why, size_t whylen)
 {
+	char path[64], q[64], *end;
+	long n;
+
+	if (strncmp(id, "kvm-", 4))
+		goto bad;
+	n = strtol(id + 4, &end, 10);
+	if (end == id + 4 || n <= 0 || (vcpu ? strncmp(end, "/vcpu-", 6) : *end != '\0'))
+		goto bad;
+	if (n == pid)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/task/%ld", (int)pid, n);
+	if (!access(path, F_OK))
+		return 0;
+	snprintf(why, whylen, "the stats fd belongs to a VM of PID %ld, not of PID %d", n, (int)pid);
+	return -1;
+bad:
+	ks_text_escape(id, q, sizeof(q));
+	snprintf(why, whylen, "stats id '%s' is not KVM's", q);
+	return -1;
+}
+
+/*
+ * A stats source from the VMM's fd number `fd` of kind `kind`: a stats fd
+ * the VMM opened is copied and read directly; a VM or vCPU fd is copied
+ * and asked for KVM_GET_STATS_FD, which KVM grants only to the VMM's own
+ * process (-EIO here) on every kernel so far, but costs nothing to try.
+ * Every copy is checked before it is read (ks_take_fd), and the stats it
+ * gives must be of the VMM's own VM (id_belongs).
+ */
+static int src_open(struct ks_stats_src *s, pid_t pid, int fd, enum ks_kvm_fd_kind kind,
+		    int vcpu_id, char *why, size_t whylen)
+{
+	bool vcpu = kind == KS_FD_VCPU || kind == KS_FD_VCPU_STATS;
 	int copy, sfd;
 
 	src_init(s);
 	s->vcpu_id = vcpu_id;
-	copy = ks_take_fd(pid, fd, NULL);
-	if (copy < 0) {
-		snprintf(why, whylen, "cannot take fd %d of PID %d: %s%s", fd, (int)pid,
-			 strerror(errno), errno == EPERM ?
-			 " (needs ptrace access to the VMM: CAP_SYS_PTRACE or same user)" : "");
+	copy = ks_take_fd(pid, fd, kind, NULL, why, whylen);
+	if (copy < 0)
+		return -1;
+	if (kind == KS_FD_VM_STATS || kind == KS_FD_VCPU_STATS) {
+		sfd = copy;
+	} else {
+		sfd = ioctl(copy, KVM_GET_STATS_FD, NULL);
+		close(copy);
+		if (sfd < 0) {
+			snprintf(why, whylen, "%s", errno == EIO ?
+				 "the VMM holds no binary stats fd, and KVM answers KVM_GET_STATS_FD "
+				 "only to the VMM's own process" : strerror(errno));
+			return -1;
+		}
+	}
+	if (src_init_fd(s, sfd, why, whylen))
+		return -1;
+	if (id_belongs(s->schema.id, pid, vcpu, why, whylen)) {
+		src_close(s);
+		s->vcpu_id = vcpu_id;
 		return -1;
 	}
-	if (is_stats)
-		return src_init_fd(s, copy, why, whylen);
-	sfd = ioctl(copy, KVM_GET_STATS_FD, NULL);
-	close(copy);
-	if (sfd < 0) {
-		snprintf(why, whylen, "%s", errno == EIO ?
-			 "the VMM holds no binary stats fd, and KVM answers KVM_GET_STATS_FD "
-			 "only to the VMM's own process" : strerror(errno));
-		return -1;
-	}
-	return src_init_fd(s, sfd, why, whylen);
+	return 0;
 }
 
 /* vCPU id from a vCPU stats id string "kvm-PID/vcpu-N". */
@@ -173,8 +210,8 @@ int ks_vmstats_open(struct ks_vmstats *vs, const struct ks_vmm *v)
 		return -1;
 	vs->vcpus_seen = v->nvcpu;
 	if (v->vm_stats_fd >= 0 ?
-	    src_open(&vs->vm, v->pid, v->vm_stats_fd, true, -1, vs->why, sizeof(vs->why)) :
-	    src_open(&vs->vm, v->pid, v->vm_fd, false, -1, vs->why, sizeof(vs->why))) {
+	    src_open(&vs->vm, v->pid, v->vm_stats_fd, KS_FD_VM_STATS, -1, vs->why, sizeof(vs->why)) :
+	    src_open(&vs->vm, v->pid, v->vm_fd, KS_FD_VM, -1, vs->why, sizeof(vs->why))) {
 		if (v->vm_stats_fd >= 0 || open_debugfs(vs, v))
 			return 1;
 		vs->why[0] = '\0';
@@ -190,7 +227,7 @@ int ks_vmstats_open(struct ks_vmstats *vs, const struct ks_vmm *v)
 		char why[160];
 		struct ks_stats_src *src = &vs->vcpu[vs->nvcpu];
 
-		if (src_open(src, v->pid, v->vcpu_stats_fd[i], true, -1, why, sizeof(why)) == 0) {
+		if (src_open(src, v->pid, v->vcpu_stats_fd[i], KS_FD_VCPU_STATS, -1, why, sizeof(why)) == 0) {
 			src->vcpu_id = vcpu_id_of(src->schema.id);
 			vs->nvcpu++;
 		} else if (!vs->why[0]) {
@@ -200,7 +237,7 @@ int ks_vmstats_open(struct ks_vmstats *vs, const struct ks_vmm *v)
 	for (int i = 0; !v->nvcpu_stats && i < v->nvcpu; i++) {
 		char why[160];
 
-		if (src_open(&vs->vcpu[vs->nvcpu], v->pid, v->vcpu_fd[i], false, v->vcpu_id[i],
+		if (src_open(&vs->vcpu[vs->nvcpu], v->pid, v->vcpu_fd[i], KS_FD_VCPU, v->vcpu_id[i],
 			     why, sizeof(why)) == 0)
 			vs->nvcpu++;
 		else if (!vs->why[0])

@@ -143,10 +143,7 @@ void ks_probe_init(struct ks_probe *p)
 	if (p->vmlinux_btf && p->kvm_loaded && !p->kvm_builtin &&
 	    exists("/sys/kernel/btf/kvm"))
 		p->kvm_btf = btf__load_module_btf("kvm", p->vmlinux_btf);
-	if (exists("/sys/module/kvm_amd"))
-		snprintf(p->kvm_vendor, sizeof(p->kvm_vendor), "kvm_amd");
-	else if (exists("/sys/module/kvm_intel"))
-		snprintf(p->kvm_vendor, sizeof(p->kvm_vendor), "kvm_intel");
+	ks_vendor_read(&p->vendor, "/sys");
 	p->dev_kvm = exists("/dev/kvm");
 
 	p->fentry_err = probe_fentry(p->vmlinux_btf);

@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include "lib/vendor.h"
 
 struct btf;
 
@@ -16,7 +17,7 @@ struct ks_probe {
 	struct btf *kvm_btf;       /* kvm module's split BTF; NULL if built in or absent */
 	bool kvm_builtin;          /* KVM compiled into the kernel */
 	bool kvm_loaded;           /* /sys/module/kvm exists */
-	char kvm_vendor[16];       /* "kvm_amd", "kvm_intel" or "" */
+	struct ks_vendor vendor;   /* KVM's vendor module, how it logs dirty pages */
 	bool dev_kvm;              /* /dev/kvm exists */
 	char *filter_funcs;        /* available_filter_functions, NUL-terminated; NULL if unreadable */
 	char tracefs[64];          /* mount point, "" if not mounted */

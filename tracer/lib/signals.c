@@ -17,7 +17,11 @@ int ks_signals_install(void)
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_stop;
 	sigemptyset(&sa.sa_mask);
-	if (sigaction(SIGINT, &sa, NULL) || sigaction(SIGTERM, &sa, NULL))
+	/* A closed terminal (SIGHUP) and Ctrl-\\ (SIGQUIT) end a run as
+	 * SIGINT and SIGTERM do: summary written, trace completed; not
+	 * killed half-way with a trace left unterminated. */
+	if (sigaction(SIGINT, &sa, NULL) || sigaction(SIGTERM, &sa, NULL) ||
+	    sigaction(SIGHUP, &sa, NULL) || sigaction(SIGQUIT, &sa, NULL))
 		return ks_err("cannot install signal handlers");
 	sa.sa_handler = SIG_IGN;
 	if (sigaction(SIGPIPE, &sa, NULL))

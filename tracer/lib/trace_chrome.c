@@ -4,8 +4,16 @@
 #include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <linux/openat2.h>
 #include "lib/trace_chrome.h"
+#include "lib/json.h"
 #include "lib/log.h"
+
+#ifndef SYS_openat2
+#define SYS_openat2 437
+#endif
 
 static void header(struct ks_trace *t)
 {
@@ -24,31 +32,87 @@ void ks_trace_start(struct ks_trace *t, FILE *f)
 	header(t);
 }
 
+/*
+ * Opens path for writing without following a symbolic link in any of its
+ * components (openat2 RESOLVE_NO_SYMLINKS; where the kernel lacks it, the
+ * last component only, O_NOFOLLOW): kvmscope runs as root, and a link
+ * planted in a shared directory (/tmp), or a directory of one, would have
+ * it write wherever the link points. Never blocks (O_NONBLOCK: a FIFO
+ * without a reader fails at once).
+ */
+static int open_nofollow(const char *path, int flags)
+{
+	struct open_how how = {
+		.flags = (uint64_t)(flags | O_NONBLOCK | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW),
+		.mode = (flags & O_CREAT) ? 0644 : 0,
+		.resolve = RESOLVE_NO_SYMLINKS,
+	};
+	int fd = (int)syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof(how));
+
+	if (fd < 0 && (errno == ENOSYS || errno == E2BIG))
+		fd = open(path, (int)how.flags, 0644);
+	return fd;
+}
+
 int ks_trace_open(struct ks_trace *t, const char *path)
 {
-	/* Never through a symlink: kvmscope runs as root, and a link planted
-	 * in a shared directory (/tmp) would have it truncate any file. */
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW, 0644);
+	char q[96];
+	bool created = true;
+	struct stat st;
+	int fd;
 	FILE *f;
 
 	memset(t, 0, sizeof(*t));
 	t->closed = true;
+	ks_text_escape(path, q, sizeof(q));
+	/* A new file, or else the one there, opened without truncating it:
+	 * an existing file is emptied only when the run starts
+	 * (ks_trace_begin), so a run that fails before leaves it as it was. */
+	fd = open_nofollow(path, O_WRONLY | O_CREAT | O_EXCL);
+	if (fd < 0 && errno == EEXIST) {
+		created = false;
+		fd = open_nofollow(path, O_WRONLY);
+	}
 	if (fd < 0)
-		return ks_err("--trace %s: %s", path, strerror(errno));
+		return ks_err("--trace %s: %s", q, errno == ELOOP ?
+			      "a component of the path is a symbolic link" : errno == ENXIO ?
+			      "not a regular file (a FIFO or a device)" : strerror(errno));
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || fcntl(fd, F_SETFL, 0)) {
+		close(fd);
+		return ks_err("--trace %s: not a regular file (a FIFO, a device or a directory)", q);
+	}
 	f = fdopen(fd, "w");
 	if (!f) {
 		close(fd);
-		return ks_err("--trace %s: %s", path, strerror(errno));
+		return ks_err("--trace %s: %s", q, strerror(errno));
 	}
-	ks_trace_start(t, f);
-	/* Find a full disk or a bad target now, not at the end of the run. */
-	if (ks_trace_flush(t)) {
-		ks_err("--trace %s: %s", path, strerror(t->err));
+	t->f = f;
+	if (!created) {
+		t->pending = true;
+		return 0;
+	}
+	if (ks_trace_begin(t)) {
+		ks_err("--trace %s: %s", q, strerror(t->err));
 		fclose(f);
 		t->f = NULL;
 		return -1;
 	}
 	return 0;
+}
+
+int ks_trace_begin(struct ks_trace *t)
+{
+	FILE *f = t->f;
+
+	if (!f)
+		return 0;
+	if (t->pending && ftruncate(fileno(f), 0)) {
+		t->err = errno;
+		return -1;
+	}
+	ks_trace_start(t, f);
+	/* Find a full disk or a bad target now, not at the end of the run. */
+	return ks_trace_flush(t);
 }
 
 void ks_trace_event(struct ks_trace *t, struct ks_json *j, char ph, const char *name,
@@ -149,6 +213,13 @@ int ks_trace_flush(struct ks_trace *t)
 
 int ks_trace_close(struct ks_trace *t)
 {
+	if (t->f && t->pending) {
+		/* The run never started: the file stays as it was. */
+		fclose(t->f);
+		t->f = NULL;
+		t->pending = false;
+		return 0;
+	}
 	if (!t->f || t->closed)
 		return t->err ? -1 : 0;
 	t->closed = true;

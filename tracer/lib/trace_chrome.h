@@ -22,13 +22,18 @@ struct ks_trace {
 	FILE *f;
 	bool first;        /* nothing in traceEvents yet: no comma before the next */
 	bool closed;
+	bool pending;      /* an existing file: emptied and written at ks_trace_begin */
 	int err;           /* errno of the first write failure, 0 if none */
 	uint64_t events;   /* events written, metadata included */
 };
 
-/* Creates (truncates) path and writes the header. 0, or -1 with a one-line
- * error already printed. */
+/* Opens path for the trace: a regular file reached through no symbolic
+ * link; a new one gets the header now, an existing one is left as it is
+ * until ks_trace_begin. 0, or -1 with a one-line error already printed. */
 int ks_trace_open(struct ks_trace *t, const char *path);
+/* The run started: an existing file opened by ks_trace_open is emptied and
+ * the header written (a new one has it already). 0, or -1 with t->err. */
+int ks_trace_begin(struct ks_trace *t);
 /* Writes to an already open stream (tests); the caller keeps it. */
 void ks_trace_start(struct ks_trace *t, FILE *f);
 

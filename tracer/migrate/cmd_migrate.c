@@ -20,6 +20,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "commands.h"
+#include "hooks/guestcost.h"
 #include "lib/help.h"
 #include "hooks/loader.h"
 #include "migrate/sink.h"
@@ -44,7 +45,7 @@ struct migrate_args {
 static const struct argp_option migrate_options[] = {
 	{ "pid", 'p', "PID", 0, "Trace only the VMM with this process id", 0 },
 	{ "interval", 'i', "INTERVAL", 0, "Report every INTERVAL (default 1s; e.g. 500ms, 2s)", 0 },
-	{ "duration", 'd', "DURATION", 0, "Stop after DURATION (default: until SIGINT/SIGTERM)", 0 },
+	{ "duration", 'd', "DURATION", 0, "Stop after DURATION (default: until SIGINT, SIGTERM, SIGHUP or SIGQUIT)", 0 },
 	{ "json", 'j', NULL, 0, "JSON lines (docs/json.md) instead of text", 0 },
 	{ "verbose", 'v', NULL, 0, "Verbose output, including libbpf's log", 0 },
 	{ "trace", 't', "FILE", 0, "Also write the run as a Chrome trace-event JSON timeline "
@@ -197,6 +198,7 @@ int cmd_migrate(int argc, char **argv)
 	struct ks_probe p;
 	struct ks_model *m;
 	struct ks_sink sink;
+	char qtrace[96];
 	struct run *r;
 	int status = KS_EXIT_FAIL;
 
@@ -291,6 +293,7 @@ int cmd_migrate(int argc, char **argv)
 				    "kvm_vcpu_stat");
 			ks_json_u64(&j, "tracer_user_ns", m->cpu_start.user_ns);
 			ks_json_u64(&j, "tracer_sys_ns", m->cpu_start.sys_ns);
+			ks_guest_figs_json(&j, &r->l.caps, r->l.vendor.module);
 			ks_json_obj(&j, "hooks");
 			for (unsigned int i = 0; i < KS_NR_METRICS; i++) {
 				const struct ks_choice *c = &r->l.choices[i];
@@ -302,8 +305,10 @@ int cmd_migrate(int argc, char **argv)
 		} else {
 			printf("kvmscope migrate: %u programs attached; tracing %s every %.3f s. Ctrl-C ends.\n",
 			       r->l.nr_progs, a.run.pid ? "one VMM" : "all VMMs", a.run.interval_ns / 1e9);
+			/* PML-full exits are a figure of PML hosts only. */
 			for (unsigned int i = 0; i < KS_NR_METRICS; i++)
-				if (r->l.choices[i].way < 0)
+				if (r->l.choices[i].way < 0 &&
+				    (i != KS_M_PML_FULL || r->l.caps.dirty == KS_DIRTY_PML))
 					printf("  unavailable on this kernel: %s (see 'kvmscope check')\n",
 					       ks_hooks[i].metric);
 			if (!m->fault_program)
@@ -317,8 +322,16 @@ int cmd_migrate(int argc, char **argv)
 				printf("  fault latency: %s\n", m->fault_latency_asked ?
 				       "cannot be traced on this kernel (see 'kvmscope check')" :
 				       "off (--fault-latency turns it on, at a cost to the guest)");
+			ks_guest_figs_text(stdout, &r->l.caps, r->l.vendor.module,
+					   r->l.vendor.params, "  ");
 			fflush(stdout);
 		}
+	}
+	/* Only now is an existing trace file emptied (ks_trace_open). */
+	if (a.trace_path && ks_trace_begin(&r->trace)) {
+		ks_err("--trace %s: %s", ks_text_escape(a.trace_path, qtrace, sizeof(qtrace)),
+		       strerror(r->trace.err));
+		goto out;
 	}
 	ks_session_start(&r->s, m->start_ns);
 	if (a.run.pid && !ks_model_vm(m, a.run.pid)) {
@@ -334,7 +347,8 @@ int cmd_migrate(int argc, char **argv)
 out:
 	/* The trace is closed on every path, so it stays valid JSON. */
 	if (ks_session_close(&r->s, ks_now_ns()) && status == KS_EXIT_OK) {
-		ks_err("--trace %s: write failed: %s", a.trace_path, strerror(r->trace.err));
+		ks_err("--trace %s: write failed: %s",
+		       ks_text_escape(a.trace_path, qtrace, sizeof(qtrace)), strerror(r->trace.err));
 		status = KS_EXIT_FAIL;
 	}
 	ring_buffer__free(r->rb);

@@ -20,9 +20,30 @@
 #include "lib/json.h"
 #include "lib/log.h"
 
+/* Each vCPU's PML-full exits (PML hosts). */
+static void read_vcpu_pml(struct ks_model *m, struct migrate_bpf *skel)
+{
+	int fd = bpf_map__fd(skel->maps.vcpu_pml);
+	struct ks_vcpu_key key, next, *prev = NULL;
+	struct ks_vcpu_stat *v;
+	struct ks_vm *vm;
+	uint64_t n;
+
+	if (!m->pml_full)
+		return;
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		vm = ks_model_vm(m, (pid_t)key.tgid);
+		if (vm && vm->active && !bpf_map_lookup_elem(fd, &key, &n) &&
+		    (v = ks_model_vcpu(vm, key.vcpu_id)))
+			v->total.pml_full = n;
+	}
+}
+
 /* Each vCPU's faults from its fault slot (tracer/hooks/fault_slots.c). One
  * entry per vCPU: the cost does not grow with the fault rate. */
-void ks_counters_read_vcpu_faults(struct ks_model *m, struct migrate_bpf *skel)
+static void read_vcpu_slots(struct ks_model *m, struct migrate_bpf *skel)
 {
 	int fd = bpf_map__fd(skel->maps.vcpu_slots);
 	struct ks_vcpu_key key, next, *prev = NULL;
@@ -171,10 +192,44 @@ bool ks_counters_untracked(struct ks_model *m, struct migrate_bpf *skel, struct 
 	return true;
 }
 
+void ks_counters_read_vcpu_faults(struct ks_model *m, struct migrate_bpf *skel)
+{
+	/* In this order: the fault slots' reading starts each vCPU's totals
+	 * from zero. */
+	read_vcpu_slots(m, skel);
+	read_vcpu_pml(m, skel);
+}
+
 void ks_counters_read(struct ks_model *m, struct migrate_bpf *skel)
 {
 	ks_counters_read_vm(m, skel);
 	ks_counters_read_vcpu_faults(m, skel);
+}
+
+/* Deletes the entries of processes gone(pid) says so of, from a map keyed
+ * by struct ks_vcpu_key. */
+static void delete_vcpu_keys(int fd, bool (*gone)(pid_t pid, const void *ctx), const void *ctx)
+{
+	struct ks_vcpu_key key, next;
+	bool more = !bpf_map_get_next_key(fd, NULL, &next);
+
+	while (more) {
+		key = next;
+		more = !bpf_map_get_next_key(fd, &key, &next);
+		if (gone((pid_t)key.tgid, ctx))
+			bpf_map_delete_elem(fd, &key);
+	}
+}
+
+static bool is_pid(pid_t pid, const void *ctx)
+{
+	return pid == *(const pid_t *)ctx;
+}
+
+/* A process that is no traced VMM and has exited. */
+static bool gone_untraced(pid_t pid, const void *ctx)
+{
+	return !ks_model_vm(ctx, pid) && kill(pid, 0) && errno == ESRCH;
 }
 
 /* Remembers the struct kvm addresses of vm's entries in a map keyed by
@@ -237,6 +292,7 @@ void ks_counters_forget(struct migrate_bpf *skel, struct ks_vm *vm)
 	}
 	vm->nkvm = 0;
 	bpf_map_delete_elem(bpf_map__fd(skel->maps.untracked), &tgid);
+	delete_vcpu_keys(bpf_map__fd(skel->maps.vcpu_pml), is_pid, &vm->pid);
 }
 
 /* Counters under a process that is not a traced VMM: what KVM does while
@@ -294,5 +350,6 @@ void ks_counters_sweep_strays(const struct ks_model *m, struct migrate_bpf *skel
 		for (int i = 0; i < ngone; i++)
 			ks_fault_slots_release(skel, gone[i]);
 	}
+	delete_vcpu_keys(bpf_map__fd(skel->maps.vcpu_pml), gone_untraced, m);
 	free(v);
 }

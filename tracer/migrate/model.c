@@ -22,6 +22,8 @@ _Static_assert(sizeof(ks_drop_names) / sizeof(ks_drop_names[0]) == KS_DROP_MAX,
 void ks_model_init(struct ks_model *m)
 {
 	memset(m, 0, sizeof(*m));
+	/* As on the lab's hosts (TDP); the commands set it from the probe. */
+	m->wp_faults_measured = true;
 }
 
 static void vm_release(struct ks_vm *vm)
@@ -39,6 +41,9 @@ void ks_model_caps(struct ks_model *m, const struct ks_caps *caps)
 	m->fault_latency = caps->fault_latency;
 	m->page_stats = caps->page_stats;
 	m->gfn_wp = caps->gfn_wp;
+	m->wp_faults_measured = caps->wp_faults;
+	m->pml_host = caps->dirty == KS_DIRTY_PML;
+	m->pml_full = caps->pml_full;
 	for (unsigned int i = 0; i < KS_NR_METRICS; i++)
 		m->unavailable[i] = !caps->have[i];
 }

@@ -139,6 +139,16 @@ struct ks_model {
 	 * figures are null, never a 0 that reads as measured, and are not
 	 * compared with KVM's stats. */
 	bool unavailable[KS_NR_METRICS];
+	/* Every write-protect fault is counted (ks_caps.wp_faults): false
+	 * where this host logs dirty pages without them (PML) or fixes them
+	 * where KVM's stats do not look (shadow paging) and no program on the
+	 * fault path counts them. Then wp_faults is null, never 0. */
+	bool wp_faults_measured;
+	/* The host logs dirty pages with PML (then the guest's write cost is
+	 * its PML-full exits: pml_full_exits in the JSON lines), and whether
+	 * they are counted (else null). */
+	bool pml_host;
+	bool pml_full;
 	unsigned int max_vms;     /* the kernel's VM tables (--max-vms) */
 	int untracked_vms;        /* VMs whose counters found them full, so far */
 	/* Has this VMM's counters found the kernel's VM table full? Asked

@@ -24,6 +24,14 @@ void ks_json_kvm_ns(struct ks_json *j, const struct ks_event *e)
 		ks_json_u64(j, "kvm_ns", e->kvm_ns);
 }
 
+void ks_json_wp_faults(struct ks_json *j, const struct ks_model *m, int64_t wp_faults)
+{
+	if (m->wp_faults_measured)
+		ks_json_i64(j, "wp_faults", wp_faults);
+	else
+		ks_json_null(j, "wp_faults");
+}
+
 void ks_json_sync_fields(struct ks_json *j, const struct ks_model *m, const struct ks_change *c)
 {
 	const struct ks_event *e = c->e;
@@ -36,7 +44,7 @@ void ks_json_sync_fields(struct ks_json *j, const struct ks_model *m, const stru
 	ks_json_kvm_ns(j, e);
 	if (e->preempted >= 0)
 		ks_json_i64(j, "preempted", e->preempted);
-	ks_json_i64(j, "wp_faults", c->wp_faults);
+	ks_json_wp_faults(j, m, c->wp_faults);
 	ks_json_i64(j, "faults", c->faults);
 	ks_json_i64(j, get ? "pages_dirty" : "pages_cleared", e->pages);
 	if (!get) {

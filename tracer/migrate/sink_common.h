@@ -19,6 +19,9 @@ void ks_json_kvm_ns(struct ks_json *j, const struct ks_event *e);
  * slot, iteration, KVM's time, write-protect faults and faults, pages,
  * result, and write protection by min_level (null if not counted). */
 void ks_json_sync_fields(struct ks_json *j, const struct ks_model *m, const struct ks_change *c);
+/* A memslot or sync's write-protect faults (-1: unknown for this event), or
+ * null where this host's write-protect faults are not measured. */
+void ks_json_wp_faults(struct ks_json *j, const struct ks_model *m, int64_t wp_faults);
 
 /* A memslot as the text and the trace name it: "slot N", or "slot N (as
  * A)" outside address space 0 (x86's SMM address space repeats a VMM's

@@ -65,7 +65,7 @@ static void change(void *self, const struct ks_model *m, const struct ks_change 
 		ks_json_kvm_ns(&j, e);
 		if (e->preempted >= 0)
 			ks_json_i64(&j, "preempted", e->preempted);
-		ks_json_i64(&j, "wp_faults", c->wp_faults);
+		ks_json_wp_faults(&j, m, c->wp_faults);
 		ks_json_i64(&j, "faults", c->faults);
 		end(js, &j);
 		break;
@@ -123,6 +123,18 @@ static void json_count(struct ks_json *j, const struct ks_model *m, const struct
 		ks_json_u64(j, key, v);
 }
 
+/* PML hosts only: PML-full exits, null when not counted (or untracked). */
+static void json_pml(struct ks_json *j, const struct ks_model *m, const struct ks_vm *vm,
+		     uint64_t v)
+{
+	if (!m->pml_host)
+		return;
+	if (m->pml_full)
+		json_count(j, m, vm, KS_M_PML_FULL, "pml_full_exits", v);
+	else
+		ks_json_null(j, "pml_full_exits");
+}
+
 static void json_count_levels(struct ks_json *j, const struct ks_model *m, const struct ks_vm *vm,
 			      enum ks_metric k, const char *key, const unsigned long long *v)
 {
@@ -152,11 +164,13 @@ static void json_sev(struct ks_json *j, const struct ks_model *m, const struct k
 }
 
 /* A fault count: null when not known (ks_model_faults_known); write
- * faults only the fault program tells apart. */
+ * faults only the fault program tells apart; write-protect faults only
+ * where this host's are all counted. */
 static void json_faults(struct ks_json *j, const struct ks_model *m, const struct ks_vm *vm,
 			const char *key, uint64_t v)
 {
-	if (!ks_model_faults_known(m, vm) || (!m->fault_program && !strcmp(key, "write_faults")))
+	if (!ks_model_faults_known(m, vm) || (!m->fault_program && !strcmp(key, "write_faults")) ||
+	    (!m->wp_faults_measured && !strcmp(key, "wp_faults")))
 		ks_json_null(j, key);
 	else
 		ks_json_u64(j, key, v);
@@ -194,7 +208,14 @@ static void json_vcpus(const struct ks_model *m, struct ks_json *j, const struct
 		ks_json_obj(j, NULL);
 		ks_json_i64(j, "vcpu", ids[i]);
 		ks_json_u64(j, "faults", f[i].faults);
-		ks_json_u64(j, "wp_faults", f[i].wp_faults);
+		if (m->wp_faults_measured)
+			ks_json_u64(j, "wp_faults", f[i].wp_faults);
+		else
+			ks_json_null(j, "wp_faults");
+		if (m->pml_host && m->pml_full)
+			ks_json_u64(j, "pml_full_exits", f[i].pml_full);
+		else if (m->pml_host)
+			ks_json_null(j, "pml_full_exits");
 		ks_json_double(j, "vcpu_time_lost_pct", m->fault_latency && span_ns ?
 			       100.0 * f[i].fault_ns / span_ns : NAN);
 		json_latency(m, j, f[i].fault_ns, f[i].fault_lat);
@@ -225,6 +246,7 @@ static void interval(void *self, const struct ks_model *m, const struct ks_inter
 	json_faults(&j, m, vm, "faults", dc->faults);
 	json_faults(&j, m, vm, "write_faults", dc->write_faults);
 	json_faults(&j, m, vm, "wp_faults", dc->wp_faults);
+	json_pml(&j, m, vm, dc->pml_full);
 	if (vm->untracked) {
 		ks_json_null(&j, "fault_ns");
 		ks_json_null(&j, "fault_lat_log2_ns");
@@ -316,6 +338,7 @@ static void vm_summary(void *self, const struct ks_model *m, const struct ks_vm 
 	json_faults(&j, m, vm, "faults", c->faults);
 	json_faults(&j, m, vm, "write_faults", c->write_faults);
 	json_faults(&j, m, vm, "wp_faults", c->wp_faults);
+	json_pml(&j, m, vm, c->pml_full);
 	json_count_levels(&j, m, vm, KS_M_GFN_WRITE_PROTECT, "wp_calls", c->wp_gfn_calls);
 	json_count_levels(&j, m, vm, KS_M_GFN_WRITE_PROTECT, "wp_changed", c->wp_gfn_protected);
 	json_count_levels(&j, m, vm, KS_M_SPLITS, "splits", c->splits);

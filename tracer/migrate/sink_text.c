@@ -93,11 +93,11 @@ static void interval(void *self, const struct ks_model *m, const struct ks_inter
 	struct ks_stream *ts = self;
 	const struct ks_vm *vm = iv->vm;
 	const struct ks_vm_counters *dc = &iv->dc;
-	char lat[64], faults[64], n[4][24];
+	char lat[64], faults[64], pml[48] = "", n[4][24];
 
 	/* Text output shows active VMs only; JSON has every interval. */
 	if (!iv->syncs && !iv->host_ns && !dc->faults && !dc->tlb_flushes &&
-	    !dc->wp_gfn_calls[1] && !dc->wp_gfn_calls[2])
+	    !dc->wp_gfn_calls[1] && !dc->wp_gfn_calls[2] && !dc->pml_full)
 		return;
 	if (vm->untracked) {
 		fprintf(ts->out, "%10.3fs  pid %-7d %-15.15s syncs %-4llu ioctl %8.3f ms  "
@@ -113,19 +113,26 @@ static void interval(void *self, const struct ks_model *m, const struct ks_inter
 	else
 		snprintf(lat, sizeof(lat), ")  vCPU stall not measured");
 	/* Without stats (and the fault program) the faults are not known. */
-	if (ks_model_faults_known(m, vm))
+	if (ks_model_faults_known(m, vm) && !m->fault_program && !m->wp_faults_measured)
+		snprintf(faults, sizeof(faults), "%llu (wp not measured", (unsigned long long)dc->faults);
+	else if (ks_model_faults_known(m, vm))
 		snprintf(faults, sizeof(faults), "%llu (%s %llu", (unsigned long long)dc->faults,
 			 m->fault_program ? "w" : "wp fast",
 			 (unsigned long long)(m->fault_program ? dc->write_faults : dc->wp_faults));
 	else
 		snprintf(faults, sizeof(faults), "not known (no binary stats");
+	/* PML hosts: the guest's write cost is its PML-full exits. */
+	if (m->pml_host && m->pml_full)
+		snprintf(pml, sizeof(pml), "  pml-full %llu", (unsigned long long)dc->pml_full);
+	else if (m->pml_host)
+		snprintf(pml, sizeof(pml), "  pml-full not measured");
 	fprintf(ts->out, "%10.3fs  pid %-7d %-15.15s syncs %-4llu ioctl %8.3f ms  wp 4k/2m %s/%s  "
-		"faults %s%s  splits %s  tlb %s\n",
+		"faults %s%s%s  splits %s  tlb %s\n",
 		(iv->now_ns - m->start_ns) / 1e9, vm->pid, text_comm(vm),
 		(unsigned long long)iv->syncs, iv->host_ns / 1e6,
 		count_str(m, KS_M_GFN_WRITE_PROTECT, dc->wp_gfn_calls[1], n[0], sizeof(n[0])),
 		count_str(m, KS_M_GFN_WRITE_PROTECT, dc->wp_gfn_calls[2], n[1], sizeof(n[1])),
-		faults, lat,
+		faults, lat, pml,
 		count_str(m, KS_M_SPLITS, dc->splits[2] + dc->splits[3], n[2], sizeof(n[2])),
 		count_str(m, KS_M_TLB_FLUSHES, dc->tlb_flushes, n[3], sizeof(n[3])));
 	for (int i = 0; i < iv->na; i++) {
@@ -184,6 +191,10 @@ static void text_counters(struct ks_stream *ts, const struct ks_model *m, const 
 		fprintf(out, "  host: %.3f ms in dirty-log ioctls; guest: %llu faults (%llu writes), "
 			"time in them %s\n", vm->host_ns_total / 1e6, (unsigned long long)c->faults,
 			(unsigned long long)c->write_faults, latency_off(m));
+	else if (vm->stat_faults_known && !m->wp_faults_measured)
+		fprintf(out, "  host: %.3f ms in dirty-log ioctls; guest: %llu faults (KVM's stats; "
+			"write-protect faults not measured on this host), time in them %s\n",
+			vm->host_ns_total / 1e6, (unsigned long long)c->faults, latency_off(m));
 	else if (vm->stat_faults_known)
 		fprintf(out, "  host: %.3f ms in dirty-log ioctls; guest: %llu faults (%llu write-protect "
 			"faults fixed in KVM's fast path; KVM's stats), time in them %s\n",
@@ -192,6 +203,12 @@ static void text_counters(struct ks_stream *ts, const struct ks_model *m, const 
 	else
 		fprintf(out, "  host: %.3f ms in dirty-log ioctls; guest faults not known (no binary "
 			"stats)\n", vm->host_ns_total / 1e6);
+	if (m->pml_host && m->pml_full)
+		fprintf(out, "  guest: %llu PML-full exits (one per 512 pages written; the guest's cost "
+			"of dirty logging under PML)\n", (unsigned long long)c->pml_full);
+	else if (m->pml_host)
+		fprintf(out, "  guest: PML-full exits not measured (the guest's cost of dirty logging "
+			"under PML)\n");
 	fprintf(out, "  write-protect calls by min_level: 4k %s, 2m %s, 1g %s; splits 2m %s, 1g %s; TLB flushes %s\n",
 		count_str(m, KS_M_GFN_WRITE_PROTECT, c->wp_gfn_calls[1], n[0], sizeof(n[0])),
 		count_str(m, KS_M_GFN_WRITE_PROTECT, c->wp_gfn_calls[2], n[1], sizeof(n[1])),
@@ -202,8 +219,14 @@ static void text_counters(struct ks_stream *ts, const struct ks_model *m, const 
 	for (int i = 0; i < vm->nvcpus; i++) {
 		const struct ks_vcpu_faults *f = &vm->vcpus[i].total;
 
-		fprintf(out, "  vCPU %-3d faults %llu (write-protect %llu)", vm->vcpus[i].id,
-			(unsigned long long)f->faults, (unsigned long long)f->wp_faults);
+		if (m->wp_faults_measured)
+			fprintf(out, "  vCPU %-3d faults %llu (write-protect %llu)", vm->vcpus[i].id,
+				(unsigned long long)f->faults, (unsigned long long)f->wp_faults);
+		else
+			fprintf(out, "  vCPU %-3d faults %llu (write-protect not measured)",
+				vm->vcpus[i].id, (unsigned long long)f->faults);
+		if (m->pml_host && m->pml_full)
+			fprintf(out, ", PML-full exits %llu", (unsigned long long)f->pml_full);
 		if (m->fault_latency && f->faults)
 			fprintf(out, ", latency p50 %.1f us, p99 %.1f us, %.2f%% of its time over the logging window",
 				hist_quantile(f->fault_lat, 0.5) / 1e3, hist_quantile(f->fault_lat, 0.99) / 1e3,

@@ -135,7 +135,8 @@ static void span_end(struct ks_trace *t, struct trace_vm *tv, const struct ks_vm
 	ks_trace_event_end(t, &j);
 }
 
-static void memslot(struct ks_trace *t, struct trace_vm *tv, const struct ks_change *c)
+static void memslot(struct ks_trace *t, struct trace_vm *tv, const struct ks_model *m,
+		    const struct ks_change *c)
 {
 	static const bool open = true;
 	const struct ks_vm *vm = c->vm;
@@ -159,7 +160,7 @@ static void memslot(struct ks_trace *t, struct trace_vm *tv, const struct ks_cha
 	ks_json_u64(&j, "npages", e->npages);
 	ks_json_str(&j, "logging", logging);
 	ks_json_kvm_ns(&j, e);
-	ks_json_i64(&j, "wp_faults", c->wp_faults);
+	ks_json_wp_faults(&j, m, c->wp_faults);
 	if (on && (e->actions & KS_ACT_KNOWN))
 		ks_json_str(&j, "kvm_decision", e->actions & KS_ACT_LAZY ? "lazy" : "eager");
 	ks_trace_event_end(t, &j);
@@ -226,7 +227,7 @@ static void change(void *self, const struct ks_model *m, const struct ks_change 
 		return;
 	switch (c->kind) {
 	case KS_CH_MEMSLOT:
-		memslot(ts->t, tv, c);
+		memslot(ts->t, tv, m, c);
 		break;
 	case KS_CH_SYNC:
 		sync_slice(ts->t, tv, m, c);
@@ -299,14 +300,18 @@ static void stats_counters(struct ks_trace *t, struct trace_vm *tv, const struct
 }
 
 /* Per vCPU, the interval's faults and write-protect faults (the JSON
- * lines' vcpu_faults: where the fault bursts were). */
-static void vcpu_counters(struct ks_trace *t, const struct ks_interval *iv, uint64_t ts)
+ * lines' vcpu_faults: where the fault bursts were); no write-protect
+ * track where they are not measured. */
+static void vcpu_counters(struct ks_trace *t, const struct ks_model *m,
+			  const struct ks_interval *iv, uint64_t ts)
 {
 	char name[64];
 
 	for (int i = 0; i < iv->nvcpus; i++) {
 		snprintf(name, sizeof(name), "vCPU %d faults", iv->vcpu_id[i]);
 		ks_trace_counter_u64(t, iv->vm->pid, name, "faults", ts, iv->vcpu_delta[i].faults);
+		if (!m->wp_faults_measured)
+			continue;
 		snprintf(name, sizeof(name), "vCPU %d write-protect faults", iv->vcpu_id[i]);
 		ks_trace_counter_u64(t, iv->vm->pid, name, "wp_faults", ts,
 				     iv->vcpu_delta[i].wp_faults);
@@ -341,8 +346,12 @@ static void interval(void *self, const struct ks_model *m, const struct ks_inter
 		if (m->fault_program)
 			ks_trace_counter_u64(t, vm->pid, "write faults", "write", start,
 					     dc->write_faults);
-		ks_trace_counter_u64(t, vm->pid, "write-protect faults", "wp", start, dc->wp_faults);
+		if (m->wp_faults_measured)
+			ks_trace_counter_u64(t, vm->pid, "write-protect faults", "wp", start,
+					     dc->wp_faults);
 	}
+	if (m->pml_full)
+		ks_trace_counter_u64(t, vm->pid, "PML-full exits", "exits", start, dc->pml_full);
 	if (m->fault_latency)
 		ks_trace_counter(t, vm->pid, "vCPU time in faults", "pct", start, iv->lost_pct);
 	/* No counter track for a metric with no way in on this kernel. */
@@ -353,7 +362,7 @@ static void interval(void *self, const struct ks_model *m, const struct ks_inter
 		counter_levels(t, vm, "huge pages split", start, dc->splits, 2);
 	if (ks_model_has(m, KS_M_TLB_FLUSHES))
 		ks_trace_counter_u64(t, vm->pid, "remote TLB flushes", "flushes", start, dc->tlb_flushes);
-	vcpu_counters(t, iv, start);
+	vcpu_counters(t, m, iv, start);
 	stats_counters(t, tv, vm);
 	ks_trace_flush(t);
 }
@@ -375,7 +384,10 @@ static void vm_record(void *self, const struct ks_model *m, const struct ks_vm *
 	ks_trace_counter_u64(t, vm->pid, "faults", "all", ts, 0);
 	if (m->fault_program)
 		ks_trace_counter_u64(t, vm->pid, "write faults", "write", ts, 0);
-	ks_trace_counter_u64(t, vm->pid, "write-protect faults", "wp", ts, 0);
+	if (m->wp_faults_measured)
+		ks_trace_counter_u64(t, vm->pid, "write-protect faults", "wp", ts, 0);
+	if (m->pml_full)
+		ks_trace_counter_u64(t, vm->pid, "PML-full exits", "exits", ts, 0);
 	if (m->fault_latency)
 		ks_trace_counter(t, vm->pid, "vCPU time in faults", "pct", ts, 0);
 	counter_levels(t, vm, "write-protect calls by min_level", ts, zero, 1);
@@ -384,6 +396,8 @@ static void vm_record(void *self, const struct ks_model *m, const struct ks_vm *
 	for (int i = 0; i < vm->nvcpus; i++) {
 		snprintf(name, sizeof(name), "vCPU %d faults", vm->vcpus[i].id);
 		ks_trace_counter_u64(t, vm->pid, name, "faults", ts, 0);
+		if (!m->wp_faults_measured)
+			continue;
 		snprintf(name, sizeof(name), "vCPU %d write-protect faults", vm->vcpus[i].id);
 		ks_trace_counter_u64(t, vm->pid, name, "wp_faults", ts, 0);
 	}

@@ -329,7 +329,7 @@ static void report(struct rmap_run *r)
 
 static const struct argp_option rmap_options[] = {
 	{ "pid", 'p', "PID", 0, "Only the VMM with this process id", 0 },
-	{ "duration", 'd', "DURATION", 0, "Watch live for DURATION, then report (default: until SIGINT/SIGTERM)", 0 },
+	{ "duration", 'd', "DURATION", 0, "Watch live for DURATION, then report (default: until SIGINT, SIGTERM, SIGHUP or SIGQUIT)", 0 },
 	{ "once", 'o', NULL, 0, "Report the current state of existing VMs and exit", 0 },
 	{ "json", 'j', NULL, 0, "JSON lines (docs/json.md)", 0 },
 	{ "verbose", 'v', NULL, 0, "Verbose output, including libbpf's log", 0 },

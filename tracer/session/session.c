@@ -14,6 +14,7 @@
 #include "kvm/vmfind.h"
 #include "lib/log.h"
 #include "lib/runopts.h"
+#include "lib/selfcpu.h"
 
 /* Looking through /proc for VMMs costs milliseconds of CPU (a directory
  * per process, a link per fd): once a second. Where the kernel reports VMs
@@ -24,6 +25,8 @@
  * processes that are no VMM swept, either way (scan_known()). */
 #define RESCAN_NS KS_NS_PER_S
 #define RESCAN_EVENTS_NS (10 * KS_NS_PER_S)
+/* Either way no more often than ks_vmm_look_every() allows where a look is
+ * dear (processes holding many fds): within 1% of a CPU. */
 
 static bool untracked(struct ks_model *m, struct ks_vm *vm, void *ctx)
 {
@@ -34,7 +37,7 @@ void ks_session_init(struct ks_session *s, uint64_t interval_ns)
 {
 	memset(s, 0, sizeof(*s));
 	ks_model_init(&s->m);
-	s->rescan_ns = RESCAN_NS;
+	s->rescan_ns = s->rescan_base_ns = RESCAN_NS;
 	s->slack_ns = interval_ns / 2;
 	s->untracked_words = "any further ones not traced";
 }
@@ -44,7 +47,7 @@ void ks_session_attach(struct ks_session *s, struct migrate_bpf *skel, bool vm_e
 	s->skel = skel;
 	s->m.untracked = untracked;
 	s->m.untracked_ctx = skel;
-	s->rescan_ns = vm_events ? RESCAN_EVENTS_NS : RESCAN_NS;
+	s->rescan_ns = s->rescan_base_ns = vm_events ? RESCAN_EVENTS_NS : RESCAN_NS;
 }
 
 int ks_session_add_sink(struct ks_session *s, struct ks_sink sink)
@@ -273,9 +276,15 @@ static void scan(struct ks_session *s, uint64_t ts)
 	ks_model_for_each_vm(&s->m, i, vm)
 		if ((sv = ks_session_vm_state(s, vm)))
 			sv->seen = false;
-	if (!s->m.filter_pid)
+	if (!s->m.filter_pid) {
+		uint64_t cpu = ks_thread_cpu_ns();
+
 		ks_vmm_scan_all(adopt_cb, s);
-	else
+		s->look_cpu_ns = ks_thread_cpu_ns() - cpu;
+		s->rescan_ns = ks_vmm_look_every(s->rescan_base_ns, s->look_cpu_ns);
+		ks_debug("look through /proc: %.1f ms CPU, next in %.1f s", s->look_cpu_ns / 1e6,
+			 s->rescan_ns / 1e9);
+	} else
 		adopt_pid(s, s->m.filter_pid, ts);
 	ks_model_for_each_vm(&s->m, i, vm)
 		if (vm->active && vm->found_ts && (sv = ks_session_vm_state(s, vm)) && !sv->seen)

@@ -58,7 +58,9 @@ struct ks_session {
 	struct ks_sink sinks[KS_SESSION_MAX_SINKS];
 	int nsinks;
 	struct ks_session_hooks hooks;
-	uint64_t rescan_ns;           /* the full look through /proc */
+	uint64_t rescan_ns;           /* the full look through /proc: paced */
+	uint64_t rescan_base_ns;      /* ... from this (1 s, or 10 s with VM events) */
+	uint64_t look_cpu_ns;         /* CPU of the last full look */
 	uint64_t slack_ns;            /* half an interval: boundaries come a little late */
 	uint64_t last_scan, last_sweep, last_known;
 	bool first_scan;              /* the look when tracing began is under way */

@@ -29,13 +29,10 @@
 #define MAX_FILTERS 32
 /* Looking through /proc for VMMs costs the same whatever -i is, and grows
  * with the host's processes and fds: it is done once a second, or less
- * often (up to every 10 s) when a look takes more than 10 ms of CPU, so
- * that it stays within 1% of a CPU (docs/usage.md). Whether a known VMM
- * still holds its VM is looked at every second regardless: one readlink
- * per VMM. */
+ * often when a look is dear (ks_vmm_look_every: within 1% of a CPU).
+ * Whether a known VMM still holds its VM is looked at every second
+ * regardless: one readlink per VMM. */
 #define RESCAN_NS KS_NS_PER_S
-#define RESCAN_MAX_NS (10 * KS_NS_PER_S)
-#define RESCAN_SHARE 100
 
 struct stats_args {
 	struct ks_run_opts run;
@@ -49,7 +46,7 @@ struct stats_args {
 static const struct argp_option stats_options[] = {
 	{ "pid", 'p', "PID", 0, "Only the VMM with this process id", 0 },
 	{ "interval", 'i', "INTERVAL", 0, "Sample every INTERVAL (default 1s, at least 10ms)", 0 },
-	{ "duration", 'd', "DURATION", 0, "Stop after DURATION (default: until SIGINT/SIGTERM)", 0 },
+	{ "duration", 'd', "DURATION", 0, "Stop after DURATION (default: until SIGINT, SIGTERM, SIGHUP or SIGQUIT)", 0 },
 	{ "vcpu", 'c', NULL, 0, "One row per vCPU instead of the sum over vCPUs", 0 },
 	{ "filter", 'f', "NAME[,NAME]", 0, "Only these statistics (exact names)", 0 },
 	{ "json", 'j', NULL, 0, "JSON lines (docs/json.md) instead of a table", 0 },
@@ -105,6 +102,7 @@ struct stats_run {
 	bool output_failed;
 	bool tty;                /* table to a terminal that takes ANSI: redrawn in place */
 	bool warned_full;        /* said once that VMMs went unshown */
+	bool started;            /* the first look is done */
 };
 
 static struct tracked *find(struct stats_run *r, pid_t pid)
@@ -150,7 +148,8 @@ static int adopt(const struct ks_vmm *v, void *ctx)
 	slot->vm_fd = v->vm_fd;
 	slot->warned = warned;
 	r->seen[slot - r->vms] = true;
-	if (rc > 0 && !slot->warned) {
+	/* -p at the first look: the one error line says it instead. */
+	if (rc > 0 && !slot->warned && !(r->a->run.pid && !r->started)) {
 		char comm[64];
 
 		ks_warn("PID %d (%s): no binary stats: %s", (int)v->pid,
@@ -169,11 +168,12 @@ static void scan(struct stats_run *r, uint64_t ts)
 	r->last_scan = ts;
 	memset(r->seen, 0, sizeof(r->seen));
 	if (!r->a->run.pid) {
-		uint64_t cpu = ks_self_cpu_ns(), next;
+		uint64_t cpu = ks_thread_cpu_ns();
 
 		ks_vmm_scan_all(adopt, r);
-		next = (ks_self_cpu_ns() - cpu) * RESCAN_SHARE;
-		r->rescan_ns = next < RESCAN_NS ? RESCAN_NS : next > RESCAN_MAX_NS ? RESCAN_MAX_NS : next;
+		r->rescan_ns = ks_vmm_look_every(RESCAN_NS, ks_thread_cpu_ns() - cpu);
+		ks_debug("stats: look through /proc: %.1f ms CPU, next in %.1f s",
+			 (ks_thread_cpu_ns() - cpu) / 1e6, r->rescan_ns / 1e9);
 		return;
 	}
 	v = malloc(sizeof(*v));
@@ -315,6 +315,7 @@ int cmd_stats(int argc, char **argv)
 	r->start_ns = ks_now_ns();
 	r->rescan_ns = RESCAN_NS;
 	scan(r, r->start_ns);
+	r->started = true;
 	if (a.run.pid && !find(r, a.run.pid)) {
 		ks_err("PID %d exited", a.run.pid);
 		free(r);

@@ -442,8 +442,9 @@ def check_session(label, mig, program, latency, check=None):
     """What a session's `attached` record says of faults: from KVM's own
     per-vCPU stats (the default) or a program on the fault path, and fault
     latency measured in the --fault-latency session (when the kernel lets
-    kvm_mmu_page_fault be traced) only. One check per session; each run of
-    the session has it as a precondition (check=require)."""
+    kvm_mmu_page_fault be traced) only; and what it says of the host's
+    dirty logging. Two checks per session; each run of the session has them
+    as preconditions (check=require)."""
     check = check or result
     att = by_type(mig, "attached")[0]
     program = program or latency
@@ -456,6 +457,17 @@ def check_session(label, mig, program, latency, check=None):
     check(att["fault_latency"] == timed and timed == latency, label,
           f"fault latency {'on (--fault-latency)' if latency else 'off by default'}, "
           f"faults through {att['hooks']['faults']}", f"attached {att}")
+    # The lab is AMD SVM with nested paging: dirty logging by write
+    # protection, whose faults KVM's pf_fast counts, so they are measured.
+    cost = att.get("guest_cost", {})
+    check((att.get("kvm_module"), att.get("dirty_logging")) == ("kvm_amd", "write_protect")
+          and cost.get("wp_faults", {}).get("measured") is True
+          and cost.get("faults", {}).get("measured") is True
+          and cost.get("fault_ns", {}).get("measured") is timed
+          and "pml_full_exits" not in cost and att["hooks"].get("pml_full") == "unavailable", label,
+          "attached: kvm_amd logs by write protection; faults and write-protect faults measured, "
+          "no PML-full exits",
+          f"attached: {att.get('kvm_module')}, {att.get('dirty_logging')}, {cost}")
 
 
 def check_latency(label, mig, vs, latency):
