@@ -7,7 +7,8 @@
 #   make fuzz       run each libFuzzer target FUZZ_SECONDS (default 60) s
 #   make demo       boot the lab, run a workload VM under the tracer
 #                   (DEMO=qemu: live-migrate a real QEMU guest instead)
-#   make install    install kvmscope, its man page and bash completion (PREFIX=/usr/local DESTDIR=)
+#   make install    install kvmscope, its man page, bash completion, systemd unit and
+#                   Prometheus/Grafana files (PREFIX=/usr/local DESTDIR=)
 #   make uninstall  remove what install installed
 #   make V=1 ...    show the commands
 #
@@ -289,21 +290,34 @@ kernel-test: kernel-modules progs
 vmlinux-h: kernel-modules
 	$(Q)vmlinux-btf/regen patched-6.12
 
-# Install: the static binary, the man page and the bash completion (where
-# bash-completion looks for it on demand). DESTDIR stages a package.
+# Install: the static binary, the man page, the bash completion (where
+# bash-completion looks for it on demand), the systemd unit for `kvmscope
+# export` (where systemd looks for local units; its ExecStart names the
+# installed binary) and the deployment files for Prometheus and Grafana
+# (deploy/: docs/usage.md). DESTDIR stages a package.
 PREFIX    ?= /usr/local
 BINDIR    := $(DESTDIR)$(PREFIX)/bin
 MAN1DIR   := $(DESTDIR)$(PREFIX)/share/man/man1
 BASHCOMPDIR := $(DESTDIR)$(PREFIX)/share/bash-completion/completions
+UNITDIR   := $(DESTDIR)$(PREFIX)/lib/systemd/system
+SHAREDIR  := $(DESTDIR)$(PREFIX)/share/kvmscope
+DEPLOY_FILES := prometheus/kvmscope.rules.yml prometheus/kvmscope.rules.test.yml \
+		prometheus/scrape.yml grafana/kvmscope.json
 install: $(BIN)/kvmscope $(COMPLETION)
 	$(call msg,INSTALL,$(BINDIR)/kvmscope)
-	$(Q)install -d $(BINDIR) $(MAN1DIR) $(BASHCOMPDIR)
+	$(Q)install -d $(BINDIR) $(MAN1DIR) $(BASHCOMPDIR) $(UNITDIR) $(SHAREDIR)/prometheus $(SHAREDIR)/grafana
 	$(Q)install -m 0755 $(BIN)/kvmscope $(BINDIR)/kvmscope
 	$(Q)install -m 0644 docs/kvmscope.1 $(MAN1DIR)/kvmscope.1
 	$(Q)install -m 0644 $(COMPLETION) $(BASHCOMPDIR)/kvmscope
+	$(Q)sed 's|@BINDIR@|$(PREFIX)/bin|g' deploy/kvmscope-export.service >$(UNITDIR)/kvmscope-export.service.tmp
+	$(Q)chmod 0644 $(UNITDIR)/kvmscope-export.service.tmp
+	$(Q)mv $(UNITDIR)/kvmscope-export.service.tmp $(UNITDIR)/kvmscope-export.service
+	$(Q)for f in $(DEPLOY_FILES); do install -m 0644 deploy/$$f $(SHAREDIR)/$$f || exit 1; done
 uninstall:
 	$(call msg,RM,$(BINDIR)/kvmscope)
-	$(Q)rm -f $(BINDIR)/kvmscope $(MAN1DIR)/kvmscope.1 $(BASHCOMPDIR)/kvmscope
+	$(Q)rm -f $(BINDIR)/kvmscope $(MAN1DIR)/kvmscope.1 $(BASHCOMPDIR)/kvmscope \
+		$(UNITDIR)/kvmscope-export.service $(addprefix $(SHAREDIR)/,$(DEPLOY_FILES))
+	$(Q)rmdir $(SHAREDIR)/prometheus $(SHAREDIR)/grafana $(SHAREDIR) 2>/dev/null || true
 
 clean:
 	$(Q)rm -rf $(OUT)

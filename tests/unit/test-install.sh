@@ -1,7 +1,9 @@
 #!/bin/bash
 # make install / uninstall into a temporary DESTDIR: the binary, the man
-# page and the bash completion land under PREFIX, the man page renders
-# without a single warning, and uninstall leaves no file behind.
+# page, the bash completion, the systemd unit and the deployment files
+# (deploy/) land under PREFIX, the man page renders without a single
+# warning, and uninstall leaves no file behind. (The unit's and the rules'
+# contents: test-deploy.py.)
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 dest=$(mktemp -d)
@@ -22,6 +24,21 @@ comp=$dest$prefix/share/bash-completion/completions/kvmscope
 	[ "$(stat -c %a "$comp" 2>/dev/null)" = 644 ] &&
 	pass "binary (0755), man page and bash completion (0644) installed under PREFIX" ||
 	fail "binary (0755), man page and bash completion (0644) installed under PREFIX" "$(find "$dest" -type f -printf '%m %p\n')"
+# The systemd unit, its ExecStart the installed binary (PREFIX, not DESTDIR),
+# and deploy/'s Prometheus and Grafana files as they are in the tree.
+unit=$dest$prefix/lib/systemd/system/kvmscope-export.service
+exec_start=$(sed -n 's/^ExecStart=//p' "$unit" 2>/dev/null)
+[ "$(stat -c %a "$unit" 2>/dev/null)" = 644 ] && [[ $exec_start == "$prefix/bin/kvmscope export "* ]] &&
+	! grep -q '@BINDIR@' "$unit" &&
+	pass "systemd unit (0644) in PREFIX/lib/systemd/system, ExecStart=$exec_start" ||
+	fail "systemd unit (0644) in PREFIX/lib/systemd/system" "ExecStart=$exec_start; $(ls -l "$unit" 2>&1)"
+bad=()
+for f in prometheus/kvmscope.rules.yml prometheus/kvmscope.rules.test.yml prometheus/scrape.yml grafana/kvmscope.json; do
+	i=$dest$prefix/share/kvmscope/$f
+	{ [ "$(stat -c %a "$i" 2>/dev/null)" = 644 ] && cmp -s "$i" "$root/deploy/$f"; } || bad+=("$f")
+done
+[ ${#bad[@]} -eq 0 ] && pass "deploy/ rules, their tests, scrape config and dashboard (0644) in PREFIX/share/kvmscope" ||
+	fail "deploy/ files in PREFIX/share/kvmscope" "missing or different: ${bad[*]}"
 # The completion installed is what the binary writes, and bash loads it.
 if cmp -s "$comp" <("$bin" completion bash) &&
 	bash --norc --noprofile -c ". '$comp' && complete -p kvmscope" 2>&1 | grep -q '_kvmscope'; then
@@ -47,10 +64,11 @@ done
 	pass "man -l shows every section and command heading" ||
 	fail "man -l shows every section and command heading" "missing: ${missing[*]} $(cat "$dest/man.err")"
 
-if out=$(mk uninstall PREFIX=$prefix DESTDIR="$dest") && [ -z "$(find "$dest" -type f ! -name man.err)" ]; then
-	pass "make uninstall leaves no file"
+if out=$(mk uninstall PREFIX=$prefix DESTDIR="$dest") && [ -z "$(find "$dest" -type f ! -name man.err)" ] &&
+	[ ! -e "$dest$prefix/share/kvmscope" ]; then
+	pass "make uninstall leaves no file (nor share/kvmscope)"
 else
-	fail "make uninstall leaves no file" "$out $(find "$dest" -type f)"
+	fail "make uninstall leaves no file (nor share/kvmscope)" "$out $(find "$dest" -type f) $(find "$dest$prefix/share/kvmscope" 2>/dev/null)"
 fi
 # Another PREFIX is honoured.
 mk install PREFIX=/opt/ks DESTDIR="$dest/o" >/dev/null

@@ -19,6 +19,9 @@ Prometheus scrapes the exporter. Checked, one PASS/FAIL line each:
     avoided are the rmaps of kvmload's memslots;
   - OpenMetrics: content type, # EOF, counter families without _total, the
     same samples as the text format minus _count of histograms without _sum;
+  - deploy/: every query of the Grafana dashboard returns data from that
+    Prometheus, and it evaluated every rule of kvmscope.rules.yml without
+    an error (not with --no-prometheus);
   - 32 concurrent scrapes all answered while collection went on;
   - the VM's series leave when the VMM exits; SIGTERM ends export with 0.
 """
@@ -292,6 +295,7 @@ def main():
     # Prometheus' view
     if not a.no_prometheus:
         prometheus_checks(L, sec, stable)
+        deploy_checks(L, sec)
     om_checks(L, sec, kp, mine)
     tail_checks(L, sec)
     return exit_status()
@@ -327,6 +331,40 @@ def prometheus_checks(L, sec, stable):
     result(comms == {'kv"m\\l\ufffdd'}, L, "comm label survives escaping (quote, backslash, non-UTF-8 byte)",
            f"{comms}")
     result(len(qb) == 1 and qb[0]["value"][1] == "1", L, "Prometheus sees kvmscope_bpf_attached 1", f"{qb}")
+
+
+def deploy_checks(L, sec):
+    """deploy/'s Grafana dashboard and Prometheus rules on the real data."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import dashboard
+    qs = dashboard.queries(dashboard.load())
+    got = sorted(int(k.split()[1]) for k in sec if k.startswith("dashboard-query "))
+    require(got == list(range(len(qs))), L, f"the lab ran the dashboard's {len(qs)} queries", f"sections {got}")
+    for i, (name, q) in enumerate(qs):
+        lines = sec.get(f"dashboard-query {i}", [])
+        try:
+            r = json.loads(lines[0])
+            ok = r["status"] == "success" and len(r["data"]["result"]) > 0
+            detail = f"{r.get('status')} {r.get('error', '')} {len(r.get('data', {}).get('result', []))} series"
+            n = len(r["data"]["result"])
+        except (IndexError, ValueError, KeyError, TypeError) as e:
+            ok, detail, n = False, f"{e}: {lines[:1]}", 0
+        result(ok, L, f"dashboard {name}: Prometheus returns data ({n} series)", f"{detail}; query {q}")
+    try:
+        groups = json.loads(sec["rules"][0])["data"]["groups"]
+        rules = [r for g in groups for r in g["rules"]]
+    except (KeyError, IndexError, ValueError) as e:
+        result(False, L, "Prometheus loaded kvmscope.rules.yml", str(e))
+        return
+    bad = [(r["name"], r.get("lastError")) for r in rules if r.get("health") != "ok"]
+    rec = [r for r in rules if r["type"] == "recording"]
+    alerts = [r for r in rules if r["type"] == "alerting"]
+    result(len(rec) >= 5 and len(alerts) >= 10 and not bad, L,
+           f"Prometheus evaluated every rule of kvmscope.rules.yml without error "
+           f"({len(rec)} recording, {len(alerts)} alerting)", f"{bad}")
+    firing = sorted({a["labels"]["alertname"] for r in alerts for a in r.get("alerts", [])
+                     if a.get("state") == "firing"})
+    result(not firing, L, "no kvmscope alert fires on the healthy lab exporter", f"{firing}")
 
 
 def om_checks(L, sec, kp, mine):

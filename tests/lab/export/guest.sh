@@ -50,8 +50,11 @@ if [ $WITH_PROM = 1 ]; then
 	lab-mount-host /host || fail "cannot mount the build machine's root over 9p"
 	[ -x /host/usr/bin/prometheus ] || fail "/usr/bin/prometheus missing on the build machine (scripts/deps)"
 	mkdir -p /host/tmp/prom
+	# deploy/'s rules, evaluated on what it scrapes (check.py: no rule in error).
+	cp /opt/kvmscope/add/kvmscope.rules.yml /host/tmp/prom/ || fail "no kvmscope.rules.yml in the lab"
 	printf '%s\n' \
 		'global: { scrape_interval: 1s, scrape_timeout: 900ms, evaluation_interval: 1s }' \
+		'rule_files: [ /tmp/prom/kvmscope.rules.yml ]' \
 		'scrape_configs:' \
 		'  - job_name: kvmscope' \
 		"    static_configs: [ { targets: [ '127.0.0.1:$PORT' ] } ]" >/host/tmp/prom/prometheus.yml
@@ -131,6 +134,18 @@ done
 s1=$(cut -d' ' -f1 /proc/uptime)
 wget -q -O /tmp/scrape2.txt "$URL"
 c1=$(grep '^kvmscope_export_collections_total ' /tmp/scrape2.txt | cut -d' ' -f2)
+# Every query of the Grafana dashboard (URL-encoded by test.conf) while
+# the VM lives (after scrape2: they take a while under TCG), and the rules
+# as Prometheus evaluated them.
+if [ $WITH_PROM = 1 ]; then
+	i=0
+	while read -r q; do
+		wget -q -O "/tmp/q-dash.$i" --post-data "query=$q" "http://$PROM/api/v1/query" ||
+			echo "wget failed" >"/tmp/q-dash.$i"
+		i=$((i + 1))
+	done </opt/kvmscope/add/dashboard-queries.txt
+	wget -q -O /tmp/q-rules.json "http://$PROM/api/v1/rules"
+fi
 echo "=== parallel scrapes=32 complete=$wait_ok seconds=$(awk -v a="$s0" -v b="$s1" 'BEGIN { printf "%.3f", b - a }') collections_before=$c0 collections_after=$c1"
 echo "=== kvmload-json"
 cat /tmp/kvmload.json
@@ -143,6 +158,14 @@ if [ $WITH_PROM = 1 ]; then
 	cat /tmp/q-migrate.json; echo
 	echo "=== query-bpf"
 	cat /tmp/q-bpf.json; echo
+	j=0
+	while [ $j -lt $i ]; do
+		echo "=== dashboard-query $j"
+		cat "/tmp/q-dash.$j"; echo
+		j=$((j + 1))
+	done
+	echo "=== rules"
+	cat /tmp/q-rules.json; echo
 fi
 echo "=== scrape1"
 cat /tmp/scrape1.txt
