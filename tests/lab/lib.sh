@@ -5,9 +5,10 @@
 # lab_run ARGS...: tests/lab/run --timeout ${LAB_TIMEOUT:-300} ARGS..., but a boot whose
 # kernel panicked, oopsed or stalled (an RCU stall: a lab CPU stuck in
 # nested guest mode under TCG, seen once running QEMU nested), whose VM
-# reset itself, or whose kvmload guest stopped making progress (kvmload's
-# phase watchdog: a nested guest stuck under TCG), is retried, up to three
-# boots in all. Under TCG the lab
+# reset itself, that never booted to the command (a timeout with the
+# console silent), or whose kvmload guest stopped making progress
+# (kvmload's phase watchdog: a nested guest stuck under TCG), is retried,
+# up to three boots in all. Under TCG the lab
 # kernels rarely oops while live-patching kernel text (int3 in __schedule,
 # seen with and without kvmscope's programs attached; /init's kvm-hold makes
 # it rare); retrying keeps that from failing a run, but never silently:
@@ -29,7 +30,7 @@ LAB_ROOT=$(dirname "$(dirname "$LAB_HERE")")
 # lab_boot_failed: reads the runner's output on stdin and prints the line
 # that shows the lab kernel, not the command, failed (empty if none).
 lab_boot_failed() {
-	grep -a -m1 -E '^lab: kernel panic|Oops:|BUG: |rcu: INFO: rcu_preempt detected stalls|^lab: the VM stopped before the command finished|^kvmload: vCPU [0-9]+: .* did not finish within [0-9]+ s' || true
+	grep -a -m1 -E '^lab: kernel panic|Oops:|BUG: |rcu: INFO: rcu_preempt detected stalls|^lab: the VM stopped before the command finished|^kvmload: vCPU [0-9]+: .* did not finish within [0-9]+ s|^lab: timeout: the lab did not boot' || true
 }
 
 # lab_bpf_crash: reads the runner's output on stdin and prints the first
