@@ -102,6 +102,16 @@ static void no_fentry_kernel(void)
 	btf__add_func(b, "kvm_get_dirty_log_protect", BTF_FUNC_GLOBAL, fp);
 	p.vmlinux_btf = b;
 	p.fentry_err = EPERM;
+	/* The same kernel with KVM not loaded (a module, so no KVM BTF; the
+	 * few KVM types vmlinux may carry are not enough to read KVM). */
+	p.kvm_loaded = false;
+	missing = ks_hooks_choose(&p, c, 0);
+	CHECK("no fentry, KVM not loaded: the system call way is not chosen",
+	      missing == 3 && !ks_hook_uses(c, KS_M_GET_DIRTY_LOG, KS_WAY_SYSCALL) &&
+	      c[KS_M_GET_DIRTY_LOG].why_not[2] && !strcmp(c[KS_M_GET_DIRTY_LOG].why_not[2], "KVM not loaded"),
+	      "chosen, or another reason");
+	/* KVM built in, as on this project's build machine. */
+	p.kvm_builtin = p.kvm_loaded = true;
 	missing = ks_hooks_choose(&p, c, 0);
 	ks_caps_of(c, &p.vendor, &caps);
 	ASSERT_EQ("no fentry: no required metric missing", missing, 0);

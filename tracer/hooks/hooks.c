@@ -243,6 +243,11 @@ static const char *way_unusable(const struct ks_probe *p, const struct ks_way *w
 			break;
 		}
 	} else if (w->kind == KS_WAY_SYSCALL) {
+		/* The programs read KVM's own structures (CO-RE): KVM's BTF
+		 * must be there, not only the few KVM types vmlinux's BTF may
+		 * carry without KVM loaded. */
+		if (!p->kvm_builtin && !p->kvm_btf)
+			return p->kvm_loaded ? "kvm module without BTF" : "KVM not loaded";
 		/* The memslot of an ioctl is looked up in KVM's id hash
 		 * (bpf/kvm_lookup.bpf.h). */
 		if (!ks_probe_tracepoint(p, w->target, where) || !ks_probe_tracepoint(p, "sys_exit", NULL))
