@@ -108,6 +108,14 @@ int main(void)
 		      fread(got, 1, sizeof(got) - 1, r) > 0 && !fclose(r) &&
 		      !strncmp(got, header, strlen(header)), "got %s", got);
 		unlink(path);
+		memset(got, 0, sizeof(got));
+		/* As migrate does: open, then begin when the run starts. */
+		CHECK("a new file begun once more still has one header", ks_trace_open(&t, path) == 0 &&
+		      ks_trace_begin(&t) == 0 && ks_trace_close(&t) == 0 && (r = fopen(path, "r")) &&
+		      fread(got, 1, sizeof(got) - 1, r) > 0 && !fclose(r) &&
+		      !strncmp(got, header, strlen(header)) && !strstr(got + 1, header),
+		      "got %s", got);
+		unlink(path);
 	}
 	UNIT_EXIT();
 }

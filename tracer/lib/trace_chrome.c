@@ -104,13 +104,16 @@ int ks_trace_begin(struct ks_trace *t)
 {
 	FILE *f = t->f;
 
-	if (!f)
+	/* A new file began at ks_trace_open: a second header would make the
+	 * file invalid JSON. */
+	if (!f || t->begun)
 		return 0;
 	if (t->pending && ftruncate(fileno(f), 0)) {
 		t->err = errno;
 		return -1;
 	}
 	ks_trace_start(t, f);
+	t->begun = true;
 	/* Find a full disk or a bad target now, not at the end of the run. */
 	return ks_trace_flush(t);
 }

@@ -23,6 +23,7 @@ struct ks_trace {
 	bool first;        /* nothing in traceEvents yet: no comma before the next */
 	bool closed;
 	bool pending;      /* an existing file: emptied and written at ks_trace_begin */
+	bool begun;        /* the header is written: ks_trace_begin does nothing more */
 	int err;           /* errno of the first write failure, 0 if none */
 	uint64_t events;   /* events written, metadata included */
 };
