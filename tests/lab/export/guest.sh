@@ -140,8 +140,16 @@ c1=$(grep '^kvmscope_export_collections_total ' /tmp/scrape2.txt | cut -d' ' -f2
 if [ $WITH_PROM = 1 ]; then
 	i=0
 	while read -r q; do
-		wget -q -O "/tmp/q-dash.$i" --post-data "query=$q" "http://$PROM/api/v1/query" ||
-			echo "wget failed" >"/tmp/q-dash.$i"
+		# A rate() needs two samples of its series: one that appeared
+		# within the last scrape interval is asked again, 5 s at most.
+		t=0
+		while :; do
+			wget -q -O "/tmp/q-dash.$i" --post-data "query=$q" "http://$PROM/api/v1/query" ||
+				echo "wget failed" >"/tmp/q-dash.$i"
+			grep -q '"result":\[\]' "/tmp/q-dash.$i" && [ $t -lt 5 ] || break
+			sleep 1
+			t=$((t + 1))
+		done
 		i=$((i + 1))
 	done </opt/kvmscope/add/dashboard-queries.txt
 	wget -q -O /tmp/q-rules.json "http://$PROM/api/v1/rules"
