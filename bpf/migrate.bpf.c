@@ -411,6 +411,19 @@ static __always_inline struct ks_event *event_new(enum ks_event_type type,
 	return e;
 }
 
+/* Sends a copy of an event kept in the thread's state (or on the stack). */
+static __always_inline void submit_copy(const struct ks_event *kept)
+{
+	struct ks_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+
+	if (!e) {
+		drop(KS_DROP_RINGBUF_FULL);
+		return;
+	}
+	__builtin_memcpy(e, kept, sizeof(*e));
+	submit(e);
+}
+
 /* --- whole VM ioctls ------------------------------------------------------ *
  * An event of a dirty-log or memslot ioctl is held in the thread's state
  * (ks_thread.event) until the ioctl system call returns, so its duration is
@@ -673,7 +686,7 @@ int BPF_PROG(fexit_set_memslot, struct kvm *kvm, struct kvm_memory_slot *old,
 	     struct kvm_memory_slot *new, enum kvm_mr_change change, int ret)
 {
 	struct ks_thread *st;
-	struct ks_event *pending, *e;
+	struct ks_event *pending;
 	struct fault_totals ft;
 
 	if (!traced() || !(st = thread()) || !st->memslot_on)
@@ -689,11 +702,8 @@ int BPF_PROG(fexit_set_memslot, struct kvm *kvm, struct kvm_memory_slot *old,
 		/* Sent when the ioctl returns (ioctl_done). */
 		__builtin_memcpy(&st->event, pending, sizeof(st->event));
 		st->held = 1;
-	} else if ((e = bpf_ringbuf_reserve(&events, sizeof(*e), 0))) {
-		__builtin_memcpy(e, pending, sizeof(*e));
-		submit(e);
 	} else {
-		drop(KS_DROP_RINGBUF_FULL);
+		submit_copy(pending);
 	}
 	if (!ret)
 		slot_pages_note(pending, change);
@@ -1481,7 +1491,6 @@ int BPF_PROG(fentry_vm_ioctl, struct file *filp, unsigned int ioctl, unsigned lo
 static __always_inline void ioctl_done(void)
 {
 	struct ks_thread *st = thread();
-	struct ks_event *e;
 	__u64 t0, n0;
 
 	if (!st)
@@ -1496,13 +1505,7 @@ static __always_inline void ioctl_done(void)
 	st->event.ts_ns = t0;
 	st->event.dur_ns = bpf_ktime_get_ns() - t0;
 	st->event.preempted = (long long)(nivcsw() + 1 - n0);
-	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e) {
-		drop(KS_DROP_RINGBUF_FULL);
-		return;
-	}
-	__builtin_memcpy(e, &st->event, sizeof(*e));
-	submit(e);
+	submit_copy(&st->event);
 }
 
 SEC("fexit/kvm_vm_ioctl")
@@ -1672,7 +1675,7 @@ static __always_inline void sys_ioctl_exit(long ret)
 	__u64 t1 = bpf_ktime_get_ns(), n1 = nivcsw() + 1, nbits;
 	struct ks_thread *st = thread();
 	struct fault_totals ft;
-	struct ks_event *e, *out;
+	struct ks_event *e;
 	long long pages = -1;
 
 	if (!st || !st->sys_on)
@@ -1700,13 +1703,7 @@ static __always_inline void sys_ioctl_exit(long ret)
 	e->preempted = (long long)(n1 - st->sys.nivcsw);
 	e->wp_faults_total = ft.wp_faults;
 	e->faults_total = ft.faults;
-	out = bpf_ringbuf_reserve(&events, sizeof(*out), 0);
-	if (!out) {
-		drop(KS_DROP_RINGBUF_FULL);
-		return;
-	}
-	__builtin_memcpy(out, e, sizeof(*out));
-	submit(out);
+	submit_copy(e);
 }
 
 /* The ioctl system call's two ends, through the raw_syscalls tracepoints
