@@ -194,13 +194,18 @@ int ks_vmm_require(pid_t pid)
 
 int ks_proc_is_kvmscope(pid_t pid)
 {
-	struct stat self, other;
+	/* Our own executable does not change: looked up once. */
+	static struct stat self;
+	static int self_known = -1;
+	struct stat other;
 	char path[64];
 
 	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
 	if (stat(path, &other))
 		return errno == ENOENT || errno == ESRCH ? -1 : 0;
-	if (stat("/proc/self/exe", &self))
+	if (self_known < 0)
+		self_known = !stat("/proc/self/exe", &self);
+	if (!self_known)
 		return 0;
 	return self.st_dev == other.st_dev && self.st_ino == other.st_ino;
 }
