@@ -13,6 +13,11 @@
  * metric that comes in there (the loader's rodata says what they do), so
  * a system call runs one program at each end, whatever uses them. */
 #define SYS_PROGS "tp_sys_enter_ioctl", "tp_sys_exit_ioctl"
+/* What that way cannot say of a GET or CLEAR. */
+#define SYS_DIRTY_LOG_LIMITS \
+	"decoded from its arguments: the whole ioctl's duration, pages counted in BPF " \
+	"from the VMM's bitmap; no time inside KVM (kvm_ns null), no write protection " \
+	"by min_level"
 const struct ks_hook ks_hooks[KS_NR_METRICS] = {
 	[KS_M_LOG_FLAGS] = { "log_flags", "dirty logging turned on/off per memslot (KVM's lazy/eager decision)", true, {
 		{ KS_WAY_NEW_TP, "kvm_mmu_slot_apply_flags",
@@ -47,10 +52,7 @@ const struct ks_hook ks_hooks[KS_NR_METRICS] = {
 		{ KS_WAY_FENTRY, "kvm_get_dirty_log_protect",
 		  { "fentry_get_dirty_log", "fexit_get_dirty_log" },
 		  "pages counted in BPF from the VMM's bitmap" },
-		{ KS_WAY_SYSCALL, "sys_enter", { SYS_PROGS },
-		  "decoded from its arguments: the whole ioctl's duration, pages counted in BPF "
-		  "from the VMM's bitmap; no time inside KVM (kvm_ns null), no write protection "
-		  "by min_level" },
+		{ KS_WAY_SYSCALL, "sys_enter", { SYS_PROGS }, SYS_DIRTY_LOG_LIMITS },
 	} },
 	[KS_M_IOCTL_TIME] = { "ioctl_time", "dirty-log and memslot ioctls timed whole, as the VMM pays them", false, {
 		{ KS_WAY_FENTRY, "__x64_sys_ioctl", { "fentry_sys_ioctl", "fexit_sys_ioctl" },
@@ -67,10 +69,7 @@ const struct ks_hook ks_hooks[KS_NR_METRICS] = {
 		{ KS_WAY_FENTRY, "kvm_clear_dirty_log_protect",
 		  { "fentry_clear_dirty_log", "fexit_clear_dirty_log" },
 		  "pages counted in BPF from the VMM's bitmap" },
-		{ KS_WAY_SYSCALL, "sys_enter", { SYS_PROGS },
-		  "decoded from its arguments: the whole ioctl's duration, pages counted in BPF "
-		  "from the VMM's bitmap; no time inside KVM (kvm_ns null), no write protection "
-		  "by min_level" },
+		{ KS_WAY_SYSCALL, "sys_enter", { SYS_PROGS }, SYS_DIRTY_LOG_LIMITS },
 	} },
 	/* No program on the fault path by default: the dirty-log and memslot
 	 * programs read KVM's own per-vCPU fault stats at each event, and the
