@@ -37,7 +37,7 @@ figures() {
 	# kvm 0, in each loaded VM table) are not counted: they live as long as
 	# the tracers, and would come and go between looks (migrate deletes
 	# them at each rescan, the reads bring them back).
-	for m in vm_counters vm_slots vcpu_slots slot_pages starts ioctl_pending memslot_pending untracked; do
+	for m in vm_counters vm_slots vcpu_slots slot_pages untracked; do
 		maps="$maps $m=$(map-entries $m $MP $SP $XP | awk '{n += $3} END {print n + 0}')"
 	done
 	echo "figures $1 t=$(cut -d' ' -f1 /proc/uptime) vms=$2 migrate_fds=$mfd stats_fds=$sfd export_fds=$xfd migrate_rss_kb=$mrss stats_rss_kb=$srss export_rss_kb=$xrss$maps"
